@@ -1,0 +1,124 @@
+"""What every format provides: a checker (content, never the extension), a parser, a source.
+
+A *source* hands the converter one libvips image per concrete plane (C, Z, T) at full
+resolution, and the associated images (label, macro, thumb) when the format has them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyvips
+
+
+@dataclass
+class ChannelInfo:
+    index: int
+    suggested_name: str
+    color: str | None = None  # "#RRGGBB"
+    emission_wavelength: float | None = None
+    excitation_wavelength: float | None = None
+
+
+@dataclass
+class AssociatedInfo:
+    width: int
+    height: int
+    n_channels: int
+
+
+@dataclass
+class ImageMetadata:
+    """What a parser extracts; serialized into ``manifest.json`` (PIMS ``/info`` fields)."""
+
+    format_id: str  # PIMS identifier: JPEG, PNG, PLANARTIFF, PYRTIFF, SVS, ...
+    width: int
+    height: int
+    n_channels: int  # 3 for RGB, 1 for grey, C for multi-channel
+    n_concrete_channels: int  # planes per (Z, T): 1 for interleaved RGB
+    n_samples: int  # samples per pixel of one concrete plane (3 for RGB, else 1)
+    pixel_type: str  # uint8 | uint16 | ...
+    significant_bits: int
+    depth: int = 1
+    duration: int = 1
+    physical_size_x: float | None = None  # micrometers
+    physical_size_y: float | None = None
+    physical_size_z: float | None = None
+    frame_rate: float | None = None
+    acquired_at: str | None = None  # ISO 8601
+    description: str | None = None
+    objective_nominal_magnification: float | None = None
+    objective_calibrated_magnification: float | None = None
+    microscope_model: str | None = None
+    channels: list[ChannelInfo] = field(default_factory=list)
+    associated: dict[str, AssociatedInfo] = field(default_factory=dict)
+    raw_metadata: dict[str, Any] = field(default_factory=dict)  # "namespace.key" -> value
+
+    @property
+    def n_planes(self) -> int:
+        return self.n_concrete_channels * self.depth * self.duration
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageMetadata:
+        data = dict(data)
+        data["channels"] = [ChannelInfo(**c) for c in data.get("channels", [])]
+        data["associated"] = {k: AssociatedInfo(**v) for k, v in data.get("associated", {}).items()}
+        return cls(**data)
+
+
+class Source(ABC):
+    """An opened original, ready to be converted. Use as a context manager."""
+
+    metadata: ImageMetadata
+
+    @abstractmethod
+    def plane(self, c: int = 0, z: int = 0, t: int = 0) -> pyvips.Image:
+        """Level 0 of one concrete plane: ``n_samples`` bands of ``pixel_type``, sequential access
+        is enough. Decoding errors must surface as exceptions (``fail_on``), never as blanks."""
+
+    def associated(self, name: str) -> pyvips.Image | None:
+        """``label``, ``macro`` or ``thumb`` when the original has it (8-bit, 1 or 3 bands)."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Format(ABC):
+    """One image format: its identifier, a checker and a way to open a source."""
+
+    id: str  # uppercase PIMS identifier
+    name: str
+    #: True when the original can be served without conversion (never the case yet)
+    native: bool = False
+
+    @classmethod
+    @abstractmethod
+    def match(cls, path: Path, head: bytes) -> bool:
+        """Whether the file is of this format, from ``head`` (first 4 KiB) and, if needed, a cheap
+        look at the file's structure. Never from the file name."""
+
+    @classmethod
+    @abstractmethod
+    def open(cls, path: Path) -> Source:
+        """Parse metadata and prepare planes. Raise ``FormatError`` for what is not this format or
+        is malformed, ``ConversionError`` for pixels that cannot be decoded."""

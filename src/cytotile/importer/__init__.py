@@ -1,0 +1,1 @@
+"""The import flow: from an uploaded file to a deployed serving pyramid."""

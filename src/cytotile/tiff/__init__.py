@@ -1,0 +1,1 @@
+"""The serving pyramid: its layout, a writer and a byte-range reader."""

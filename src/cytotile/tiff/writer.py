@@ -1,0 +1,208 @@
+"""Write the serving pyramid by repacking tiled TIFFs that libvips wrote, one per plane.
+
+libvips writes each plane's pyramid (``tiffsave(pyramid=True)``) on an image padded so that its
+floor-halved tiers contain the normalized (ceil-halved) tiers in their top-left corner. Here the
+tiles of the normalized grid are copied, byte for byte, into one COG-style BigTIFF whose index
+comes first (see :mod:`cytotile.tiff.layout`); the partial edge tiles are also stored as
+exact-size JPEGs so that every normalized JPEG tile can be served by passthrough.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cytotile import __version__
+from cytotile.errors import ConversionError
+from cytotile.tiff import layout as L
+
+#: tags copied verbatim from libvips's pages (coding of the tiles)
+COPIED_TAGS = (258, 259, 262, 277, 284, 317, 339, 347, 529, 530, 531, 532)
+
+
+@dataclass
+class _Entry:
+    code: int
+    ftype: int
+    count: int
+    data: bytes  # little-endian value bytes
+
+
+@dataclass
+class _Ifd:
+    entries: list[_Entry] = field(default_factory=list)
+    # (source fd, source offset, byte count) of each tile, row-major over the normalized grid
+    tiles: list[tuple[int, int, int]] = field(default_factory=list)
+    edges: list[bytes] = field(default_factory=list)
+
+    def add(self, code: int, ftype: int, values: Sequence[int] | bytes) -> None:
+        if ftype in (L.ASCII, L.UNDEFINED):
+            data = bytes(values)  # type: ignore[arg-type]
+            self.entries.append(_Entry(code, ftype, len(data), data))
+            return
+        char = L.TYPES[ftype][0]
+        data = struct.pack(f"<{len(values)}{char}", *values)
+        self.entries.append(_Entry(code, ftype, len(values), data))
+
+    def size(self) -> int:
+        """Bytes of the IFD and its out-of-line values."""
+        extra = sum(_pad8(len(e.data)) for e in self.entries if len(e.data) > 8)
+        return 8 + 20 * len(self.entries) + 8 + extra
+
+
+def _pad8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _raw_tag(fh: Any, tag: Any) -> _Entry:
+    size = L.TYPES[int(tag.dtype)][1] * tag.count
+    fh.seek(tag.valueoffset)
+    return _Entry(tag.code, int(tag.dtype), tag.count, fh.read(size))
+
+
+def _edge_jpeg(tables: bytes | None, tile: bytes, width: int, height: int, quality: int) -> bytes:
+    import pyvips
+
+    stream = tables[:-2] + tile[2:] if tables else tile
+    image = pyvips.Image.jpegload_buffer(stream, fail_on="error")
+    cropped = image.crop(0, 0, width, height)
+    return bytes(cropped.jpegsave_buffer(Q=quality, keep="none"))
+
+
+def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int) -> list[_Ifd]:
+    import tifffile
+
+    ifds: list[_Ifd] = []
+    with tifffile.TiffFile(path) as tif:
+        if tif.byteorder != "<":
+            raise ConversionError("intermediate TIFF is not little-endian")
+        pages = tif.pages
+        if len(pages) < len(sizes):
+            raise ConversionError(f"libvips wrote {len(pages)} tiers, {len(sizes)} expected")
+        fh = tif.filehandle
+        for level, (width, height) in enumerate(sizes):
+            page = pages[level]
+            tile_w, tile_h = int(page.tilewidth), int(page.tilelength)
+            if page.imagewidth < width or page.imagelength < height or tile_w == 0:
+                raise ConversionError(f"intermediate tier {level} is too small or not tiled")
+            src_tx = -(-int(page.imagewidth) // tile_w)
+            ifd = _Ifd()
+            ifd.add(L.NEW_SUBFILE_TYPE, L.LONG, [1 if level else 0])
+            ifd.add(L.IMAGE_WIDTH, L.LONG, [width])
+            ifd.add(L.IMAGE_LENGTH, L.LONG, [height])
+            ifd.add(L.TILE_WIDTH, L.LONG, [tile_w])
+            ifd.add(L.TILE_LENGTH, L.LONG, [tile_h])
+            for code in COPIED_TAGS:
+                if code in page.tags:
+                    ifd.entries.append(_raw_tag(fh, page.tags[code]))
+            n_tx, n_ty = -(-width // tile_w), -(-height // tile_h)
+            for ty in range(n_ty):
+                for tx in range(n_tx):
+                    i = ty * src_tx + tx
+                    ifd.tiles.append((fd, int(page.dataoffsets[i]), int(page.databytecounts[i])))
+            if page.compression == L.COMPRESSION_JPEG:
+                tables = bytes(page.jpegtables) if page.jpegtables is not None else None
+                for ti in L.edge_tile_indexes(width, height, tile_w):
+                    _, off, count = ifd.tiles[ti]
+                    tx, ty = ti % n_tx, ti // n_tx
+                    w = min(tile_w, width - tx * tile_w)
+                    h = min(tile_h, height - ty * tile_h)
+                    ifd.edges.append(_edge_jpeg(tables, os.pread(fd, count, off), w, h, quality))
+            ifds.append(ifd)
+    return ifds
+
+
+def write_pyramid(
+    out_path: Path,
+    plane_tiffs: Sequence[Path],
+    header: L.PyramidHeader,
+    sizes: list[tuple[int, int]],
+    quality: int = 85,
+) -> int:
+    """Repack ``plane_tiffs`` (one libvips pyramid per plane, plane order) into ``out_path``.
+
+    Returns the index size. ``sizes`` are the normalized tier sizes, level 0 first.
+    """
+    fds = [os.open(p, os.O_RDONLY) for p in plane_tiffs]
+    try:
+        ifds: list[_Ifd] = []
+        for path, fd in zip(plane_tiffs, fds, strict=True):
+            ifds.extend(_plane_ifds(path, fd, sizes, quality))
+        description = header.to_json().encode() + b"\0"
+        ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
+        ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
+        # placeholders for arrays whose values depend on the layout; sizes are fixed already
+        for ifd in ifds:
+            ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * len(ifd.tiles))
+            ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [c for _, _, c in ifd.tiles])
+            if ifd.edges:
+                ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * len(ifd.edges))
+                ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [len(e) for e in ifd.edges])
+            ifd.entries.sort(key=lambda e: e.code)
+        index_size = _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
+        # data layout: all tiles in IFD order, then all edge JPEGs
+        pos = index_size
+        for ifd in ifds:
+            offsets = []
+            for _, _, count in ifd.tiles:
+                offsets.append(pos)
+                pos += count
+            _set(ifd, L.TILE_OFFSETS, offsets)
+        for ifd in ifds:
+            if ifd.edges:
+                offsets = []
+                for edge in ifd.edges:
+                    offsets.append(pos)
+                    pos += len(edge)
+                _set(ifd, L.EDGE_OFFSETS, offsets)
+        index = _serialize(ifds, index_size)
+        with open(out_path, "wb") as out:
+            out.write(index)
+            for ifd in ifds:
+                for fd, off, count in ifd.tiles:
+                    out.write(os.pread(fd, count, off))
+            for ifd in ifds:
+                for edge in ifd.edges:
+                    out.write(edge)
+        return index_size
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _set(ifd: _Ifd, code: int, values: list[int]) -> None:
+    for entry in ifd.entries:
+        if entry.code == code:
+            entry.data = struct.pack(f"<{len(values)}Q", *values)
+            return
+    raise KeyError(code)
+
+
+def _serialize(ifds: list[_Ifd], index_size: int) -> bytes:
+    buf = bytearray(index_size)
+    first = 16 + L.GHOST_SIZE
+    struct.pack_into("<2sHHHQ", buf, 0, b"II", 43, 8, 0, first)
+    ghost = L.GHOST_PREFIX + f"{L.FORMAT_VERSION} index={index_size}\n".encode()
+    buf[16 : 16 + len(ghost)] = ghost
+    pos = first
+    for n, ifd in enumerate(ifds):
+        entries_end = pos + 8 + 20 * len(ifd.entries) + 8
+        struct.pack_into("<Q", buf, pos, len(ifd.entries))
+        extra = entries_end
+        for i, entry in enumerate(ifd.entries):
+            at = pos + 8 + 20 * i
+            struct.pack_into("<HHQ", buf, at, entry.code, entry.ftype, entry.count)
+            if len(entry.data) <= 8:
+                buf[at + 12 : at + 12 + len(entry.data)] = entry.data
+            else:
+                struct.pack_into("<Q", buf, at + 12, extra)
+                buf[extra : extra + len(entry.data)] = entry.data
+                extra += _pad8(len(entry.data))
+        next_ifd = extra if n + 1 < len(ifds) else 0
+        struct.pack_into("<Q", buf, entries_end - 8, next_ifd)
+        pos = extra
+    return bytes(buf)
