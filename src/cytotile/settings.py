@@ -1,0 +1,59 @@
+"""Settings, one class per function, read from ``CYTOTILE_*`` environment variables.
+
+Plain dataclasses (no validation framework) keep the tile function's cold start short.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, TypeVar, get_type_hints
+
+T = TypeVar("T")
+
+
+def from_env(cls: type[T], prefix: str = "CYTOTILE_", **overrides: Any) -> T:
+    """Build ``cls`` from ``<prefix><FIELD>`` variables; ``overrides`` win over the environment."""
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in overrides:
+            values[f.name] = overrides[f.name]
+            continue
+        raw = os.environ.get(prefix + f.name.upper())
+        if raw is None:
+            continue
+        kind = hints[f.name]
+        if kind in (int, "int"):
+            values[f.name] = int(raw)
+        elif kind in (float, "float"):
+            values[f.name] = float(raw)
+        elif kind in (bool, "bool"):
+            values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        else:
+            values[f.name] = raw
+    return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSettings:
+    """The tile and annotation functions, and ``cytotile serve``."""
+
+    root: str = "./data"
+    cache_max_age: int = 86400  # seconds a browser or CDN may keep an image answer
+    jpeg_quality: int = 85  # of decoded-then-encoded answers
+    max_output_pixels: int = 100_000_000  # largest window/thumb/resized answer
+    cors_origins: str = "*"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportSettings:
+    """The import function and ``cytotile import``."""
+
+    root: str = "./data"
+    jpeg_quality: int = 85
+    timeout_s: int = 3600  # per isolated step (detection, extraction, conversion)
+    memory_mb: int = 6144  # address-space limit of isolated steps
+    max_pixels: int = 4_294_967_296
+    workdir: str = ""  # scratch space; the system temp dir when empty
+    webhook_url: str = ""  # optional listener: POST every import event as JSON
