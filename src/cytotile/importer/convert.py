@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
 from cytotile.pyramid import TILE_SIZE, ceil_div, normalized_sizes
@@ -23,12 +23,16 @@ if TYPE_CHECKING:
     from cytotile.formats.base import ImageMetadata, Source
 
 
+HISTOGRAM_MAX_SIDE = 2048  # histograms are computed on the largest tier within this size
+
+
 @dataclass
 class ConversionResult:
     index_size: int
     n_tiers: int
     compression: str
     size: int
+    histogram: dict[str, Any]
 
 
 def plane_order(meta: ImageMetadata) -> list[tuple[int, int, int]]:
@@ -73,6 +77,25 @@ def save_plane_pyramid(
         raise ConversionError(f"cannot convert pixels: {' '.join(reason[-2:])}") from exc
 
 
+def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list[dict[str, Any]]]:
+    """Per-band min, max and 256-bin histogram of one plane, from a tier small enough to read."""
+    import pyvips
+
+    level = next(
+        (k for k, (w, h) in enumerate(sizes) if max(w, h) <= HISTOGRAM_MAX_SIDE), len(sizes) - 1
+    )
+    width, height = sizes[level]
+    image = pyvips.Image.tiffload(str(path), page=level).crop(0, 0, width, height)
+    bands = []
+    for b in range(image.bands):
+        band = image[b]
+        counts = band.hist_find().numpy().reshape(-1)
+        if counts.size > 256:  # 16-bit: fold into 256 bins over the full range
+            counts = counts.reshape(256, -1).sum(axis=1)
+        bands.append({"min": int(band.min()), "max": int(band.max()), "bins": counts.tolist()})
+    return level, bands
+
+
 def convert(
     source: Source, out_path: Path, *, quality: int = 85, workdir: Path | None = None
 ) -> ConversionResult:
@@ -91,6 +114,7 @@ def convert(
     )
     with tempfile.TemporaryDirectory(prefix="cytotile-conv-", dir=workdir) as tmp:
         plane_paths = []
+        planes: list[dict[str, Any]] = []
         for n, (c, z, t) in enumerate(plane_order(meta)):
             image = source.plane(c, z, t)
             if (image.width, image.height) != (meta.width, meta.height):
@@ -101,10 +125,25 @@ def convert(
             path = Path(tmp, f"plane-{n}.tif")
             save_plane_pyramid(image, path, len(sizes), jpeg=jpeg, quality=quality)
             plane_paths.append(path)
+            level, bands = plane_histogram(path, sizes)
+            planes.append({"c": c, "z": z, "t": t, "level": level, "channels": bands})
+        header.extra["stats"] = channel_stats(planes, meta.n_samples)
         index_size = write_pyramid(out_path, plane_paths, header, sizes, quality)
     return ConversionResult(
         index_size=index_size,
         n_tiers=len(sizes),
         compression="jpeg" if jpeg else "deflate",
         size=out_path.stat().st_size,
+        histogram={"n_bins": 256, "planes": planes},
     )
+
+
+def channel_stats(planes: list[dict[str, Any]], n_samples: int) -> list[list[int]]:
+    """[min, max] of every channel (index ``c * n_samples + sample``) over all its planes."""
+    stats: dict[int, list[int]] = {}
+    for plane in planes:
+        for sample, band in enumerate(plane["channels"]):
+            index = plane["c"] * n_samples + sample
+            lo, hi = stats.get(index, [band["min"], band["max"]])
+            stats[index] = [min(lo, band["min"]), max(hi, band["max"])]
+    return [stats[i] for i in sorted(stats)]

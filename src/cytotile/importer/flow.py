@@ -1,0 +1,233 @@
+"""The import flow, one function for the CLI, ``POST /upload`` and the import Lambda.
+
+UPLOADED -> DETECTING_FORMAT -> EXTRACTING_DATA -> CONVERTING -> DEPLOYING -> DEPLOYED, or an
+ERROR_* status with a human reason. Untrusted bytes are only parsed in isolated child processes
+with time and memory limits. The serving pyramid is read back before it is deployed, and a
+failed import leaves nothing under ``processed/`` that could be served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from cytotile.errors import ConversionError, DeploymentError, FormatError, ImportFailure
+from cytotile.importer.events import Emitter, ImportEvent, Listener, WebhookListener
+from cytotile.importer.sandbox import run_isolated
+from cytotile.manifest import HISTOGRAM_NAME, PYRAMID_NAME, FileEntry, Manifest, Status
+from cytotile.settings import ImportSettings
+from cytotile.storage.base import Storage
+
+log = logging.getLogger("cytotile.import")
+DETECT_TIMEOUT_S = 120
+
+
+def safe_name(name: str) -> str:
+    """The uploaded file's base name, with anything odd replaced."""
+    base = re.split(r"[\\/]", name)[-1].strip()
+    base = re.sub(r"[^\w.\- ()+,@]", "_", base).lstrip(".")
+    return base[:200] or "upload"
+
+
+class _Run:
+    """One import: the manifest, its events and its isolated steps."""
+
+    def __init__(
+        self, storage: Storage, manifest: Manifest, settings: ImportSettings, emitter: Emitter
+    ) -> None:
+        self.storage = storage
+        self.manifest = manifest
+        self.settings = settings
+        self.emitter = emitter
+
+    def record(self, step: Status, phase: str, **details: Any) -> None:
+        event = ImportEvent(self.manifest.id, step.value, phase, details=details)
+        self.manifest.history.append(event.to_dict())
+        self.emitter.emit(event)
+
+    @contextlib.contextmanager
+    def step(self, status: Status) -> Iterator[None]:
+        self.manifest.status = status
+        self.record(status, "start")
+        self.manifest.save(self.storage)
+        try:
+            yield
+        except ImportFailure as exc:
+            self.record(status, "failure", status=exc.status, reason=exc.details)
+            raise
+        except Exception as exc:
+            self.record(status, "failure", reason=str(exc))
+            raise
+        self.record(status, "end")
+
+    def isolated(self, task: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        return run_isolated(
+            f"cytotile.importer.tasks:{task}",
+            payload,
+            timeout_s=timeout_s,
+            memory_bytes=self.settings.memory_mb * 1024 * 1024,
+        )
+
+
+def import_file(
+    storage: Storage,
+    local_path: Path,
+    *,
+    name: str | None = None,
+    settings: ImportSettings | None = None,
+    upload_id: str | None = None,
+    upload_ref: str | None = None,
+    listeners: Iterable[Listener] = (),
+) -> Manifest:
+    """Import ``local_path`` into ``storage``; return the final manifest (never raises for bad
+    input: the manifest's status says what happened).
+
+    ``upload_ref`` (e.g. ``s3://bucket/key``) records where the upload already is, instead of
+    copying it into the upload folder. ``upload_id`` makes the import idempotent: a finished
+    upload of that id is returned as it is.
+    """
+    settings = settings or ImportSettings()
+    name = safe_name(name or local_path.name)
+    uid = upload_id or f"upload-{uuid.uuid4()}"
+    if upload_id is not None:
+        with contextlib.suppress(Exception):
+            previous = Manifest.load(storage, uid)
+            if previous.status.is_final:
+                return previous
+    extra: list[Listener] = list(listeners)
+    if settings.webhook_url:
+        extra.append(WebhookListener(settings.webhook_url))
+    manifest = Manifest(id=uid, original_name=name, source={"ref": upload_ref} if upload_ref else {})
+    run = _Run(storage, manifest, settings, Emitter(extra))
+    try:
+        manifest.size = local_path.stat().st_size
+        run.record(Status.UPLOADED, "end", size=manifest.size)
+        _store_upload(run, local_path, upload_ref)
+        with tempfile.TemporaryDirectory(prefix="cytotile-import-", dir=settings.workdir or None) as tmp:
+            _process(run, local_path, Path(tmp))
+    except ImportFailure as exc:
+        _fail(run, Status(exc.status), exc.details)
+    except Exception as exc:
+        log.exception("import %s failed unexpectedly", uid)
+        _fail(run, Status.ERROR_DEPLOYMENT, f"unexpected error: {type(exc).__name__}: {exc}")
+    return manifest
+
+
+def _store_upload(run: _Run, local_path: Path, upload_ref: str | None) -> None:
+    manifest = run.manifest
+    if upload_ref:
+        entry = FileEntry("UPLOAD", upload_ref, manifest.size, is_reference=True)
+    else:
+        key = f"{manifest.id}/{manifest.original_name}"
+        run.storage.upload_file(key, local_path)
+        entry = FileEntry("UPLOAD", key, manifest.size)
+    manifest.files = [entry]
+    manifest.save(run.storage)
+
+
+def _process(run: _Run, local_path: Path, tmp: Path) -> None:
+    manifest, settings = run.manifest, run.settings
+    with run.step(Status.DETECTING_FORMAT):
+        if manifest.size == 0:
+            raise FormatError("the file is empty")
+        found = run.isolated("detect", {"path": str(local_path)}, DETECT_TIMEOUT_S)
+        manifest.format_id = found["format_id"]
+    upload = manifest.files[0]
+    manifest.files.append(
+        FileEntry("ORIGINAL", upload.key, upload.size, manifest.format_id, is_reference=True)
+    )
+    payload = {"path": str(local_path), "format_id": manifest.format_id, "workdir": str(tmp)}
+    with run.step(Status.EXTRACTING_DATA):
+        extracted = run.isolated("extract", payload, settings.timeout_s)
+        manifest.image = extracted["metadata"]
+        n_pixels = manifest.image["width"] * manifest.image["height"]
+        if n_pixels > settings.max_pixels:
+            raise FormatError(f"{n_pixels} pixels is more than the limit of {settings.max_pixels}")
+    out = tmp / "visualisation.PYRTIFF"
+    with run.step(Status.CONVERTING):
+        converted = run.isolated(
+            "convert", {**payload, "out": str(out), "quality": settings.jpeg_quality},
+            settings.timeout_s,
+        )
+    with run.step(Status.DEPLOYING):
+        _check_pyramid(tmp, out.name, manifest.image)
+        _deploy(run, out, converted, extracted["associated"])
+    manifest.status = Status.DEPLOYED
+    run.record(Status.DEPLOYED, "end")
+    manifest.save(run.storage)
+
+
+def _check_pyramid(folder: Path, name: str, image: dict[str, Any]) -> None:
+    """Integrity check: the pyramid opens, matches the metadata, and its tiles decode."""
+    from cytotile.pyramid import Pyramid
+    from cytotile.storage.local import LocalStorage
+    from cytotile.tiff.reader import PyramidReader
+
+    try:
+        reader = PyramidReader.load(LocalStorage(folder), name)
+        header = reader.header
+        expected = Pyramid(image["width"], image["height"])
+        if (header.width, header.height, header.n_tiers) != (
+            expected.base.width, expected.base.height, expected.n_tiers,
+        ):
+            raise ConversionError("the serving pyramid does not match the image's size")
+        for level in (0, header.n_tiers - 1):
+            tier = expected.at_level(level)
+            for plane in range(header.n_planes):
+                pixels = reader.read_tile(plane, level, tier.n_tx - 1, tier.n_ty - 1)
+                region = tier.tile_region(tier.n_tx - 1, tier.n_ty - 1)
+                if pixels.shape[:2] != (region.height, region.width):
+                    raise ConversionError("a tile of the serving pyramid has the wrong size")
+    except ImportFailure:
+        raise
+    except Exception as exc:
+        raise ConversionError(f"the serving pyramid failed its integrity check: {exc}") from exc
+
+
+def _deploy(run: _Run, pyramid: Path, converted: dict[str, Any], associated: dict[str, str]) -> None:
+    from cytotile.pyramid import Pyramid
+
+    manifest, storage = run.manifest, run.storage
+    assert manifest.image is not None
+    try:
+        for label, path in associated.items():
+            key = f"{manifest.id}/processed/associated/{label}.png"
+            storage.upload_file(key, Path(path))
+            manifest.associated[label] = key
+        histogram = json.dumps(converted["histogram"]).encode()
+        storage.write_bytes(f"{manifest.id}/{HISTOGRAM_NAME}", histogram, "application/json")
+        storage.upload_file(f"{manifest.id}/{PYRAMID_NAME}", pyramid)
+    except Exception as exc:
+        raise DeploymentError(f"cannot store the converted image: {exc}") from exc
+    manifest.files += [
+        FileEntry("SPATIAL", f"{manifest.id}/{PYRAMID_NAME}", converted["size"], "PYRTIFF"),
+        FileEntry("HISTOGRAM", f"{manifest.id}/{HISTOGRAM_NAME}", len(histogram)),
+    ]
+    manifest.pyramid = {
+        **Pyramid(manifest.image["width"], manifest.image["height"]).info,
+        "compression": converted["compression"],
+        "quality": run.settings.jpeg_quality,
+        "index_size": converted["index_size"],
+    }
+
+
+def _fail(run: _Run, status: Status, reason: str) -> None:
+    manifest = run.manifest
+    manifest.status = status
+    manifest.reason = reason
+    run.record(status, "end", reason=reason)
+    manifest.files = [f for f in manifest.files if f.role in ("UPLOAD", "ORIGINAL")]
+    manifest.associated = {}
+    manifest.pyramid = None
+    try:
+        run.storage.delete_prefix(f"{manifest.id}/processed")
+        manifest.save(run.storage)
+    except Exception:
+        log.exception("cannot record the failure of %s", manifest.id)

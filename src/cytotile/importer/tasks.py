@@ -1,0 +1,68 @@
+"""The import steps that touch untrusted bytes. Each runs in an isolated child process
+(:func:`cytotile.importer.sandbox.run_isolated`): payloads and results are JSON dicts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cytotile.errors import ExtractionError
+
+ASSOCIATED = ("label", "macro", "thumb")
+
+
+def _setup_vips() -> None:
+    os.environ.setdefault("VIPS_CONCURRENCY", str(os.cpu_count() or 1))
+
+
+def detect(payload: dict[str, Any]) -> dict[str, Any]:
+    from cytotile.formats import detect as detect_format
+
+    fmt = detect_format(Path(payload["path"]))
+    return {"format_id": fmt.id, "format_name": fmt.name}
+
+
+def extract(payload: dict[str, Any]) -> dict[str, Any]:
+    """Parse metadata and save the associated images as PNG files in ``workdir``."""
+    from cytotile.formats import format_by_id
+
+    _setup_vips()
+    fmt = format_by_id(payload["format_id"])
+    workdir = Path(payload["workdir"])
+    associated: dict[str, str] = {}
+    with fmt.open(Path(payload["path"])) as source:
+        meta = source.metadata
+        for name in ASSOCIATED:
+            try:
+                image = source.associated(name)
+                if image is None:
+                    continue
+                out = workdir / f"{name}.png"
+                image.pngsave(str(out), keep="none")
+            except Exception as exc:
+                raise ExtractionError(f"cannot extract the {name} image: {exc}") from exc
+            associated[name] = str(out)
+    return {"metadata": meta.to_dict(), "associated": associated}
+
+
+def convert(payload: dict[str, Any]) -> dict[str, Any]:
+    from cytotile.formats import format_by_id
+    from cytotile.importer.convert import convert as convert_source
+
+    _setup_vips()
+    fmt = format_by_id(payload["format_id"])
+    with fmt.open(Path(payload["path"])) as source:
+        result = convert_source(
+            source,
+            Path(payload["out"]),
+            quality=int(payload["quality"]),
+            workdir=Path(payload["workdir"]),
+        )
+    return {
+        "index_size": result.index_size,
+        "n_tiers": result.n_tiers,
+        "compression": result.compression,
+        "size": result.size,
+        "histogram": result.histogram,
+    }
