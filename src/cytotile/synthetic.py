@@ -1,0 +1,49 @@
+"""Synthetic tissue-like slides for the demo, tests and benchmarks (no real slide needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyvips
+
+
+def tissue_image(width: int, height: int, seed: int = 1) -> pyvips.Image:
+    """An RGB uchar image that looks and compresses like H&E tissue: pink stroma with purple
+    nuclei in blobs over a near-white background. Lazily evaluated, so it streams."""
+    import pyvips
+
+    small_w, small_h = max(1, width // 16), max(1, height // 16)
+    blobs = pyvips.Image.perlin(small_w, small_h, cell_size=96, seed=seed)
+    blobs = blobs.resize(width / small_w, vscale=height / small_h, kernel="linear")
+    blobs = blobs.crop(0, 0, min(width, blobs.width), min(height, blobs.height))
+    blobs = blobs.embed(0, 0, width, height, extend="copy")
+    ramp = (blobs - 0.02) * 8
+    tissue = (ramp > 0).ifthenelse((ramp > 1).ifthenelse(1.0, ramp), 0.0)  # 0 outside, 1 inside
+    cells = pyvips.Image.worley(width, height, cell_size=18, seed=seed + 1)
+    nuclei = (cells < 2.6).ifthenelse(1.0, 0.0).gaussblur(0.8)
+    grain = pyvips.Image.gaussnoise(width, height, sigma=6, mean=0, seed=seed + 2)
+    background = [242, 240, 244]
+    stroma = [232, 150, 190]
+    nucleus = [95, 60, 145]
+    bands = []
+    for b in range(3):
+        inside = stroma[b] * (1 - nuclei) + nucleus[b] * nuclei
+        value = background[b] * (1 - tissue) + inside * tissue + grain * tissue
+        bands.append(value)
+    return bands[0].bandjoin(bands[1:]).cast("uchar").copy(interpretation="srgb")
+
+
+def write_tissue_slide(path: Path, width: int, height: int, seed: int = 1) -> Path:
+    """Write a tiled JPEG TIFF (not pyramidal) of a synthetic slide, once."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tissue_image(width, height, seed).tiffsave(
+        str(tmp), tile=True, tile_width=256, tile_height=256, compression="jpeg", Q=90,
+        bigtiff=True,
+    )
+    tmp.replace(path)
+    return path
