@@ -79,6 +79,7 @@ def save_plane_pyramid(
 
 def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list[dict[str, Any]]]:
     """Per-band min, max and 256-bin histogram of one plane, from a tier small enough to read."""
+    import numpy as np
     import pyvips
 
     level = next(
@@ -91,7 +92,7 @@ def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list
         band = image[b]
         counts = band.hist_find().numpy().reshape(-1)
         if counts.size > 256:  # 16-bit: fold into 256 bins over the full range
-            counts = counts.reshape(256, -1).sum(axis=1)
+            counts = np.pad(counts, (0, 65536 - counts.size)).reshape(256, -1).sum(axis=1)
         bands.append({"min": int(band.min()), "max": int(band.max()), "bins": counts.tolist()})
     return level, bands
 

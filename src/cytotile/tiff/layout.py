@@ -102,7 +102,14 @@ class PyramidHeader:
 
     @classmethod
     def from_json(cls, text: str) -> PyramidHeader:
-        return cls(**json.loads(text)["cytotile"])
+        header = cls(**json.loads(text)["cytotile"])
+        counts = (header.width, header.height, header.n_tiers, header.n_concrete_channels,
+                  header.depth, header.duration, header.n_samples)
+        if not all(isinstance(n, int) and 0 < n < 1 << 31 for n in counts):
+            raise ValueError("invalid sizes in the pyramid header")
+        if not isinstance(header.extra, dict):
+            raise ValueError("invalid extra in the pyramid header")
+        return header
 
 
 @dataclass

@@ -112,6 +112,12 @@ def _tier(tags: dict[int, object]) -> L.TierIndex:
         byte_counts=counts,
         edge_tiles={},
     )
+    if not (0 < width < 1 << 31 and 0 < height < 1 << 31):
+        raise PyramidError(f"invalid tier size {width}x{height}")
+    if not (16 <= tile_w <= 4096 and 16 <= tile_h <= 4096):
+        raise PyramidError(f"invalid tile size {tile_w}x{tile_h}")
+    if tier.bits not in (8, 16) or not 1 <= tier.n_samples <= 4:
+        raise PyramidError(f"unsupported pixel layout: {tier.n_samples} x {tier.bits} bits")
     if len(offsets) != tier.n_tx * tier.n_ty or len(counts) != len(offsets):
         raise PyramidError("tile offsets do not match the tile grid")
     edge_offsets = _as_array(tags.get(L.EDGE_OFFSETS, ()))
@@ -142,7 +148,7 @@ def parse_index(buf: bytes) -> PyramidIndex:
             except (TypeError, ValueError, KeyError) as exc:
                 raise PyramidError("missing or malformed cytotile header") from exc
         flat.append(_tier(tags))
-    if header is None or len(flat) != header.n_planes * header.n_tiers:
+    if header is None or header.n_tiers < 1 or len(flat) != header.n_planes * header.n_tiers:
         raise PyramidError("IFD count does not match the header")
     n = header.n_tiers
     tiers = [flat[p * n : (p + 1) * n] for p in range(header.n_planes)]
