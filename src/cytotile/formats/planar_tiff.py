@@ -1,0 +1,91 @@
+"""Planar TIFF: a TIFF neither pyramidal nor of a vendor format; its first page is the image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cytotile.errors import FormatError
+from cytotile.formats import safety, tiffmeta, tiffutil
+from cytotile.formats.base import Format, Source
+from cytotile.formats.common import (
+    VipsSource,
+    add_note,
+    base_metadata,
+    decoding,
+    vips_pixel_type,
+)
+from cytotile.formats.tiffutil import TiffInfo, TiffPage
+
+
+def plain_tiff(info: TiffInfo) -> bool:
+    """No vendor signature and a first page we decode as 8/16-bit grey or RGB."""
+    return info.vendor is None and tiffutil.unsupported_reason(info.pages[0]) is None
+
+
+def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo) -> Source:
+    """A source reading page 0 with libvips, after the safety checks of ``pages``."""
+    safety.check_tiff(info, pages, max_pixels=None)
+    page = pages[0]
+    reason = tiffutil.unsupported_reason(page)
+    if reason:
+        raise FormatError(f"unsupported TIFF: {reason}")
+
+    def load() -> Any:
+        import pyvips
+
+        return pyvips.Image.tiffload(str(path), page=0, access="sequential", fail_on="error")
+
+    with decoding("TIFF header"):
+        header = load()
+        bands = header.bands
+        pixel_type = vips_pixel_type(header)
+    raw = dict(info.raw)
+    raw["tiff.PageCount"] = info.n_pages
+    conversion_notes(raw, page, bands, pixel_type)
+    px, py = tiffmeta.physical_sizes(raw)
+    description = raw.get("tiff.ImageDescription")
+    metadata = base_metadata(
+        format_id,
+        page.width,
+        page.height,
+        3 if bands >= 3 else 1,
+        pixel_type,
+        physical_size_x=px,
+        physical_size_y=py,
+        acquired_at=tiffmeta.acquisition_date(raw),
+        description=description if isinstance(description, str) else None,
+        raw_metadata=raw,
+    )
+    return VipsSource(metadata, load)
+
+
+def conversion_notes(raw: dict[str, Any], page: TiffPage, bands: int, pixel_type: str) -> None:
+    if page.photometric == 3:
+        add_note(raw, "palette expanded to RGB" if bands >= 3 else "grey palette applied")
+    if page.photometric == 0:
+        add_note(raw, "min-is-white samples inverted")
+    if page.bits < 8:
+        add_note(raw, f"{page.bits}-bit samples expanded to 8 bits")
+    if page.samples in (2, 4):
+        add_note(raw, "alpha flattened onto white")
+    if page.bits == 8 and pixel_type != "uint8":
+        add_note(raw, f"decoded as {pixel_type}")
+
+
+class PlanarTiffFormat(Format):
+    id = "PLANARTIFF"
+    name = "Planar TIFF"
+    remarks = "Non-pyramidal TIFF, 8 or 16 bits, grey or RGB; only the first page is read."
+
+    @classmethod
+    def match(cls, path: Path, head: bytes) -> bool:
+        if not tiffutil.is_tiff(head):
+            return False
+        info = tiffutil.inspect(path)
+        return plain_tiff(info) and len(tiffutil.pyramid_pages(info)) < 2
+
+    @classmethod
+    def open(cls, path: Path) -> Source:
+        info = tiffutil.inspect(path)
+        return open_tiff(cls.id, path, [info.pages[0]], info)

@@ -1,0 +1,112 @@
+"""Level 0 of an OpenSlide slide as a lazy libvips image, with bounded memory.
+
+libvips cannot call OpenSlide here, so the slide is presented to libvips' TIFF loader as a
+*virtual* uncompressed tiled BigTIFF: a custom source whose header is built up front and whose
+tile bytes are produced on demand with ``read_region``. Only the tile being read is in memory.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyvips
+
+TILE = 512
+_LONG8, _SHORT = 16, 3
+
+
+def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int) -> bytes:
+    """A little-endian BigTIFF with one IFD: RGB, 8 bits, uncompressed, TILE x TILE tiles."""
+    n_tags, ifd_offset = 11, 16
+    bps_offset = ifd_offset + 8 + n_tags * 20 + 8
+    offsets_offset = bps_offset + 8
+    counts_offset = offsets_offset + 8 * n_tiles
+    data_offset = counts_offset + 8 * n_tiles
+
+    def entry(code: int, kind: int, count: int, value: bytes) -> bytes:
+        return struct.pack("<HHQ", code, kind, count) + value.ljust(8, b"\x00")
+
+    def short(v: int) -> bytes:
+        return struct.pack("<H", v)
+
+    def long8(v: int) -> bytes:
+        return struct.pack("<Q", v)
+
+    single = n_tiles == 1
+    entries = [
+        entry(256, _LONG8, 1, long8(width)),
+        entry(257, _LONG8, 1, long8(height)),
+        entry(258, _SHORT, 3, struct.pack("<HHH", 8, 8, 8)),
+        entry(259, _SHORT, 1, short(1)),  # no compression
+        entry(262, _SHORT, 1, short(2)),  # RGB
+        entry(277, _SHORT, 1, short(3)),
+        entry(284, _SHORT, 1, short(1)),  # contiguous
+        entry(322, _SHORT, 1, short(TILE)),
+        entry(323, _SHORT, 1, short(TILE)),
+        entry(324, _LONG8, n_tiles, long8(data_offset if single else offsets_offset)),
+        entry(325, _LONG8, n_tiles, long8(tile_bytes if single else counts_offset)),
+    ]
+    head = b"II" + struct.pack("<HHHQ", 43, 8, 0, ifd_offset)
+    ifd = struct.pack("<Q", n_tags) + b"".join(entries) + struct.pack("<Q", 0) + bytes(8)
+    offsets = struct.pack(f"<{n_tiles}Q", *(data_offset + i * tile_bytes for i in range(n_tiles)))
+    counts = struct.pack(f"<{n_tiles}Q", *([tile_bytes] * n_tiles))
+    return head + ifd + offsets + counts
+
+
+def rgb_bytes(rgba: Any, background: tuple[int, int, int] = (255, 255, 255)) -> bytes:
+    """RGB bytes of an (un-premultiplied) RGBA PIL image, transparency composited on background."""
+    import numpy as np
+
+    arr = np.asarray(rgba)
+    rgb, alpha = arr[:, :, :3], arr[:, :, 3:4]
+    if alpha.min() < 255:
+        a = alpha.astype(np.uint32)
+        bg = np.asarray(background, dtype=np.uint32)
+        rgb = ((rgb * a + bg * (255 - a) + 127) // 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb).tobytes()
+
+
+def level0_image(slide: Any, background: tuple[int, int, int] = (255, 255, 255)) -> pyvips.Image:
+    """Level 0 of ``slide`` (an ``openslide.OpenSlide``) as an 8-bit RGB libvips image."""
+    import pyvips
+
+    width, height = slide.dimensions
+    across = -(-width // TILE)
+    n_tiles = across * -(-height // TILE)
+    tile_bytes = TILE * TILE * 3
+    header = _bigtiff_header(width, height, n_tiles, tile_bytes)
+    total = len(header) + n_tiles * tile_bytes
+    state: dict[str, Any] = {"pos": 0, "tile": -1, "data": b""}
+
+    def tile(index: int) -> bytes:
+        if state["tile"] != index:
+            x, y = (index % across) * TILE, (index // across) * TILE
+            state["data"] = rgb_bytes(slide.read_region((x, y), 0, (TILE, TILE)), background)
+            state["tile"] = index
+        return bytes(state["data"])
+
+    def read(size: int) -> bytes:
+        pos = state["pos"]
+        if pos < len(header):
+            out = header[pos : pos + size]
+        elif pos < total:
+            index, within = divmod(pos - len(header), tile_bytes)
+            out = tile(index)[within : within + size]
+        else:
+            out = b""
+        state["pos"] = pos + len(out)
+        return out
+
+    def seek(offset: int, whence: int) -> int:
+        base = {0: 0, 1: state["pos"], 2: total}.get(whence)
+        if base is None or base + offset < 0:
+            return -1
+        state["pos"] = base + offset
+        return int(state["pos"])
+
+    source = pyvips.SourceCustom()
+    source.on_read(read)
+    source.on_seek(seek)
+    return pyvips.Image.new_from_source(source, "", access="sequential", fail_on="error")
