@@ -64,13 +64,26 @@ def _raw_tag(fh: Any, tag: Any) -> _Entry:
     return _Entry(tag.code, int(tag.dtype), tag.count, fh.read(size))
 
 
-def _edge_jpeg(tables: bytes | None, tile: bytes, width: int, height: int, quality: int) -> bytes:
-    import pyvips
+def _edge_jpeg(
+    tables: bytes | None, tile: bytes, width: int, height: int, quality: int, grey: bool
+) -> bytes:
+    import numpy as np
+    import simplejpeg
 
     stream = tables[:-2] + tile[2:] if tables else tile
-    image = pyvips.Image.jpegload_buffer(stream, fail_on="error")
-    cropped = image.crop(0, 0, width, height)
-    return bytes(cropped.jpegsave_buffer(Q=quality, keep="none"))
+    colorspace = "GRAY" if grey else "RGB"
+    pixels = simplejpeg.decode_jpeg(stream, colorspace=colorspace)
+    cropped = np.ascontiguousarray(
+        pixels.reshape(pixels.shape[0], pixels.shape[1], -1)[:height, :width]
+    )
+    return bytes(
+        simplejpeg.encode_jpeg(
+            cropped,
+            quality=quality,
+            colorspace=colorspace,
+            colorsubsampling="Gray" if grey else "420",
+        )
+    )
 
 
 def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int) -> list[_Ifd]:
@@ -111,7 +124,9 @@ def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int)
                     tx, ty = ti % n_tx, ti // n_tx
                     w = min(tile_w, width - tx * tile_w)
                     h = min(tile_h, height - ty * tile_h)
-                    ifd.edges.append(_edge_jpeg(tables, os.pread(fd, count, off), w, h, quality))
+                    tile = os.pread(fd, count, off)
+                    grey = int(page.samplesperpixel) == 1
+                    ifd.edges.append(_edge_jpeg(tables, tile, w, h, quality, grey))
             ifds.append(ifd)
     return ifds
 
