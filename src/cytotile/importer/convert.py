@@ -73,8 +73,9 @@ def save_plane_pyramid(
     try:
         image.tiffsave(str(path), **options)
     except Exception as exc:  # pyvips.Error, with the decoder's complaint
-        reason = str(exc).strip().splitlines()
-        raise ConversionError(f"cannot convert pixels: {' '.join(reason[-2:])}") from exc
+        lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+        reason = [x for x in lines if not x.startswith("unable to call")] or lines
+        raise ConversionError(f"cannot decode the pixels: {' '.join(reason[-2:])}") from exc
 
 
 def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list[dict[str, Any]]]:

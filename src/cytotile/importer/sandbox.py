@@ -24,7 +24,12 @@ from cytotile.errors import ConversionError, ImportFailure
 
 STDERR_LINES = 5  # kept for the reason of a crash
 MAX_REASON = 500
-MEMORY_HINTS = ("out of memory", "cannot allocate memory", "memory allocation failed")
+MEMORY_HINTS = (
+    "out of memory",
+    "cannot allocate memory",
+    "memory allocation failed",
+    "failed to map segment",
+)
 
 
 def run_isolated(
@@ -138,8 +143,9 @@ def _child() -> int:
              "details": exc.details}
         )
     except BaseException as exc:  # the parent turns it into a ConversionError
-        message = " ".join(str(exc).split())[:MAX_REASON]
-        if any(hint in message.lower() for hint in MEMORY_HINTS):
+        full = " ".join(str(exc).split())
+        message = full[:MAX_REASON]
+        if any(hint in full.lower() for hint in MEMORY_HINTS):
             text = json.dumps({"ok": False, "kind": "memory"})
         else:
             reason = f"{type(exc).__name__}: {message}" if message else type(exc).__name__

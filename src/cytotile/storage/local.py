@@ -56,6 +56,7 @@ class LocalStorage(Storage):
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=dest.parent)
+        os.fchmod(fd, 0o644)
         return dest, fd, tmp
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
