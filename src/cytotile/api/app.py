@@ -1,0 +1,77 @@
+"""The application factory and the local server.
+
+    app = create_app()                       # settings from CYTOTILE_* variables
+    app = create_app(ServerSettings(root="./data"), storage=LocalStorage("./data"))
+
+Nothing is read or opened at import; storage is opened when the app is created and pyramids
+when they are first asked for.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
+
+from cytotile.api import (
+    associated,
+    histograms,
+    info,
+    metadata,
+    thumbs,
+    tiles,
+    uploads,
+    viewer,
+    windows,
+)
+from cytotile.api.errors import HANDLERS, CatchAll
+from cytotile.api.routing import Context
+from cytotile.settings import ServerSettings, from_env
+from cytotile.storage import open_storage
+from cytotile.storage.base import Storage
+
+EXPOSED_HEADERS = ["ETag", "X-Cytotile-Passthrough", "X-Image-Size-Limit"]
+
+
+def all_routes() -> list[BaseRoute]:
+    return [
+        *info.routes(),
+        *metadata.routes(),
+        *histograms.routes(),
+        *associated.routes(),
+        *tiles.routes(),
+        *thumbs.routes(),
+        *windows.routes(),
+        *uploads.routes(),
+        *viewer.routes(),
+    ]
+
+
+def create_app(settings: ServerSettings | None = None, storage: Storage | None = None) -> Starlette:
+    settings = settings or from_env(ServerSettings)
+    storage = storage or open_storage(settings.root)
+    middleware = []
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "HEAD", "POST", "DELETE"],
+                allow_headers=["*"],
+                expose_headers=EXPOSED_HEADERS,
+                max_age=3600,
+            )
+        )
+    middleware.append(Middleware(CatchAll))
+    app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
+    app.state.cytotile = Context(settings, storage)
+    return app
+
+
+def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the API and the viewer with uvicorn (blocks until interrupted)."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -1,0 +1,188 @@
+"""Image and file information (PIMS metadata schemas), from the upload's manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from cytotile.api.http import JSON, conditional, make_etag
+from cytotile.api.info import collection
+from cytotile.api.routing import context, route
+from cytotile.errors import BadParameter, ImageNotFound, NotFound
+from cytotile.manifest import FileEntry, Manifest, Status, upload_id_of
+from cytotile.pipeline.args import Args
+from cytotile.pyramid import Pyramid
+from cytotile.storage.base import safe_key
+
+ROLES = ("UPLOAD", "ORIGINAL", "SPATIAL", "SPECTRAL")
+RGB_CHANNELS = (("R", "#FF0000"), ("G", "#00FF00"), ("B", "#0000FF"))
+IMAGE_FIELDS = (
+    "width", "height", "depth", "duration", "physical_size_x", "physical_size_y",
+    "physical_size_z", "frame_rate", "n_channels", "n_concrete_channels", "acquired_at",
+    "description", "pixel_type", "significant_bits",
+)  # fmt: skip
+
+
+def load(request: Request) -> Manifest:
+    return Manifest.load(context(request).storage, upload_id_of(request.path_params["path"]))
+
+
+def image_of(manifest: Manifest) -> dict[str, Any]:
+    if not manifest.image:
+        raise ImageNotFound(f"{manifest.id} has no image ({manifest.status.value})")
+    return manifest.image
+
+
+def answer(request: Request, manifest: Manifest, content: Callable[[], Any]) -> Response:
+    """A cacheable JSON answer; revalidated while the upload is still being imported."""
+    etag = make_etag("json", request.url.path, str(request.query_params), manifest.to_json())
+    max_age = context(request).settings.cache_max_age if manifest.status.is_final else None
+    return conditional(request, etag, max_age, lambda: JSON(content()))
+
+
+def image_info(m: Manifest) -> dict[str, Any]:
+    img = image_of(m)
+    info = {k: img.get(k) for k in IMAGE_FIELDS}
+    info["original_format"] = m.format_id or img.get("format_id")
+    info["n_planes"] = img["n_concrete_channels"] * img.get("depth", 1) * img.get("duration", 1)
+    return info
+
+
+def channels_info(m: Manifest) -> list[dict[str, Any]]:
+    img = image_of(m)
+    fields = ("index", "suggested_name", "emission_wavelength", "excitation_wavelength", "color")
+    if img.get("channels"):
+        return [{k: c.get(k) for k in fields} for c in img["channels"]]
+    if img["n_channels"] == 3 and img.get("n_samples") == 3:
+        return [{**dict.fromkeys(fields), "index": i, "suggested_name": name, "color": color}
+                for i, (name, color) in enumerate(RGB_CHANNELS)]  # fmt: skip
+    names = ["L"] if img["n_channels"] == 1 else [f"C{i}" for i in range(img["n_channels"])]
+    return [{**dict.fromkeys(fields), "index": i, "suggested_name": n} for i, n in enumerate(names)]
+
+
+def instrument_info(m: Manifest) -> dict[str, Any]:
+    img = image_of(m)
+    return {
+        "microscope": {"model": img.get("microscope_model")},
+        "objective": {
+            "nominal_magnification": img.get("objective_nominal_magnification"),
+            "calibrated_magnification": img.get("objective_calibrated_magnification"),
+        },
+    }
+
+
+def associated_info(m: Manifest) -> list[dict[str, Any]]:
+    described = image_of(m).get("associated") or {}
+    return [
+        {"name": name, **{k: info.get(k) for k in ("width", "height", "n_channels")}}
+        for name, info in described.items()
+        if name in m.associated
+    ]
+
+
+def file_info(m: Manifest, entry: FileEntry) -> dict[str, Any]:
+    name = PurePosixPath(entry.key.split("://")[-1]).name
+    return {
+        "file_type": "COLLECTION" if m.status is Status.EXTRACTED else "SINGLE",
+        "filepath": entry.key,
+        "stem": PurePosixPath(name).stem,
+        "extension": PurePosixPath(name).suffix,
+        "created_at": m.created_at,
+        "size": entry.size,
+        "is_symbolic": entry.is_reference,
+        "role": entry.role,
+    }
+
+
+def representation(m: Manifest, entry: FileEntry) -> dict[str, Any]:
+    info: dict[str, Any] = {"role": entry.role, "file": file_info(m, entry)}
+    if entry.role == "SPATIAL" and m.image:
+        info["pyramid"] = Pyramid(m.image["width"], m.image["height"]).info
+    return info
+
+
+def representations(m: Manifest) -> list[dict[str, Any]]:
+    return [representation(m, f) for f in m.files if f.role in ROLES]
+
+
+def metadata_items(m: Manifest) -> list[dict[str, Any]]:
+    items = []
+    for full_key, value in (image_of(m).get("raw_metadata") or {}).items():
+        namespace, _, key = str(full_key).rpartition(".")
+        if isinstance(value, bool):
+            kind = "BOOLEAN"
+        elif isinstance(value, int):
+            kind = "INTEGER"
+        elif isinstance(value, float):
+            kind = "DECIMAL"
+        elif isinstance(value, dict | list):
+            kind, value = "JSON", json.dumps(value)
+        else:
+            kind, value = "STRING", str(value)
+        items.append({"key": key, "value": value, "type": kind, "namespace": namespace or None})
+    return items
+
+
+def _part(content: Callable[[Manifest], Any]) -> Callable[[Request, Args], Response]:
+    def handler(request: Request, args: Args) -> Response:
+        manifest = load(request)
+        image_of(manifest)
+        return answer(request, manifest, lambda: content(manifest))
+
+    handler.__name__ = content.__name__
+    return handler
+
+
+def full_info(m: Manifest) -> dict[str, Any]:
+    return {
+        "image": image_info(m),
+        "instrument": instrument_info(m),
+        "associated": associated_info(m),
+        "channels": channels_info(m),
+        "representations": representations(m),
+    }
+
+
+def show_representation(request: Request, args: Args) -> Response:
+    manifest = load(request)
+    role = request.path_params["role"].upper()
+    if role not in (*ROLES, "NONE"):
+        raise BadParameter(f"representation: {role!r} is not one of {', '.join(ROLES)}, NONE")
+    entry = manifest.file(role)
+    if entry is None:
+        raise NotFound(f"{manifest.id} has no {role} representation")
+    return answer(request, manifest, lambda: representation(manifest, entry))
+
+
+def show_file(request: Request, args: Args) -> Response:
+    path = safe_key(request.path_params["path"])
+    manifest = Manifest.load(context(request).storage, upload_id_of(path))
+    entry = next((f for f in manifest.files if f.key == path), None)
+    if entry is None and path == manifest.id:
+        entry = manifest.file("UPLOAD")
+    if entry is None:
+        raise NotFound(f"no file {path!r} in {manifest.id}")
+    return answer(request, manifest, lambda: file_info(manifest, entry))
+
+
+def routes() -> list[BaseRoute]:
+    base = "/image/{path}"
+    return [
+        route(base + "/info", _part(full_info)),
+        route(base + "/info/image", _part(image_info)),
+        route(base + "/info/channels", _part(lambda m: collection(channels_info(m)))),
+        route(base + "/info/normalized-pyramid",
+              _part(lambda m: Pyramid(m.image["width"], m.image["height"]).info)),  # type: ignore[index]
+        route(base + "/info/instrument", _part(instrument_info)),
+        route(base + "/info/associated", _part(lambda m: collection(associated_info(m)))),
+        route(base + "/info/representations", _part(lambda m: collection(representations(m)))),
+        route(base + "/info/representations/{role}", show_representation),
+        route(base + "/metadata", _part(lambda m: collection(metadata_items(m)))),
+        route("/file/{path}/info", show_file),
+    ]  # fmt: skip

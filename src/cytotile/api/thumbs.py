@@ -1,0 +1,64 @@
+"""Thumbnails and resized images (GET with query, POST with a JSON body)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from cytotile.api.http import conditional, image_response, make_etag, negotiate
+from cytotile.api.routing import context, route
+from cytotile.pipeline import outputs
+from cytotile.pipeline.args import Args
+from cytotile.pipeline.image import ImageView
+from cytotile.pipeline.params import parse_image_params, parse_safety, parse_target
+
+THUMB_LENGTH = 256
+
+
+def options(request: Request, fmt: outputs.Format) -> outputs.Options:
+    settings = context(request).settings
+    return outputs.Options(
+        fmt,
+        settings.jpeg_quality,
+        settings.max_output_pixels,
+        parse_safety(request.headers.get("x-image-size-safety")),
+    )
+
+
+def thumb(request: Request, args: Args) -> Response:
+    ctx = context(request)
+    fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
+    target = parse_target(args, tiers=False, default_length=THUMB_LENGTH)
+    args.get_bool("use_precomputed")  # accepted; the top tiers are as cheap as a stored thumb
+    params = parse_image_params(args)
+    opts = options(request, fmt)
+    view = ImageView.open(ctx.storage, request.path_params["path"])
+    etag = make_etag("thumb", view.digest, target, params, opts)
+
+    def build() -> Response:
+        return image_response(outputs.thumb(view, target, params, opts))
+
+    return conditional(request, etag, ctx.settings.cache_max_age, build)
+
+
+def resized(request: Request, args: Args) -> Response:
+    ctx = context(request)
+    fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
+    target = parse_target(args, tiers=True, default_length=THUMB_LENGTH)
+    params = parse_image_params(args, general=True)
+    opts = options(request, fmt)
+    view = ImageView.open(ctx.storage, request.path_params["path"])
+    etag = make_etag("resized", view.digest, target, params, opts)
+
+    def build() -> Response:
+        return image_response(outputs.resized(view, target, params, opts))
+
+    return conditional(request, etag, ctx.settings.cache_max_age, build)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        route("/image/{path}/thumb{ext}", thumb, ("GET", "POST")),
+        route("/image/{path}/resized{ext}", resized, ("GET", "POST")),
+    ]

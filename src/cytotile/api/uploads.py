@@ -1,0 +1,114 @@
+"""Uploads: the list (for the viewer), ``POST /upload`` (local import), deletion.
+
+``POST /upload`` streams each file of the multipart form (``files[]`` or ``file``, as PIMS and
+Dropzone send them; a raw body with ``?name=`` also works) to a temporary file, then runs the
+import flow in the thread pool and answers, per file, PIMS's legacy shape (``name``,
+``uploaded_file``, ``images``) with cytotile's upload ``status`` (DEPLOYED, ERROR_FORMAT, ...).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, cast
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
+
+from cytotile.api import multipart
+from cytotile.api.errors import ImportUnavailable, MalformedBody
+from cytotile.api.http import JSON
+from cytotile.api.routing import PatternRoute, context, endpoint, route
+from cytotile.errors import ImageNotFound
+from cytotile.manifest import Manifest, pyramid_key, upload_id_of
+from cytotile.pipeline.args import Args
+from cytotile.settings import ImportSettings, from_env
+
+
+def summary(m: Manifest) -> dict[str, Any]:
+    image = m.image or {}
+    return {
+        "id": m.id,
+        "original_name": m.original_name,
+        "path": f"{m.id}/{m.original_name}",
+        "status": m.status.value,
+        "reason": m.reason,
+        "format_id": m.format_id,
+        "width": image.get("width"),
+        "height": image.get("height"),
+        "size": m.size,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+    }
+
+
+def list_uploads(request: Request, args: Args) -> Response:
+    storage = context(request).storage
+    items = []
+    # (cast: mypy reads Storage.list_uploads's ``list[str]`` as its method ``list``)
+    for upload_id in cast("list[str]", storage.list_uploads()):
+        try:
+            items.append(summary(Manifest.load(storage, upload_id)))
+        except ImageNotFound:  # being written, or unreadable: skip it
+            continue
+    items.sort(key=lambda item: item["created_at"] or "", reverse=True)
+    return JSON(items, headers={"Cache-Control": "no-store"})
+
+
+def _import(request: Request, received: multipart.Received) -> dict[str, Any]:
+    try:
+        from cytotile.importer.flow import import_file
+    except ImportError as exc:
+        raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
+    ctx = context(request)
+    settings = from_env(ImportSettings, root=ctx.settings.root)
+    manifest = import_file(ctx.storage, received.path, name=received.filename, settings=settings)
+    item = summary(manifest)
+    images = []
+    if manifest.image:
+        images = [{"path": item["path"], "width": item["width"], "height": item["height"]}]
+    return {**item, "name": manifest.original_name, "uploaded_file": summary(manifest),
+            "images": images}  # fmt: skip
+
+
+async def upload(request: Request) -> Response:
+    name = request.query_params.get("name") or request.headers.get("x-file-name") or "upload"
+    with tempfile.TemporaryDirectory(prefix="cytotile-upload-") as tmp:
+        files = await multipart.receive(
+            request.headers.get("content-type", ""), request.stream(), Path(tmp), name
+        )
+        if not files:
+            raise MalformedBody("the form has no file (field files[] or file)")
+        results = [await run_in_threadpool(_import, request, f) for f in files]
+    return JSON(results)
+
+
+def delete_upload(request: Request, args: Args) -> Response:
+    from cytotile.tiff.reader import forget_pyramid
+
+    storage = context(request).storage
+    upload_id = upload_id_of(request.path_params["path"])
+    Manifest.load(storage, upload_id)  # 404 when there is no such upload
+    storage.delete_prefix(upload_id)
+    forget_pyramid(storage, pyramid_key(upload_id))
+    return Response(status_code=204)
+
+
+class MethodRoute(PatternRoute):
+    """A catch-all pattern that only exists for its methods (no 405 for other verbs)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        return (Match.NONE, {}) if match is Match.PARTIAL else (match, child)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        route("/uploads", list_uploads),
+        PatternRoute("/upload", upload, ("POST",), "upload"),
+        MethodRoute("/image/{path}", endpoint(delete_upload), ("DELETE",), "delete_image"),
+        MethodRoute("/file/{path}", endpoint(delete_upload), ("DELETE",), "delete_file"),
+    ]

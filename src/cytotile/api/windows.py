@@ -1,0 +1,38 @@
+"""Windows: a region (or a tile) of a reference tier, optionally rescaled (POST, JSON body)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from cytotile.api.http import conditional, image_response, make_etag, negotiate
+from cytotile.api.routing import context, route
+from cytotile.api.thumbs import options
+from cytotile.errors import BadParameter
+from cytotile.pipeline import outputs
+from cytotile.pipeline.args import Args
+from cytotile.pipeline.image import ImageView
+from cytotile.pipeline.params import parse_image_params, parse_target, parse_window
+
+
+def window(request: Request, args: Args) -> Response:
+    ctx = context(request)
+    fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
+    win = parse_window(args)
+    target = parse_target(args, tiers=True)
+    params = parse_image_params(args, general=True)
+    if args.has("annotations"):
+        raise BadParameter("annotations: drawing annotations on windows is not supported yet")
+    opts = options(request, fmt)
+    view = ImageView.open(ctx.storage, request.path_params["path"])
+    etag = make_etag("window", view.digest, win, target, params, opts)
+
+    def build() -> Response:
+        return image_response(outputs.window(view, win, target, params, opts))
+
+    return conditional(request, etag, ctx.settings.cache_max_age, build)
+
+
+def routes() -> list[BaseRoute]:
+    return [route("/image/{path}/window{ext}", window, ("POST",))]

@@ -1,0 +1,108 @@
+"""Image filters: global thresholds computed on the rendered 8-bit luminance.
+
+A threshold filter turns the output into a binary image (foreground white: intensities above
+the threshold). It is computed on the pixels of the answer itself (a tile thresholds on its
+own histogram, as a thumbnail does on the whole image's).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cytotile.errors import BadParameter
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FILTERS: dict[str, tuple[str, str]] = {
+    "OTSU": ("Otsu threshold", "Threshold maximizing the between-class variance (Otsu, 1979)."),
+    "ISODATA": (
+        "IsoData threshold",
+        "Threshold equal to the mean of the means of the two classes it separates "
+        "(Ridler & Calvard, 1978).",
+    ),
+    "YEN": ("Yen threshold", "Threshold maximizing the entropic correlation (Yen et al., 1995)."),
+    "MEAN": ("Mean threshold", "Threshold at the mean intensity."),
+}
+#: PIMS filters that are recognized but not implemented yet
+NOT_YET = ("MINIMUM", "H_DAB", "H_E", "HE_DAB", "RGB_FROM_HED", "HED_FROM_RGB")
+
+
+def normalize_id(text: str) -> str | None:
+    fid = text.strip().upper()
+    if fid in ("", "NONE"):
+        return None
+    if fid in FILTERS:
+        return fid
+    supported = ", ".join(FILTERS)
+    if fid in NOT_YET:
+        raise BadParameter(f"filters: filter {text!r} is not supported yet; supported: {supported}")
+    raise BadParameter(f"filters: unknown filter {text!r}; supported: {supported}")
+
+
+def describe() -> list[dict[str, str]]:
+    return [
+        {"id": fid, "name": name, "type": "GLOBAL", "description": text}
+        for fid, (name, text) in FILTERS.items()
+    ]
+
+
+def threshold(fid: str, grey: np.ndarray) -> int:
+    """The threshold of ``fid`` for an 8-bit image: foreground is ``grey > threshold``."""
+    import numpy as np
+
+    hist = np.bincount(grey.ravel(), minlength=256).astype(np.float64)
+    levels = np.arange(256, dtype=np.float64)
+    total = hist.sum()
+    if total == 0 or np.count_nonzero(hist) < 2:
+        return int(grey.max()) if grey.size else 0
+    if fid == "MEAN":
+        return int(np.floor((hist * levels).sum() / total))
+    if fid == "ISODATA":
+        return _isodata(hist, levels)
+    if fid == "YEN":
+        return _yen(hist)
+    return _otsu(hist, levels)
+
+
+def _otsu(hist: np.ndarray, levels: np.ndarray) -> int:
+    import numpy as np
+
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * levels)
+    mean0 = np.divide(m0, w0, out=np.zeros_like(m0), where=w0 > 0)
+    mean1 = np.divide(m0[-1] - m0, w1, out=np.zeros_like(m0), where=w1 > 0)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    return int(np.argmax(between[:-1]))
+
+
+def _isodata(hist: np.ndarray, levels: np.ndarray) -> int:
+    import numpy as np
+
+    t = float((hist * levels).sum() / hist.sum())
+    for _ in range(256):
+        low, high = levels <= t, levels > t
+        if hist[low].sum() == 0 or hist[high].sum() == 0:
+            break
+        m_low = (hist[low] * levels[low]).sum() / hist[low].sum()
+        m_high = (hist[high] * levels[high]).sum() / hist[high].sum()
+        new = (m_low + m_high) / 2
+        if abs(new - t) < 0.5:
+            t = new
+            break
+        t = new
+    return int(np.floor(t))
+
+
+def _yen(hist: np.ndarray) -> int:
+    import numpy as np
+
+    pmf = hist / hist.sum()
+    p1 = np.cumsum(pmf)
+    p1_sq = np.cumsum(pmf**2)
+    p2_sq = np.cumsum((pmf**2)[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crit = np.log(((p1[:-1] * (1.0 - p1[:-1])) ** 2) / (p1_sq[:-1] * p2_sq[1:]))
+    crit = np.where(np.isfinite(crit), crit, -np.inf)
+    return int(np.argmax(crit))
