@@ -35,7 +35,7 @@ class PngFormat(Format):
             add_note(raw, "alpha flattened onto white")
         if header.bit_depth < 8:
             add_note(raw, f"{header.bit_depth}-bit samples expanded to 8 bits")
-        texts = {k.split(".", 1)[1]: v for k, v in raw.items() if k.startswith("png.text.")}
+        texts = {k[9:]: v for k, v in raw.items() if k.startswith("png.text.")}
         px, py = physical_sizes(raw)
         metadata = base_metadata(
             cls.id,

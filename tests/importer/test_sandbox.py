@@ -1,0 +1,103 @@
+"""run_isolated: every way a child can end maps to a result or a domain error, quickly."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cytotile.errors import ConversionError, ExtractionError, FormatError
+from cytotile.importer.sandbox import run_isolated
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = "tests.importer.sandbox_targets"
+MEMORY = 1 << 30
+
+
+@pytest.fixture(autouse=True)
+def _targets_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+
+
+def run(name: str, payload: dict[str, object] | None = None, **kw: float) -> dict[str, object]:
+    limits = {"timeout_s": 20.0, "memory_bytes": MEMORY, **kw}
+    return run_isolated(
+        f"{TARGETS}:{name}",
+        payload or {},
+        timeout_s=limits["timeout_s"],
+        memory_bytes=int(limits["memory_bytes"]),
+    )
+
+
+def test_success_in_another_process() -> None:
+    result = run("echo", {"a": [1, 2], "b": "é"})
+    assert result["echo"] == {"a": [1, 2], "b": "é"}
+    assert result["pid"] != os.getpid()
+    assert result["vips_concurrency"]
+
+
+def test_domain_errors_cross_unchanged() -> None:
+    with pytest.raises(FormatError) as info:
+        run("format_error", {"reason": "not a supported image format (looks like MP4)"})
+    assert info.value.details == "not a supported image format (looks like MP4)"
+    assert info.value.status == "ERROR_FORMAT"
+    with pytest.raises(ExtractionError, match="cannot extract the label image"):
+        run("extraction_error")
+
+
+def test_other_exceptions_become_conversion_errors() -> None:
+    with pytest.raises(ConversionError) as info:
+        run("value_error")
+    assert info.value.details == "ValueError: bad value on two lines"
+    with pytest.raises(ConversionError, match="TypeError"):
+        run("not_json")
+    with pytest.raises(ConversionError, match="ModuleNotFoundError"):
+        run_isolated("no.such.module:f", {}, timeout_s=20, memory_bytes=MEMORY)
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "grandchild.pid"
+    start = time.monotonic()
+    with pytest.raises(ConversionError, match=r"^timed out after 1.5 s$"):
+        run("sleep", {"grandchild": str(marker)}, timeout_s=1.5)
+    assert time.monotonic() - start < 5
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("target", ["allocate", "numpy_allocate"])
+def test_memory_limit(target: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(ConversionError, match=r"out of memory \(limit 256 MiB\)"):
+        run(target, {"bytes": 4 << 30}, memory_bytes=256 << 20)
+    assert time.monotonic() - start < 5
+
+
+def test_within_the_memory_limit() -> None:
+    assert run("allocate", {"bytes": 64 << 20}, memory_bytes=512 << 20) == {"size": 64 << 20}
+
+
+@pytest.mark.parametrize(("sig", "memory_hint"), [("SIGKILL", True), ("SIGSEGV", False)])
+def test_killed_by_a_signal(sig: str, memory_hint: bool) -> None:
+    with pytest.raises(ConversionError, match=f"crashed with {sig}") as info:
+        run("die", {"signal": sig})
+    assert ("memory limit" in info.value.details) == memory_hint
+
+
+def test_exit_without_a_result() -> None:
+    with pytest.raises(ConversionError, match="ended without a result \\(exit code 3\\)"):
+        run("exit_silently")
