@@ -8,6 +8,7 @@ Ids are case-insensitive; ``!`` before an id reverses it; ``#RRGGBB`` is a const
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from cytotile.errors import BadParameter
@@ -90,8 +91,9 @@ def describe() -> list[dict[str, object]]:
     return items
 
 
+@lru_cache(maxsize=64)
 def lut(cid: str) -> np.ndarray:
-    """A (256, 3) float32 table from 0..255 intensities to RGB in [0, 1]."""
+    """A (256, 3) float32 table from 0..255 intensities to RGB in [0, 1] (cached: read only)."""
     import numpy as np
 
     reverse = cid.startswith("!")

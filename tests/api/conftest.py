@@ -1,0 +1,76 @@
+"""Fixtures of the API tests: one root with deployed synthetic images, and a client on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+from starlette.testclient import TestClient
+
+from cytotile.api.app import create_app
+from cytotile.settings import ServerSettings
+from cytotile.storage.local import LocalStorage
+from tests.helpers.deployed import (
+    Deployed,
+    deploy,
+    grey_source,
+    multi_source,
+    rgb_source,
+    u16_source,
+)
+
+
+@dataclass
+class Images:
+    root: Path
+    storage: LocalStorage
+    rgb: Deployed
+    grey: Deployed
+    u16: Deployed
+    multi: Deployed
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    root = tmp_path_factory.mktemp("root")
+    storage = LocalStorage(root)
+    return Images(
+        root,
+        storage,
+        deploy(storage, rgb_source(), "CMU-1.svs"),
+        deploy(storage, grey_source(), "grey.png"),
+        deploy(storage, u16_source(), "u16.tif"),
+        deploy(storage, multi_source(), "multi.ome.tif"),
+    )
+
+
+@pytest.fixture(scope="session")
+def client(images: Images) -> Iterator[TestClient]:
+    settings = ServerSettings(root=str(images.root), max_output_pixels=4_000_000)
+    with TestClient(create_app(settings, images.storage)) as test_client:
+        yield test_client
+
+
+def decode(data: bytes) -> np.ndarray:
+    """(h, w, bands) pixels of an encoded image."""
+    array = pyvips.Image.new_from_buffer(data, "").numpy()
+    return array[..., None] if array.ndim == 2 else array
+
+
+def mad(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+def box_downsample(pixels: np.ndarray, times: int) -> np.ndarray:
+    """Halve ``times`` times, rounding sizes up, by 2x2 means (edges padded by copy)."""
+    out = pixels.astype(np.float64)
+    for _ in range(times):
+        h, w = out.shape[:2]
+        out = np.pad(out, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        out = (out[0::2, 0::2] + out[1::2, 0::2] + out[0::2, 1::2] + out[1::2, 1::2]) / 4
+    return out
