@@ -23,7 +23,11 @@ def url(path: str, tail: str) -> str:
 def test_passthrough_bytes_are_the_stored_bytes(client: TestClient, images: Images) -> None:
     reader = open_pyramid(images.storage, f"{images.rgb.upload_id}/processed/visualisation.PYRTIFF")
     before = STATS.snapshot()
-    for tail in ("normalized-tile/level/0/ti/5.jpg", "normalized-tile/zoom/2/tx/1/ty/1", "tile/level/0/ti/5"):
+    for tail in (
+        "normalized-tile/level/0/ti/5.jpg",
+        "normalized-tile/zoom/2/tx/1/ty/1",
+        "tile/level/0/ti/5",
+    ):
         response = client.get(url(images.rgb.path, tail))
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "image/jpeg"
@@ -117,7 +121,7 @@ def test_caching_headers_and_304(client: TestClient, images: Images) -> None:
     control = response.headers["cache-control"]
     assert control.startswith("public") and "max-age=86400" in control and "s-maxage" in control
     assert "Accept" in response.headers["vary"]
-    for header in (etag, f'W/{etag}', f'"other", {etag}', "*"):
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
         again = client.get(url(images.rgb.path, "normalized-tile/level/0/ti/1"),
                            headers={"If-None-Match": header})  # fmt: skip
         assert again.status_code == 304, header
@@ -146,7 +150,9 @@ def test_caching_headers_and_304(client: TestClient, images: Images) -> None:
         ("image/jpeg;q=0, image/*", "image/png"),
     ],
 )
-def test_accept_negotiation(client: TestClient, images: Images, accept: str | None, media: str) -> None:
+def test_accept_negotiation(
+    client: TestClient, images: Images, accept: str | None, media: str
+) -> None:
     headers = {"Accept": accept} if accept else {}
     response = client.get(url(images.grey.path, "normalized-tile/level/0/ti/0"), headers=headers)
     assert response.status_code == 200
@@ -228,15 +234,18 @@ def test_multichannel_tile(client: TestClient, images: Images) -> None:
     assert both.shape == (200, 256, 3)
     # channel 0 is red in the metadata, channel 1 green: nothing in blue
     assert both[..., 2].max() == 0 and both[..., 0].max() > 0 and both[..., 1].max() > 0
-    one = decode(client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?channels=1")).content)
+    one = decode(
+        client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?channels=1")).content
+    )
     assert one.shape == (200, 256, 1)
     z0 = client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?z_slices=0"))
     z2 = client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?z_slices=2"))
     default = client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png"))
     assert z0.content != z2.content
-    assert default.content == client.get(
-        url(images.multi.path, "normalized-tile/level/0/ti/0.png?z_slices=1")
-    ).content  # the median focal plane
+    assert (
+        default.content
+        == client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?z_slices=1")).content
+    )  # the median focal plane
 
 
 def test_u16_tile_stretches_to_the_image_range(client: TestClient, images: Images) -> None:
@@ -247,8 +256,10 @@ def test_u16_tile_stretches_to_the_image_range(client: TestClient, images: Image
     assert pixels.max() > 200
 
 
-QUERY_NAMES = ["channels", "z_slices", "timepoints", "min_intensities", "max_intensities",
-               "gammas", "log", "filters", "colormaps", "bits", "colorspace", "zoom", "x"]  # fmt: skip
+QUERY_NAMES = [
+    "channels", "z_slices", "timepoints", "min_intensities", "max_intensities",
+    "gammas", "log", "filters", "colormaps", "bits", "colorspace", "zoom", "x",
+]  # fmt: skip
 VALUES = st.one_of(
     st.text(max_size=12),
     st.integers(-10, 70000).map(str),
@@ -256,9 +267,13 @@ VALUES = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    items=st.lists(st.tuples(st.sampled_from(QUERY_NAMES) | st.text(max_size=8), VALUES), max_size=5),
+    items=st.lists(
+        st.tuples(st.sampled_from(QUERY_NAMES) | st.text(max_size=8), VALUES), max_size=5
+    ),
     tier=st.integers(-1, 4),
     ti=st.integers(-1, 20),
     ext=st.sampled_from(["", ".jpg", ".png", ".webp", ".tif"]),
@@ -267,7 +282,15 @@ def test_random_queries_never_500(
     client: TestClient, images: Images, items: list[tuple[str, str]], tier: int, ti: int, ext: str
 ) -> None:
     query = urlencode(items)
-    response = client.get(url(images.multi.path, f"normalized-tile/zoom/{tier}/ti/{ti}{ext}?{query}"))
+    response = client.get(
+        url(images.multi.path, f"normalized-tile/zoom/{tier}/ti/{ti}{ext}?{query}")
+    )
     assert response.status_code < 500, (query, response.text)
     if response.status_code >= 400:
         assert set(response.json()) == {"title", "details"}
+
+
+def test_head(client: TestClient, images: Images) -> None:
+    response = client.head(url(images.rgb.path, "normalized-tile/level/0/ti/0"))
+    assert response.status_code == 200
+    assert response.content == b"" and response.headers["etag"]
