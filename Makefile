@@ -1,0 +1,131 @@
+# cytotile: build, run, test. Every target installs what it needs into the project folder
+# (.venv, viewer/node_modules, .cache); only `apt` touches the system (Debian packages).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+EXTRAS := server,import,annotation,dev
+VENV_STAMP := $(VENV)/.cytotile-installed
+PIP_VERSION := 26.3
+
+OSD_SRC := viewer/node_modules/openseadragon/build/openseadragon
+OSD_DEST := src/cytotile/api/static/vendor/openseadragon
+OSD_STAMP := $(OSD_DEST)/openseadragon.min.js
+
+DATA ?= ./data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+# Existing folders only: a fresh clone has no empty folders.
+LINT_PATHS := $(wildcard src tests functions bench scripts)
+MYPY_PATHS := $(wildcard src) $(if $(wildcard functions/*/*.py),functions)
+
+SAM_VENV := .cache/sam-venv
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+# cfn-lint comes pinned into the dev venv with moto[server].
+CFN_LINT := $(VENV)/bin/cfn-lint
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
+
+.PHONY: help venv viewer-assets apt data run test check fmt bench clean distclean lock \
+        lambda-requirements sam lint-template sam-build
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------------------------
+venv: $(VENV_STAMP) ## dev venv: .venv with the project (editable) and all extras, locked
+
+$(VENV_STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --disable-pip-version-check pip==$(PIP_VERSION)
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[$(EXTRAS)]'
+	@touch $@
+
+lock: ## rewrite constraints.txt (and the Lambda requirements) from the dev venv
+	@test -x $(PY) || { echo "no $(VENV): run 'make venv' first" >&2; exit 1; }
+	{ echo "# Lock of the dev venv (pip freeze, minus the project itself); used as -c by every install."; \
+	  echo "# Regenerate with 'make lock' after changing a pin in pyproject.toml."; \
+	  $(PY) -m pip freeze --exclude-editable | grep -viE '^(cytotile([ =]|$$)|-e )'; } > constraints.txt
+	@touch $(VENV_STAMP)
+	$(MAKE) --no-print-directory lambda-requirements
+
+lambda-requirements: venv ## regenerate functions/*/requirements.txt and layers/vips/requirements.txt
+	$(PY) scripts/lambda_requirements.py
+
+# ---------------------------------------------------------------------------------------------
+viewer-assets: $(OSD_STAMP) ## vendor OpenSeadragon (npm, locked) into the API's static folder
+
+$(OSD_STAMP): viewer/package.json viewer/package-lock.json
+	cd viewer && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(OSD_DEST)
+	mkdir -p $(OSD_DEST)
+	cp -R $(OSD_SRC)/images $(OSD_DEST)/images
+	cp $(OSD_SRC)/openseadragon.js $(OSD_SRC)/openseadragon.min.js $(OSD_DEST)/
+	cp viewer/node_modules/openseadragon/LICENSE.txt $(OSD_DEST)/LICENSE.txt
+	@touch $@
+
+apt: ## Debian packages for browser tests (chromium, chromium-driver); no-op when present
+	bash scripts/apt-deps.sh
+
+data: venv ## demo images into ./data
+	$(PY) -m cytotile.demo $(DATA)
+
+run: venv viewer-assets data ## serve the viewer and API on http://127.0.0.1:8000
+	$(VENV)/bin/cytotile serve --root $(DATA) --host $(HOST) --port $(PORT)
+
+# pytest exits 5 when it ran no test: make treats that (like any non-zero) as a failure.
+test: venv viewer-assets apt ## the test suite (pytest on 2 workers)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+check: venv ## ruff (lint + format), mypy, cfn-lint: runs all, fails if any failed
+	@rc=0; \
+	echo "+ ruff check $(LINT_PATHS)"; $(VENV)/bin/ruff check $(LINT_PATHS) || rc=1; \
+	echo "+ ruff format --check $(LINT_PATHS)"; $(VENV)/bin/ruff format --check $(LINT_PATHS) || rc=1; \
+	echo "+ mypy $(MYPY_PATHS)"; $(VENV)/bin/mypy $(MYPY_PATHS) || rc=1; \
+	echo "+ lambda requirements up to date"; $(PY) scripts/lambda_requirements.py --check || rc=1; \
+	echo "+ cfn-lint template.yaml"; $(MAKE) --no-print-directory cfn-lint || rc=1; \
+	exit $$rc
+
+fmt: venv ## fix lint issues that ruff can fix, then format
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS) || true
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+
+bench: venv viewer-assets ## benchmarks (python -m bench)
+	$(PY) -m bench
+
+# ---------------------------------------------------------------------------------------------
+# AWS SAM: aws-sam-cli lives in its own venv (it conflicts with the project's and LocalStack's pins).
+sam: $(SAM) ## aws-sam-cli in .cache/sam-venv
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	@touch $@
+
+.PHONY: cfn-lint
+cfn-lint: venv
+	$(CFN_LINT) template.yaml
+
+lint-template: cfn-lint $(SAM) ## cfn-lint and sam validate --lint on template.yaml (offline)
+	$(SAM_ENV) $(SAM) validate --lint --template-file template.yaml
+
+# sam builds every function and the layer with its Makefile (BuildMethod: makefile, see
+# scripts/lambda.mk), using the dev venv's pip. Not --cached: sam would not see src/ change.
+sam-build: $(SAM) venv viewer-assets ## sam build into .aws-sam/build (Lambda code + VipsLayer)
+	$(SAM_ENV) LAMBDA_PIP="$(CURDIR)/$(PY) -m pip" $(SAM) build --template-file template.yaml \
+	  --build-dir .aws-sam/build --parallel
+
+# ---------------------------------------------------------------------------------------------
+clean: ## remove build outputs and caches (keeps .venv and .cache)
+	rm -rf build .aws-sam viewer/node_modules $(OSD_DEST) src/*.egg-info \
+	  .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find src tests -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
+
+distclean: clean ## clean, and remove .venv and .cache (sam venv)
+	rm -rf $(VENV) .cache
