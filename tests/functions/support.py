@@ -133,3 +133,33 @@ def synthetic_jpeg(width: int = 700, height: int = 600) -> bytes:
     from cytotile.synthetic import tissue_image
 
     return bytes(tissue_image(width, height, seed=3).jpegsave_buffer(Q=92))
+
+
+def tile_event(
+    image_path: str, zoom: int, ti: int, *, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The recorded API Gateway REST event, for another image and tile; ``headers`` are added
+    (to ``headers`` and ``multiValueHeaders``, as API Gateway does)."""
+    text = (EVENTS / "apigw_rest_normalized_tile.json").read_text(encoding="utf-8")
+    for placeholder, value in (
+        ("__IMAGE_PATH__", image_path),
+        ("__ZOOM__", str(zoom)),
+        ("__TI__", str(ti)),
+    ):
+        text = text.replace(placeholder, value)
+    event: dict[str, Any] = json.loads(text)
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
+    return event
+
+
+def response_header(response: dict[str, Any], name: str) -> str | None:
+    """A header of a Mangum (API Gateway REST) response, by case-insensitive name."""
+    for key, value in (response.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        if key.lower() == name.lower():
+            return ",".join(values)
+    return None

@@ -18,6 +18,7 @@ from tests.functions.support import (
     batch,
     load_event,
     load_handler,
+    sqs_put_event,
     synthetic_jpeg,
 )
 
@@ -30,7 +31,9 @@ def only_upload(cloud: Cloud) -> str:
     return uploads[0]
 
 
-def test_s3_put_through_sqs_is_deployed(cloud: Cloud, lambda_context: LambdaContext) -> None:
+def test_s3_put_through_sqs_is_deployed(
+    cloud: Cloud, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
     event = cloud.put(KEY, synthetic_jpeg())
     handler = load_handler("import").handler
     assert handler(event, lambda_context) == {"batchItemFailures": []}
@@ -51,6 +54,14 @@ def test_s3_put_through_sqs_is_deployed(cloud: Cloud, lambda_context: LambdaCont
     # the upload is still there, and nothing was left in the work directory
     cloud.s3.head_object(Bucket=UPLOAD_BUCKET, Key=KEY)
     assert os.listdir(os.environ["CYTOTILE_WORKDIR"]) == []
+
+    # JSON log lines, the core's included, carry the upload id as the correlation id
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    core = [line for line in lines if str(line.get("name", "")).startswith("cytotile")]
+    assert core, lines
+    assert all(line["service"] == "cytotile-import" for line in lines)
+    assert all(line["correlation_id"] == upload_id for line in core)
+    assert any("DEPLOYED" in line["message"] for line in core)
 
 
 def test_redelivery_is_one_upload(cloud: Cloud, lambda_context: LambdaContext) -> None:
@@ -112,6 +123,21 @@ def test_gone_or_replaced_objects_are_skipped(cloud: Cloud, lambda_context: Lamb
     assert cloud.uploads() == []
 
 
+def test_objects_under_the_images_root_are_not_imported(
+    cloud: Cloud, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the images bucket to notify the queue too, an import's own writes would loop."""
+    body = synthetic_jpeg(64, 64)
+    etag = cloud.s3.put_object(Bucket=IMAGES_BUCKET, Key="tiles/x.jpg", Body=body)["ETag"]
+    event = sqs_put_event("tiles/x.jpg", etag=etag.strip('"'), size=len(body))
+    record = event["Records"][0]
+    record["body"] = record["body"].replace(UPLOAD_BUCKET, IMAGES_BUCKET)
+    monkeypatch.setenv("CYTOTILE_ROOT", f"s3://{IMAGES_BUCKET}/tiles")
+    assert load_handler("import").handler(event, lambda_context) == {"batchItemFailures": []}
+    assert cloud.list_keys() == ["tiles/x.jpg"]
+    assert cloud.gets.count() == 0
+
+
 def test_unexpected_failure_fails_only_its_message(
     cloud: Cloud, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,20 +182,6 @@ def test_direct_event_failure_raises(cloud: Cloud, lambda_context: LambdaContext
     cloud.s3.delete_bucket(Bucket=IMAGES_BUCKET)
     with pytest.raises(Exception, match="NoSuchBucket"):
         load_handler("import").handler(json.loads(event["Records"][0]["body"]), lambda_context)
-
-
-def test_logs_carry_the_upload_id(
-    cloud: Cloud, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
-) -> None:
-    event = cloud.put(KEY, synthetic_jpeg(300, 200))
-    load_handler("import").handler(event, lambda_context)
-    upload_id = only_upload(cloud)
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    core = [line for line in lines if str(line.get("name", "")).startswith("cytotile")]
-    assert core, lines
-    assert all(line["service"] == "cytotile-import" for line in lines)
-    assert all(line["correlation_id"] == upload_id for line in core)
-    assert any("DEPLOYED" in line["message"] for line in core)
 
 
 def test_settings_are_built_lazily(

@@ -8,7 +8,8 @@ Outcomes, for an SQS batch (partial batch response, ``ReportBatchItemFailures``)
 - an import that ends DEPLOYED or ERROR_* is handled: the manifest records the status, and
   retrying would give the same answer, so the message is done;
 - an object that is gone (deleted) or was replaced since the notification (another
-  notification announces the new content) is skipped;
+  notification announces the new content) is skipped, and so is an object under the images
+  root itself (what an import writes: importing it would loop);
 - anything unexpected (S3 unavailable, access denied, a full disk) fails the message, so SQS
   delivers it again (and after ``maxReceiveCount`` moves it to the dead-letter queue). A
   message that is not an S3 notification fails too: it lands in the dead-letter queue.
@@ -21,6 +22,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from cytotile.aws.events import EventError, S3ObjectRef, messages, upload_id_for
 from cytotile.errors import ImageNotFound, NotFound
@@ -50,6 +52,16 @@ def images_storage(root: str, client: Any = None) -> Storage:
 
         return S3Storage.from_url(root, client=client)
     return open_storage(root)
+
+
+def inside_root(ref: S3ObjectRef, root: str) -> bool:
+    """Whether ``ref`` is an object the import itself writes (under the images root): importing
+    it would loop when the images bucket also notifies the queue."""
+    if not root.startswith("s3://"):
+        return False
+    parsed = urlparse(root)
+    prefix = parsed.path.strip("/")
+    return ref.bucket == parsed.netloc and (not prefix or ref.key.startswith(prefix + "/"))
 
 
 def _error_code(exc: Exception) -> str:
@@ -133,6 +145,9 @@ def handle_import_event(
             failures.append({"itemIdentifier": message.message_id})
             continue
         for ref in message.refs:
+            if inside_root(ref, settings.root):
+                log.warning("%s is inside the images root %s: not imported", ref.url, settings.root)
+                continue
             upload_id = upload_id_for(ref)
             if on_upload is not None:
                 on_upload(upload_id)
