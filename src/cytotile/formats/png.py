@@ -33,6 +33,8 @@ class PngFormat(Format):
             add_note(raw, "palette expanded to RGB")
         if header.color_type in (4, 6) or "png.Transparency" in raw:
             add_note(raw, "alpha flattened onto white")
+        if raw.get("png.AnimationFrames", 1) > 1:
+            add_note(raw, "animated PNG: first frame only")
         if header.bit_depth < 8:
             add_note(raw, f"{header.bit_depth}-bit samples expanded to 8 bits")
         texts = {k[9:]: v for k, v in raw.items() if k.startswith("png.text.")}

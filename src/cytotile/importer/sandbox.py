@@ -56,7 +56,8 @@ def run_isolated(
         out, err = proc.communicate(request.encode(), timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc.pid)
-        proc.communicate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=5)  # pipes held by an escaped grandchild: give up
         raise ConversionError(f"timed out after {timeout_s:g} s") from None
     finally:
         _kill_group(proc.pid)  # stray grandchildren
