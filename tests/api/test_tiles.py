@@ -294,3 +294,19 @@ def test_head(client: TestClient, images: Images) -> None:
     response = client.head(url(images.rgb.path, "normalized-tile/level/0/ti/0"))
     assert response.status_code == 200
     assert response.content == b"" and response.headers["etag"]
+
+
+def test_without_inline_io(images: Images) -> None:
+    """Storage that must not block the event loop (S3 served by uvicorn): all in the pool."""
+    from dataclasses import replace
+
+    from cytotile.api.app import create_app
+    from cytotile.settings import ServerSettings
+
+    app = create_app(ServerSettings(root=str(images.root)), images.storage)
+    app.state.cytotile = replace(app.state.cytotile, inline_io=False)
+    with TestClient(app) as client:
+        plain = client.get(url(images.rgb.path, "normalized-tile/level/0/ti/0"))
+        assert plain.headers["x-cytotile-passthrough"] == "1"
+        decoded = client.get(url(images.rgb.path, "normalized-tile/level/0/ti/0?gammas=2"))
+        assert decoded.headers["x-cytotile-passthrough"] == "0"

@@ -9,6 +9,8 @@ when they are first asked for.
 
 from __future__ import annotations
 
+import os
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -30,17 +32,19 @@ from cytotile.api.routing import Context
 from cytotile.settings import ServerSettings, from_env
 from cytotile.storage import open_storage
 from cytotile.storage.base import Storage
+from cytotile.storage.local import LocalStorage
 
+LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime: one request at a time
 EXPOSED_HEADERS = ["ETag", "X-Cytotile-Passthrough", "X-Image-Size-Limit"]
 
 
 def all_routes() -> list[BaseRoute]:
-    return [
+    return [  # tiles first: the most frequent requests match the fewest patterns
+        *tiles.routes(),
         *info.routes(),
         *metadata.routes(),
         *histograms.routes(),
         *associated.routes(),
-        *tiles.routes(),
         *thumbs.routes(),
         *windows.routes(),
         *uploads.routes(),
@@ -66,7 +70,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         )
     middleware.append(Middleware(CatchAll))
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
-    app.state.cytotile = Context(settings, storage)
+    inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
+    app.state.cytotile = Context(settings, storage, inline_io)
     return app
 
 

@@ -104,15 +104,15 @@ def conditional(
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     response = build()
-    response.headers.update(headers)
+    response.raw_headers.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
     return response
 
 
 def image_response(output: Output, *, tile: bool = False) -> Response:
-    response = Response(output.data, media_type=output.media_type, headers=output.headers)
+    headers = output.headers
     if tile:
-        response.headers["X-Cytotile-Passthrough"] = "1" if output.passthrough else "0"
-    return response
+        headers = {**headers, "X-Cytotile-Passthrough": "1" if output.passthrough else "0"}
+    return Response(output.data, media_type=output.media_type, headers=headers)
 
 
 class JSON(Response):

@@ -28,7 +28,15 @@ PIECES = {
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
-Handler = Callable[[Request, Args], Response]
+
+@dataclass(frozen=True)
+class Later:
+    """What a handler returns for work that must not run on the event loop."""
+
+    work: Callable[[], Response]
+
+
+Handler = Callable[[Request, Args], "Response | Later"]
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
@@ -58,6 +66,9 @@ class PatternRoute(Route):
 class Context:
     settings: ServerSettings
     storage: Storage
+    #: storage reads are quick enough for the event loop (a local folder; or one request at a
+    #: time, as on Lambda): cheap handlers then skip the thread pool
+    inline_io: bool = False
 
 
 def context(request: Request) -> Context:
@@ -87,19 +98,35 @@ async def request_args(request: Request) -> Args:
     return args.merged(Args.from_json(data))
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _resolved(handler: Handler, request: Request, args: Args) -> Response:
+    result = handler(request, args)
+    return result.work() if isinstance(result, Later) else result
+
+
+def endpoint(handler: Handler, inline: bool = False) -> Callable[[Request], Awaitable[Response]]:
     """An async endpoint reading the parameters, then running ``handler`` in the thread pool
-    (storage reads, decoding and encoding block)."""
+    (storage reads, decoding and encoding block). ``inline``: when the storage allows it, run
+    ``handler`` on the event loop, and only the ``Later`` work it returns in the pool (a thread
+    hop costs more than a passthrough tile)."""
 
     async def run(request: Request) -> Response:
         args = await request_args(request)
-        return await run_in_threadpool(handler, request, args)
+        if not (inline and context(request).inline_io):
+            return await run_in_threadpool(_resolved, handler, request, args)
+        result = handler(request, args)
+        if isinstance(result, Later):
+            return await run_in_threadpool(result.work)
+        return result
 
     run.__name__ = handler.__name__
     return run
 
 
 def route(
-    pattern: str, handler: Handler, methods: Sequence[str] = ("GET",), name: str | None = None
+    pattern: str,
+    handler: Handler,
+    methods: Sequence[str] = ("GET",),
+    name: str | None = None,
+    inline: bool = False,
 ) -> PatternRoute:
-    return PatternRoute(pattern, endpoint(handler), methods, name or handler.__name__)
+    return PatternRoute(pattern, endpoint(handler, inline), methods, name or handler.__name__)

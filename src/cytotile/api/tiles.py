@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from cytotile.api.http import conditional, image_response, make_etag, negotiate
-from cytotile.api.routing import context, route
+from cytotile.api.http import conditional, etag_matches, image_response, make_etag, negotiate
+from cytotile.api.routing import Later, context, route
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args, to_int
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import TileRef, parse_image_params, parse_tile_ref
+from cytotile.pipeline.params import DEFAULT_PARAMS, TileRef, parse_image_params, parse_tile_ref
 
 
 def _path_ref(request: Request) -> TileRef | None:
@@ -34,7 +34,7 @@ def _path_ref(request: Request) -> TileRef | None:
     )
 
 
-def _tile(request: Request, args: Args, resource: str) -> Response:
+def _tile(request: Request, args: Args, resource: str) -> Response | Later:
     ctx = context(request)
     fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
     ref = _path_ref(request) or parse_tile_ref(args)
@@ -49,19 +49,30 @@ def _tile(request: Request, args: Args, resource: str) -> Response:
         tx, ty = ref.tx, ref.ty
         tier.check_txty(tx, ty)
     opts = outputs.Options(fmt, ctx.settings.jpeg_quality)
-    etag = make_etag(resource, view.digest, tier.level, tx, ty, params, opts)
+    key = "default" if params == DEFAULT_PARAMS else params  # (repr of params is not free)
+    etag = make_etag(resource, view.digest, tier.level, tx, ty, key, fmt.value, opts.quality)
+    max_age = ctx.settings.cache_max_age
 
     def build() -> Response:
         return image_response(outputs.normalized_tile(view, tier, tx, ty, params, opts), tile=True)
 
-    return conditional(request, etag, ctx.settings.cache_max_age, build)
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return conditional(request, etag, max_age, build)  # 304
+    plane = outputs.passthrough_plane(view, tier, params, opts)
+    if plane is not None:  # one read: no need for a thread
+
+        def stored() -> Response:
+            return image_response(outputs.passthrough_tile(view, tier, tx, ty, plane), tile=True)
+
+        return conditional(request, etag, max_age, stored)
+    return Later(lambda: conditional(request, etag, max_age, build))
 
 
-def normalized_tile(request: Request, args: Args) -> Response:
+def normalized_tile(request: Request, args: Args) -> Response | Later:
     return _tile(request, args, "normalized-tile")
 
 
-def tile(request: Request, args: Args) -> Response:
+def tile(request: Request, args: Args) -> Response | Later:
     return _tile(request, args, "tile")
 
 
@@ -70,8 +81,8 @@ def routes() -> list[BaseRoute]:
     for resource, handler in (("normalized-tile", normalized_tile), ("tile", tile)):
         base = f"/image/{{path}}/{resource}"
         out += [
-            route(base + "/{tier}/{n}/ti/{ti}{ext}", handler, ("GET", "POST")),
-            route(base + "/{tier}/{n}/tx/{tx}/ty/{ty}{ext}", handler, ("GET", "POST")),
-            route(base + "{ext}", handler, ("POST",)),
+            route(base + "/{tier}/{n}/ti/{ti}{ext}", handler, ("GET", "POST"), inline=True),
+            route(base + "/{tier}/{n}/tx/{tx}/ty/{ty}{ext}", handler, ("GET", "POST"), inline=True),
+            route(base + "{ext}", handler, ("POST",), inline=True),
         ]
     return out

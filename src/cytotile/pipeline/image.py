@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from cytotile.errors import ImageNotFound, NotFound
@@ -20,6 +20,8 @@ from cytotile.tiff.layout import PyramidHeader
 from cytotile.tiff.reader import PyramidReader, open_pyramid
 
 META_CACHE_SIZE = 256
+_upload_id = lru_cache(maxsize=4096)(upload_id_of)  # a pure function of the path
+_pyramid = lru_cache(maxsize=256)(Pyramid)
 _meta: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 _meta_lock = threading.Lock()
 
@@ -33,7 +35,7 @@ class ImageView:
     @classmethod
     def open(cls, storage: Storage, path: str) -> ImageView:
         """The image a request path points into; ImageNotFound when it has no serving pyramid."""
-        upload_id = upload_id_of(path)
+        upload_id = _upload_id(path)
         try:
             reader = open_pyramid(storage, pyramid_key(upload_id))
         except NotFound as exc:
@@ -48,9 +50,9 @@ class ImageView:
     def digest(self) -> str:
         return self.reader.digest
 
-    @cached_property
+    @property
     def pyramid(self) -> Pyramid:
-        return Pyramid(self.header.width, self.header.height)
+        return _pyramid(self.header.width, self.header.height)
 
     @property
     def n_channels(self) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from cytotile.pipeline import encode, process, render, sizes
 from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import ImageParams, Safety, Target, WindowInput
+from cytotile.pipeline.params import DEFAULT_PARAMS, ImageParams, Safety, Target, WindowInput
 from cytotile.pyramid import Region, Tier
 
 
@@ -85,22 +85,42 @@ def _render(
     return encode.encode(pixels, opts.fmt, opts.quality)
 
 
+def passthrough_plane(
+    view: ImageView, tier: Tier, params: ImageParams, opts: Options
+) -> int | None:
+    """The plane whose stored JPEG tiles answer the request as they are, if any: JPEG asked,
+    a JPEG-coded tier, and a rendering that is the identity."""
+    if opts.fmt is not Format.JPEG or params.manipulation.colorspace != "AUTO":
+        return None
+    header = view.header
+    if params == DEFAULT_PARAMS:  # the common case, decided on the header alone
+        natural = header.n_concrete_channels == 1 and header.n_samples in (1, 3)
+        if not natural or header.pixel_type != "uint8":
+            return None
+        median = header.plane_index(0, (header.depth - 1) // 2, 0)
+        return median if view.reader.is_jpeg(median, tier.level) else None
+    sel = render.select(view, params.planes)
+    plane = render.single_plane(view, sel)
+    if plane is None or not render.is_identity(view, sel, params.manipulation, 8):
+        return None
+    return plane if view.reader.is_jpeg(plane, tier.level) else None
+
+
+def passthrough_tile(view: ImageView, tier: Tier, tx: int, ty: int, plane: int) -> Output:
+    """The stored JPEG of a tile (``plane`` from :func:`passthrough_plane`): one read."""
+    tier.check_txty(tx, ty)
+    data = view.reader.jpeg_tile(plane, tier.level, tx, ty)
+    STATS.count(True)
+    return Output(data, Format.JPEG.media_type, passthrough=True)
+
+
 def normalized_tile(
     view: ImageView, tier: Tier, tx: int, ty: int, params: ImageParams, opts: Options
 ) -> Output:
     region = tier.tile_region(tx, ty)  # TileOutOfRange outside the grid
-    sel = render.select(view, params.planes)
-    plane = render.single_plane(view, sel)
-    if (
-        opts.fmt is Format.JPEG
-        and plane is not None
-        and params.manipulation.colorspace == "AUTO"
-        and render.is_identity(view, sel, params.manipulation, 8)
-        and view.reader.is_jpeg(plane, tier.level)
-    ):
-        data = view.reader.jpeg_tile(plane, tier.level, tx, ty)
-        STATS.count(True)
-        return Output(data, Format.JPEG.media_type, passthrough=True)
+    plane = passthrough_plane(view, tier, params, opts)
+    if plane is not None:
+        return passthrough_tile(view, tier, tx, ty, plane)
     data = _render(view, params, tier, region, (region.width, region.height), opts)
     STATS.count(False)
     return Output(data, opts.fmt.media_type)

@@ -162,7 +162,12 @@ def parse_manipulation(args: Args, *, general: bool = False) -> Manipulation:
     )
 
 
+DEFAULT_PARAMS = ImageParams()
+
+
 def parse_image_params(args: Args, *, general: bool = False) -> ImageParams:
+    if not args.values and not general:
+        return DEFAULT_PARAMS
     return ImageParams(parse_planes(args), parse_manipulation(args, general=general))
 
 
