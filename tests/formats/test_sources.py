@@ -34,7 +34,11 @@ def by_openslide(path: Path) -> np.ndarray:
 def by_tifffile(path: Path) -> np.ndarray:
     import tifffile
 
-    arr = tifffile.imread(path, key=0)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        arr = page.asarray()
+        if page.planarconfig == 2 and page.samplesperpixel > 1:  # separate planes: (S, H, W)
+            arr = np.moveaxis(arr, 0, -1)
     return _3d(arr.astype(np.uint8) * 255 if arr.dtype == bool else arr)
 
 
@@ -105,6 +109,20 @@ def _rgba_tiff(tmp: Path) -> Path:
     return synth.write_tiff(tmp / "rgba.tif", data, photometric="rgb", extrasamples=["unassalpha"])
 
 
+def _separate_planes(tmp: Path) -> Path:
+    data = np.random.default_rng(6).integers(0, 255, (3, 40, 50), dtype=np.uint8)
+    return synth.write_tiff(tmp / "sep.tif", data, photometric="rgb", planarconfig="separate")
+
+
+def _min_is_white_1bit(tmp: Path) -> Path:
+    data = np.random.default_rng(7).integers(0, 2, (40, 50)).astype(bool)
+    return synth.write_tiff(tmp / "white.tif", data, photometric="miniswhite")
+
+
+def by_tifffile_inverted(path: Path) -> np.ndarray:
+    return 255 - by_tifffile(path)
+
+
 def _jpeg_named_png(tmp: Path) -> Path:
     path = tmp / "really-a-jpeg.png"
     path.write_bytes(synth.tissue(333, 222).jpegsave_buffer(Q=85))
@@ -143,6 +161,9 @@ CASES = [
     Case("synthetic-planar-uint16", "PLANARTIFF", _planar16, by_tifffile, 1, "uint16"),
     Case("synthetic-planar-rgb16", "PLANARTIFF", _planar16_rgb, by_tifffile, 3, "uint16"),
     Case("synthetic-rgba-tiff", "PLANARTIFF", _rgba_tiff, on_white(by_tifffile), 3, "uint8", 0.5),
+    Case("synthetic-separate-planes", "PLANARTIFF", _separate_planes, by_tifffile, 3, "uint8"),
+    Case("synthetic-1bit-min-is-white", "PLANARTIFF", _min_is_white_1bit, by_tifffile_inverted, 1,
+         "uint8"),
     Case("synthetic-jpeg-named-png", "JPEG", _jpeg_named_png, by_pillow, 3, "uint8", 1.0),
     Case("synthetic-png-grey-alpha-16", "PNG", _grey_alpha_png16, on_white(by_libvips), 1, "uint16",
          0.5),
