@@ -128,6 +128,9 @@ def _child() -> int:
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the result
     request = json.loads(sys.stdin.buffer.read())
     limit = int(request["memory_bytes"])
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
