@@ -16,10 +16,9 @@ from cytotile.pipeline.params import (
     Manipulation,
     PlaneSelection,
     Safety,
-    Target,
-    WindowInput,
     parse_image_params,
 )
+from cytotile.pipeline.regions import Target, WindowInput
 from cytotile.pyramid import Region
 from cytotile.storage.local import LocalStorage
 from tests.helpers.deployed import Deployed, deploy, multi_source, rgb_source, u16_source

@@ -9,15 +9,12 @@ from cytotile.pipeline.args import Args
 from cytotile.pipeline.params import (
     IntensityMode,
     Safety,
-    Target,
     parse_image_params,
     parse_manipulation,
     parse_planes,
     parse_safety,
-    parse_target,
-    parse_tile_ref,
-    parse_window,
 )
+from cytotile.pipeline.regions import Target, parse_target, parse_tile_ref, parse_window
 from cytotile.pyramid import Region
 
 

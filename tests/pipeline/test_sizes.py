@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cytotile.errors import TierOutOfRange, TileOutOfRange, TooLarge
-from cytotile.pipeline.params import Safety, Target, WindowInput
+from cytotile.pipeline.params import Safety
+from cytotile.pipeline.regions import Target, WindowInput
 from cytotile.pipeline.sizes import (
     RegionOutOfBounds,
     limit,

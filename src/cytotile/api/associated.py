@@ -14,7 +14,7 @@ from cytotile.errors import BadParameter, NotFound
 from cytotile.pipeline import encode, sizes
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.encode import Format, Output
-from cytotile.pipeline.params import parse_target
+from cytotile.pipeline.regions import parse_target
 
 KINDS = ("label", "macro", "thumb")
 

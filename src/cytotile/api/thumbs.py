@@ -11,7 +11,8 @@ from cytotile.api.routing import context, route
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import parse_image_params, parse_safety, parse_target
+from cytotile.pipeline.params import parse_image_params, parse_safety
+from cytotile.pipeline.regions import parse_target
 
 THUMB_LENGTH = 256
 

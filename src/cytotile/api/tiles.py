@@ -16,7 +16,8 @@ from cytotile.api.routing import Later, context, route
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args, to_int
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import DEFAULT_PARAMS, TileRef, parse_image_params, parse_tile_ref
+from cytotile.pipeline.params import DEFAULT_PARAMS, parse_image_params
+from cytotile.pipeline.regions import TileRef, parse_tile_ref
 
 
 def _path_ref(request: Request) -> TileRef | None:

@@ -13,7 +13,8 @@ from cytotile.errors import BadParameter
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import parse_image_params, parse_target, parse_window
+from cytotile.pipeline.params import parse_image_params
+from cytotile.pipeline.regions import parse_target, parse_window
 
 
 def window(request: Request, args: Args) -> Response:

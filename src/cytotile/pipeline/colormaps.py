@@ -109,4 +109,6 @@ def lut(cid: str) -> np.ndarray:
         table = np.stack(
             [np.interp(ramp, positions, [rgb[k] for rgb in rgbs]) for k in range(3)], axis=1
         ).astype(np.float32)
-    return table[::-1].copy() if reverse else table
+    out = table[::-1].copy() if reverse else table
+    out.setflags(write=False)  # shared by every caller of the cache
+    return out

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from cytotile.pipeline import encode, process, render, sizes
 from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import DEFAULT_PARAMS, ImageParams, Safety, Target, WindowInput
+from cytotile.pipeline.params import DEFAULT_PARAMS, ImageParams, Safety
+from cytotile.pipeline.regions import Target, WindowInput
 from cytotile.pyramid import Region, Tier
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from cytotile.errors import BadParameter, TileOutOfRange, TooLarge
-from cytotile.pipeline.params import Safety, Target, WindowInput
+from cytotile.pipeline.params import Safety
+from cytotile.pipeline.regions import Target, WindowInput
 from cytotile.pyramid import Pyramid, Region, Tier
 
 
