@@ -41,7 +41,7 @@ class ServerSettings:
 
     root: str = "./data"
     cache_max_age: int = 86400  # seconds a browser or CDN may keep an image answer
-    jpeg_quality: int = 85  # of decoded-then-encoded answers
+    jpeg_quality: int = 95  # of decoded-then-encoded JPEG answers
     max_output_pixels: int = 100_000_000  # largest window/thumb/resized answer
     cors_origins: str = "*"
 
@@ -51,7 +51,7 @@ class ImportSettings:
     """The import function and ``cytotile import``."""
 
     root: str = "./data"
-    jpeg_quality: int = 85
+    jpeg_quality: int = 93  # of the serving pyramid (see docs/quality.md)
     timeout_s: int = 3600  # per isolated step (detection, extraction, conversion)
     memory_mb: int = 6144  # address-space limit of isolated steps
     max_pixels: int = 4_294_967_296

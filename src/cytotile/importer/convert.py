@@ -99,7 +99,7 @@ def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list
 
 
 def convert(
-    source: Source, out_path: Path, *, quality: int = 85, workdir: Path | None = None
+    source: Source, out_path: Path, *, quality: int = 93, workdir: Path | None = None
 ) -> ConversionResult:
     meta = source.metadata
     sizes = normalized_sizes(meta.width, meta.height)

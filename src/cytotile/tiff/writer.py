@@ -64,6 +64,10 @@ def _raw_tag(fh: Any, tag: Any) -> _Entry:
     return _Entry(tag.code, int(tag.dtype), tag.count, fh.read(size))
 
 
+#: edge tiles are a second generation (decoded, cropped, encoded again): keep that loss tiny
+EDGE_QUALITY = 97
+
+
 def _edge_jpeg(
     tables: bytes | None, tile: bytes, width: int, height: int, quality: int, grey: bool
 ) -> bytes:
@@ -73,17 +77,14 @@ def _edge_jpeg(
     stream = tables[:-2] + tile[2:] if tables else tile
     colorspace = "GRAY" if grey else "RGB"
     pixels = simplejpeg.decode_jpeg(stream, colorspace=colorspace)
-    cropped = np.ascontiguousarray(
-        pixels.reshape(pixels.shape[0], pixels.shape[1], -1)[:height, :width]
+    pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+    cropped = np.ascontiguousarray(pixels[:height, :width])
+    subsampling = "Gray" if grey else "444"
+    quality = max(quality, EDGE_QUALITY)
+    jpeg = simplejpeg.encode_jpeg(
+        cropped, quality=quality, colorspace=colorspace, colorsubsampling=subsampling
     )
-    return bytes(
-        simplejpeg.encode_jpeg(
-            cropped,
-            quality=quality,
-            colorspace=colorspace,
-            colorsubsampling="Gray" if grey else "420",
-        )
-    )
+    return bytes(jpeg)
 
 
 def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int) -> list[_Ifd]:

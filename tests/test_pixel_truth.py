@@ -1,0 +1,138 @@
+"""Pixel truth on real samples: what the HTTP API serves equals the original, read independently
+(OpenSlide for SVS, libvips otherwise), within JPEG tolerance (mean absolute difference < 3)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+from PIL import Image
+from starlette.testclient import TestClient
+
+from cytotile.api.app import create_app
+from cytotile.importer.flow import import_file
+from cytotile.manifest import Status
+from cytotile.pyramid import Pyramid
+from cytotile.settings import ImportSettings, ServerSettings
+from cytotile.storage.local import LocalStorage
+from tests.helpers.samples import SAMPLES
+
+SAMPLE_NAMES = [
+    "CMU-1-Small-Region.svs",
+    "boxes.tiff",
+    "sample.png",
+    "sample.jpg",
+    "libvips_sample.tif",
+]
+TOLERANCE = 3.0
+
+
+def original(name: str) -> np.ndarray:
+    """The original's level 0 as 8-bit RGB, read without cytotile; 16-bit is stretched from the
+    image's own min/max per channel (PIMS's default AUTO_IMAGE intensities)."""
+    path = SAMPLES / name
+    if name.endswith(".svs"):
+        import openslide
+
+        with openslide.OpenSlide(str(path)) as slide:
+            rgba = slide.read_region((0, 0), 0, slide.dimensions)
+            return np.asarray(rgba.convert("RGB"))
+    image = pyvips.Image.new_from_file(str(path), access="random")
+    pixels = image.numpy().astype(np.float64)
+    if image.format == "ushort":
+        lo = pixels.min(axis=(0, 1))
+        hi = pixels.max(axis=(0, 1))
+        pixels = (pixels - lo) / np.maximum(hi - lo, 1) * 255
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+def downsample(pixels: np.ndarray, level: int) -> np.ndarray:
+    """Tier ``level`` of the normalized pyramid: halve with ceil, averaging 2x2 (edge repeated)."""
+    image = pixels.astype(np.float64)
+    for _ in range(level):
+        h, w = image.shape[:2]
+        image = np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        image = (image[0::2, 0::2] + image[1::2, 0::2] + image[0::2, 1::2] + image[1::2, 1::2]) / 4
+    return image
+
+
+def decode(body: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+
+
+def mad(a: np.ndarray, b: np.ndarray) -> float:
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"no samples at {SAMPLES}")
+    root = tmp_path_factory.mktemp("root")
+    storage = LocalStorage(root)
+    paths = {}
+    for name in SAMPLE_NAMES:
+        manifest = import_file(storage, SAMPLES / name, settings=ImportSettings(root=str(root)))
+        assert manifest.status is Status.DEPLOYED, (name, manifest.reason)
+        paths[name] = f"{manifest.id}/{manifest.original_name}"
+    app = create_app(ServerSettings(root=str(root)), storage)
+    with TestClient(app) as client:
+        yield client, paths
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_normalized_tiles(deployed: tuple[TestClient, dict[str, str]], name: str) -> None:
+    client, paths = deployed
+    reference = original(name)
+    pyramid = Pyramid(reference.shape[1], reference.shape[0])
+    for tier in pyramid.tiers:
+        tier_pixels = downsample(reference, tier.level)
+        assert tier_pixels.shape[:2] == (tier.height, tier.width)
+        last_tx, last_ty = tier.n_tx - 1, tier.n_ty - 1
+        tiles = {(tx, last_ty) for tx in range(tier.n_tx)} | {(last_tx, ty) for ty in range(tier.n_ty)}
+        tiles |= {(0, 0)}
+        for tx, ty in sorted(tiles):
+            url = f"/image/{paths[name]}/normalized-tile/level/{tier.level}/tx/{tx}/ty/{ty}.jpg"
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            served = decode(response.content)
+            region = tier.tile_region(tx, ty)
+            assert served.shape[:2] == (region.height, region.width)  # edges are partial
+            expected = tier_pixels[region.top : region.bottom, region.left : region.right]
+            assert mad(served, expected) < TOLERANCE, (name, tier.level, tx, ty)
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_thumb(deployed: tuple[TestClient, dict[str, str]], name: str) -> None:
+    client, paths = deployed
+    reference = original(name)
+    response = client.get(f"/image/{paths[name]}/thumb.png", params={"length": 200})
+    assert response.status_code == 200, response.text
+    served = decode(response.content)
+    assert max(served.shape[:2]) == 200
+    h, w = served.shape[:2]
+    expected = pyvips.Image.new_from_array(reference).resize(w / reference.shape[1],
+                                                             vscale=h / reference.shape[0])
+    assert mad(served, expected.numpy()[:h, :w]) < TOLERANCE
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_window(deployed: tuple[TestClient, dict[str, str]], name: str) -> None:
+    client, paths = deployed
+    reference = original(name)
+    height, width = reference.shape[:2]
+    region = {"left": width // 5, "top": height // 4, "width": width // 2, "height": height // 3}
+    body = {"region": region, "level": 0}
+    response = client.post(f"/image/{paths[name]}/window.png", json=body)
+    assert response.status_code == 200, response.text
+    served = decode(response.content)
+    expected = reference[
+        region["top"] : region["top"] + region["height"],
+        region["left"] : region["left"] + region["width"],
+    ]
+    assert mad(served, expected) < TOLERANCE
