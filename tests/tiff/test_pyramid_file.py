@@ -143,7 +143,9 @@ def index_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return data[: parse_index(data).index_size]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture], print_blob=False
+)
 @given(st.data())
 def test_corrupt_index_only_raises_pyramid_error(index_bytes: bytes, data: st.DataObject) -> None:
     buf = bytearray(index_bytes)

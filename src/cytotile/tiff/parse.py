@@ -131,6 +131,14 @@ def _tier(tags: dict[int, object]) -> L.TierIndex:
 
 
 def parse_index(buf: bytes) -> PyramidIndex:
+    """Parse the index; anything malformed raises :class:`PyramidError`, nothing else."""
+    try:
+        return _parse_index(buf)
+    except (ValueError, TypeError, OverflowError, struct.error) as exc:
+        raise PyramidError(f"malformed pyramid index: {exc}") from exc
+
+
+def _parse_index(buf: bytes) -> PyramidIndex:
     index_size = ghost_index_size(buf)
     if len(buf) < index_size:
         raise PyramidError("index truncated")
