@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,7 +69,9 @@ def mad(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
     if not SAMPLES.is_dir():
         pytest.skip(f"no samples at {SAMPLES}")
     root = tmp_path_factory.mktemp("root")
@@ -94,7 +95,9 @@ def test_normalized_tiles(deployed: tuple[TestClient, dict[str, str]], name: str
         tier_pixels = downsample(reference, tier.level)
         assert tier_pixels.shape[:2] == (tier.height, tier.width)
         last_tx, last_ty = tier.n_tx - 1, tier.n_ty - 1
-        tiles = {(tx, last_ty) for tx in range(tier.n_tx)} | {(last_tx, ty) for ty in range(tier.n_ty)}
+        tiles = {(tx, last_ty) for tx in range(tier.n_tx)} | {
+            (last_tx, ty) for ty in range(tier.n_ty)
+        }
         tiles |= {(0, 0)}
         for tx, ty in sorted(tiles):
             url = f"/image/{paths[name]}/normalized-tile/level/{tier.level}/tx/{tx}/ty/{ty}.jpg"
@@ -116,8 +119,9 @@ def test_thumb(deployed: tuple[TestClient, dict[str, str]], name: str) -> None:
     served = decode(response.content)
     assert max(served.shape[:2]) == 200
     h, w = served.shape[:2]
-    expected = pyvips.Image.new_from_array(reference).resize(w / reference.shape[1],
-                                                             vscale=h / reference.shape[0])
+    expected = pyvips.Image.new_from_array(reference).resize(
+        w / reference.shape[1], vscale=h / reference.shape[0]
+    )
     assert mad(served, expected.numpy()[:h, :w]) < TOLERANCE
 
 

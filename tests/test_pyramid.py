@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -18,7 +19,7 @@ sides = st.integers(min_value=1, max_value=2_000_000)
 def test_tiers_halve_with_ceil_until_one_tile(width: int, height: int) -> None:
     sizes = normalized_sizes(width, height)
     assert sizes[0] == (width, height)
-    for (w0, h0), (w1, h1) in zip(sizes, sizes[1:], strict=False):
+    for (w0, h0), (w1, h1) in itertools.pairwise(sizes):
         assert (w1, h1) == (math.ceil(w0 / 2), math.ceil(h0 / 2))
         assert w0 > TILE_SIZE or h0 > TILE_SIZE
     top_w, top_h = sizes[-1]

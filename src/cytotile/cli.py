@@ -46,8 +46,12 @@ def _info(args: argparse.Namespace) -> int:
         from cytotile.importer.sandbox import run_isolated
 
         settings = from_env(ImportSettings)
-        found = run_isolated("cytotile.importer.tasks:detect", {"path": str(path)},
-                             timeout_s=120, memory_bytes=settings.memory_mb << 20)
+        found = run_isolated(
+            "cytotile.importer.tasks:detect",
+            {"path": str(path)},
+            timeout_s=120,
+            memory_bytes=settings.memory_mb << 20,
+        )
         print(json.dumps(found, indent=1))
         return 0
     from cytotile.manifest import Manifest, upload_id_of

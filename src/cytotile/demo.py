@@ -12,7 +12,9 @@ from pathlib import Path
 
 from cytotile.settings import ImportSettings, from_env
 
-SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples" / "CMU-1-Small-Region.svs"
+SAMPLE = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "samples" / "CMU-1-Small-Region.svs"
+)
 SYNTHETIC_SIZE = (20000, 15000)
 
 

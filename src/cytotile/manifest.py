@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from cytotile.errors import BadPath, ImageNotFound, NotFound
@@ -26,7 +26,7 @@ PYRAMID_NAME = "processed/visualisation.PYRTIFF"
 HISTOGRAM_NAME = "processed/histogram"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     UPLOADED = "UPLOADED"
     DETECTING_FORMAT = "DETECTING_FORMAT"
     EXTRACTING_DATA = "EXTRACTING_DATA"

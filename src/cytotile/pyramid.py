@@ -123,7 +123,9 @@ class Tier:
         }
 
 
-def normalized_sizes(l0_width: int, l0_height: int, tile_size: int = TILE_SIZE) -> list[tuple[int, int]]:
+def normalized_sizes(
+    l0_width: int, l0_height: int, tile_size: int = TILE_SIZE
+) -> list[tuple[int, int]]:
     """Tier sizes from level 0: halve with ceil until both sides fit in one tile."""
     if l0_width < 1 or l0_height < 1:
         raise BadParameter(f"image size must be positive, got {l0_width}x{l0_height}")

@@ -42,7 +42,12 @@ def write_tissue_slide(path: Path, width: int, height: int, seed: int = 1) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tissue_image(width, height, seed).tiffsave(
-        str(tmp), tile=True, tile_width=256, tile_height=256, compression="jpeg", Q=90,
+        str(tmp),
+        tile=True,
+        tile_width=256,
+        tile_height=256,
+        compression="jpeg",
+        Q=90,
         bigtiff=True,
     )
     tmp.replace(path)

@@ -26,7 +26,9 @@ SETTINGS = ImportSettings(timeout_s=60, memory_mb=2048)
 STEPS = ["DETECTING_FORMAT", "EXTRACTING_DATA", "CONVERTING", "DEPLOYING"]
 
 
-def run(tmp_path: Path, path: Path, **kw: object) -> tuple[Manifest, LocalStorage, list[ImportEvent]]:
+def run(
+    tmp_path: Path, path: Path, **kw: object
+) -> tuple[Manifest, LocalStorage, list[ImportEvent]]:
     storage = LocalStorage(tmp_path / "root")
     events: list[ImportEvent] = []
     manifest = import_file(storage, path, settings=SETTINGS, listeners=[events.append], **kw)

@@ -46,7 +46,10 @@ def test_files_and_listing(storage: Storage, tmp_path: Path) -> None:
     storage.upload_file("upload-2/processed/p.tif", src)
     storage.write_bytes("upload-2/manifest.json", b"{}")
     storage.write_bytes("upload-3/other", b"1")
-    assert sorted(storage.list("upload-2")) == ["upload-2/manifest.json", "upload-2/processed/p.tif"]
+    assert sorted(storage.list("upload-2")) == [
+        "upload-2/manifest.json",
+        "upload-2/processed/p.tif",
+    ]
     assert storage.list_uploads() == ["upload-2"]
     out = tmp_path / "out.bin"
     storage.download_file("upload-2/processed/p.tif", out)
@@ -66,7 +69,17 @@ def test_missing(storage: Storage) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["../etc/passwd", "/etc/passwd", "a/../../b", "%2e%2e/x", "%252e%252e/x", "a\\..\\b", "", "a\x00b"]
+    "bad",
+    [
+        "../etc/passwd",
+        "/etc/passwd",
+        "a/../../b",
+        "%2e%2e/x",
+        "%252e%252e/x",
+        "a\\..\\b",
+        "",
+        "a\x00b",
+    ],
 )
 def test_paths_that_leave_the_root_are_refused(storage: Storage, bad: str) -> None:
     with pytest.raises(BadPath):

@@ -104,13 +104,17 @@ def import_file(
     extra: list[Listener] = list(listeners)
     if settings.webhook_url:
         extra.append(WebhookListener(settings.webhook_url))
-    manifest = Manifest(id=uid, original_name=name, source={"ref": upload_ref} if upload_ref else {})
+    manifest = Manifest(
+        id=uid, original_name=name, source={"ref": upload_ref} if upload_ref else {}
+    )
     run = _Run(storage, manifest, settings, Emitter(extra))
     try:
         manifest.size = local_path.stat().st_size
         run.record(Status.UPLOADED, "end", size=manifest.size)
         _store_upload(run, local_path, upload_ref)
-        with tempfile.TemporaryDirectory(prefix="cytotile-import-", dir=settings.workdir or None) as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix="cytotile-import-", dir=settings.workdir or None
+        ) as tmp:
             _process(run, local_path, Path(tmp))
     except ImportFailure as exc:
         _fail(run, Status(exc.status), exc.details)
@@ -153,7 +157,8 @@ def _process(run: _Run, local_path: Path, tmp: Path) -> None:
     out = tmp / "visualisation.PYRTIFF"
     with run.step(Status.CONVERTING):
         converted = run.isolated(
-            "convert", {**payload, "out": str(out), "quality": settings.jpeg_quality},
+            "convert",
+            {**payload, "out": str(out), "quality": settings.jpeg_quality},
             settings.timeout_s,
         )
     with run.step(Status.DEPLOYING):
@@ -175,7 +180,9 @@ def _check_pyramid(folder: Path, name: str, image: dict[str, Any]) -> None:
         header = reader.header
         expected = Pyramid(image["width"], image["height"])
         if (header.width, header.height, header.n_tiers) != (
-            expected.base.width, expected.base.height, expected.n_tiers,
+            expected.base.width,
+            expected.base.height,
+            expected.n_tiers,
         ):
             raise ConversionError("the serving pyramid does not match the image's size")
         for level in (0, header.n_tiers - 1):
@@ -191,7 +198,9 @@ def _check_pyramid(folder: Path, name: str, image: dict[str, Any]) -> None:
         raise ConversionError(f"the serving pyramid failed its integrity check: {exc}") from exc
 
 
-def _deploy(run: _Run, pyramid: Path, converted: dict[str, Any], associated: dict[str, str]) -> None:
+def _deploy(
+    run: _Run, pyramid: Path, converted: dict[str, Any], associated: dict[str, str]
+) -> None:
     from cytotile.pyramid import Pyramid
 
     manifest, storage = run.manifest, run.storage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -80,7 +81,7 @@ class Storage(ABC):
         """A strong validator of the object (content or version based)."""
         return f"{self.size(key):x}"
 
-    def list_uploads(self) -> list[str]:
+    def list_uploads(self) -> builtins.list[str]:
         """The ``upload-*`` folders at the root that hold a manifest."""
         names = set()
         for key in self.list(""):

@@ -103,8 +103,15 @@ class PyramidHeader:
     @classmethod
     def from_json(cls, text: str) -> PyramidHeader:
         header = cls(**json.loads(text)["cytotile"])
-        counts = (header.width, header.height, header.n_tiers, header.n_concrete_channels,
-                  header.depth, header.duration, header.n_samples)
+        counts = (
+            header.width,
+            header.height,
+            header.n_tiers,
+            header.n_concrete_channels,
+            header.depth,
+            header.duration,
+            header.n_samples,
+        )
         if not all(isinstance(n, int) and 0 < n < 1 << 31 for n in counts):
             raise ValueError("invalid sizes in the pyramid header")
         if not isinstance(header.extra, dict):
@@ -126,8 +133,8 @@ class TierIndex:
     bits: int
     predictor: int
     jpeg_tables: bytes | None
-    offsets: array  # type: ignore[type-arg]
-    byte_counts: array  # type: ignore[type-arg]
+    offsets: array[int]
+    byte_counts: array[int]
     edge_tiles: dict[int, tuple[int, int]]  # tile index -> (offset, byte count)
 
     @property

@@ -10,11 +10,14 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from cytotile.errors import PyramidError
 from cytotile.tiff import layout as L
 
 MAX_IFDS = 100_000
+TagValue: TypeAlias = "bytes | array[Any] | tuple[Any, ...]"
+Tags: TypeAlias = "dict[int, TagValue]"
 
 
 @dataclass
@@ -39,7 +42,7 @@ def ghost_index_size(head: bytes) -> int:
     return int(match.group(2))
 
 
-def _values(buf: bytes, ftype: int, count: int, pos: int) -> object:
+def _values(buf: bytes, ftype: int, count: int, pos: int) -> TagValue:
     if ftype not in L.TYPES:
         raise PyramidError(f"unknown TIFF field type {ftype}")
     char, size = L.TYPES[ftype]
@@ -58,14 +61,14 @@ def _values(buf: bytes, ftype: int, count: int, pos: int) -> object:
     return struct.unpack(f"<{count * len(char)}{char[0]}", raw)
 
 
-def _read_ifd(buf: bytes, offset: int) -> tuple[dict[int, object], int]:
+def _read_ifd(buf: bytes, offset: int) -> tuple[Tags, int]:
     if offset + 8 > len(buf):
         raise PyramidError("IFD lies outside the index")
     (n_entries,) = struct.unpack_from("<Q", buf, offset)
     end = offset + 8 + 20 * n_entries
     if n_entries > 4096 or end + 8 > len(buf):
         raise PyramidError("malformed IFD")
-    tags: dict[int, object] = {}
+    tags: Tags = {}
     for i in range(n_entries):
         code, ftype, count = struct.unpack_from("<HHQ", buf, offset + 8 + 20 * i)
         size = L.TYPES.get(ftype, ("", 0))[1] * count
@@ -77,26 +80,28 @@ def _read_ifd(buf: bytes, offset: int) -> tuple[dict[int, object], int]:
     return tags, next_ifd
 
 
-def _scalar(tags: dict[int, object], code: int, default: int | None = None) -> int:
+def _scalar(tags: Tags, code: int, default: int | None = None) -> int:
     value = tags.get(code)
     if value is None:
         if default is None:
             raise PyramidError(f"required TIFF tag {code} missing")
         return default
-    return int(value[0])  # type: ignore[index]
+    return int(value[0])
 
 
-def _as_array(value: object, typecode: str = "Q") -> array:  # type: ignore[type-arg]
-    if isinstance(value, array):
-        return value if value.typecode == typecode else array(typecode, value)
-    return array(typecode, value)  # type: ignore[arg-type]
+def _as_array(value: TagValue | None, typecode: str = "Q") -> array[int]:
+    if value is None:
+        return array(typecode)
+    if isinstance(value, array) and value.typecode == typecode:
+        return value
+    return array(typecode, [int(v) for v in value])
 
 
-def _tier(tags: dict[int, object]) -> L.TierIndex:
+def _tier(tags: Tags) -> L.TierIndex:
     width, height = _scalar(tags, L.IMAGE_WIDTH), _scalar(tags, L.IMAGE_LENGTH)
     tile_w, tile_h = _scalar(tags, L.TILE_WIDTH), _scalar(tags, L.TILE_LENGTH)
-    offsets = _as_array(tags.get(L.TILE_OFFSETS, ()))
-    counts = _as_array(tags.get(L.TILE_BYTE_COUNTS, ()))
+    offsets = _as_array(tags.get(L.TILE_OFFSETS))
+    counts = _as_array(tags.get(L.TILE_BYTE_COUNTS))
     tier = L.TierIndex(
         width=width,
         height=height,
@@ -107,7 +112,7 @@ def _tier(tags: dict[int, object]) -> L.TierIndex:
         n_samples=_scalar(tags, L.SAMPLES_PER_PIXEL, 1),
         bits=_scalar(tags, L.BITS_PER_SAMPLE, 8),
         predictor=_scalar(tags, L.PREDICTOR, 1),
-        jpeg_tables=bytes(tags[L.JPEG_TABLES]) if L.JPEG_TABLES in tags else None,  # type: ignore[arg-type]
+        jpeg_tables=bytes(tags[L.JPEG_TABLES]) if L.JPEG_TABLES in tags else None,
         offsets=offsets,
         byte_counts=counts,
         edge_tiles={},
@@ -120,13 +125,15 @@ def _tier(tags: dict[int, object]) -> L.TierIndex:
         raise PyramidError(f"unsupported pixel layout: {tier.n_samples} x {tier.bits} bits")
     if len(offsets) != tier.n_tx * tier.n_ty or len(counts) != len(offsets):
         raise PyramidError("tile offsets do not match the tile grid")
-    edge_offsets = _as_array(tags.get(L.EDGE_OFFSETS, ()))
-    edge_counts = _as_array(tags.get(L.EDGE_BYTE_COUNTS, ()))
+    edge_offsets = _as_array(tags.get(L.EDGE_OFFSETS))
+    edge_counts = _as_array(tags.get(L.EDGE_BYTE_COUNTS))
     if edge_offsets:
         indexes = L.edge_tile_indexes(width, height, tile_w)
         if len(indexes) != len(edge_offsets) or len(edge_counts) != len(edge_offsets):
             raise PyramidError("edge tiles do not match the tile grid")
-        tier.edge_tiles = dict(zip(indexes, zip(edge_offsets, edge_counts, strict=True), strict=True))
+        tier.edge_tiles = dict(
+            zip(indexes, zip(edge_offsets, edge_counts, strict=True), strict=True)
+        )
     return tier
 
 
@@ -152,7 +159,7 @@ def _parse_index(buf: bytes) -> PyramidIndex:
         if header is None:
             desc = tags.get(L.IMAGE_DESCRIPTION)
             try:
-                header = L.PyramidHeader.from_json(bytes(desc).rstrip(b"\0").decode())  # type: ignore[arg-type]
+                header = L.PyramidHeader.from_json(bytes(desc or b"").rstrip(b"\0").decode())
             except (TypeError, ValueError, KeyError) as exc:
                 raise PyramidError("missing or malformed cytotile header") from exc
         flat.append(_tier(tags))

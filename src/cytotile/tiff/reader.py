@@ -169,7 +169,8 @@ def _decode(tier: L.TierIndex, data: bytes, dtype: type) -> np.ndarray:
             pixels = simplejpeg.decode_jpeg(_with_tables(tier.jpeg_tables, data), colorspace)
         except ValueError as exc:
             raise PyramidError(f"cannot decode a JPEG tile: {exc}") from exc
-        return pixels.reshape(shape) if pixels.ndim == 2 else pixels
+        decoded: np.ndarray = pixels.reshape(shape) if pixels.ndim == 2 else pixels
+        return decoded
     if tier.compression in (L.COMPRESSION_DEFLATE, L.COMPRESSION_ADOBE_DEFLATE):
         try:
             data = zlib.decompress(data)
@@ -183,4 +184,5 @@ def _decode(tier: L.TierIndex, data: bytes, dtype: type) -> np.ndarray:
     pixels = pixels.reshape(shape)
     if tier.predictor == 2:
         pixels = np.cumsum(pixels, axis=1, dtype=pixels.dtype)
-    return pixels.astype(dtype, copy=False)
+    result: np.ndarray = pixels.astype(dtype, copy=False)
+    return result

@@ -41,7 +41,7 @@ class _Ifd:
 
     def add(self, code: int, ftype: int, values: Sequence[int] | bytes) -> None:
         if ftype in (L.ASCII, L.UNDEFINED):
-            data = bytes(values)  # type: ignore[arg-type]
+            data = bytes(values)
             self.entries.append(_Entry(code, ftype, len(data), data))
             return
         char = L.TYPES[ftype][0]
@@ -94,7 +94,7 @@ def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int)
     with tifffile.TiffFile(path) as tif:
         if tif.byteorder != "<":
             raise ConversionError("intermediate TIFF is not little-endian")
-        pages = tif.pages
+        pages: Any = tif.pages  # TiffPage items (no TiffFrame: pages are not cached lazily)
         if len(pages) < len(sizes):
             raise ConversionError(f"libvips wrote {len(pages)} tiers, {len(sizes)} expected")
         fh = tif.filehandle
