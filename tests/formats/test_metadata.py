@@ -34,7 +34,10 @@ def test_aperio_svs() -> None:
             image = source.associated(name)
             assert image is not None
             assert (image.width, image.height, image.bands, image.format) == (
-                info.width, info.height, 3, "uchar"
+                info.width,
+                info.height,
+                3,
+                "uchar",
             )
         assert source.associated("overview") is None
 
@@ -92,8 +95,12 @@ def test_png_text_time_and_physical_size(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "note"),
-    [("rgba.png", "alpha flattened onto white"), ("indexed.png", "palette expanded to RGB"),
-     ("fixture-bali.tif", "palette expanded to RGB"), ("1bit.tif", "1-bit samples expanded")],
+    [
+        ("rgba.png", "alpha flattened onto white"),
+        ("indexed.png", "palette expanded to RGB"),
+        ("fixture-bali.tif", "palette expanded to RGB"),
+        ("1bit.tif", "1-bit samples expanded"),
+    ],
 )
 def test_conversions_are_recorded(name: str, note: str) -> None:
     path = sample(name)

@@ -162,11 +162,24 @@ CASES = [
     Case("synthetic-planar-rgb16", "PLANARTIFF", _planar16_rgb, by_tifffile, 3, "uint16"),
     Case("synthetic-rgba-tiff", "PLANARTIFF", _rgba_tiff, on_white(by_tifffile), 3, "uint8", 0.5),
     Case("synthetic-separate-planes", "PLANARTIFF", _separate_planes, by_tifffile, 3, "uint8"),
-    Case("synthetic-1bit-min-is-white", "PLANARTIFF", _min_is_white_1bit, by_tifffile_inverted, 1,
-         "uint8"),
+    Case(
+        "synthetic-1bit-min-is-white",
+        "PLANARTIFF",
+        _min_is_white_1bit,
+        by_tifffile_inverted,
+        1,
+        "uint8",
+    ),
     Case("synthetic-jpeg-named-png", "JPEG", _jpeg_named_png, by_pillow, 3, "uint8", 1.0),
-    Case("synthetic-png-grey-alpha-16", "PNG", _grey_alpha_png16, on_white(by_libvips), 1, "uint16",
-         0.5),
+    Case(
+        "synthetic-png-grey-alpha-16",
+        "PNG",
+        _grey_alpha_png16,
+        on_white(by_libvips),
+        1,
+        "uint16",
+        0.5,
+    ),
 ]
 
 

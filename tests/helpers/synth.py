@@ -34,8 +34,13 @@ def write_pyramidal_tiff(
 ) -> Path:
     """A tiled pyramidal TIFF, levels as successive pages (what libvips and most tools write)."""
     image.tiffsave(
-        str(path), tile=True, tile_width=tile, tile_height=tile, pyramid=True,
-        compression=compression, **kw,
+        str(path),
+        tile=True,
+        tile_width=tile,
+        tile_height=tile,
+        pyramid=True,
+        compression=compression,
+        **kw,
     )
     return path
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -48,8 +48,7 @@ def summary(m: Manifest) -> dict[str, Any]:
 def list_uploads(request: Request, args: Args) -> Response:
     storage = context(request).storage
     items = []
-    # (cast: mypy reads Storage.list_uploads's ``list[str]`` as its method ``list``)
-    for upload_id in cast("list[str]", storage.list_uploads()):
+    for upload_id in storage.list_uploads():
         try:
             items.append(summary(Manifest.load(storage, upload_id)))
         except ImageNotFound:  # being written, or unreadable: skip it

@@ -143,8 +143,13 @@ def _child() -> int:
     except ImportFailure as exc:
         cls = type(exc)
         text = json.dumps(
-            {"ok": False, "kind": "failure", "module": cls.__module__, "class": cls.__name__,
-             "details": exc.details}
+            {
+                "ok": False,
+                "kind": "failure",
+                "module": cls.__module__,
+                "class": cls.__name__,
+                "details": exc.details,
+            }
         )
     except BaseException as exc:  # the parent turns it into a ConversionError
         full = " ".join(str(exc).split())
