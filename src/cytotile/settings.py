@@ -41,7 +41,7 @@ class ServerSettings:
 
     root: str = "./data"
     cache_max_age: int = 86400  # seconds a browser or CDN may keep an image answer
-    jpeg_quality: int = 95  # of decoded-then-encoded JPEG answers
+    output_jpeg_quality: int = 95  # of decoded-then-encoded JPEG answers
     max_output_pixels: int = 100_000_000  # largest window/thumb/resized answer
     cors_origins: str = "*"
 

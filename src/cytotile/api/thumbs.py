@@ -21,7 +21,7 @@ def options(request: Request, fmt: outputs.Format) -> outputs.Options:
     settings = context(request).settings
     return outputs.Options(
         fmt,
-        settings.jpeg_quality,
+        settings.output_jpeg_quality,
         settings.max_output_pixels,
         parse_safety(request.headers.get("x-image-size-safety")),
     )

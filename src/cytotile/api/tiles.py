@@ -49,7 +49,7 @@ def _tile(request: Request, args: Args, resource: str) -> Response | Later:
         assert ref.tx is not None and ref.ty is not None
         tx, ty = ref.tx, ref.ty
         tier.check_txty(tx, ty)
-    opts = outputs.Options(fmt, ctx.settings.jpeg_quality)
+    opts = outputs.Options(fmt, ctx.settings.output_jpeg_quality)
     key = "default" if params == DEFAULT_PARAMS else params  # (repr of params is not free)
     etag = make_etag(resource, view.digest, tier.level, tx, ty, key, fmt.value, opts.quality)
     max_age = ctx.settings.cache_max_age
