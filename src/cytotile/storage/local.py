@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
 from cytotile.errors import NotFound, StorageError
 from cytotile.storage.base import Storage, safe_key
+
+OPEN_FILES = 64  # descriptors kept open for ranged reads (tiles hit few files, many times)
 
 
 class LocalStorage(Storage):
@@ -17,16 +22,46 @@ class LocalStorage(Storage):
         self.base = Path(root).resolve()
         self.base.mkdir(parents=True, exist_ok=True)
         self.root = str(self.base)
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._fds_lock = threading.Lock()
 
     def _path(self, key: str) -> Path:
         return self.base / safe_key(key)
 
+    def _fd(self, key: str) -> int:
+        with self._fds_lock:
+            fd = self._fds.get(key)
+            if fd is not None:
+                self._fds.move_to_end(key)
+                return fd
+        fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
+        with self._fds_lock:
+            self._fds[key] = fd
+            while len(self._fds) > OPEN_FILES:
+                os.close(self._fds.popitem(last=False)[1])
+        return fd
+
+    def close(self) -> None:
+        with self._fds_lock:
+            while self._fds:
+                os.close(self._fds.popitem()[1])
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def _forget(self, prefix: str) -> None:
+        """Close cached descriptors of keys under ``prefix`` (replaced or deleted objects)."""
+        with self._fds_lock:
+            for key in [k for k in self._fds if k == prefix or k.startswith(prefix + "/")]:
+                os.close(self._fds.pop(key))
+
     def read_range(self, key: str, start: int, length: int) -> bytes:
         try:
-            with open(self._path(key), "rb") as f:
-                f.seek(start)
-                return f.read(length)
+            return os.pread(self._fd(key), length, start)
         except FileNotFoundError as exc:
+            raise NotFound(f"no object {key!r}") from exc
+        except (IsADirectoryError, NotADirectoryError) as exc:
             raise NotFound(f"no object {key!r}") from exc
         except OSError as exc:
             raise StorageError(f"cannot read {key!r}: {exc.strerror}") from exc
@@ -64,12 +99,14 @@ class LocalStorage(Storage):
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, dest)
+        self._forget(key)
 
     def upload_file(self, key: str, local_path: Path) -> None:
         dest, fd, tmp = self._atomic(key)
         with os.fdopen(fd, "wb") as out, open(local_path, "rb") as src:
             shutil.copyfileobj(src, out, 1 << 20)
         os.replace(tmp, dest)
+        self._forget(key)
 
     def download_file(self, key: str, local_path: Path) -> None:
         try:
@@ -90,6 +127,7 @@ class LocalStorage(Storage):
 
     def delete_prefix(self, prefix: str) -> int:
         target = self._path(prefix)
+        self._forget(safe_key(prefix))
         if target.is_file():
             target.unlink()
             return 1
