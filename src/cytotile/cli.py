@@ -1,4 +1,4 @@
-"""The ``cytotile`` command: import, serve, info."""
+"""The ``cytotile`` command: import, serve, info, upload."""
 
 from __future__ import annotations
 
@@ -63,6 +63,42 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+RESUME = "run the same command again to resume (what S3 already has is not sent again)"
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from cytotile import upload as up
+
+    files = [Path(name) for name in args.paths]
+    up.check_names(files, args.to)
+    bar = up.ProgressBar()
+    client = up.default_client(args.concurrency)
+    failed = 0
+    for file in files:
+        try:
+            up.upload_file(
+                file,
+                args.to,
+                client=client,
+                part_size=args.part_size * up.MiB,
+                progress=bar,
+                state_dir=args.state_dir,
+                concurrency=args.concurrency,
+                force=args.force,
+            )
+        except KeyboardInterrupt:
+            bar.end_line()
+            print(f"cytotile upload: interrupted; {RESUME}", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            bar.end_line()
+            print(f"cytotile upload: {file}: {getattr(exc, 'details', exc)}", file=sys.stderr)
+            failed += 1
+    if failed:
+        print(f"cytotile upload: {failed} of {len(files)} failed; {RESUME}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cytotile", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", metavar="PATH", help="a local file or an upload-<id>/... path")
     info.add_argument("--root", help="where uploads live, for an upload path")
     info.set_defaults(func=_info)
+    upl = sub.add_parser("upload", help="upload files to S3 (multipart, resumable)")
+    upl.add_argument("paths", nargs="+", metavar="FILE")
+    upl.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX", help="destination")
+    upl.add_argument("--part-size", type=int, default=16, metavar="MiB", help="default 16")
+    upl.add_argument("--concurrency", type=int, default=4, help="parts sent at once (4)")
+    upl.add_argument("--state-dir", help="resume records (~/.cache/cytotile/uploads)")
+    upl.add_argument("--force", action="store_true", help="upload files already uploaded")
+    upl.set_defaults(func=_upload)
     return parser
 
 
