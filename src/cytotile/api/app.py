@@ -21,6 +21,7 @@ from cytotile.api import (
     histograms,
     info,
     metadata,
+    presigned,
     thumbs,
     tiles,
     uploads,
@@ -47,6 +48,7 @@ def all_routes() -> list[BaseRoute]:
         *associated.routes(),
         *thumbs.routes(),
         *windows.routes(),
+        *presigned.routes(),
         *uploads.routes(),
         *viewer.routes(),
     ]
