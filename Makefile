@@ -129,3 +129,32 @@ clean: ## remove build outputs and caches (keeps .venv and .cache)
 
 distclean: clean ## clean, and remove .venv and .cache (sam venv)
 	rm -rf $(VENV) .cache
+
+# ---------------------------------------------------------------------------------------------
+# The local cloud, no Docker: LocalStack on the host in its own venv (infra/localstack/launch.sh),
+# Lambdas run as host Python subprocesses by the project's runtime executor plugin
+# (infra/localstack_executor), the stack deployed there with sam and checked end to end.
+LOCALSTACK := infra/localstack/launch.sh
+LOCALSTACK_ENDPOINT := http://127.0.0.1:4566
+CLOUD_STACK := cytotile-local
+CLOUD_ENV := SAM_CLI_TELEMETRY=0 AWS_ENDPOINT_URL=$(LOCALSTACK_ENDPOINT) AWS_ACCESS_KEY_ID=test \
+  AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+
+.PHONY: cloud-up cloud-down cloud-deploy cloud-test
+
+cloud-up: ## start LocalStack on the host (venv in .cache), wait until healthy; ok if running
+	bash $(LOCALSTACK) up
+
+cloud-down: ## stop LocalStack (by the PID in .cache/localstack.pid)
+	bash $(LOCALSTACK) down
+
+cloud-deploy: sam-build ## sam build, then sam deploy of the stack cytotile-local on LocalStack
+	@bash $(LOCALSTACK) status >/dev/null 2>&1 || { echo "LocalStack is not running: make cloud-up" >&2; exit 1; }
+	$(CLOUD_ENV) $(SAM) deploy --template-file .aws-sam/build/template.yaml \
+	  --stack-name $(CLOUD_STACK) --resolve-s3 --region us-east-1 \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+	  --no-confirm-changeset --no-fail-on-empty-changeset --no-progressbar \
+	  --parameter-overrides EnableCdn=false
+
+cloud-test: cloud-deploy venv ## deploy on LocalStack, upload a slide, wait for DEPLOYED, compare API answers
+	$(CLOUD_ENV) $(PY) infra/cloud_test.py --stack-name $(CLOUD_STACK)

@@ -40,45 +40,58 @@ running_pid() {  # the PID from the pid file when that process is alive
     [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-# The stamp is a hash of everything the venvs are built from: a change reinstalls.
-stamp_value() {
-    cat "$HERE/requirements.txt" "$HERE/constraints.txt" "$ROOT/infra/localstack_executor/pyproject.toml" \
-        "$ROOT/constraints.txt" 2>/dev/null | sha256sum | cut -d' ' -f1
-    echo "$PIP_VERSION $("$PYTHON" -c 'import sys; print(sys.version)')"
-}
+# Three parts, each rebuilt when what it is made from changes (a stamp holds that hash):
+# LocalStack's venv, the executor package installed into it (editable: only its entry points
+# need a reinstall), and the Lambda runtime's packages.
+digest() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+venv_stamp() { echo "$(digest "$HERE/requirements.txt" "$HERE/constraints.txt") pip $PIP_VERSION $("$PYTHON" -c 'import sys; print(sys.version)')"; }
+executor_stamp() { digest "$ROOT/infra/localstack_executor/pyproject.toml"; }
+runtime_stamp() { digest "$ROOT/constraints.txt"; }
+fresh() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }  # stamp file, wanted value
 
 install() {
-    local stamp="$VENV/.cytotile-installed" want
-    want=$(stamp_value)
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+    local v e r
+    v=$(venv_stamp) e=$(executor_stamp) r=$(runtime_stamp)
+    if [ -x "$VENV/bin/python" ] && fresh "$VENV/.stamp-venv" "$v" \
+        && fresh "$VENV/.stamp-executor" "$e" && fresh "$RUNTIME/.stamp-runtime" "$r"; then
         return 0
     fi
-    log "installing LocalStack into $VENV (once; a few minutes on a fresh machine; log: $INSTALL_LOG)"
+    log "installing LocalStack into $VENV (a few minutes on a fresh machine; log: $INSTALL_LOG)"
     local t0=$SECONDS
     mkdir -p "$CACHE"
-    rm -rf "$VENV" "$RUNTIME"
     # A process of its own, so that errexit holds inside it (it would not in an `if`).
     if ! bash "${BASH_SOURCE[0]}" _install >"$INSTALL_LOG" 2>&1; then
         log "install failed; last lines of $INSTALL_LOG:"
         tail -n 30 "$INSTALL_LOG" >&2
         return 1
     fi
-    echo "$want" >"$stamp"
     log "installed in $((SECONDS - t0)) s"
 }
 
 _install() {
     set -x
-    "$PYTHON" -m venv "$VENV"
     local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input)
-    "${pip[@]}" "pip==$PIP_VERSION"
     local constraints=()
     [ -f "$HERE/constraints.txt" ] && constraints=(-c "$HERE/constraints.txt")
-    "${pip[@]}" "${constraints[@]}" -r "$HERE/requirements.txt"
-    "${pip[@]}" "${constraints[@]}" -e "$ROOT/infra/localstack_executor"
-    # What the Lambda python runtime provides beside the function's code: boto3 and its closure.
-    "${pip[@]}" --no-warn-conflicts -c "$ROOT/constraints.txt" --target "$RUNTIME" boto3
-    rm -rf "$RUNTIME/bin"
+    if ! { [ -x "$VENV/bin/python" ] && fresh "$VENV/.stamp-venv" "$(venv_stamp)"; }; then
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "$VENV"
+        "${pip[@]}" "pip==$PIP_VERSION"
+        "${pip[@]}" "${constraints[@]}" -r "$HERE/requirements.txt"
+        venv_stamp >"$VENV/.stamp-venv"
+    fi
+    if ! fresh "$VENV/.stamp-executor" "$(executor_stamp)"; then
+        "${pip[@]}" "${constraints[@]}" -e "$ROOT/infra/localstack_executor"
+        executor_stamp >"$VENV/.stamp-executor"
+    fi
+    # What the Lambda python runtime provides beside the function's code: boto3 and its closure,
+    # at the project's locked versions.
+    if ! fresh "$RUNTIME/.stamp-runtime" "$(runtime_stamp)"; then
+        rm -rf "$RUNTIME"
+        "${pip[@]}" --no-warn-conflicts -c "$ROOT/constraints.txt" --target "$RUNTIME" boto3
+        rm -rf "$RUNTIME/bin"
+        runtime_stamp >"$RUNTIME/.stamp-runtime"
+    fi
     "$VENV/bin/python" -c 'import localstack.runtime.main, cytotile_localstack_executor.executor'
 }
 

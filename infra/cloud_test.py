@@ -1,0 +1,337 @@
+"""The deployed stack on LocalStack, end to end (`make cloud-test`, after `sam deploy`).
+
+1. reads the stack's outputs (API URL, bucket names) and the tile function's configuration;
+2. uploads a slide to the upload bucket with boto3 (`CMU-1-Small-Region.svs` from
+   ../shared/samples, or a synthetic tissue slide when that is absent), under a fresh key so
+   that every run really imports;
+3. waits (bounded) for the upload's manifest in the images bucket to reach DEPLOYED, and fails
+   at once with the manifest's reason on ERROR_*;
+4. fetches through API Gateway (LocalStack's REST API, the tile function behind it): the info,
+   a normalized tile, a thumb and a window, and compares each with the local server's answer
+   for the same image (the same Starlette app, created in this process over the same images
+   bucket with the tile function's own CYTOTILE_* settings): same status, type and ETag, same
+   pixels within a mean absolute difference of 3 (the images are decoded);
+5. revalidates the tile with If-None-Match: 304, no body.
+
+Prints a summary; exits 1 when any check failed. Run with the dev venv's Python:
+
+    .venv/bin/python infra/cloud_test.py [--stack-name cytotile-local] [--sample PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "samples" / "CMU-1-Small-Region.svs"
+TERMINAL_OK = {"DEPLOYED"}
+MAX_MEAN_ABS_DIFF = 3.0
+
+
+@dataclass
+class Report:
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append((name, ok, detail))
+        print(f"  [{'ok' if ok else 'FAIL'}] {name}{f': {detail}' if detail else ''}", flush=True)
+        return ok
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for _, ok, _ in self.checks if not ok)
+
+    def summary(self) -> None:
+        print("\n=== cloud-test summary")
+        for name, seconds in self.timings.items():
+            print(f"  {name:<28} {seconds:7.1f} s")
+        passed = len(self.checks) - self.failed
+        for name, ok, detail in self.checks:
+            if not ok:
+                print(f"  FAILED: {name}: {detail}")
+        print(f"cloud-test: {passed} passed, {self.failed} failed")
+
+
+class Fatal(Exception):
+    """A step the rest depends on failed: stop there."""
+
+
+def aws_environment(endpoint: str, region: str) -> None:
+    """Every boto3 client of this process (and the local app's S3 storage) talks to LocalStack."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+
+
+def stack_outputs(cfn: Any, stack: str) -> dict[str, str]:
+    try:
+        (description,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except Exception as exc:
+        raise Fatal(f"stack {stack!r} is not deployed on LocalStack: {exc}") from exc
+    status = description["StackStatus"]
+    if not status.endswith("_COMPLETE") or "ROLLBACK" in status:
+        raise Fatal(f"stack {stack!r} is {status}")
+    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+
+
+def api_base(api_url: str, endpoint: str) -> str:
+    """LocalStack's path-style URL of a REST API stage (no DNS needed):
+    https://<id>.execute-api.<...>/<stage>/ -> <endpoint>/_aws/execute-api/<id>/<stage>"""
+    parsed = urlparse(api_url)
+    api_id = parsed.hostname.split(".", 1)[0] if parsed.hostname else ""
+    stage = parsed.path.strip("/").split("/")[0]
+    if not api_id or not stage:
+        raise Fatal(f"cannot read the API id and stage from ApiUrl {api_url!r}")
+    return f"{endpoint.rstrip('/')}/_aws/execute-api/{api_id}/{stage}"
+
+
+def function_environment(cfn: Any, lam: Any, stack: str, logical_id: str) -> dict[str, str]:
+    resource = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    name = resource["StackResourceDetail"]["PhysicalResourceId"]
+    configuration = lam.get_function_configuration(FunctionName=name)
+    return dict(configuration.get("Environment", {}).get("Variables", {}))
+
+
+def function_logs(cfn: Any, stack: str, logical_id: str, lines: int = 40) -> str:
+    """The last log lines of a deployed function (LocalStack stores them in CloudWatch Logs)."""
+    import boto3
+
+    try:
+        resource = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+        group = f"/aws/lambda/{resource['StackResourceDetail']['PhysicalResourceId']}"
+        logs = boto3.client("logs")
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        events: list[dict[str, Any]] = []
+        for stream in streams:
+            events += logs.get_log_events(
+                logGroupName=group, logStreamName=stream["logStreamName"]
+            )["events"]
+        events.sort(key=lambda e: e["timestamp"])
+        return "".join(e["message"] for e in events[-lines:])
+    except Exception as exc:
+        return f"(no logs: {exc})"
+
+
+def the_sample(explicit: str | None, workdir: Path) -> Path:
+    if explicit:
+        return Path(explicit)
+    if SAMPLE.is_file():
+        return SAMPLE
+    from cytotile.synthetic import write_tissue_slide
+
+    print(f"  {SAMPLE} is absent: a synthetic tissue slide instead")
+    return write_tissue_slide(workdir / "synthetic-tissue.tif", 3000, 2200)
+
+
+def wait_deployed(
+    s3: Any, images: str, upload_id: str, source_ref: str, timeout: float
+) -> dict[str, Any]:
+    """The manifest once DEPLOYED; Fatal on ERROR_* (with its reason) or after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    key = f"{upload_id}/manifest.json"
+    while True:
+        manifest = None
+        try:
+            manifest = json.loads(s3.get_object(Bucket=images, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            manifest = find_manifest(s3, images, source_ref)  # in case the id scheme changed
+        if manifest is not None:
+            status = manifest.get("status")
+            if status != seen:
+                print(f"  {manifest.get('id')}: {status}", flush=True)
+                seen = status
+            if status in TERMINAL_OK:
+                return manifest
+            if str(status).startswith("ERROR"):
+                raise Fatal(f"the import ended {status}: {manifest.get('reason')}")
+        if time.monotonic() > deadline:
+            raise Fatal(f"no DEPLOYED manifest after {timeout:.0f} s (last status: {seen})")
+        time.sleep(1)
+
+
+def find_manifest(s3: Any, images: str, source_ref: str) -> dict[str, Any] | None:
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=images, Prefix="upload-"):
+        for obj in page.get("Contents", []):
+            if obj["Key"].count("/") == 1 and obj["Key"].endswith("/manifest.json"):
+                manifest = json.loads(s3.get_object(Bucket=images, Key=obj["Key"])["Body"].read())
+                if (manifest.get("source") or {}).get("ref") == source_ref:
+                    return manifest
+    return None
+
+
+def decode(body: bytes) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(body)) as image:
+        return np.asarray(image.convert("RGB")).astype(np.int16)
+
+
+def compare(
+    report: Report, what: str, remote: Any, local: Any, media_type: str
+) -> tuple[bool, str | None]:
+    """Status, type, ETag and pixels of the API Gateway answer against the local one."""
+    ok = report.check(
+        f"{what}: 200 through API Gateway",
+        remote.status_code == 200,
+        f"{remote.status_code} {remote.text[:300] if remote.status_code != 200 else ''}".strip(),
+    )
+    if not ok:
+        return False, None
+    report.check(f"{what}: local server answers 200", local.status_code == 200, str(local.status_code))
+    ctype = remote.headers.get("content-type", "")
+    report.check(f"{what}: {media_type}", ctype.startswith(media_type), ctype)
+    etag = remote.headers.get("etag")
+    report.check(
+        f"{what}: same ETag as the local server",
+        bool(etag) and etag == local.headers.get("etag"),
+        f"{etag} vs {local.headers.get('etag')}",
+    )
+    cache = remote.headers.get("cache-control", "")
+    report.check(f"{what}: cacheable by a CDN", "public" in cache and "max-age" in cache, cache)
+    try:
+        a, b = decode(remote.content), decode(local.content)
+    except Exception as exc:  # base64 text instead of bytes, a truncated body...
+        report.check(f"{what}: decodes as an image", False, f"{exc}; first bytes {remote.content[:16]!r}")
+        return False, etag
+    if a.shape != b.shape:
+        report.check(f"{what}: same size", False, f"{a.shape} vs {b.shape}")
+        return False, etag
+    diff = float(abs(a - b).mean())
+    same = remote.content == local.content
+    report.check(
+        f"{what}: pixels match the local server",
+        diff < MAX_MEAN_ABS_DIFF,
+        f"{a.shape[1]}x{a.shape[0]}, mean abs diff {diff:.3f}{', identical bytes' if same else ''}",
+    )
+    return True, etag
+
+
+def run(args: argparse.Namespace, report: Report) -> None:
+    import boto3
+    import httpx
+
+    aws_environment(args.endpoint, args.region)
+    cfn, s3, lam = boto3.client("cloudformation"), boto3.client("s3"), boto3.client("lambda")
+
+    print(f"stack {args.stack_name} on {args.endpoint}")
+    outputs = stack_outputs(cfn, args.stack_name)
+    for name in ("ApiUrl", "UploadBucketName", "ImagesBucketName"):
+        if name not in outputs:
+            raise Fatal(f"the stack has no output {name} (outputs: {sorted(outputs)})")
+    base = api_base(outputs["ApiUrl"], args.endpoint)
+    uploads, images = outputs["UploadBucketName"], outputs["ImagesBucketName"]
+    print(f"  API {base}\n  upload bucket {uploads}\n  images bucket {images}")
+
+    # The local server: the same app over the same bucket, with the tile function's settings.
+    tile_env = function_environment(cfn, lam, args.stack_name, "TileFunction")
+    for name, value in tile_env.items():
+        if name.startswith("CYTOTILE_"):
+            os.environ[name] = value
+    from starlette.testclient import TestClient
+
+    from cytotile.api.app import create_app
+    from cytotile.aws.events import S3ObjectRef, upload_id_for
+
+    local = TestClient(create_app())
+
+    with tempfile.TemporaryDirectory(prefix="cytotile-cloud-test-") as tmp:
+        sample = the_sample(args.sample, Path(tmp))
+        key = f"cloud-test/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}/{sample.name}"
+        print(f"\nupload {sample} ({sample.stat().st_size} bytes) to s3://{uploads}/{key}")
+        started = time.monotonic()
+        s3.upload_file(str(sample), uploads, key)
+        report.timings["upload"] = time.monotonic() - started
+    head = s3.head_object(Bucket=uploads, Key=key)
+    ref = S3ObjectRef(
+        uploads, key, size=head["ContentLength"], etag=head["ETag"].strip('"'), version_id=None
+    )
+    upload_id = upload_id_for(ref)
+    print(f"\nwait for {upload_id}/manifest.json (at most {args.timeout:.0f} s)")
+    started = time.monotonic()
+    try:
+        manifest = wait_deployed(s3, images, upload_id, ref.url, args.timeout)
+    except Fatal:
+        print("\nlast lines of the import function's log:\n" + function_logs(cfn, args.stack_name, "ImportFunction"))
+        raise
+    report.timings["import (upload to DEPLOYED)"] = time.monotonic() - started
+    report.check("import: DEPLOYED", True, f"{manifest.get('format_id')}, {manifest['id']}")
+    upload_id = manifest["id"]
+    path = f"{upload_id}/{quote(manifest.get('original_name') or sample.name)}"
+
+    full = manifest["pyramid"]["tiers"][0]
+    ti = (full["n_ty"] // 2) * full["n_tx"] + full["n_tx"] // 2
+    width, height = manifest["image"]["width"], manifest["image"]["height"]
+    region = {"left": width // 3, "top": height // 3, "width": 600, "height": 400}
+    requests: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
+        ("normalized tile", "GET", f"/image/{path}/normalized-tile/zoom/{full['zoom']}/ti/{ti}.jpg", None, "image/jpeg"),
+        ("thumb", "GET", f"/image/{path}/thumb.jpg?length=256", None, "image/jpeg"),
+        ("window", "POST", f"/image/{path}/window.png", {"region": region}, "image/png"),
+    ]  # fmt: skip
+
+    print(f"\nthrough API Gateway: {base}/image/{path}/...")
+    with httpx.Client(base_url=base, timeout=120) as api:
+        started = time.monotonic()
+        info = api.get(f"/image/{path}/info")
+        report.timings["first API request (cold)"] = time.monotonic() - started
+        report.check("info: 200 through API Gateway", info.status_code == 200, info.text[:300])
+        expected = local.get(f"/image/{path}/info")
+        if info.status_code == 200:
+            report.check("info: same JSON as the local server", info.json() == expected.json())
+        etags: dict[str, str | None] = {}
+        for what, method, url, body, media_type in requests:
+            started = time.monotonic()
+            remote = api.request(method, url, json=body)
+            report.timings[f"{what} (API Gateway)"] = time.monotonic() - started
+            _, etags[what] = compare(report, what, remote, local.request(method, url, json=body), media_type)
+
+        tile_url, etag = requests[0][2], etags["normalized tile"]
+        if etag:
+            again = api.get(tile_url, headers={"If-None-Match": etag})
+            report.check(
+                "normalized tile: If-None-Match revalidates with 304",
+                again.status_code == 304 and not again.content,
+                f"{again.status_code}, {len(again.content)} bytes",
+            )
+        else:
+            report.check("normalized tile: If-None-Match revalidates with 304", False, "no ETag")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack-name", default=os.environ.get("STACK_NAME", "cytotile-local"))
+    parser.add_argument("--endpoint", default=os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566"))
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    parser.add_argument("--sample", help="the file to upload (default: CMU-1-Small-Region.svs)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for DEPLOYED")
+    args = parser.parse_args(argv)
+    report = Report()
+    started = time.monotonic()
+    try:
+        run(args, report)
+    except Fatal as exc:
+        report.check("cloud-test", False, str(exc))
+    report.timings["cloud-test in all"] = time.monotonic() - started
+    report.summary()
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
