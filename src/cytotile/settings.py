@@ -58,3 +58,10 @@ class ImportSettings:
     max_pixels: int = 4_294_967_296
     workdir: str = ""  # scratch space; the system temp dir when empty
     webhook_url: str = ""  # optional listener: POST every import event as JSON
+    #: time.time() by which every isolated step must have ended (0: none): the import function
+    #: sets it from Lambda's remaining time, so a step too long ends ERROR_CONVERSION, recorded
+    deadline: float = 0.0
+    deadline_name: str = "the time allowed"  # in the reason: "did not finish within <name>"
+    #: deliveries of an import message before the dead-letter queue (the queue's
+    #: maxReceiveCount): the last one records ERROR_*; 0: unknown (never the last)
+    max_receive_count: int = 0

@@ -57,6 +57,20 @@ class Message:
     refs: list[S3ObjectRef] = field(default_factory=list)
     #: why the message could not be parsed (then ``refs`` is empty); None when it could
     error: str | None = None
+    #: how many times SQS has delivered it, this time included (``ApproximateReceiveCount``)
+    receive_count: int = 1
+    #: what changes its visibility (SQS only)
+    receipt_handle: str | None = None
+    queue_arn: str | None = None
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    attributes = record.get("attributes")
+    raw = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+    try:
+        return max(1, int(str(raw)))
+    except ValueError:
+        return 1
 
 
 def upload_id_for(ref: S3ObjectRef) -> str:
@@ -136,11 +150,17 @@ def messages(event: dict[str, Any]) -> list[Message]:
     if all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records) and records:
         out = []
         for record in records:
-            message_id = str(record.get("messageId", ""))
+            message = Message(
+                str(record.get("messageId", "")),
+                receive_count=_receive_count(record),
+                receipt_handle=record.get("receiptHandle"),
+                queue_arn=record.get("eventSourceARN"),
+            )
             try:
-                out.append(Message(message_id, _parse_sqs_body(record.get("body"))))
+                message.refs = _parse_sqs_body(record.get("body"))
             except EventError as exc:
-                out.append(Message(message_id, error=str(exc)))
+                message.error = str(exc)
+            out.append(message)
         return out
     return [Message(None, parse_s3_notification(event))]
 

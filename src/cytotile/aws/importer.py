@@ -1,42 +1,149 @@
 """The import function's core: an S3 object announced by an event -> the import flow.
 
 The object is streamed to ephemeral storage, imported under a deterministic upload id
-(:func:`cytotile.aws.events.upload_id_for`) and referenced where it was uploaded (not copied).
+(:func:`cytotile.aws.events.upload_id_for`) and referenced where it was uploaded (not copied);
+the pyramid goes back with multipart uploads.
 
-Outcomes, for an SQS batch (partial batch response, ``ReportBatchItemFailures``):
+Exactly once, whatever S3 and SQS do:
 
-- an import that ends DEPLOYED or ERROR_* is handled: the manifest records the status, and
-  retrying would give the same answer, so the message is done;
-- an object that is gone (deleted) or was replaced since the notification (another
-  notification announces the new content) is skipped, and so is an object under the images
-  root itself (what an import writes: importing it would loop);
-- anything unexpected (S3 unavailable, access denied, a full disk) fails the message, so SQS
-  delivers it again (and after ``maxReceiveCount`` moves it to the dead-letter queue). A
-  message that is not an S3 notification fails too: it lands in the dead-letter queue.
+- a finished upload (DEPLOYED or ERROR_*) is returned as it is: a redelivered notification does
+  nothing, and does not download the object again;
+- an upload being imported is guarded by a lease (:mod:`cytotile.aws.lease`): a concurrent
+  duplicate delivery does not start a second import of the same id; its message comes back
+  when the lease expires;
+- a failure that is not the input's fault (S3 unavailable, an unexpected exception, a full
+  disk) fails the message, which SQS delivers again (sooner than the queue's visibility
+  timeout: :mod:`cytotile.aws.queue`); the retry starts over, under the same id, and an
+  interrupted (non-final) manifest does not block it;
+- the last delivery (``ApproximateReceiveCount`` >= ``max_receive_count``) that fails records
+  ERROR_* with the reason in the manifest, and still fails the message, which SQS then moves to
+  the dead-letter queue. If the previous delivery was killed in the middle of a step (out of
+  memory, or time), the last one records that instead of trying a third time.
+
+Lambda's envelope is checked, never discovered: an upload whose pyramid cannot fit in the
+ephemeral storage ends ERROR_CONVERSION before anything is downloaded, and every isolated step
+ends before the invocation does (the deadline), so a too long conversion ends ERROR_CONVERSION
+"did not finish within Lambda's 15 minutes": recorded, not retried. Objects deleted or replaced
+since their notification are skipped, and so are objects under the images root (what an import
+writes: importing it would loop).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from cytotile.aws.events import EventError, S3ObjectRef, messages, upload_id_for
+from cytotile.aws import lease as leases
+from cytotile.aws import queue
+from cytotile.aws.events import EventError, Message, S3ObjectRef, messages, upload_id_for
 from cytotile.errors import ImageNotFound, NotFound
-from cytotile.importer.flow import import_file, safe_name
-from cytotile.manifest import Manifest
+from cytotile.importer.flow import describe, import_file, is_retryable, record_failure, safe_name
+from cytotile.manifest import Manifest, Status
 from cytotile.settings import ImportSettings
 from cytotile.storage import open_storage
 from cytotile.storage.base import Storage
 
 log = logging.getLogger("cytotile.aws.import")
 
+GB = 1e9
+#: the pyramid and the conversion's scratch files, relative to the upload's size
+PYRAMID_FACTOR = 2.0
+#: seconds kept at the end of an invocation to record an outcome
+MARGIN_S = 30.0
+#: bytes per second assumed to upload the pyramid (kept out of the steps' deadline)
+DEPLOY_RATE = 100e6
+#: seconds a lease outlives its invocation's end (by then its holder is surely gone)
+LEASE_MARGIN_S = 60.0
+#: lease length without a Lambda context
+DEFAULT_LEASE_S = 3600.0
+#: MB of the function's memory kept for the handler, when the function's memory bounds the steps
+HANDLER_MEMORY_MB = 512
+#: a step the function was killed in -> the status its upload ends in on the last delivery
+KILLED_IN = {
+    Status.DETECTING_FORMAT: Status.ERROR_FORMAT,
+    Status.EXTRACTING_DATA: Status.ERROR_EXTRACTION,
+    Status.CONVERTING: Status.ERROR_CONVERSION,
+}
+
 
 class ObjectGone(NotFound):
     """The announced object no longer exists, or is not the content the event announced."""
+
+
+class GaveUp(Exception):
+    """The last delivery failed: ERROR_* is recorded in ``manifest``; the message must still
+    fail (to the dead-letter queue)."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        super().__init__(manifest.reason or manifest.status.value)
+        self.manifest = manifest
+
+
+class Outcome(StrEnum):
+    DONE = "DONE"  # a final manifest (imported now, or before)
+    SKIPPED = "SKIPPED"  # nothing to import
+    IN_PROGRESS = "IN_PROGRESS"  # another delivery holds the lease: retried later
+    RETRY = "RETRY"  # failed, SQS delivers it again
+    GAVE_UP = "GAVE_UP"  # the last delivery failed: ERROR_* recorded, to the dead-letter queue
+
+    @property
+    def fails_message(self) -> bool:
+        return self in (Outcome.IN_PROGRESS, Outcome.RETRY, Outcome.GAVE_UP)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where an import stands among the deliveries of its message."""
+
+    receive_count: int = 1
+    max_receive_count: int = 0  # 0: unknown, never the last
+    #: time.time() when the invocation ends (0: no Lambda context)
+    ends_at: float = 0.0
+    #: the invocation's time when it started (names the deadline: "Lambda's 15 minutes")
+    budget_s: float = 0.0
+
+    @property
+    def is_last(self) -> bool:
+        return 0 < self.max_receive_count <= self.receive_count
+
+    @property
+    def remaining_s(self) -> float | None:
+        return self.ends_at - time.time() if self.ends_at else None
+
+
+@dataclass
+class Result:
+    """What became of one announced object."""
+
+    ref: S3ObjectRef
+    upload_id: str
+    outcome: Outcome
+    manifest: Manifest | None = None
+    #: whether this delivery imported it (or recorded its failure), and how long that took
+    imported: bool = False
+    seconds: float = 0.0
+    reason: str = ""
+    #: when the message should come back (retries), in seconds
+    retry_after_s: float | None = None
+    error: BaseException | None = None
+
+
+class Observer(Protocol):
+    """Told about each import (the handler's logger and metrics)."""
+
+    def started(self, upload_id: str) -> None: ...
+
+    def finished(self, result: Result) -> None: ...
 
 
 def _s3_client() -> Any:
@@ -69,6 +176,27 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def _gone(exc: Exception, ref: S3ObjectRef) -> None:
+    code = _error_code(exc)
+    if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
+        raise ObjectGone(f"{ref.url} no longer exists") from exc
+    if code in ("412", "PreconditionFailed"):
+        raise ObjectGone(f"{ref.url} was replaced since the notification") from exc
+
+
+def object_size(client: Any, ref: S3ObjectRef) -> int:
+    """The announced object's size: from the event, else a HEAD (ObjectGone when it is)."""
+    if ref.size is not None:
+        return ref.size
+    from botocore.exceptions import ClientError
+
+    try:
+        return int(client.head_object(Bucket=ref.bucket, Key=ref.key)["ContentLength"])
+    except ClientError as exc:
+        _gone(exc, ref)
+        raise
+
+
 def download(client: Any, ref: S3ObjectRef, local: Path) -> None:
     """Stream the announced object to ``local`` (bounded memory, multipart ranged GETs).
 
@@ -86,30 +214,157 @@ def download(client: Any, ref: S3ObjectRef, local: Path) -> None:
             client.head_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
         client.download_file(ref.bucket, ref.key, str(local), ExtraArgs=extra or None)
     except ClientError as exc:
-        code = _error_code(exc)
-        if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
-            raise ObjectGone(f"{ref.url} no longer exists") from exc
-        if code in ("412", "PreconditionFailed"):
-            raise ObjectGone(f"{ref.url} was replaced since the notification") from exc
+        _gone(exc, ref)
         raise
 
 
-def import_s3_object(ref: S3ObjectRef, settings: ImportSettings, client: Any = None) -> Manifest:
+def _gb(n: float) -> str:
+    return f"{n / GB:.1f} GB"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
+
+
+def disk_shortage(size: int, workdir: str) -> str | None:
+    """Why an upload of ``size`` bytes cannot be imported in ``workdir``'s free space, if so."""
+    needed = size * (1 + PYRAMID_FACTOR)
+    free = shutil.disk_usage(workdir or tempfile.gettempdir()).free
+    if needed <= free:
+        return None
+    return (
+        f"the upload ({_gb(size)}) and its pyramid need about {_gb(needed)} of ephemeral "
+        f"storage, the function has {_gb(free)} (Lambda's largest is 10 GB)"
+    )
+
+
+def step_memory_mb(settings: ImportSettings) -> int:
+    """The isolated steps' memory limit: below the function's memory on Lambda (unless set), so
+    a slide that needs more ends ERROR_CONVERSION instead of the function being killed."""
+    function_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    if not function_mb or "CYTOTILE_MEMORY_MB" in os.environ:
+        return settings.memory_mb
+    return max(256, min(settings.memory_mb, int(function_mb) - HANDLER_MEMORY_MB))
+
+
+def delivery_settings(settings: ImportSettings, delivery: Delivery, size: int) -> ImportSettings:
+    """The settings of one import: the steps end before the invocation, with time kept to
+    upload the pyramid and record the outcome."""
+    changes: dict[str, Any] = {"memory_mb": step_memory_mb(settings)}
+    remaining = delivery.remaining_s
+    if remaining is not None:
+        reserve = MARGIN_S + PYRAMID_FACTOR * size / DEPLOY_RATE
+        changes["deadline"] = delivery.ends_at - reserve
+        changes["deadline_name"] = f"Lambda's {_duration(max(delivery.budget_s, remaining))}"
+    return dataclasses.replace(settings, **changes)
+
+
+def _load(storage: Storage, upload_id: str) -> Manifest | None:
+    try:
+        return Manifest.load(storage, upload_id)
+    except ImageNotFound:
+        return None
+
+
+def _killed(manifest: Manifest) -> bool:
+    """Whether the attempt that wrote this non-final manifest stopped without recording an
+    outcome (an attempt that failed and asked for a retry records "interrupted")."""
+    return not manifest.history or manifest.history[-1].get("phase") != "interrupted"
+
+
+def import_s3_object(
+    ref: S3ObjectRef,
+    settings: ImportSettings,
+    client: Any = None,
+    *,
+    delivery: Delivery | None = None,
+) -> Manifest:
     """Import one uploaded S3 object into ``settings.root``; return its final manifest.
 
     Idempotent: a finished upload of the same object is returned without downloading it again.
-    Raises :class:`ObjectGone`, or whatever S3 raises when it cannot be reached.
+    Raises :class:`ObjectGone`, :class:`~cytotile.aws.lease.LeaseHeld` (another delivery is
+    importing it), :class:`GaveUp` (the last delivery failed: ERROR_* recorded), or what made
+    the import fail when it may succeed later.
     """
+    return _import_s3_object(ref, settings, client, delivery or Delivery())[0]
+
+
+def _import_s3_object(
+    ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: Delivery
+) -> tuple[Manifest, bool]:
+    """:func:`import_s3_object`, and whether this call imported (or recorded) it."""
     client = client if client is not None else _s3_client()
     storage = images_storage(settings.root, client)
     upload_id = upload_id_for(ref)
+    previous = _load(storage, upload_id)
+    if previous is not None and previous.status.is_final:
+        log.info("%s: already imported (%s)", upload_id, previous.status.value)
+        return previous, False
+    remaining = delivery.remaining_s
+    ttl = remaining + LEASE_MARGIN_S if remaining is not None else DEFAULT_LEASE_S
+    lease = leases.acquire(storage, upload_id, ttl)
     try:
-        previous = Manifest.load(storage, upload_id)
-        if previous.status.is_final:
-            log.info("%s: already imported (%s)", upload_id, previous.status.value)
-            return previous
-    except ImageNotFound:
-        pass
+        previous = _load(storage, upload_id)  # again, now that no one else can write it
+        if previous is not None and previous.status.is_final:
+            return previous, False
+        if previous is not None and delivery.is_last and _killed(previous):
+            step = previous.status
+            reason = (
+                f"the import function stopped during {step.value} without recording an "
+                f"outcome (killed: out of memory or time?) on {delivery.receive_count - 1} of "
+                f"{delivery.max_receive_count} deliveries; not tried again"
+            )
+            status = KILLED_IN.get(step, Status.ERROR_DEPLOYMENT)
+            raise GaveUp(_record(storage, ref, upload_id, status, reason, settings))
+        try:
+            return _import(storage, client, ref, upload_id, settings, delivery), True
+        except ObjectGone:
+            raise
+        except Exception as exc:
+            if not (delivery.is_last and is_retryable(exc)):
+                raise
+            reason = f"failed on the last of {delivery.max_receive_count} deliveries: "
+            manifest = _record(
+                storage, ref, upload_id, Status.ERROR_DEPLOYMENT, reason + describe(exc), settings
+            )
+            raise GaveUp(manifest) from exc
+    finally:
+        leases.release(storage, lease)
+
+
+def _record(
+    storage: Storage,
+    ref: S3ObjectRef,
+    upload_id: str,
+    status: Status,
+    reason: str,
+    settings: ImportSettings,
+) -> Manifest:
+    return record_failure(
+        storage,
+        upload_id,
+        status,
+        reason,
+        name=ref.basename,
+        upload_ref=ref.url,
+        size=ref.size,
+        settings=settings,
+    )
+
+
+def _import(
+    storage: Storage,
+    client: Any,
+    ref: S3ObjectRef,
+    upload_id: str,
+    settings: ImportSettings,
+    delivery: Delivery,
+) -> Manifest:
+    size = object_size(client, ref)
+    shortage = disk_shortage(size, settings.workdir)
+    if shortage is not None:
+        return _record(storage, ref, upload_id, Status.ERROR_CONVERSION, shortage, settings)
+    settings = delivery_settings(settings, delivery, size)
     with tempfile.TemporaryDirectory(prefix="cytotile-s3-", dir=settings.workdir or None) as tmp:
         local = Path(tmp) / safe_name(ref.basename)
         download(client, ref, local)
@@ -120,7 +375,59 @@ def import_s3_object(ref: S3ObjectRef, settings: ImportSettings, client: Any = N
             settings=settings,
             upload_id=upload_id,
             upload_ref=ref.url,
+            raise_retryable=True,
         )
+
+
+def process(ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: Delivery) -> Result:
+    """Import one object and say what became of it (never raises)."""
+    upload_id = upload_id_for(ref)
+    started = time.monotonic()
+    result = Result(ref, upload_id, Outcome.DONE)
+    try:
+        result.manifest, imported = _import_s3_object(ref, settings, client, delivery)
+        result.reason = result.manifest.reason or ""
+        result.imported = imported
+    except ObjectGone as exc:
+        result.outcome, result.reason = Outcome.SKIPPED, exc.details
+    except leases.LeaseHeld as exc:
+        result.outcome, result.reason = Outcome.IN_PROGRESS, str(exc)
+        result.retry_after_s = max(0.0, exc.expires_at - time.time()) + 5
+    except GaveUp as exc:
+        result.outcome, result.manifest, result.error = Outcome.GAVE_UP, exc.manifest, exc
+        result.reason = exc.manifest.reason or ""
+        result.retry_after_s = 0.0  # the next receive moves it to the dead-letter queue
+    except Exception as exc:
+        result.outcome, result.reason, result.error = Outcome.RETRY, describe(exc), exc
+        result.retry_after_s = queue.backoff_s(delivery.receive_count)
+    if result.outcome is Outcome.GAVE_UP:
+        result.imported = True
+    if result.imported:
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def _refs(message: Message, settings: ImportSettings) -> Iterator[S3ObjectRef]:
+    for ref in message.refs:
+        if inside_root(ref, settings.root):
+            log.warning("%s is inside the images root %s: not imported", ref.url, settings.root)
+        else:
+            yield ref
+
+
+def _log(result: Result) -> None:
+    status = result.manifest.status.value if result.manifest is not None else "-"
+    reason = f" ({result.reason})" if result.reason else ""
+    if result.outcome is Outcome.DONE:
+        log.info("%s: %s -> %s%s", result.upload_id, result.ref.url, status, reason)
+    elif result.outcome in (Outcome.SKIPPED, Outcome.IN_PROGRESS):
+        log.info("%s: %s%s", result.upload_id, result.outcome.value.lower(), reason)
+    elif result.outcome is Outcome.GAVE_UP:
+        log.error("%s: %s -> %s, to the dead-letter queue%s", result.upload_id, result.ref.url,
+                  status, reason)  # fmt: skip
+    else:
+        log.error("%s: import of %s failed; the message will be retried%s", result.upload_id,
+                  result.ref.url, reason, exc_info=result.error)  # fmt: skip
 
 
 def handle_import_event(
@@ -128,14 +435,18 @@ def handle_import_event(
     settings: ImportSettings,
     *,
     client: Any = None,
-    on_upload: Callable[[str], None] | None = None,
+    context: Any = None,
+    observer: Observer | None = None,
 ) -> dict[str, Any]:
     """Import every object ``event`` announces; return an SQS partial batch response.
 
-    ``on_upload(upload_id)`` is called before each import (the handler uses it to put the
-    upload id in its log lines). A direct (non-SQS) S3 event that fails re-raises instead, so
-    the asynchronous invocation is retried.
+    ``context`` (the Lambda context) bounds the imports by the invocation's remaining time.
+    A direct (non-SQS) S3 event that fails re-raises instead, so the asynchronous invocation is
+    retried.
     """
+    budget_s = context.get_remaining_time_in_millis() / 1000 if context is not None else 0.0
+    ends_at = time.time() + budget_s if context is not None else 0.0
+    client = client if client is not None else _s3_client()
     failures: list[dict[str, str]] = []
     for message in messages(event):
         if message.error is not None:
@@ -144,31 +455,20 @@ def handle_import_event(
                 raise EventError(message.error)
             failures.append({"itemIdentifier": message.message_id})
             continue
-        for ref in message.refs:
-            if inside_root(ref, settings.root):
-                log.warning("%s is inside the images root %s: not imported", ref.url, settings.root)
+        delivery = Delivery(message.receive_count, settings.max_receive_count, ends_at, budget_s)
+        for ref in _refs(message, settings):
+            if observer is not None:
+                observer.started(upload_id_for(ref))
+            result = process(ref, settings, client, delivery)
+            _log(result)
+            if observer is not None:
+                observer.finished(result)
+            if not result.outcome.fails_message:
                 continue
-            upload_id = upload_id_for(ref)
-            if on_upload is not None:
-                on_upload(upload_id)
-            try:
-                manifest = import_s3_object(ref, settings, client)
-            except ObjectGone as exc:
-                log.warning("%s: skipped: %s", upload_id, exc.details)
-                continue
-            except Exception:
-                log.exception(
-                    "%s: import of %s failed; the message will be retried", upload_id, ref.url
-                )
-                if message.message_id is None:
-                    raise
-                failures.append({"itemIdentifier": message.message_id})
-                break  # the rest of this message is retried with it (imports are idempotent)
-            log.info(
-                "%s: %s -> %s%s",
-                upload_id,
-                ref.url,
-                manifest.status.value,
-                f" ({manifest.reason})" if manifest.reason else "",
-            )
+            if message.message_id is None:
+                raise result.error or RuntimeError(result.reason)
+            failures.append({"itemIdentifier": message.message_id})
+            if result.retry_after_s is not None:
+                queue.retry_after(message, result.retry_after_s)
+            break  # the rest of this message is retried with it (imports are idempotent)
     return {"batchItemFailures": failures}

@@ -13,12 +13,19 @@ import json
 import logging
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from cytotile.errors import ConversionError, DeploymentError, FormatError, ImportFailure
+from cytotile.errors import (
+    ConversionError,
+    DeploymentError,
+    FormatError,
+    ImageNotFound,
+    ImportFailure,
+)
 from cytotile.importer.events import Emitter, ImportEvent, Listener, WebhookListener
 from cytotile.importer.sandbox import run_isolated
 from cytotile.manifest import HISTOGRAM_NAME, PYRAMID_NAME, FileEntry, Manifest, Status
@@ -68,12 +75,28 @@ class _Run:
         self.record(status, "end")
 
     def isolated(self, task: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        return run_isolated(
-            f"cytotile.importer.tasks:{task}",
-            payload,
-            timeout_s=timeout_s,
-            memory_bytes=self.settings.memory_mb * 1024 * 1024,
-        )
+        """Run ``task`` in a child process, within ``timeout_s`` and the settings' deadline (a
+        step cut short by the deadline fails with a reason that names it)."""
+        deadline = self.settings.deadline
+        bounded = deadline > 0 and time.time() + timeout_s > deadline
+        if bounded:
+            timeout_s = deadline - time.time()
+            if timeout_s <= 0:
+                raise ConversionError(self._late())
+        try:
+            return run_isolated(
+                f"cytotile.importer.tasks:{task}",
+                payload,
+                timeout_s=timeout_s,
+                memory_bytes=self.settings.memory_mb * 1024 * 1024,
+            )
+        except ConversionError as exc:
+            if bounded and time.time() >= deadline - 1:
+                raise ConversionError(self._late()) from exc
+            raise
+
+    def _late(self) -> str:
+        return f"did not finish within {self.settings.deadline_name}"
 
 
 def import_file(
@@ -85,6 +108,7 @@ def import_file(
     upload_id: str | None = None,
     upload_ref: str | None = None,
     listeners: Iterable[Listener] = (),
+    raise_retryable: bool = False,
 ) -> Manifest:
     """Import ``local_path`` into ``storage``; return the final manifest (never raises for bad
     input: the manifest's status says what happened).
@@ -92,20 +116,30 @@ def import_file(
     ``upload_ref`` (e.g. ``s3://bucket/key``) records where the upload already is, instead of
     copying it into the upload folder. ``upload_id`` makes the import idempotent: a finished
     upload of that id is returned as it is.
+
+    ``raise_retryable``: a failure that is not the input's fault (storage unavailable, an
+    unexpected exception) is raised, after cleaning ``processed/`` and saving the manifest
+    without a final status, instead of ending ERROR_DEPLOYMENT: the caller retries (the import
+    function lets SQS deliver the message again) or records the failure itself.
     """
     settings = settings or ImportSettings()
     name = safe_name(name or local_path.name)
     uid = upload_id or f"upload-{uuid.uuid4()}"
+    history: list[dict[str, Any]] = []  # of an interrupted attempt, kept
     if upload_id is not None:
         with contextlib.suppress(Exception):
             previous = Manifest.load(storage, uid)
             if previous.status.is_final:
                 return previous
+            history = previous.history
     extra: list[Listener] = list(listeners)
     if settings.webhook_url:
         extra.append(WebhookListener(settings.webhook_url))
     manifest = Manifest(
-        id=uid, original_name=name, source={"ref": upload_ref} if upload_ref else {}
+        id=uid,
+        original_name=name,
+        source={"ref": upload_ref} if upload_ref else {},
+        history=history,
     )
     run = _Run(storage, manifest, settings, Emitter(extra))
     try:
@@ -116,11 +150,63 @@ def import_file(
             prefix="cytotile-import-", dir=settings.workdir or None
         ) as tmp:
             _process(run, local_path, Path(tmp))
-    except ImportFailure as exc:
-        _fail(run, Status(exc.status), exc.details)
     except Exception as exc:
-        log.exception("import %s failed unexpectedly", uid)
-        _fail(run, Status.ERROR_DEPLOYMENT, f"unexpected error: {type(exc).__name__}: {exc}")
+        if raise_retryable and is_retryable(exc):
+            _interrupt(run, exc)
+            raise
+        if isinstance(exc, ImportFailure):
+            _fail(run, Status(exc.status), exc.details)
+        else:
+            log.exception("import %s failed unexpectedly", uid)
+            _fail(run, Status.ERROR_DEPLOYMENT, f"unexpected error: {describe(exc)}")
+    return manifest
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a failure may go away by itself: anything but a verdict on the input (a
+    ``DeploymentError`` is the storage refusing a write)."""
+    return not isinstance(exc, ImportFailure) or isinstance(exc, DeploymentError)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for an exception."""
+    if isinstance(exc, ImportFailure):
+        return exc.details
+    text = " ".join(str(exc).split())[:500]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def record_failure(
+    storage: Storage,
+    upload_id: str,
+    status: Status,
+    reason: str,
+    *,
+    name: str,
+    upload_ref: str | None = None,
+    size: int | None = None,
+    settings: ImportSettings | None = None,
+    listeners: Iterable[Listener] = (),
+) -> Manifest:
+    """Record that ``upload_id`` ends ``status`` (an ERROR_*) for ``reason``, found outside the
+    flow (the upload cannot fit, the last delivery of a failing import). An existing manifest
+    keeps its history; nothing under ``processed/`` is left."""
+    settings = settings or ImportSettings()
+    try:
+        manifest = Manifest.load(storage, upload_id)
+    except ImageNotFound:
+        manifest = Manifest(
+            id=upload_id,
+            original_name=safe_name(name),
+            source={"ref": upload_ref} if upload_ref else {},
+            size=size,
+        )
+        if upload_ref:
+            manifest.files = [FileEntry("UPLOAD", upload_ref, size, is_reference=True)]
+    extra: list[Listener] = list(listeners)
+    if settings.webhook_url:
+        extra.append(WebhookListener(settings.webhook_url))
+    _fail(_Run(storage, manifest, settings, Emitter(extra)), status, reason)
     return manifest
 
 
@@ -225,6 +311,22 @@ def _deploy(
         "quality": run.settings.jpeg_quality,
         "index_size": converted["index_size"],
     }
+
+
+def _interrupt(run: _Run, exc: BaseException) -> None:
+    """Leave a retryable failure ready for the retry: no ``processed/`` files, the manifest at
+    its last step (not final) with the reason."""
+    manifest = run.manifest
+    manifest.reason = f"interrupted, to be retried: {describe(exc)}"
+    run.record(manifest.status, "interrupted", reason=manifest.reason)
+    manifest.files = [f for f in manifest.files if f.role in ("UPLOAD", "ORIGINAL")]
+    manifest.associated = {}
+    manifest.pyramid = None
+    try:
+        run.storage.delete_prefix(f"{manifest.id}/processed")
+        manifest.save(run.storage)
+    except Exception:
+        log.exception("cannot record the interruption of %s", manifest.id)
 
 
 def _fail(run: _Run, status: Status, reason: str) -> None:
