@@ -110,6 +110,9 @@ up() {
             return 1
         fi
         install
+        # LocalStack keeps no state across restarts (no PERSISTENCE): what it unzipped and the
+        # Lambdas' temporary folders from a previous run are garbage.
+        rm -rf "$STATE/tmp"
         mkdir -p "$STATE/tmp"
         log "starting (log: $LOGFILE)"
         # setsid: LocalStack and the Lambda subprocesses it starts share one process group,
