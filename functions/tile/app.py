@@ -4,6 +4,7 @@ The app (settings from CYTOTILE_*, its S3 client) is created at the first reques
 this module reads no CYTOTILE_* setting and opens nothing.
 """
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,8 +14,9 @@ from cytotile.api.app import create_app
 from cytotile.aws.observability import NAMESPACE, request_keys, share_logging, tile_metrics
 from cytotile.settings import ServerSettings, from_env
 
-logger = Logger(service="cytotile-tile")
-metrics = Metrics(namespace=NAMESPACE, service="cytotile-tile")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cytotile-tile"  # or cytotile-upload
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 _handler: list[Mangum] = []  # the app, once created
 
 

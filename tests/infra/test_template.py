@@ -115,6 +115,29 @@ def test_serving_functions_only_read_the_images_bucket(template: dict[str, Any],
         assert not mentions(statement["Resource"], "UploadBucket"), statement
 
 
+def test_only_the_upload_function_writes_uploads(template: dict[str, Any]) -> None:
+    """POST /upload/presigned signs uploads with its own permissions: new objects under
+    incoming/ of the upload bucket, nothing else."""
+    function = template["Resources"]["UploadFunction"]["Properties"]
+    found = statements(template["Resources"]["UploadFunction"])
+    assert {a for s in found for a in actions(s)} == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    for statement in found:
+        assert statement["Resource"] == Tag("Sub", "${UploadBucket.Arn}/incoming/*")
+    root = function["Environment"]["Variables"]["CYTOTILE_UPLOAD_ROOT"]
+    assert root == Tag("Sub", "s3://${UploadBucket}/incoming")
+    (event,) = function["Events"].values()
+    assert event["Properties"]["Path"] == "/upload/presigned"
+    writers = {
+        name
+        for name, resource in resources(template, "AWS::Serverless::Function").items()
+        if any(
+            not set(actions(s)) <= S3_READ_ACTIONS | {"sqs:ChangeMessageVisibility"}
+            for s in statements(resource)
+        )
+    }
+    assert writers == {"ImportFunction", "UploadFunction"}
+
+
 def test_import_function_privileges(template: dict[str, Any]) -> None:
     found = statements(template["Resources"]["ImportFunction"])
     upload = [s for s in found if mentions(s["Resource"], "UploadBucket")]
@@ -298,7 +321,12 @@ def test_parameters_and_outputs(template: dict[str, Any]) -> None:
         "DeadLetterQueueUrl",
     } <= set(template["Outputs"])
     functions = resources(template, "AWS::Serverless::Function")
-    assert set(functions) == {"ImportFunction", "TileFunction", "AnnotationFunction"}
+    assert set(functions) == {
+        "ImportFunction",
+        "TileFunction",
+        "AnnotationFunction",
+        "UploadFunction",
+    }
     layers = template["Globals"]["Function"]["Layers"]
     assert layers == [ref("VipsLayer")]
     layer = template["Resources"]["VipsLayer"]["Properties"]
