@@ -1,0 +1,137 @@
+"""Conversion: cytotile ``convert()`` against a plain libvips pyramid of the same slide.
+
+Each conversion runs in its own child process (``python -m bench.conversion KIND SRC OUT``) that
+times the call itself and reports its own peak RSS (``ru_maxrss``, which is VmHWM), so the
+numbers include libvips's buffers but not the parent's or another run's.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import ROOT, child_env
+from bench.common import Row, Section
+
+TIME_TARGET = 1.3  # cytotile / libvips
+MEMORY_TARGET_MB = 500
+KINDS = ("libvips", "cytotile")
+PYRAMID_KEY = "upload-bench/processed/visualisation.PYRTIFF"  # as an import would store it
+
+
+def convert_once(kind: str, src: Path, out: Path) -> dict[str, float]:
+    """Run in the child: one conversion, timed; returns seconds, peak RSS and output size."""
+    import pyvips
+
+    start = time.perf_counter()
+    if kind == "cytotile":
+        from bench.slide import TiffSource
+        from cytotile.importer.convert import convert
+
+        convert(TiffSource(src), out, quality=85)
+    elif kind == "libvips":
+        image = pyvips.Image.new_from_file(str(src), access="sequential", fail_on="error")
+        image.tiffsave(
+            str(out),
+            tile=True,
+            tile_width=256,
+            tile_height=256,
+            pyramid=True,
+            compression="jpeg",
+            Q=85,
+            bigtiff=True,
+        )
+    else:
+        raise ValueError(f"unknown conversion {kind!r}")
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"seconds": seconds, "peak_mb": peak_kb / 1024, "size_mb": out.stat().st_size / 1e6}
+
+
+def run_child(kind: str, src: Path, out: Path, timeout: float = 900) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.conversion", kind, str(src), str(out)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = " ".join(proc.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"{kind} conversion failed ({proc.returncode}): {tail}")
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def outputs(workdir: Path) -> dict[str, Path]:
+    """Where each conversion writes: the cytotile pyramid at its storage key under ``workdir``
+    (then served), the libvips one beside it (the OpenSlide peer's generic pyramidal TIFF)."""
+    return {"cytotile": workdir / PYRAMID_KEY, "libvips": workdir / "libvips-pyramid.tif"}
+
+
+def bench_conversion(src: Path, workdir: Path, repeats: int) -> Section:
+    section = Section("Conversion (whole slide, child process each)", "vs libvips")
+    paths = outputs(workdir)
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}
+    for _ in range(repeats):
+        for kind in KINDS:  # alternate, so that both see the same page cache and machine load
+            try:
+                runs[kind].append(run_child(kind, src, paths[kind]))
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                section.errors.append(str(exc))
+    if not all(runs.values()):
+        return section
+    seconds = {k: statistics.median(r["seconds"] for r in runs[k]) for k in KINDS}
+    peak = {k: max(r["peak_mb"] for r in runs[k]) for k in KINDS}
+    size = {k: runs[k][-1]["size_mb"] for k in KINDS}
+    ratio = seconds["cytotile"] / seconds["libvips"]
+    n = {k: "median of " + " / ".join(f"{r['seconds']:.1f}" for r in runs[k]) + " s" for k in KINDS}
+    section.rows += [
+        Row("libvips tiffsave pyramid: time", seconds["libvips"], "s", 1.0, note=n["libvips"]),
+        Row(
+            "cytotile convert(): time",
+            seconds["cytotile"],
+            "s",
+            ratio,
+            target=f"<= {TIME_TARGET}x libvips",
+            ok=ratio <= TIME_TARGET,
+            note=n["cytotile"],
+        ),
+        Row("libvips tiffsave pyramid: peak RSS", peak["libvips"], "MB", 1.0, note="max of runs"),
+        Row(
+            "cytotile convert(): peak RSS",
+            peak["cytotile"],
+            "MB",
+            peak["cytotile"] / peak["libvips"],
+            target=f"< {MEMORY_TARGET_MB} MB",
+            ok=peak["cytotile"] < MEMORY_TARGET_MB,
+            note="max of runs",
+        ),
+        Row("libvips pyramid: file size", size["libvips"], "MB", 1.0),
+        Row(
+            "cytotile pyramid: file size",
+            size["cytotile"],
+            "MB",
+            size["cytotile"] / size["libvips"],
+        ),
+    ]
+    return section
+
+
+def main(argv: list[str]) -> int:
+    kind, src, out = argv
+    print(json.dumps(convert_once(kind, Path(src), Path(out))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
