@@ -21,6 +21,15 @@ from bench.common import Row, Section
 TIME_TARGET = 1.3  # cytotile / libvips
 MEMORY_TARGET_MB = 500
 KINDS = ("libvips", "cytotile")
+
+
+def quality() -> int:
+    """The product's pyramid quality (CYTOTILE_JPEG_QUALITY), used by both peers alike."""
+    from cytotile.settings import ImportSettings, from_env
+
+    return from_env(ImportSettings).jpeg_quality
+
+
 PYRAMID_KEY = "upload-bench/processed/visualisation.PYRTIFF"  # as an import would store it
 
 
@@ -33,7 +42,7 @@ def convert_once(kind: str, src: Path, out: Path) -> dict[str, float]:
         from bench.slide import TiffSource
         from cytotile.importer.convert import convert
 
-        convert(TiffSource(src), out, quality=85)
+        convert(TiffSource(src), out, quality=quality())
     elif kind == "libvips":
         image = pyvips.Image.new_from_file(str(src), access="sequential", fail_on="error")
         image.tiffsave(
@@ -43,7 +52,7 @@ def convert_once(kind: str, src: Path, out: Path) -> dict[str, float]:
             tile_height=256,
             pyramid=True,
             compression="jpeg",
-            Q=85,
+            Q=quality(),
             bigtiff=True,
         )
     else:
