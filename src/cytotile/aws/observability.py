@@ -48,8 +48,8 @@ def request_keys(logger: Logger, event: dict[str, Any]) -> None:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
     request = APIGatewayProxyEvent(event)
-    logger.append_keys(path=request.path, method=request.http_method)
-    with contextlib.suppress(KeyError, TypeError):
+    with contextlib.suppress(KeyError, TypeError):  # not an API Gateway event: Mangum says so
+        logger.append_keys(path=request.path, method=request.http_method)
         logger.set_correlation_id(request.request_context.request_id)
 
 
