@@ -22,7 +22,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 # Existing folders only: a fresh clone has no empty folders.
-LINT_PATHS := $(wildcard src tests functions bench scripts)
+LINT_PATHS := $(wildcard src tests functions bench scripts infra)
 MYPY_PATHS := $(wildcard src) $(if $(wildcard functions/*/*.py),functions)
 
 SAM_VENV := .cache/sam-venv
@@ -140,7 +140,7 @@ CLOUD_STACK := cytotile-local
 CLOUD_ENV := SAM_CLI_TELEMETRY=0 AWS_ENDPOINT_URL=$(LOCALSTACK_ENDPOINT) AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 
-.PHONY: cloud-up cloud-down cloud-deploy cloud-test
+.PHONY: cloud-up cloud-down cloud-ready cloud-deploy cloud-test
 
 cloud-up: ## start LocalStack on the host (venv in .cache), wait until healthy; ok if running
 	bash $(LOCALSTACK) up
@@ -148,8 +148,12 @@ cloud-up: ## start LocalStack on the host (venv in .cache), wait until healthy; 
 cloud-down: ## stop LocalStack (by the PID in .cache/localstack.pid)
 	bash $(LOCALSTACK) down
 
-cloud-deploy: sam-build ## sam build, then sam deploy of the stack cytotile-local on LocalStack
-	@bash $(LOCALSTACK) status >/dev/null 2>&1 || { echo "LocalStack is not running: make cloud-up" >&2; exit 1; }
+# Before the build: a LocalStack that is not running fails at once.
+cloud-ready:
+	@curl -sf --max-time 5 $(LOCALSTACK_ENDPOINT)/_localstack/health >/dev/null || \
+	  { echo "LocalStack does not answer at $(LOCALSTACK_ENDPOINT): make cloud-up" >&2; exit 1; }
+
+cloud-deploy: cloud-ready sam-build ## sam build, then sam deploy of the stack cytotile-local on LocalStack
 	$(CLOUD_ENV) $(SAM) deploy --template-file .aws-sam/build/template.yaml \
 	  --stack-name $(CLOUD_STACK) --resolve-s3 --region us-east-1 \
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \

@@ -170,7 +170,8 @@ def find_manifest(s3: Any, images: str, source_ref: str) -> dict[str, Any] | Non
     for page in paginator.paginate(Bucket=images, Prefix="upload-"):
         for obj in page.get("Contents", []):
             if obj["Key"].count("/") == 1 and obj["Key"].endswith("/manifest.json"):
-                manifest = json.loads(s3.get_object(Bucket=images, Key=obj["Key"])["Body"].read())
+                body = s3.get_object(Bucket=images, Key=obj["Key"])["Body"].read()
+                manifest: dict[str, Any] = json.loads(body)
                 if (manifest.get("source") or {}).get("ref") == source_ref:
                     return manifest
     return None
@@ -195,7 +196,9 @@ def compare(
     )
     if not ok:
         return False, None
-    report.check(f"{what}: local server answers 200", local.status_code == 200, str(local.status_code))
+    report.check(
+        f"{what}: local server answers 200", local.status_code == 200, str(local.status_code)
+    )
     ctype = remote.headers.get("content-type", "")
     report.check(f"{what}: {media_type}", ctype.startswith(media_type), ctype)
     etag = remote.headers.get("etag")
@@ -209,7 +212,9 @@ def compare(
     try:
         a, b = decode(remote.content), decode(local.content)
     except Exception as exc:  # base64 text instead of bytes, a truncated body...
-        report.check(f"{what}: decodes as an image", False, f"{exc}; first bytes {remote.content[:16]!r}")
+        report.check(
+            f"{what}: decodes as an image", False, f"{exc}; first bytes {remote.content[:16]!r}"
+        )
         return False, etag
     if a.shape != b.shape:
         report.check(f"{what}: same size", False, f"{a.shape} vs {b.shape}")
@@ -269,7 +274,10 @@ def run(args: argparse.Namespace, report: Report) -> None:
     try:
         manifest = wait_deployed(s3, images, upload_id, ref.url, args.timeout)
     except Fatal:
-        print("\nlast lines of the import function's log:\n" + function_logs(cfn, args.stack_name, "ImportFunction"))
+        print(
+            "\nlast lines of the import function's log:\n"
+            + function_logs(cfn, args.stack_name, "ImportFunction")
+        )
         raise
     report.timings["import (upload to DEPLOYED)"] = time.monotonic() - started
     report.check("import: DEPLOYED", True, f"{manifest.get('format_id')}, {manifest['id']}")
@@ -277,14 +285,15 @@ def run(args: argparse.Namespace, report: Report) -> None:
     path = f"{upload_id}/{quote(manifest.get('original_name') or sample.name)}"
 
     full = manifest["pyramid"]["tiers"][0]
-    ti = (full["n_ty"] // 2) * full["n_tx"] + full["n_tx"] // 2
+    zoom, ti = full["zoom"], (full["n_ty"] // 2) * full["n_tx"] + full["n_tx"] // 2
     width, height = manifest["image"]["width"], manifest["image"]["height"]
     region = {"left": width // 3, "top": height // 3, "width": 600, "height": 400}
+    tile = f"/image/{path}/normalized-tile/zoom/{zoom}/ti/{ti}.jpg"
     requests: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
-        ("normalized tile", "GET", f"/image/{path}/normalized-tile/zoom/{full['zoom']}/ti/{ti}.jpg", None, "image/jpeg"),
+        ("normalized tile", "GET", tile, None, "image/jpeg"),
         ("thumb", "GET", f"/image/{path}/thumb.jpg?length=256", None, "image/jpeg"),
         ("window", "POST", f"/image/{path}/window.png", {"region": region}, "image/png"),
-    ]  # fmt: skip
+    ]
 
     print(f"\nthrough API Gateway: {base}/image/{path}/...")
     with httpx.Client(base_url=base, timeout=120) as api:
@@ -300,7 +309,9 @@ def run(args: argparse.Namespace, report: Report) -> None:
             started = time.monotonic()
             remote = api.request(method, url, json=body)
             report.timings[f"{what} (API Gateway)"] = time.monotonic() - started
-            _, etags[what] = compare(report, what, remote, local.request(method, url, json=body), media_type)
+            _, etags[what] = compare(
+                report, what, remote, local.request(method, url, json=body), media_type
+            )
 
         tile_url, etag = requests[0][2], etags["normalized tile"]
         if etag:
@@ -317,7 +328,9 @@ def run(args: argparse.Namespace, report: Report) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-name", default=os.environ.get("STACK_NAME", "cytotile-local"))
-    parser.add_argument("--endpoint", default=os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566"))
+    parser.add_argument(
+        "--endpoint", default=os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
+    )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.add_argument("--sample", help="the file to upload (default: CMU-1-Small-Region.svs)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for DEPLOYED")

@@ -29,6 +29,8 @@ if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
 ENDPOINT = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"].rstrip("/")
 RUNTIME_ID = os.environ["LOCALSTACK_RUNTIME_ID"]
 INVOCATIONS: "queue.Queue[dict]" = queue.Queue()
+#: Lambda's limit on a synchronous invocation's response (6 MB)
+MAX_PAYLOAD = int(os.environ.get("LOCALSTACK_MAX_PAYLOAD_SIZE") or 6291556)
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -51,7 +53,7 @@ def error_document(exc: BaseException, skip: int = 0) -> dict:
 
 
 class InvokeHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.rstrip("/") != "/invoke":
             self.send_response(404)
@@ -122,9 +124,20 @@ def main() -> None:
             print("".join(document["stackTrace"]), end="", file=sys.stderr)
             body = json.dumps(document).encode()
             path = f"/invocations/{request_id}/error"
+        if len(body) > MAX_PAYLOAD and path.endswith("/response"):
+            message = (
+                f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload "
+                f"size ({MAX_PAYLOAD} bytes)."
+            )  # as Lambda says it: an answer this large works here but not on AWS
+            print(f"[ERROR] {message}", file=sys.stderr)
+            error = {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+            body, path = json.dumps(error).encode(), f"/invocations/{request_id}/error"
         sys.stdout.flush()
         sys.stderr.flush()
-        post(path, body)
+        try:
+            post(path, body)
+        except OSError as exc:  # LocalStack gave up on this invocation: serve the next one
+            print(f"[ERROR] could not report {request_id}: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """``LAMBDA_RUNTIME_EXECUTOR=local``: each execution environment is a host Python subprocess.
 
-Where LocalStack's docker executor starts a container with RAPID (``localstack-lambda-runtime-init``)
-as its entry point, this one starts ``bootstrap.py`` with the host's Python (the one LocalStack
-runs on, with ``-S``: none of LocalStack's packages are visible to the function). The function
+Where LocalStack's docker executor starts a container with RAPID
+(``localstack-lambda-runtime-init``) as its entry point, this one starts ``bootstrap.py`` with the
+host's Python (the one LocalStack runs on, with ``-S``: none of LocalStack's packages are
+visible to the function). The function
 sees the unzipped code as its task root, its layers' ``python/`` folders on PYTHONPATH, then
 the Lambda runtime's own packages (boto3: ``CYTOTILE_LAMBDA_RUNTIME_PATH``), its environment
 variables, AWS endpoints pointing at LocalStack, and a private temporary folder as ``/tmp``.
@@ -16,6 +17,7 @@ result, not a hang), and the invocation's log lines (START/END/REPORT around its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -68,7 +70,9 @@ class LocalRuntimeExecutor(RuntimeExecutor):
     def start(self, env_vars: dict[str, str]) -> None:
         config_ = self.function_version.config
         if not str(config_.runtime or "").startswith("python"):
-            raise LambdaRuntimeException(f"the local executor runs python only, not {config_.runtime}")
+            raise LambdaRuntimeException(
+                f"the local executor runs python only, not {config_.runtime}"
+            )
         self.env = self._environment(env_vars)
         self.endpoint.start()
         self._spawn()
@@ -133,10 +137,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
     def _finish(self, request_id: str | None, document: bytes) -> None:
         future = self.endpoint.invocation_future
         if future is not None and not future.done():
-            try:
+            with contextlib.suppress(Exception):  # set by the runtime in between
                 future.set_result(InvocationResult(request_id or "", document, True, None))
-            except Exception:  # set by the runtime in between
-                pass
 
     def stop(self) -> None:
         self.stopping = True
@@ -193,7 +195,8 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         if process is not None and process.poll() is None:
             process.kill()
         self._finish(
-            request_id, json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
+            request_id,
+            json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode(),
         )
 
     def _read_log(self, offset: int) -> str:
