@@ -9,11 +9,11 @@ is computed at 1/32 scale and enlarged, so a 40000x30000 slide costs about a min
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cytotile.formats.base import ImageMetadata, Source
+from cytotile.synthetic import save_slide
 
 if TYPE_CHECKING:
     import pyvips
@@ -73,22 +73,7 @@ def ensure_slide(cache: Path, width: int, height: int) -> tuple[Path, bool]:
     path = slide_path(cache, width, height)
     if path.is_file():
         return path, False
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        tissue(width, height).tiffsave(
-            str(tmp),
-            tile=True,
-            tile_width=256,
-            tile_height=256,
-            compression="jpeg",
-            Q=90,
-            bigtiff=True,
-            keep="none",
-        )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_slide(tissue(width, height), path)
     return path, True
 
 

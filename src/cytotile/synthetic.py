@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,20 +36,28 @@ def tissue_image(width: int, height: int, seed: int = 1) -> pyvips.Image:
     return bands[0].bandjoin(bands[1:]).cast("uchar").copy(interpretation="srgb")
 
 
-def write_tissue_slide(path: Path, width: int, height: int, seed: int = 1) -> Path:
-    """Write a tiled JPEG TIFF (not pyramidal) of a synthetic slide, once."""
-    if path.exists():
-        return path
+def save_slide(image: pyvips.Image, path: Path) -> Path:
+    """Write ``image`` as a tiled JPEG TIFF (not pyramidal), atomically: what a scanner's export
+    or a plain slide looks like before import."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tissue_image(width, height, seed).tiffsave(
-        str(tmp),
-        tile=True,
-        tile_width=256,
-        tile_height=256,
-        compression="jpeg",
-        Q=90,
-        bigtiff=True,
-    )
-    tmp.replace(path)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        image.tiffsave(
+            str(tmp),
+            tile=True,
+            tile_width=256,
+            tile_height=256,
+            compression="jpeg",
+            Q=90,
+            bigtiff=True,
+            keep="none",
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def write_tissue_slide(path: Path, width: int, height: int, seed: int = 1) -> Path:
+    """Write a synthetic slide once (kept: later calls return the existing file)."""
+    return path if path.exists() else save_slide(tissue_image(width, height, seed), path)

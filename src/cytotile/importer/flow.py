@@ -319,14 +319,7 @@ def _interrupt(run: _Run, exc: BaseException) -> None:
     manifest = run.manifest
     manifest.reason = f"interrupted, to be retried: {describe(exc)}"
     run.record(manifest.status, "interrupted", reason=manifest.reason)
-    manifest.files = [f for f in manifest.files if f.role in ("UPLOAD", "ORIGINAL")]
-    manifest.associated = {}
-    manifest.pyramid = None
-    try:
-        run.storage.delete_prefix(f"{manifest.id}/processed")
-        manifest.save(run.storage)
-    except Exception:
-        log.exception("cannot record the interruption of %s", manifest.id)
+    _unpublish(run, "interruption")
 
 
 def _fail(run: _Run, status: Status, reason: str) -> None:
@@ -334,6 +327,12 @@ def _fail(run: _Run, status: Status, reason: str) -> None:
     manifest.status = status
     manifest.reason = reason
     run.record(status, "end", reason=reason)
+    _unpublish(run, "failure")
+
+
+def _unpublish(run: _Run, what: str) -> None:
+    """Remove everything that could be served (``processed/``) and save the manifest."""
+    manifest = run.manifest
     manifest.files = [f for f in manifest.files if f.role in ("UPLOAD", "ORIGINAL")]
     manifest.associated = {}
     manifest.pyramid = None
@@ -341,4 +340,4 @@ def _fail(run: _Run, status: Status, reason: str) -> None:
         run.storage.delete_prefix(f"{manifest.id}/processed")
         manifest.save(run.storage)
     except Exception:
-        log.exception("cannot record the failure of %s", manifest.id)
+        log.exception("cannot record the %s of %s", what, manifest.id)
