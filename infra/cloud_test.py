@@ -10,7 +10,9 @@
    a normalized tile, a thumb and a window, and compares each with the local server's answer
    for the same image (the same Starlette app, created in this process over the same images
    bucket with the tile function's own CYTOTILE_* settings): same status, type and ETag, same
-   pixels within a mean absolute difference of 3 (the images are decoded);
+   pixels within a mean absolute difference of 3 (the images are decoded); and the images
+   with those of the same file imported here (`cytotile import` into a temporary folder with
+   the import function's settings), so the import in Lambda is checked too;
 5. revalidates the tile with If-None-Match: 304, no body.
 
 Prints a summary; exits 1 when any check failed. Run with the dev venv's Python:
@@ -24,6 +26,7 @@ import argparse
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,14 +130,15 @@ def function_logs(cfn: Any, stack: str, logical_id: str, lines: int = 40) -> str
         return f"(no logs: {exc})"
 
 
-def the_sample(explicit: str | None, workdir: Path) -> Path:
+def the_sample(explicit: str | None, synthetic: bool, workdir: Path) -> Path:
     if explicit:
         return Path(explicit)
-    if SAMPLE.is_file():
+    if SAMPLE.is_file() and not synthetic:
         return SAMPLE
     from cytotile.synthetic import write_tissue_slide
 
-    print(f"  {SAMPLE} is absent: a synthetic tissue slide instead")
+    if not synthetic:
+        print(f"  {SAMPLE} is absent: a synthetic tissue slide instead")
     return write_tissue_slide(workdir / "synthetic-tissue.tif", 3000, 2200)
 
 
@@ -209,27 +213,49 @@ def compare(
     )
     cache = remote.headers.get("cache-control", "")
     report.check(f"{what}: cacheable by a CDN", "public" in cache and "max-age" in cache, cache)
-    try:
-        a, b = decode(remote.content), decode(local.content)
-    except Exception as exc:  # base64 text instead of bytes, a truncated body...
-        report.check(
-            f"{what}: decodes as an image", False, f"{exc}; first bytes {remote.content[:16]!r}"
-        )
-        return False, etag
-    if a.shape != b.shape:
-        report.check(f"{what}: same size", False, f"{a.shape} vs {b.shape}")
-        return False, etag
-    diff = float(abs(a - b).mean())
-    same = remote.content == local.content
-    report.check(
-        f"{what}: pixels match the local server",
-        diff < MAX_MEAN_ABS_DIFF,
-        f"{a.shape[1]}x{a.shape[0]}, mean abs diff {diff:.3f}{', identical bytes' if same else ''}",
+    ok = pixels_match(
+        report, f"{what}: pixels match the local server", remote.content, local.content
     )
-    return True, etag
+    return ok, etag
 
 
-def run(args: argparse.Namespace, report: Report) -> None:
+def pixels_match(report: Report, name: str, remote: bytes, expected: bytes) -> bool:
+    try:
+        a, b = decode(remote), decode(expected)
+    except Exception as exc:  # base64 text instead of bytes, a truncated body...
+        return report.check(name, False, f"does not decode: {exc}; first bytes {remote[:16]!r}")
+    if a.shape != b.shape:
+        return report.check(name, False, f"size {a.shape} vs {b.shape}")
+    diff = float(abs(a - b).mean())
+    same = ", identical bytes" if remote == expected else ""
+    detail = f"{a.shape[1]}x{a.shape[0]}, mean abs diff {diff:.3f}{same}"
+    return report.check(name, diff < MAX_MEAN_ABS_DIFF, detail)
+
+
+def local_import(sample: Path, root: Path, import_env: dict[str, str]) -> str:
+    """Import ``sample`` into the folder ``root`` as `cytotile import` does, with the import
+    function's settings (its JPEG quality...); the image path of the result."""
+    env = dict(os.environ)
+    skip = {"CYTOTILE_ROOT", "CYTOTILE_UPLOAD_BUCKET", "CYTOTILE_MAX_RECEIVE_COUNT"}
+    env.update({k: v for k, v in import_env.items() if k.startswith("CYTOTILE_") and k not in skip})
+    code = "import sys; from cytotile.cli import main; sys.exit(main())"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "import", "--root", str(root), str(sample)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    folders = [p for p in root.iterdir() if p.name.startswith("upload-")]
+    if done.returncode != 0 or len(folders) != 1:
+        raise Fatal(f"the local import failed ({done.returncode}): {done.stderr[-2000:]}")
+    manifest = json.loads((folders[0] / "manifest.json").read_text())
+    if manifest["status"] != "DEPLOYED":
+        raise Fatal(f"the local import ended {manifest['status']}: {manifest.get('reason')}")
+    return f"{folders[0].name}/{quote(manifest.get('original_name') or sample.name)}"
+
+
+def run(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     import boto3
     import httpx
 
@@ -254,16 +280,16 @@ def run(args: argparse.Namespace, report: Report) -> None:
 
     from cytotile.api.app import create_app
     from cytotile.aws.events import S3ObjectRef, upload_id_for
+    from cytotile.settings import ServerSettings, from_env
 
     local = TestClient(create_app())
 
-    with tempfile.TemporaryDirectory(prefix="cytotile-cloud-test-") as tmp:
-        sample = the_sample(args.sample, Path(tmp))
-        key = f"cloud-test/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}/{sample.name}"
-        print(f"\nupload {sample} ({sample.stat().st_size} bytes) to s3://{uploads}/{key}")
-        started = time.monotonic()
-        s3.upload_file(str(sample), uploads, key)
-        report.timings["upload"] = time.monotonic() - started
+    sample = the_sample(args.sample, args.synthetic, workdir)
+    key = f"cloud-test/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}/{sample.name}"
+    print(f"\nupload {sample} ({sample.stat().st_size} bytes) to s3://{uploads}/{key}")
+    started = time.monotonic()
+    s3.upload_file(str(sample), uploads, key)
+    report.timings["upload"] = time.monotonic() - started
     head = s3.head_object(Bucket=uploads, Key=key)
     ref = S3ObjectRef(
         uploads, key, size=head["ContentLength"], etag=head["ETag"].strip('"'), version_id=None
@@ -295,6 +321,16 @@ def run(args: argparse.Namespace, report: Report) -> None:
         ("window", "POST", f"/image/{path}/window.png", {"region": region}, "image/png"),
     ]
 
+    # The same file imported here: the import in Lambda must give the same pixels.
+    print("\nthe same file imported locally (cytotile import), for comparison")
+    started = time.monotonic()
+    import_env = function_environment(cfn, lam, args.stack_name, "ImportFunction")
+    local_root = workdir / "local-import"
+    local_root.mkdir()
+    local_path = local_import(sample, local_root, import_env)
+    imported = TestClient(create_app(from_env(ServerSettings, root=str(local_root))))
+    report.timings["local import (comparison)"] = time.monotonic() - started
+
     print(f"\nthrough API Gateway: {base}/image/{path}/...")
     with httpx.Client(base_url=base, timeout=120) as api:
         started = time.monotonic()
@@ -309,9 +345,13 @@ def run(args: argparse.Namespace, report: Report) -> None:
             started = time.monotonic()
             remote = api.request(method, url, json=body)
             report.timings[f"{what} (API Gateway)"] = time.monotonic() - started
-            _, etags[what] = compare(
+            ok, etags[what] = compare(
                 report, what, remote, local.request(method, url, json=body), media_type
             )
+            if ok:
+                other = imported.request(method, url.replace(path, local_path), json=body)
+                name = f"{what}: pixels match a local import of the same file"
+                pixels_match(report, name, remote.content, other.content)
 
         tile_url, etag = requests[0][2], etags["normalized tile"]
         if etag:
@@ -333,12 +373,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.add_argument("--sample", help="the file to upload (default: CMU-1-Small-Region.svs)")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="upload a synthetic tissue slide (3000x2200)"
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for DEPLOYED")
     args = parser.parse_args(argv)
     report = Report()
     started = time.monotonic()
     try:
-        run(args, report)
+        with tempfile.TemporaryDirectory(prefix="cytotile-cloud-test-") as tmp:
+            run(args, report, Path(tmp))
     except Fatal as exc:
         report.check("cloud-test", False, str(exc))
     report.timings["cloud-test in all"] = time.monotonic() - started
