@@ -29,6 +29,9 @@ class Config:
     s3_tiles: int = 60  # moto copies the whole object on every GET: keep this small
     app_tiles: int = 500
     import_runs: int = 5
+    http: bool = True  # the HTTP section (a real server under load)
+    http_seconds: float = 10.0  # one wrk row
+    http_requests: int = 20000  # one Python client row, when wrk is not on PATH
 
 
 def log(message: str) -> None:
@@ -50,6 +53,8 @@ def run(cfg: Config) -> list[Section]:
     from bench.app_path import bench_app
     from bench.coldstart import bench_coldstart
     from bench.conversion import PYRAMID_KEY, bench_conversion, outputs
+    from bench.http_load import TITLE as HTTP_TITLE
+    from bench.http_load import bench_http
     from bench.s3gets import bench_s3_gets
     from bench.slide import ensure_slide
     from bench.tiles import add_floors, bench_tiles
@@ -93,6 +98,16 @@ def run(cfg: Config) -> list[Section]:
                 ),
             )
         )
+    if tiles and cfg.http:
+        head = reader.header
+        sections.append(
+            guarded(
+                HTTP_TITLE,
+                lambda: bench_http(
+                    cfg.workdir, head.width, head.height, cfg.http_seconds, cfg.http_requests
+                ),
+            )
+        )
     sections.append(guarded("cold start", lambda: bench_coldstart(cfg.import_runs)))
     return sections
 
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=parse_size, help="slide WIDTHxHEIGHT (default 40000x30000)")
     parser.add_argument("--tiles", type=int, help="random tiles per peer (default 2000)")
     parser.add_argument("--repeats", type=int, help="conversions of each kind (default 3)")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP load section")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--show", action="store_true", help="print the tables of --json, no run")
     args = parser.parse_args(argv)
@@ -122,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config(width, height, CACHE, CACHE / f"run-{width}x{height}")
     if args.quick:
         cfg.n_tiles, cfg.repeats, cfg.cold_runs, cfg.app_tiles, cfg.import_runs = 300, 1, 3, 200, 3
+        cfg.http_seconds, cfg.http_requests = 3.0, 2000
     cfg.n_tiles = args.tiles or cfg.n_tiles
     cfg.repeats = args.repeats or cfg.repeats
+    cfg.http = not args.no_http
     return report(cfg, args.json)
 
 

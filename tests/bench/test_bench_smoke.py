@@ -24,6 +24,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, Path]
         s3_tiles=8,
         app_tiles=8,
         import_runs=1,
+        http_seconds=1,
+        http_requests=40,
     )
     json_path = tmp / "latest.json"
     code = report(cfg, json_path)
@@ -41,7 +43,7 @@ def test_every_section_ran(tiny_run: tuple[int, dict, Path]) -> None:
     assert errors == []  # an OpenSlide failure on a tiny slide is tolerated, nothing else
     assert code == (1 if data["errors"] else 0)
     titles = [s["title"].split(" ")[0] for s in data["sections"]]
-    assert titles == ["Conversion", "Tiles", "GETs", "Tile"]
+    assert titles == ["Conversion", "Tiles", "GETs", "HTTP", "Tile"]
 
 
 def test_conversion_and_tiles_measured(tiny_run: tuple[int, dict, Path]) -> None:
@@ -63,6 +65,13 @@ def test_gets_and_sizes_measured(tiny_run: tuple[int, dict, Path]) -> None:
     assert gets["warm: passthrough tile"]["value"] >= 1
     sizes = rows(data, "Tile function")
     assert sizes["unzipped size: tile packages + deps + cytotile"]["value"] > 10
+
+
+def test_http_measured(tiny_run: tuple[int, dict, Path]) -> None:
+    _, data, _ = tiny_run
+    http = rows(data, "HTTP")
+    assert http["passthrough .jpg: requests/s"]["value"] > 0
+    assert http["decoded .jpg?gammas=1.2: p99 latency"]["value"] > 0
 
 
 def test_slide_looks_like_tissue(tiny_run: tuple[int, dict, Path]) -> None:
