@@ -98,7 +98,8 @@ def running_server(root: Path, pin: list[str], log: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as err:
         # uvicorn's access log (stdout) is discarded, but still written by the server
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=child_env())
+        env = {**child_env(), "CYTOTILE_ACCESS_LOG": "0"}  # measure serving, not logging
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -223,7 +224,7 @@ def bench_http(
                 load = run_python(base, paths, max(20, int(requests * count_share)))
             add_rows(section, name, load)
     pinned = f"server on CPU {server_pin[-1]}" if server_pin else "server not pinned"
-    note = f"one core (nginx static {FLOOR_NGINX_RPS:,.0f}); {pinned}, access log on; no target"
+    note = f"one core (nginx static {FLOOR_NGINX_RPS:,.0f}); {pinned}, access log off; no target"
     floor = Row("DESIGN floor: Starlette + uvicorn, raw tile", FLOOR_UVICORN_RPS, "req/s", 1.0)
     floor.note = note
     section.rows.append(floor)

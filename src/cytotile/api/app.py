@@ -81,4 +81,6 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
     """Serve the API and the viewer with uvicorn (blocks until interrupted)."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", access_log=settings.access_log
+    )

@@ -46,6 +46,21 @@ def stretch(values: np.ndarray, ch: ChannelRender, log: bool) -> np.ndarray:
     return v.astype(np.float32, copy=False)
 
 
+def stretched(values: np.ndarray, ch: ChannelRender, log: bool) -> np.ndarray:
+    """:func:`stretch` of integer samples through a lookup table: the arithmetic (and its
+    ``pow``) runs once per possible value instead of once per pixel."""
+    import numpy as np
+
+    if values.dtype == np.uint8 or (values.dtype == np.uint16 and values.size > 65536):
+        levels = np.arange(256 if values.dtype == np.uint8 else 65536, dtype=values.dtype)
+        lut: np.ndarray = stretch(levels, ch, log)
+        return lut[values]
+    return stretch(values, ch, log)
+
+
+PRIMARIES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
 def colorize(v: np.ndarray, ch: ChannelRender) -> np.ndarray:
     """A [0, 1] channel to (h, w, 3) RGB in [0, 1]."""
     import numpy as np
@@ -81,12 +96,23 @@ def render(
     if stack.ndim != 3 or stack.shape[2] != len(channels):
         raise ValueError(f"stack of shape {stack.shape} for {len(channels)} channels")
     grey_single = len(channels) == 1 and channels[0].color is None and not channels[0].colormap
+    rgb = not channels[0].colormap and all(
+        ch.color == PRIMARIES[k] and not ch.colormap for k, ch in enumerate(channels)
+    )
+    direct = grey_single or (len(channels) == 3 and rgb)
+    if direct and filter_id is None and colorspace == "AUTO" and stack.dtype == np.uint8:
+        # 8-bit in, one input band per output band: one integer lookup table per band
+        levels = np.arange(256, dtype=np.uint8)
+        luts = [quantize(stretch(levels, ch, log), bits) for ch in channels]
+        return np.stack([lut[stack[..., k]] for k, lut in enumerate(luts)], axis=-1)
     if grey_single:
-        out = stretch(stack[..., 0], channels[0], log)[..., None]
+        out = stretched(stack[..., 0], channels[0], log)[..., None]
+    elif len(channels) == 3 and rgb:  # each output band is one input band: no mixing
+        out = np.stack([stretched(stack[..., k], ch, log) for k, ch in enumerate(channels)], -1)
     else:
         out = np.zeros((*stack.shape[:2], 3), dtype=np.float32)
         for k, ch in enumerate(channels):
-            out += colorize(stretch(stack[..., k], ch, log), ch)
+            out += colorize(stretched(stack[..., k], ch, log), ch)
         np.clip(out, 0.0, 1.0, out=out)
     if filter_id is not None:
         grey = out if out.shape[2] == 1 else luminance(out)
