@@ -53,8 +53,8 @@ def stretched(values: np.ndarray, ch: ChannelRender, log: bool) -> np.ndarray:
 
     if values.dtype == np.uint8 or (values.dtype == np.uint16 and values.size > 65536):
         levels = np.arange(256 if values.dtype == np.uint8 else 65536, dtype=values.dtype)
-        lut: np.ndarray = stretch(levels, ch, log)
-        return lut[values]
+        mapped: np.ndarray = stretch(levels, ch, log)[values]
+        return mapped
     return stretch(values, ch, log)
 
 
