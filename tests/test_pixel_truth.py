@@ -18,6 +18,7 @@ from cytotile.manifest import Status
 from cytotile.pyramid import Pyramid
 from cytotile.settings import ImportSettings, ServerSettings
 from cytotile.storage.local import LocalStorage
+from tests.helpers.pixels import box_downsample, mad
 from tests.helpers.samples import SAMPLES
 
 SAMPLE_NAMES = [
@@ -49,23 +50,8 @@ def original(name: str) -> np.ndarray:
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
-def downsample(pixels: np.ndarray, level: int) -> np.ndarray:
-    """Tier ``level`` of the normalized pyramid: halve with ceil, averaging 2x2 (edge repeated)."""
-    image = pixels.astype(np.float64)
-    for _ in range(level):
-        h, w = image.shape[:2]
-        image = np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        image = (image[0::2, 0::2] + image[1::2, 0::2] + image[0::2, 1::2] + image[1::2, 1::2]) / 4
-    return image
-
-
 def decode(body: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
-
-
-def mad(a: np.ndarray, b: np.ndarray) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +78,7 @@ def test_normalized_tiles(deployed: tuple[TestClient, dict[str, str]], name: str
     reference = original(name)
     pyramid = Pyramid(reference.shape[1], reference.shape[0])
     for tier in pyramid.tiers:
-        tier_pixels = downsample(reference, tier.level)
+        tier_pixels = box_downsample(reference, tier.level)
         assert tier_pixels.shape[:2] == (tier.height, tier.width)
         last_tx, last_ty = tier.n_tx - 1, tier.n_ty - 1
         tiles = {(tx, last_ty) for tx in range(tier.n_tx)} | {

@@ -22,6 +22,7 @@ from tests.helpers.deployed import (
     rgb_source,
     u16_source,
 )
+from tests.helpers.pixels import box_downsample, mad  # noqa: F401 (used by the tests)
 
 
 @dataclass
@@ -59,18 +60,3 @@ def decode(data: bytes) -> np.ndarray:
     """(h, w, bands) pixels of an encoded image."""
     array = pyvips.Image.new_from_buffer(data, "").numpy()
     return array[..., None] if array.ndim == 2 else array
-
-
-def mad(a: np.ndarray, b: np.ndarray) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
-
-
-def box_downsample(pixels: np.ndarray, times: int) -> np.ndarray:
-    """Halve ``times`` times, rounding sizes up, by 2x2 means (edges padded by copy)."""
-    out = pixels.astype(np.float64)
-    for _ in range(times):
-        h, w = out.shape[:2]
-        out = np.pad(out, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        out = (out[0::2, 0::2] + out[1::2, 0::2] + out[0::2, 1::2] + out[1::2, 1::2]) / 4
-    return out

@@ -27,35 +27,33 @@ def options(request: Request, fmt: outputs.Format) -> outputs.Options:
     )
 
 
-def thumb(request: Request, args: Args) -> Response:
+def _whole_image(request: Request, args: Args, resource: str) -> Response:
+    """``thumb`` (for display, 8 bits) and ``resized`` (general purpose: zoom/level targets,
+    16 bits when asked) differ only in what they accept and which output they call."""
     ctx = context(request)
     fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
-    target = parse_target(args, tiers=False, default_length=THUMB_LENGTH)
-    args.get_bool("use_precomputed")  # accepted; the top tiers are as cheap as a stored thumb
-    params = parse_image_params(args)
+    general = resource == "resized"
+    target = parse_target(args, tiers=general, default_length=THUMB_LENGTH)
+    if not general:
+        args.get_bool("use_precomputed")  # accepted; the top tiers are as cheap as a stored thumb
+    params = parse_image_params(args, general=general)
     opts = options(request, fmt)
     view = ImageView.open(ctx.storage, request.path_params["path"])
-    etag = make_etag("thumb", view.digest, target, params, opts)
+    etag = make_etag(resource, view.digest, target, params, opts)
+    output = outputs.resized if general else outputs.thumb
 
     def build() -> Response:
-        return image_response(outputs.thumb(view, target, params, opts))
+        return image_response(output(view, target, params, opts))
 
     return conditional(request, etag, ctx.settings.cache_max_age, build)
+
+
+def thumb(request: Request, args: Args) -> Response:
+    return _whole_image(request, args, "thumb")
 
 
 def resized(request: Request, args: Args) -> Response:
-    ctx = context(request)
-    fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
-    target = parse_target(args, tiers=True, default_length=THUMB_LENGTH)
-    params = parse_image_params(args, general=True)
-    opts = options(request, fmt)
-    view = ImageView.open(ctx.storage, request.path_params["path"])
-    etag = make_etag("resized", view.digest, target, params, opts)
-
-    def build() -> Response:
-        return image_response(outputs.resized(view, target, params, opts))
-
-    return conditional(request, etag, ctx.settings.cache_max_age, build)
+    return _whole_image(request, args, "resized")
 
 
 def routes() -> list[BaseRoute]:
