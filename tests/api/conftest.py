@@ -22,7 +22,6 @@ from tests.helpers.deployed import (
     rgb_source,
     u16_source,
 )
-from tests.helpers.pixels import box_downsample, mad  # noqa: F401 (used by the tests)
 
 
 @dataclass

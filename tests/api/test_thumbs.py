@@ -7,7 +7,8 @@ import pytest
 import pyvips
 from starlette.testclient import TestClient
 
-from tests.api.conftest import Images, box_downsample, decode, mad
+from tests.api.conftest import Images, decode
+from tests.helpers.pixels import box_downsample, mad
 
 
 def reference(pixels: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 from cytotile.pipeline.outputs import STATS
 from cytotile.pyramid import Pyramid
 from cytotile.tiff.reader import open_pyramid
-from tests.api.conftest import Images, box_downsample, decode, mad
+from tests.api.conftest import Images, decode
+from tests.helpers.pixels import box_downsample, mad
 
 
 def url(path: str, tail: str) -> str:
