@@ -82,7 +82,7 @@ def _read_ifd(buf: bytes, offset: int) -> tuple[Tags, int]:
 
 def _scalar(tags: Tags, code: int, default: int | None = None) -> int:
     value = tags.get(code)
-    if value is None:
+    if not value:  # absent, or present with a count of 0
         if default is None:
             raise PyramidError(f"required TIFF tag {code} missing")
         return default
