@@ -23,10 +23,12 @@ LAMBDA_PIP_FLAGS := --quiet --disable-pip-version-check --no-input --no-deps \
 lambda-check-env:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: run through 'sam build'" >&2; exit 1; }
 
-# The handler (app.py and any other module beside it), the cytotile package, the pinned deps.
+# The handler (app.py and any other module beside it), the cytotile package and its dist-info
+# (entry points: the image formats), the pinned deps.
 lambda-function: lambda-check-env
 	find . -maxdepth 1 -name '*.py' -exec cp {} "$(ARTIFACTS_DIR)/" \;
 	tar -C "$(CYTOTILE_REPO)/src" --exclude=__pycache__ -cf - cytotile | tar -C "$(ARTIFACTS_DIR)" -xf -
+	python3 "$(CYTOTILE_REPO)/scripts/dist_info.py" "$(ARTIFACTS_DIR)"
 	$(LAMBDA_PIP) install $(LAMBDA_PIP_FLAGS) --target "$(ARTIFACTS_DIR)" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/bin"
 

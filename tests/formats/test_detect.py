@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cytotile.errors import FormatError
-from cytotile.formats import FORMATS, describe_formats, detect, format_by_id, sniff
+from cytotile.formats import describe_formats, detect, format_by_id, registered, sniff
 from tests.helpers import synth
 from tests.helpers.samples import sample
 
@@ -119,7 +119,7 @@ def test_sniff_names_known_content(head: bytes, what: str | None) -> None:
 
 
 def test_registry_order_and_lookup() -> None:
-    ids = [fmt.id for fmt in FORMATS]
+    ids = [fmt.id for fmt in registered()]
     assert len(set(ids)) == len(ids)
     assert ids.index("SVS") < ids.index("PYRTIFF") < ids.index("PLANARTIFF")
     assert format_by_id("pyrtiff").id == "PYRTIFF"
@@ -129,11 +129,12 @@ def test_registry_order_and_lookup() -> None:
 
 def test_describe_formats() -> None:
     described = describe_formats()
-    assert [d["id"] for d in described] == [fmt.id for fmt in FORMATS]
+    assert [d["id"] for d in described] == [fmt.id for fmt in registered()]
     for entry in described:
         assert entry["name"] and entry["remarks"]
-        assert entry["convertible"] is True
-        assert isinstance(entry["native"], bool)
+        assert set(entry) >= {"id", "name", "remarks", "convertible", "readable", "writable"}
+        assert entry["plugin"].startswith("cytotile.formats.")
+        assert isinstance(entry["readable"], bool) and isinstance(entry["writable"], bool)
 
 
 PREFIXES = [b"II*\x00", b"MM\x00*", b"II+\x00", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b""]

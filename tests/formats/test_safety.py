@@ -14,7 +14,7 @@ import pytest
 
 from cytotile.errors import ConversionError, FormatError, ImportFailure
 from cytotile.formats import decoding, detect, safety
-from cytotile.formats.png import PngFormat
+from cytotile.formats.pillow.png import PngFormat
 from tests.helpers import synth
 from tests.helpers.samples import sample
 

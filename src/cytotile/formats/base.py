@@ -103,13 +103,31 @@ class Source(ABC):
         self.close()
 
 
+#: ``Format.order`` bands: detection tries formats in increasing order, so a format must sort
+#: before the generic formats it is a special case of (see docs/formats.md).
+ORDER_VENDOR = 100  # vendor whole-slide formats recognised by a signature (SVS, NDPI, SCN...)
+ORDER_MICROSCOPY = 200  # multi-dimensional microscopy (OME-TIFF, ImageJ, CZI, LIF, ND2)
+ORDER_TIFF = 300  # generic TIFF: pyramidal before planar
+ORDER_DICOM = 400
+ORDER_COMMON = 500  # common single-image formats (JPEG, PNG, WebP, BMP, ...)
+ORDER_LAST = 900  # catch-alls that only name what they refuse
+
+
 class Format(ABC):
-    """One image format: its identifier, a checker and a way to open a source."""
+    """One image format: its identifier, a checker and a way to open a source.
+
+    Formats are registered as entry points of the group ``cytotile.formats`` (see
+    :mod:`cytotile.formats.registry`); ``order`` says where the checker runs in detection."""
 
     id: str  # uppercase PIMS identifier
     name: str
+    remarks: str = ""
+    #: detection order: lower first (``ORDER_*`` bands above)
+    order: int = ORDER_COMMON
     #: True when the original can be served without conversion (never the case yet)
     native: bool = False
+    #: an upload of this format can be imported (False: detected only to say why it is refused)
+    importable: bool = True
 
     @classmethod
     @abstractmethod

@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 
 from cytotile.errors import FormatError
-from cytotile.formats import jpeghead, pnghead, tiffutil
-from cytotile.formats.tiffutil import TiffInfo, TiffPage
+from cytotile.formats.pillow import jpeghead, pnghead
+from cytotile.formats.tiff import structure
+from cytotile.formats.tiff.structure import TiffInfo, TiffPage
 
 DEFAULT_MAX_PIXELS = 2**32
 MAX_SIDE = 10_000_000  # libvips' largest coordinate
@@ -110,6 +111,6 @@ def check_file(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> No
         check_png(path, max_pixels=max_pixels)
     elif head.startswith(jpeghead.SOI):
         check_jpeg(path, max_pixels=max_pixels)
-    elif tiffutil.is_tiff(head):
-        info = tiffutil.inspect(path)
-        check_tiff(info, tiffutil.pyramid_pages(info), max_pixels=max_pixels)
+    elif structure.is_tiff(head):
+        info = structure.inspect(path)
+        check_tiff(info, structure.pyramid_pages(info), max_pixels=max_pixels)

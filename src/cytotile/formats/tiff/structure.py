@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
-from cytotile.formats import tiffmeta
+from cytotile.formats.tiff import tags
 
 TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 MAX_PAGES = 64  # pages looked at; enough for any pyramid plus associated images
@@ -96,7 +96,7 @@ def _inspect(path: str, mtime_ns: int, size: int) -> TiffInfo:
                 raise FormatError("malformed TIFF: no readable image directory (IFD)")
             pages = tuple(_page(tif.pages[i], i) for i in range(min(n_pages, MAX_PAGES)))
             flags = frozenset(tif.flags)
-            raw = tiffmeta.raw_tags(tif.pages[0])
+            raw = tags.raw_tags(tif.pages[0])
     except FormatError:
         raise
     except Exception as exc:  # tifffile raises many kinds on malformed input

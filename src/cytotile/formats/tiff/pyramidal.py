@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cytotile.formats import tiffutil
-from cytotile.formats.base import Format, Source
-from cytotile.formats.planar_tiff import open_tiff, plain_tiff
+from cytotile.formats.base import ORDER_TIFF, Format, Source
+from cytotile.formats.tiff import structure
+from cytotile.formats.tiff.planar import open_tiff, plain_tiff
 
 
 class PyramidalTiffFormat(Format):
     id = "PYRTIFF"
     name = "Pyramidal TIFF"
+    order = ORDER_TIFF + 10
     remarks = "Tiled TIFF whose pages form a pyramid of decreasing sizes, 8 or 16 bits."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
-        if not tiffutil.is_tiff(head):
+        if not structure.is_tiff(head):
             return False
-        info = tiffutil.inspect(path)
-        return plain_tiff(info) and len(tiffutil.pyramid_pages(info)) >= 2
+        info = structure.inspect(path)
+        return plain_tiff(info) and len(structure.pyramid_pages(info)) >= 2
 
     @classmethod
     def open(cls, path: Path) -> Source:
-        info = tiffutil.inspect(path)
-        levels = tiffutil.pyramid_pages(info)
+        info = structure.inspect(path)
+        levels = structure.pyramid_pages(info)
         source = open_tiff(cls.id, path, levels, info)
         raw = source.metadata.raw_metadata
         raw["pyrtiff.Levels"] = len(levels)

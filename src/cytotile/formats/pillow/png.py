@@ -6,9 +6,11 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from cytotile.formats import pnghead, safety, tiffmeta
-from cytotile.formats.base import Format, Source
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_COMMON, Format, Source
 from cytotile.formats.common import VipsSource, add_note, base_metadata, iso_datetime
+from cytotile.formats.pillow import pnghead
+from cytotile.formats.tiff import tags
 
 DESCRIPTION_KEYS = ("Description", "Comment", "Title")
 DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
@@ -17,6 +19,7 @@ DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "
 class PngFormat(Format):
     id = "PNG"
     name = "PNG"
+    order = ORDER_COMMON + 20
     remarks = "Grey or colour, 8 or 16 bits; transparency is flattened onto white."
 
     @classmethod
@@ -81,7 +84,7 @@ def parse_raw(path: Path, header: pnghead.PngHeader) -> dict[str, Any]:
         elif kind == b"acTL" and len(data) >= 4:
             raw["png.AnimationFrames"] = struct.unpack(">I", data[:4])[0]
         elif kind == b"eXIf":
-            raw.update(tiffmeta.exif_tags(data))
+            raw.update(tags.exif_tags(data))
         elif kind == b"gAMA" and len(data) == 4:
             raw["png.Gamma"] = struct.unpack(">I", data)[0] / 100000
         elif entry := pnghead.text(kind, data):
@@ -94,7 +97,7 @@ def physical_sizes(raw: dict[str, Any]) -> tuple[float | None, float | None]:
     ppu_x, ppu_y = raw.get("png.PixelsPerUnitX"), raw.get("png.PixelsPerUnitY")
     if raw.get("png.PixelUnits") == "meter" and ppu_x and ppu_y:
         return 1e6 / ppu_x, 1e6 / ppu_y
-    return tiffmeta.physical_sizes(raw, "exif")
+    return tags.physical_sizes(raw, "exif")
 
 
 def acquisition_date(texts: dict[str, str], raw: dict[str, Any]) -> str | None:
@@ -102,4 +105,4 @@ def acquisition_date(texts: dict[str, str], raw: dict[str, Any]) -> str | None:
     if created and (parsed := iso_datetime(created, DATE_FORMATS)):
         return parsed
     modified = raw.get("png.ModifyDate")
-    return tiffmeta.acquisition_date(raw) or (modified if isinstance(modified, str) else None)
+    return tags.acquisition_date(raw) or (modified if isinstance(modified, str) else None)

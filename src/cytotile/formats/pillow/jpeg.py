@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
-from cytotile.formats import jpeghead, safety, tiffmeta
-from cytotile.formats.base import Format, Source
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_COMMON, Format, Source
 from cytotile.formats.common import VipsSource, base_metadata
+from cytotile.formats.pillow import jpeghead
+from cytotile.formats.tiff import tags
 
 SOF_NAMES = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC9: "arithmetic"}
 JFIF_UNITS = {1: "INCH", 2: "CENTIMETER"}
@@ -18,6 +20,7 @@ JFIF_UNITS = {1: "INCH", 2: "CENTIMETER"}
 class JpegFormat(Format):
     id = "JPEG"
     name = "JPEG"
+    order = ORDER_COMMON + 10
     remarks = "Baseline and progressive JPEG, 8-bit grey or colour."
 
     @classmethod
@@ -32,9 +35,9 @@ class JpegFormat(Format):
             raise FormatError(reason)
         raw = parse_raw(header)
         n = 1 if header.components == 1 else 3
-        px, py = tiffmeta.physical_sizes(raw, "exif")
+        px, py = tags.physical_sizes(raw, "exif")
         if px is None and py is None:
-            px, py = tiffmeta.physical_sizes(raw, "jfif")
+            px, py = tags.physical_sizes(raw, "jfif")
         metadata = base_metadata(
             cls.id,
             header.width,
@@ -43,7 +46,7 @@ class JpegFormat(Format):
             "uint8",
             physical_size_x=px,
             physical_size_y=py,
-            acquired_at=tiffmeta.acquisition_date(raw),
+            acquired_at=tags.acquisition_date(raw),
             description=raw.get("jpeg.Comment") or raw.get("exif.ImageDescription"),
             raw_metadata=raw,
         )
@@ -73,11 +76,11 @@ def parse_raw(header: jpeghead.JpegHeader) -> dict[str, Any]:
                 raw.update({"jfif.ResolutionUnit": JFIF_UNITS[units]})
                 raw.update({"jfif.XResolution": xd, "jfif.YResolution": yd})
         elif marker == 0xE1 and data.startswith(b"Exif\x00\x00"):
-            raw.update(tiffmeta.exif_tags(data))
+            raw.update(tags.exif_tags(data))
         elif marker == 0xFE:
             comment = data.decode("utf-8", "replace").strip("\x00 \r\n")
             if comment:
-                raw["jpeg.Comment"] = comment[: tiffmeta.MAX_TEXT]
+                raw["jpeg.Comment"] = comment[: tags.MAX_TEXT]
         elif marker == 0xEE and data.startswith(b"Adobe") and len(data) >= 12:
             raw["jpeg.AdobeTransform"] = data[11]
     return raw

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cytotile.formats import detect, svs, tiffutil
-from cytotile.formats.slidestream import TILE, level0_image, rgb_bytes
+from cytotile.formats import detect
+from cytotile.formats.openslide.stream import TILE, level0_image, rgb_bytes
+from cytotile.formats.tiff import structure, svs
 from tests.helpers import synth
 from tests.helpers.samples import sample
 
@@ -43,7 +44,7 @@ def test_svs_source_through_openslide(monkeypatch: pytest.MonkeyPatch) -> None:
     """The path JPEG 2000 SVS take, forced on a JPEG one: same pixels as OpenSlide."""
     path = sample("CMU-1-Small-Region.svs")
     monkeypatch.setattr(svs, "LIBVIPS_COMPRESSIONS", set())
-    monkeypatch.setattr(tiffutil, "JPEG2000", {7})
+    monkeypatch.setattr(structure, "JPEG2000", {7})
     with detect(path).open(path) as source:
         pixels = synth.to_numpy(source.plane())
     np.testing.assert_array_equal(pixels, _openslide(path))

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
-from cytotile.formats import safety, tiffmeta, tiffutil
-from cytotile.formats.base import Format, Source
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_TIFF, Format, Source
 from cytotile.formats.common import (
     VipsSource,
     add_note,
@@ -15,19 +15,20 @@ from cytotile.formats.common import (
     decoding,
     vips_pixel_type,
 )
-from cytotile.formats.tiffutil import TiffInfo, TiffPage
+from cytotile.formats.tiff import structure, tags
+from cytotile.formats.tiff.structure import TiffInfo, TiffPage
 
 
 def plain_tiff(info: TiffInfo) -> bool:
     """No vendor signature and a first page we decode as 8/16-bit grey or RGB."""
-    return info.vendor is None and tiffutil.unsupported_reason(info.pages[0]) is None
+    return info.vendor is None and structure.unsupported_reason(info.pages[0]) is None
 
 
 def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo) -> Source:
     """A source reading page 0 with libvips, after the safety checks of ``pages``."""
     safety.check_tiff(info, pages, max_pixels=None)
     page = pages[0]
-    reason = tiffutil.unsupported_reason(page)
+    reason = structure.unsupported_reason(page)
     if reason:
         raise FormatError(f"unsupported TIFF: {reason}")
 
@@ -43,7 +44,7 @@ def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo)
     raw = dict(info.raw)
     raw["tiff.PageCount"] = info.n_pages
     conversion_notes(raw, page, bands, pixel_type)
-    px, py = tiffmeta.physical_sizes(raw)
+    px, py = tags.physical_sizes(raw)
     description = raw.get("tiff.ImageDescription")
     metadata = base_metadata(
         format_id,
@@ -53,7 +54,7 @@ def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo)
         pixel_type,
         physical_size_x=px,
         physical_size_y=py,
-        acquired_at=tiffmeta.acquisition_date(raw),
+        acquired_at=tags.acquisition_date(raw),
         description=description if isinstance(description, str) else None,
         raw_metadata=raw,
     )
@@ -76,16 +77,17 @@ def conversion_notes(raw: dict[str, Any], page: TiffPage, bands: int, pixel_type
 class PlanarTiffFormat(Format):
     id = "PLANARTIFF"
     name = "Planar TIFF"
+    order = ORDER_TIFF + 90
     remarks = "Non-pyramidal TIFF, 8 or 16 bits, grey or RGB; only the first page is read."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
-        if not tiffutil.is_tiff(head):
+        if not structure.is_tiff(head):
             return False
-        info = tiffutil.inspect(path)
-        return plain_tiff(info) and len(tiffutil.pyramid_pages(info)) < 2
+        info = structure.inspect(path)
+        return plain_tiff(info) and len(structure.pyramid_pages(info)) < 2
 
     @classmethod
     def open(cls, path: Path) -> Source:
-        info = tiffutil.inspect(path)
+        info = structure.inspect(path)
         return open_tiff(cls.id, path, [info.pages[0]], info)

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import FormatError
-from cytotile.formats import safety, tiffutil
-from cytotile.formats.base import AssociatedInfo, Format, ImageMetadata, Source
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_VENDOR, AssociatedInfo, Format, ImageMetadata, Source
 from cytotile.formats.common import base_metadata, decoding, normalize, short_reason
-from cytotile.formats.slidestream import level0_image, rgb_bytes
+from cytotile.formats.openslide.stream import level0_image, rgb_bytes
+from cytotile.formats.tiff import structure
 
 if TYPE_CHECKING:
     import pyvips
@@ -86,25 +87,26 @@ class SvsSource(Source):
 class SvsFormat(Format):
     id = "SVS"
     name = "Leica Aperio SVS"
+    order = ORDER_VENDOR + 10
     remarks = "Whole-slide images from Aperio scanners, with label, macro and thumbnail."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
-        if not tiffutil.is_tiff(head):
+        if not structure.is_tiff(head):
             return False
-        return tiffutil.inspect(path).pages[0].description.startswith("Aperio")
+        return structure.inspect(path).pages[0].description.startswith("Aperio")
 
     @classmethod
     def open(cls, path: Path) -> Source:
         import openslide
 
-        info = tiffutil.inspect(path)
+        info = structure.inspect(path)
         page = info.pages[0]
         safety.check_tiff(info, [page], max_pixels=None)
         if (page.samples, page.bits) != (3, 8):
             raise FormatError(f"unsupported SVS: {page.samples} samples of {page.bits} bits")
         use_libvips = page.compression in LIBVIPS_COMPRESSIONS
-        if not use_libvips and page.compression not in tiffutil.JPEG2000:
+        if not use_libvips and page.compression not in structure.JPEG2000:
             raise FormatError(f"unsupported SVS: compression {page.compression}")
         try:
             slide = openslide.OpenSlide(str(path))

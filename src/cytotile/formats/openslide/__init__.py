@@ -1,0 +1,1 @@
+"""Vendor whole-slide formats read through OpenSlide (openslide-python + openslide-bin)."""
