@@ -84,6 +84,7 @@ class TiffSource(Source):
         import pyvips
 
         self.path = path
+        self.tiff_page = (path, 0)  # as the TIFF formats say: a JPEG-tiled level 0 is re-tiled
         head = pyvips.Image.new_from_file(str(path))
         self.metadata = ImageMetadata(
             format_id="PLANARTIFF",

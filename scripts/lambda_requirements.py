@@ -33,7 +33,14 @@ TARGETS: dict[str, tuple[list[str], str]] = {
         "AnnotationFunction: the Starlette app behind Mangum, plus shapely.",
     ),
     "functions/import/requirements.txt": (
-        ["tifffile", "openslide-python", "openslide-bin", "pillow", "aws-lambda-powertools"],
+        [
+            "tifffile",
+            "openslide-python",
+            "openslide-bin",
+            "pillow",
+            "jpeglib",
+            "aws-lambda-powertools",
+        ],
         "ImportFunction: readers for the formats libvips cannot open.",
     ),
 }

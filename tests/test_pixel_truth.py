@@ -1,5 +1,8 @@
 """Pixel truth on real samples: what the HTTP API serves equals the original, read independently
-(OpenSlide for SVS, libvips otherwise), within JPEG tolerance (mean absolute difference < 3)."""
+(OpenSlide for SVS, libvips otherwise), within the tolerances of docs/quality.md: tiers encoded
+YCbCr 4:2:0 (quality 85, or the source's within [80, 85]) keep every tile's mean absolute
+difference under 9 and each tier's mean under 4 (chroma subsampling of saturated stains and
+edges); the full-resolution tier of a JPEG-tiled source is its own pixels (max difference 2)."""
 
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ SAMPLE_NAMES = [
     "sample.jpg",
     "libvips_sample.tif",
 ]
-TOLERANCE = 3.0
+TOLERANCE = 4.0  # mean absolute difference of a tier, a window, a thumb (0-255)
+WORST_TILE = 9.0  # of one tile of a 4:2:0 tier (measured: 7.9 on CMU-1-Small-Region level 1)
+RETILED = {"CMU-1-Small-Region.svs"}  # JPEG-tiled: level 0 re-tiled from its coefficients
 
 
 def original(name: str) -> np.ndarray:
@@ -78,6 +83,7 @@ def test_normalized_tiles(deployed: tuple[TestClient, dict[str, str]], name: str
     reference = original(name)
     pyramid = Pyramid(reference.shape[1], reference.shape[0])
     for tier in pyramid.tiers:
+        mads = []
         tier_pixels = box_downsample(reference, tier.level)
         assert tier_pixels.shape[:2] == (tier.height, tier.width)
         last_tx, last_ty = tier.n_tx - 1, tier.n_ty - 1
@@ -93,7 +99,12 @@ def test_normalized_tiles(deployed: tuple[TestClient, dict[str, str]], name: str
             region = tier.tile_region(tx, ty)
             assert served.shape[:2] == (region.height, region.width)  # edges are partial
             expected = tier_pixels[region.top : region.bottom, region.left : region.right]
-            assert mad(served, expected) < TOLERANCE, (name, tier.level, tx, ty)
+            if name in RETILED and tier.level == 0:  # the source's own pixels: no generation
+                diff = np.abs(served.astype(np.int16) - expected.astype(np.int16))
+                assert int(diff.max()) <= 2, (name, tx, ty)
+            mads.append(mad(served, expected))
+            assert mads[-1] < WORST_TILE, (name, tier.level, tx, ty)
+        assert float(np.mean(mads)) < TOLERANCE, (name, tier.level, mads)
 
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)

@@ -53,7 +53,7 @@ class ImportSettings:
     """The import function and ``cytotile import``."""
 
     root: str = "./data"
-    jpeg_quality: int = 93  # of the serving pyramid (see docs/quality.md)
+    jpeg_quality: int = 85  # of the serving pyramid (see docs/quality.md)
     timeout_s: int = 3600  # per isolated step (detection, extraction, conversion)
     memory_mb: int = 6144  # address-space limit of isolated steps
     max_pixels: int = 4_294_967_296

@@ -78,6 +78,10 @@ class Source(ABC):
     """An opened original, ready to be converted. Use as a context manager."""
 
     metadata: ImageMetadata
+    #: (file, page index) of a TIFF page holding level 0 as the plane gives it (8-bit grey or
+    #: RGB, no conversion applied), when there is one: the converter may then copy its JPEG
+    #: tiles' coefficients instead of decoding them (cytotile.importer.retile)
+    tiff_page: tuple[Path, int] | None = None
 
     @abstractmethod
     def plane(self, c: int = 0, z: int = 0, t: int = 0) -> pyvips.Image:

@@ -7,15 +7,18 @@ normalized tiers exactly; the tiles of the normalized grid are then repacked int
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
+from cytotile.importer.jpegpath import write_jpeg_pyramid
+from cytotile.importer.retile import JpegLevel, NotRetilable, probe
 from cytotile.pyramid import TILE_SIZE, ceil_div, normalized_sizes
 from cytotile.tiff.layout import PyramidHeader
-from cytotile.tiff.writer import write_pyramid
+from cytotile.tiff.writer import rewrite_header, write_pyramid
 
 if TYPE_CHECKING:
     import pyvips
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
     from cytotile.formats.base import ImageMetadata, Source
 
 
+log = logging.getLogger(__name__)
 HISTOGRAM_MAX_SIDE = 2048  # histograms are computed on the largest tier within this size
 
 
@@ -33,6 +37,7 @@ class ConversionResult:
     compression: str
     size: int
     histogram: dict[str, Any]
+    method: str = "libvips"  # or "dct-retile": level 0 re-tiled from the source's coefficients
 
 
 def plane_order(meta: ImageMetadata) -> list[tuple[int, int, int]]:
@@ -66,7 +71,7 @@ def save_plane_pyramid(
         "bigtiff": True,
         "keep": "none",
     }
-    if jpeg:
+    if jpeg:  # libvips writes YCbCr 4:2:0 below quality 90, no subsampling from 90 up
         options.update(compression="jpeg", Q=quality)
     else:
         options.update(compression="deflate", predictor="horizontal")
@@ -98,8 +103,55 @@ def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list
     return level, bands
 
 
+def jpeg_level(source: Source, meta: ImageMetadata) -> JpegLevel | None:
+    """The source's level 0 when it can be re-tiled in the DCT domain, else None (and why)."""
+    if source.tiff_page is None or not lossy(meta):
+        return None
+    path, page = source.tiff_page
+    try:
+        return probe(path, page)
+    except NotRetilable as exc:
+        log.info("re-encode path for %s: %s", path.name, exc)
+        return None
+
+
+def convert_jpeg_tiled(
+    source: Source,
+    out_path: Path,
+    header: PyramidHeader,
+    sizes: list[tuple[int, int]],
+    quality: int,
+    workdir: Path | None,
+) -> ConversionResult | None:
+    """The pyramid of a JPEG-tiled source whose level 0 is re-tiled losslessly, or None when the
+    source does not qualify (the caller re-encodes)."""
+    meta = source.metadata
+    level = jpeg_level(source, meta)
+    if level is None:
+        return None
+    room = 16 * meta.n_samples  # for the stats, known once the pyramid is written
+    try:
+        index_size = write_jpeg_pyramid(level, out_path, header, sizes, quality, workdir, room)
+    except NotRetilable as exc:
+        log.info("re-encode path for %s: %s", level.path.name, exc)
+        return None
+    histogram_level, bands = plane_histogram(out_path, sizes)
+    planes = [{"c": 0, "z": 0, "t": 0, "level": histogram_level, "channels": bands}]
+    with_stats = replace(header, extra={**header.extra})
+    with_stats.extra["stats"] = channel_stats(planes, meta.n_samples)
+    rewrite_header(out_path, header, with_stats, room)
+    return ConversionResult(
+        index_size=index_size,
+        n_tiers=len(sizes),
+        compression="jpeg",
+        size=out_path.stat().st_size,
+        histogram={"n_bins": 256, "planes": planes},
+        method="dct-retile",
+    )
+
+
 def convert(
-    source: Source, out_path: Path, *, quality: int = 93, workdir: Path | None = None
+    source: Source, out_path: Path, *, quality: int = 85, workdir: Path | None = None
 ) -> ConversionResult:
     meta = source.metadata
     sizes = normalized_sizes(meta.width, meta.height)
@@ -114,6 +166,9 @@ def convert(
         n_samples=meta.n_samples,
         pixel_type=meta.pixel_type,
     )
+    retiled = convert_jpeg_tiled(source, out_path, header, sizes, quality, workdir)
+    if retiled is not None:
+        return retiled
     with tempfile.TemporaryDirectory(prefix="cytotile-conv-", dir=workdir) as tmp:
         plane_paths = []
         planes: list[dict[str, Any]] = []

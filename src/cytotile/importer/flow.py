@@ -309,6 +309,7 @@ def _deploy(
         **Pyramid(manifest.image["width"], manifest.image["height"]).info,
         "compression": converted["compression"],
         "quality": run.settings.jpeg_quality,
+        "method": converted.get("method", "libvips"),
         "index_size": converted["index_size"],
     }
 

@@ -65,4 +65,5 @@ def convert(payload: dict[str, Any]) -> dict[str, Any]:
         "compression": result.compression,
         "size": result.size,
         "histogram": result.histogram,
+        "method": result.method,
     }

@@ -148,46 +148,84 @@ def write_pyramid(
         ifds: list[_Ifd] = []
         for path, fd in zip(plane_tiffs, fds, strict=True):
             ifds.extend(_plane_ifds(path, fd, sizes, quality))
-        description = header.to_json().encode() + b"\0"
-        ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
-        ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
-        # placeholders for arrays whose values depend on the layout; sizes are fixed already
-        for ifd in ifds:
-            ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * len(ifd.tiles))
-            ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [c for _, _, c in ifd.tiles])
-            if ifd.edges:
-                ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * len(ifd.edges))
-                ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [len(e) for e in ifd.edges])
-            ifd.entries.sort(key=lambda e: e.code)
-        index_size = _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
-        # data layout: all tiles in IFD order, then all edge JPEGs
-        pos = index_size
-        for ifd in ifds:
-            offsets = []
-            for _, _, count in ifd.tiles:
-                offsets.append(pos)
-                pos += count
-            _set(ifd, L.TILE_OFFSETS, offsets)
-        for ifd in ifds:
-            if ifd.edges:
-                offsets = []
-                for edge in ifd.edges:
-                    offsets.append(pos)
-                    pos += len(edge)
-                _set(ifd, L.EDGE_OFFSETS, offsets)
-        index = _serialize(ifds, index_size)
-        with open(out_path, "wb") as out:
-            out.write(index)
-            for ifd in ifds:
-                for fd, off, count in ifd.tiles:
-                    out.write(os.pread(fd, count, off))
-            for ifd in ifds:
-                for edge in ifd.edges:
-                    out.write(edge)
-        return index_size
+        return write_ifds(out_path, ifds, header)
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def jpeg_ifd(
+    level: int,
+    size: tuple[int, int],
+    n_samples: int,
+    photometric: int,
+    tables: bytes | None,
+    subsampling: tuple[int, int] = (2, 2),
+    tile: int = 256,
+) -> _Ifd:
+    """The IFD of a JPEG tier whose tiles the caller adds (``tiles`` and ``edges``)."""
+    ifd = _Ifd()
+    ifd.add(L.NEW_SUBFILE_TYPE, L.LONG, [1 if level else 0])
+    ifd.add(L.IMAGE_WIDTH, L.LONG, [size[0]])
+    ifd.add(L.IMAGE_LENGTH, L.LONG, [size[1]])
+    ifd.add(L.TILE_WIDTH, L.LONG, [tile])
+    ifd.add(L.TILE_LENGTH, L.LONG, [tile])
+    ifd.add(L.BITS_PER_SAMPLE, L.SHORT, [8] * n_samples)
+    ifd.add(L.COMPRESSION, L.SHORT, [L.COMPRESSION_JPEG])
+    ifd.add(L.PHOTOMETRIC, L.SHORT, [photometric])
+    ifd.add(L.SAMPLES_PER_PIXEL, L.SHORT, [n_samples])
+    ifd.add(L.PLANAR_CONFIG, L.SHORT, [1])
+    if tables:
+        ifd.add(L.JPEG_TABLES, L.UNDEFINED, tables)
+    if photometric == 6:
+        ifd.add(YCBCR_SUBSAMPLING, L.SHORT, list(subsampling))
+    return ifd
+
+
+YCBCR_SUBSAMPLING = 530
+
+
+def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserve: int = 0) -> int:
+    """Write the serving pyramid of ``ifds`` (plane-major, level 0 first); the index size.
+
+    ``reserve`` spaces after the header's JSON leave room for :func:`rewrite_header`."""
+    description = header.to_json().encode() + b" " * reserve + b"\0"
+    ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
+    ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
+    # placeholders for arrays whose values depend on the layout; sizes are fixed already
+    for ifd in ifds:
+        ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * len(ifd.tiles))
+        ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [c for _, _, c in ifd.tiles])
+        if ifd.edges:
+            ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * len(ifd.edges))
+            ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [len(e) for e in ifd.edges])
+        ifd.entries.sort(key=lambda e: e.code)
+    index_size = _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
+    # data layout: all tiles in IFD order, then all edge JPEGs
+    pos = index_size
+    for ifd in ifds:
+        offsets = []
+        for _, _, count in ifd.tiles:
+            offsets.append(pos)
+            pos += count
+        _set(ifd, L.TILE_OFFSETS, offsets)
+    for ifd in ifds:
+        if ifd.edges:
+            offsets = []
+            for edge in ifd.edges:
+                offsets.append(pos)
+                pos += len(edge)
+            _set(ifd, L.EDGE_OFFSETS, offsets)
+    index = _serialize(ifds, index_size)
+    with open(out_path, "wb") as out:
+        out.write(index)
+        for ifd in ifds:
+            for fd, off, count in ifd.tiles:
+                out.write(os.pread(fd, count, off))
+        for ifd in ifds:
+            for edge in ifd.edges:
+                out.write(edge)
+    return index_size
 
 
 def _set(ifd: _Ifd, code: int, values: list[int]) -> None:
@@ -222,3 +260,19 @@ def _serialize(ifds: list[_Ifd], index_size: int) -> bytes:
         struct.pack_into("<Q", buf, entries_end - 8, next_ifd)
         pos = extra
     return bytes(buf)
+
+
+def rewrite_header(out_path: Path, old: L.PyramidHeader, new: L.PyramidHeader, room: int) -> None:
+    """Replace the header written with ``room`` reserved spaces by ``new``, in place."""
+    before = old.to_json().encode() + b" " * room + b"\0"
+    after = new.to_json().encode()
+    if len(after) + 1 > len(before):
+        raise ConversionError("the pyramid header outgrew its reserved room")
+    after += b" " * (len(before) - len(after) - 1) + b"\0"
+    with open(out_path, "r+b") as fh:
+        head = fh.read(L.FIRST_READ + len(before))
+        at = head.find(before)
+        if at < 0:
+            raise ConversionError("the pyramid header was not found where it was written")
+        fh.seek(at)
+        fh.write(after)

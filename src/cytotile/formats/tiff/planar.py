@@ -58,7 +58,10 @@ def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo)
         description=description if isinstance(description, str) else None,
         raw_metadata=raw,
     )
-    return VipsSource(metadata, load)
+    source = VipsSource(metadata, load)
+    if pixel_type == "uint8" and bands in (1, 3) and page.photometric in (1, 2, 6):
+        source.tiff_page = (path, 0)  # the plane is page 0 as stored: its tiles may be copied
+    return source
 
 
 def conversion_notes(raw: dict[str, Any], page: TiffPage, bands: int, pixel_type: str) -> None:

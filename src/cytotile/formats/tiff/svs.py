@@ -53,6 +53,7 @@ class SvsSource(Source):
     def __init__(self, metadata: ImageMetadata, path: Path, slide: Any, use_libvips: bool) -> None:
         self.metadata = metadata
         self._path, self._slide, self._libvips = path, slide, use_libvips
+        self.tiff_page = (path, 0)
 
     def plane(self, c: int = 0, z: int = 0, t: int = 0) -> pyvips.Image:
         if (c, z, t) != (0, 0, 0):

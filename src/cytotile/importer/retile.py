@@ -1,0 +1,287 @@
+"""Lossless re-tiling of a JPEG-tiled TIFF level in the DCT domain (no IDCT, no requantization).
+
+When a source's level 0 is baseline JPEG tiles on a grid aligned to its MCUs, with one set of
+quantization tables and one sampling, each 256x256 tile of the serving pyramid's full-resolution
+tier is assembled from the quantized coefficient blocks of the (up to 4) source tiles it
+overlaps, and entropy-coded again (optimized Huffman tables). Decoded, it gives the source's own
+pixels. libjpeg does the entropy decoding and coding (``jpeglib``, bundled libjpeg-turbo builds).
+
+A source that does not qualify raises :class:`NotRetilable` with the reason, before any output
+or while re-tiling (a tile with other tables): the caller then takes the re-encode path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cytotile.importer import jpegmarkers as jm
+from cytotile.pyramid import TILE_SIZE, ceil_div
+
+if TYPE_CHECKING:
+    import numpy as np
+
+JPEGLIB_VERSION = "turbo210"  # the libjpeg build of jpeglib used (libjpeg-turbo 2.1.0)
+
+
+class NotRetilable(Exception):
+    """The source's tiles cannot be re-tiled in the DCT domain (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class JpegLevel:
+    """A JPEG-tiled TIFF page: where its tiles are and how they are coded."""
+
+    path: Path
+    width: int
+    height: int
+    tile_width: int
+    tile_height: int
+    offsets: tuple[int, ...]
+    byte_counts: tuple[int, ...]
+    tables: bytes | None  # JPEGTables, or None when every tile is a complete stream
+    photometric: int
+    frame: jm.Frame  # of the first tile
+    quant: dict[int, tuple[int, ...]]
+
+    @property
+    def n_tx(self) -> int:
+        return ceil_div(self.width, self.tile_width)
+
+    @property
+    def n_ty(self) -> int:
+        return ceil_div(self.height, self.tile_height)
+
+    def stream(self, fd: int, index: int) -> bytes:
+        data = os.pread(fd, self.byte_counts[index], self.offsets[index])
+        return self.tables[:-2] + data[2:] if self.tables else data
+
+    def stream_of(self, index: int) -> bytes:
+        """Tile ``index`` as a complete JPEG stream."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return self.stream(fd, index)
+        finally:
+            os.close(fd)
+
+    @property
+    def colorspace(self) -> str:
+        """How libtiff (so OpenSlide and libvips) reads the tiles: TIFF's photometric decides,
+        not the JPEG markers (Aperio's tiles are RGB-coded, photometric RGB)."""
+        return {1: "JCS_GRAYSCALE", 2: "JCS_RGB", 6: "JCS_YCbCr"}[self.photometric]
+
+    @property
+    def quality(self) -> int:
+        """The IJG quality its luminance table matches."""
+        luma = self.quant.get(self.frame.components[0][3])
+        return jm.estimate_quality(luma) if luma else 85
+
+
+def probe(path: Path, page_index: int = 0) -> JpegLevel:
+    """The page as a :class:`JpegLevel`, or :class:`NotRetilable` saying why it cannot be."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page: Any = tif.pages[page_index]
+        if int(page.compression) != 7:
+            raise NotRetilable(f"compression {int(page.compression)} is not JPEG")
+        if not page.is_tiled or int(page.planarconfig) != 1:
+            raise NotRetilable("not tiled, or not interleaved")
+        if int(page.bitspersample) != 8 or int(page.samplesperpixel) not in (1, 3):
+            raise NotRetilable("not 8-bit grey or RGB")
+        tables = bytes(page.jpegtables) if page.jpegtables is not None else None
+        offsets = tuple(int(v) for v in page.dataoffsets)
+        counts = tuple(int(v) for v in page.databytecounts)
+        level = (int(page.imagewidth), int(page.imagelength))
+        tile = (int(page.tilewidth), int(page.tilelength))
+        photometric = int(page.photometric)
+    if not offsets or min(counts) <= 0:
+        raise NotRetilable("missing tiles")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        first = os.pread(fd, counts[0], offsets[0])
+    finally:
+        os.close(fd)
+    stream = tables[:-2] + first[2:] if tables else first
+    try:
+        frame = jm.frame(stream)
+        quant = jm.quant_tables(stream)
+    except ValueError as exc:
+        raise NotRetilable(f"malformed JPEG tile: {exc}") from exc
+    if frame is None:
+        raise NotRetilable("no frame header")
+    if not frame.baseline:
+        raise NotRetilable(f"not baseline Huffman JPEG (SOF {frame.marker:#x})")
+    if (frame.width, frame.height) != tile:
+        raise NotRetilable("tiles' frame size differs from the tile size")
+    n = len(frame.components)
+    if n != (1 if photometric == 1 else 3) or photometric not in (1, 2, 6):
+        raise NotRetilable(f"{n} JPEG components with photometric {photometric}")
+    if tile[0] % frame.mcu_width or tile[1] % frame.mcu_height:
+        raise NotRetilable(f"tiles {tile[0]}x{tile[1]} are not a multiple of the MCU")
+    if TILE_SIZE % frame.mcu_width or TILE_SIZE % frame.mcu_height:
+        raise NotRetilable("MCU does not divide 256")
+    return JpegLevel(path, *level, *tile, offsets, counts, tables, photometric, frame, quant)
+
+
+class _Reader:
+    """Coefficients of source tiles, one row of tiles kept at a time (bounded memory)."""
+
+    def __init__(self, level: JpegLevel, tmp: Path) -> None:
+        self.level, self.tmp = level, tmp
+        self.fd = os.open(level.path, os.O_RDONLY)
+        self.rows: dict[int, list[list[np.ndarray]]] = {}
+        self.qt: Any = None
+
+    def row(self, ty: int) -> list[list[np.ndarray]]:
+        if ty not in self.rows:
+            for old in [k for k in self.rows if k < ty - 1]:
+                del self.rows[old]
+            self.rows[ty] = [self._tile(ty * self.level.n_tx + tx) for tx in range(self.level.n_tx)]
+        return self.rows[ty]
+
+    def _tile(self, index: int) -> list[np.ndarray]:
+        import jpeglib
+        import numpy as np
+
+        stream = self.level.stream(self.fd, index)
+        try:
+            frame = jm.frame(stream)
+        except ValueError as exc:
+            raise NotRetilable(f"tile {index}: malformed JPEG: {exc}") from exc
+        if frame is None or frame.marker != self.level.frame.marker:
+            raise NotRetilable(f"tile {index} is coded differently")
+        if frame.components != self.level.frame.components:
+            raise NotRetilable(f"tile {index} has other components or sampling")
+        path = self.tmp / "in.jpg"
+        path.write_bytes(stream)
+        try:
+            dct = jpeglib.read_dct(str(path))
+            dct.load()
+        except Exception as exc:  # libjpeg's complaint, as OSError or similar
+            raise NotRetilable(f"tile {index}: libjpeg cannot read it: {exc}") from exc
+        qt = np.asarray(dct.qt)
+        if self.qt is None:
+            self.qt = qt
+        elif qt.shape != self.qt.shape or not np.array_equal(qt, self.qt):
+            raise NotRetilable(f"tile {index} has other quantization tables")
+        comps = [dct.Y] + ([dct.Cb, dct.Cr] if dct.has_chrominance else [])
+        return [np.asarray(c) for c in comps]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _component_geometry(frame: jm.Frame) -> list[tuple[int, int]]:
+    """Pixels covered by one coefficient block of each component (x, y)."""
+    hmax = max(c[1] for c in frame.components)
+    vmax = max(c[2] for c in frame.components)
+    return [(8 * hmax // c[1], 8 * vmax // c[2]) for c in frame.components]
+
+
+def _assemble(
+    level: JpegLevel, reader: _Reader, x0: int, y0: int, width: int, height: int
+) -> list[np.ndarray]:
+    """Coefficient blocks of each component covering pixels [x0, x0+width) x [y0, y0+height),
+    ``width``/``height`` rounded up to whole MCUs; blocks past the source grid are zeros."""
+    import numpy as np
+
+    frame = level.frame
+    mw, mh = frame.mcu_width, frame.mcu_height
+    width, height = ceil_div(width, mw) * mw, ceil_div(height, mh) * mh
+    out = []
+    for k, (bw, bh) in enumerate(_component_geometry(frame)):
+        nbx, nby = width // bw, height // bh
+        blocks = np.zeros((nby, nbx, 8, 8), dtype=np.int16)
+        sbx, sby = level.tile_width // bw, level.tile_height // bh  # blocks per source tile
+        gx0, gy0 = x0 // bw, y0 // bh  # first global block
+        for ty in range(gy0 // sby, min(level.n_ty, ceil_div(gy0 + nby, sby))):
+            row = reader.row(ty)
+            for tx in range(gx0 // sbx, min(level.n_tx, ceil_div(gx0 + nbx, sbx))):
+                src = row[tx][k]
+                ax0, ay0 = max(gx0, tx * sbx), max(gy0, ty * sby)
+                ax1, ay1 = min(gx0 + nbx, (tx + 1) * sbx), min(gy0 + nby, (ty + 1) * sby)
+                blocks[ay0 - gy0 : ay1 - gy0, ax0 - gx0 : ax1 - gx0] = src[
+                    ay0 - ty * sby : ay1 - ty * sby, ax0 - tx * sbx : ax1 - tx * sbx
+                ]
+        out.append(blocks)
+    return out
+
+
+def _encode(level: JpegLevel, reader: _Reader, comps: list[np.ndarray], w: int, h: int) -> bytes:
+    import jpeglib
+    import numpy as np
+
+    frame = level.frame
+    grey = len(comps) == 1
+    # libjpeg's own block counts (it adds the partial MCU's dummy blocks itself)
+    hmax = max(c[1] for c in frame.components)
+    vmax = max(c[2] for c in frame.components)
+    comps = [
+        np.ascontiguousarray(blocks[: ceil_div(h * c[2], 8 * vmax), : ceil_div(w * c[1], 8 * hmax)])
+        for blocks, c in zip(comps, frame.components, strict=True)
+    ]
+    samp = np.array([[c[2], c[1]] for c in frame.components], dtype=np.int32)
+    dct = jpeglib.DCTJPEG(
+        path=None,
+        content=None,
+        height=h,
+        width=w,
+        block_dims=np.array([c.shape[:2] for c in comps], dtype=np.int32),
+        samp_factor=samp,
+        jpeg_color_space=jpeglib.Colorspace[level.colorspace],
+        num_scans=1,
+        quant_tbl_no=np.array([c[3] for c in frame.components]),
+        markers=[],
+        huffmans=None,
+        Y=comps[0],
+        Cb=None if grey else comps[1],
+        Cr=None if grey else comps[2],
+        K=None,
+        qt=reader.qt,
+        progressive_mode=False,
+    )
+    path = reader.tmp / "out.jpg"
+    try:
+        dct.write_dct(str(path), flags=["+OPTIMIZE_CODING"])
+    except Exception as exc:
+        raise NotRetilable(f"libjpeg cannot write the re-tiled coefficients: {exc}") from exc
+    data = path.read_bytes()
+    return jm.mark_rgb(data) if level.colorspace == "JCS_RGB" else data
+
+
+@dataclass
+class RetiledTile:
+    tx: int
+    ty: int
+    padded: bytes  # 256x256 (what TIFF requires)
+    exact: bytes | None  # the exact-size JPEG of a partial edge tile
+
+
+def retile(level: JpegLevel, workdir: Path | None = None) -> Iterator[RetiledTile]:
+    """The 256x256 tiles of the level, row-major, each a complete JPEG stream."""
+    import jpeglib
+
+    jpeglib.version.set(JPEGLIB_VERSION)
+    n_tx, n_ty = ceil_div(level.width, TILE_SIZE), ceil_div(level.height, TILE_SIZE)
+    with tempfile.TemporaryDirectory(prefix="cytotile-retile-", dir=workdir) as tmp:
+        reader = _Reader(level, Path(tmp))
+        try:
+            for ty in range(n_ty):
+                for tx in range(n_tx):
+                    x0, y0 = tx * TILE_SIZE, ty * TILE_SIZE
+                    w = min(TILE_SIZE, level.width - x0)
+                    h = min(TILE_SIZE, level.height - y0)
+                    full = _assemble(level, reader, x0, y0, TILE_SIZE, TILE_SIZE)
+                    padded = _encode(level, reader, full, TILE_SIZE, TILE_SIZE)
+                    exact = None
+                    if (w, h) != (TILE_SIZE, TILE_SIZE):
+                        part = _assemble(level, reader, x0, y0, w, h)
+                        exact = _encode(level, reader, part, w, h)
+                    yield RetiledTile(tx, ty, padded, exact)
+        finally:
+            reader.close()

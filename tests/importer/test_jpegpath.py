@@ -1,0 +1,67 @@
+"""Import of JPEG-tiled TIFFs: the DCT path when the tiles qualify, the re-encode path when not;
+both serve the source's pixels (level 0 exactly on the DCT path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+import simplejpeg
+
+from cytotile.importer.flow import import_file
+from cytotile.manifest import Status
+from cytotile.settings import ImportSettings
+from cytotile.storage.local import LocalStorage
+from cytotile.tiff.reader import open_pyramid
+from tests.helpers.jpegtiff import Encoder, libjpeg, sampled, texture, write_jpeg_tiff
+from tests.helpers.pixels import box_downsample, mad
+
+WIDTH, HEIGHT = 900, 600
+
+
+def single_encode_loss(pixels: np.ndarray, quality: int = 80) -> float:
+    """What one YCbCr 4:2:0 encode of ``pixels`` at ``quality`` loses (mean abs difference)."""
+    exact = np.ascontiguousarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+    encoded = simplejpeg.encode_jpeg(exact, quality=quality, colorsubsampling="420")
+    return mad(simplejpeg.decode_jpeg(encoded), pixels)
+
+
+@pytest.mark.parametrize(
+    ("encoder", "method"),
+    [(libjpeg(80, subsample=False), "dct-retile"), (sampled("4:1:1", 80), "libvips")],
+    ids=["aligned", "not-mcu-aligned"],
+)
+def test_import_serves_the_source(tmp_path: Path, encoder: Encoder, method: str) -> None:
+    src = write_jpeg_tiff(
+        tmp_path / "slide.tif",
+        texture(WIDTH, HEIGHT),
+        240,
+        encoder,
+        shared_tables=method == "dct-retile",
+        subsampling=(1, 1) if method == "dct-retile" else (4, 1),
+    )
+    reference = pyvips.Image.tiffload(str(src)).numpy()
+    root = tmp_path / "root"
+    storage = LocalStorage(root)
+    manifest = import_file(storage, src, settings=ImportSettings(root=str(root)))
+    assert manifest.status is Status.DEPLOYED, manifest.reason
+    assert manifest.pyramid["method"] == method
+    reader = open_pyramid(storage, f"{manifest.id}/processed/visualisation.PYRTIFF")
+    for level in range(reader.header.n_tiers):
+        tier = reader.tier(0, level)
+        expected = box_downsample(reference, level)
+        mads: list[float] = []
+        baselines: list[float] = []
+        for ty in range(tier.n_ty):
+            for tx in range(tier.n_tx):
+                served = simplejpeg.decode_jpeg(reader.jpeg_tile(0, level, tx, ty))
+                part = expected[ty * 256 : ty * 256 + 256, tx * 256 : tx * 256 + 256]
+                assert served.shape == part.shape
+                if level == 0 and method == "dct-retile":  # 4:4:4: exactly the source
+                    assert np.array_equal(served, part.astype(np.uint8)), (tx, ty)
+                mads.append(mad(served, part))
+                baselines.append(single_encode_loss(part))
+        # no worse than one 4:2:0 encode of the true tier at the lowest quality used, plus 1
+        assert float(np.mean(mads)) <= float(np.mean(baselines)) + 1.0, (level, mads, baselines)
