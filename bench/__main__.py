@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench import CACHE, RESULTS
@@ -24,6 +24,7 @@ class Config:
     cache: Path  # where the synthetic slide is kept between runs
     workdir: Path  # conversions' outputs (rewritten by every run)
     n_tiles: int = 2000
+    check_tiles: int = 200  # random level-0 tiles compared with OpenSlide
     repeats: int = 3  # conversions of each kind (alternated; median)
     cold_runs: int = 5
     s3_tiles: int = 60  # moto copies the whole object on every GET: keep this small
@@ -72,6 +73,12 @@ def run(cfg: Config) -> list[Section]:
     sections = [guarded("conversion", lambda: bench_conversion(slide, cfg.workdir, cfg.repeats))]
     if sections[0].errors:
         return sections
+    sections.append(
+        guarded(
+            "pyramid checks",
+            lambda: _checks(slide, cfg),
+        )
+    )
     paths = outputs(cfg.workdir)
     storage = LocalStorage(cfg.workdir)
     forget_pyramid(storage, PYRAMID_KEY)  # rewritten by this run
@@ -110,6 +117,19 @@ def run(cfg: Config) -> list[Section]:
         )
     sections.append(guarded("cold start", lambda: bench_coldstart(cfg.import_runs)))
     return sections
+
+
+def _checks(slide: Path, cfg: Config) -> Section:
+    """Issue 8's checks on the synthetic slide and on CMU-1-Small-Region.svs (one section each;
+    the second is returned inside the first's rows when the sample is there)."""
+    from bench.pyramid_checks import bench_sources
+
+    found = bench_sources(slide, cfg.workdir, 1, cfg.check_tiles)
+    first = found[0]
+    for extra in found[1:]:
+        first.rows += [replace(r, name=f"CMU-1-Small-Region.svs: {r.name}") for r in extra.rows]
+        first.errors += extra.errors
+    return first
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -18,7 +18,9 @@ from cytotile.synthetic import save_slide
 if TYPE_CHECKING:
     import pyvips
 
-GEN_VERSION = 1  # bump when the generator changes: cached slides are then regenerated
+GEN_VERSION = 2  # bump when the generator changes: cached slides are then regenerated
+#: written like a scanner's level 0: 240x240 JPEG tiles (Aperio's size), YCbCr 4:2:0, quality 75
+SOURCE_TILE, SOURCE_QUALITY = 240, 75
 MASK_SCALE = 32
 
 
@@ -73,7 +75,7 @@ def ensure_slide(cache: Path, width: int, height: int) -> tuple[Path, bool]:
     path = slide_path(cache, width, height)
     if path.is_file():
         return path, False
-    save_slide(tissue(width, height), path)
+    save_slide(tissue(width, height), path, tile=SOURCE_TILE, quality=SOURCE_QUALITY)
     return path, True
 
 

@@ -36,7 +36,7 @@ def tissue_image(width: int, height: int, seed: int = 1) -> pyvips.Image:
     return bands[0].bandjoin(bands[1:]).cast("uchar").copy(interpretation="srgb")
 
 
-def save_slide(image: pyvips.Image, path: Path) -> Path:
+def save_slide(image: pyvips.Image, path: Path, tile: int = 256, quality: int = 90) -> Path:
     """Write ``image`` as a tiled JPEG TIFF (not pyramidal), atomically: what a scanner's export
     or a plain slide looks like before import."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,10 +45,10 @@ def save_slide(image: pyvips.Image, path: Path) -> Path:
         image.tiffsave(
             str(tmp),
             tile=True,
-            tile_width=256,
-            tile_height=256,
+            tile_width=tile,
+            tile_height=tile,
             compression="jpeg",
-            Q=90,
+            Q=quality,
             bigtiff=True,
             keep="none",
         )

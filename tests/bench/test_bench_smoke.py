@@ -43,7 +43,7 @@ def test_every_section_ran(tiny_run: tuple[int, dict, Path]) -> None:
     assert errors == []  # an OpenSlide failure on a tiny slide is tolerated, nothing else
     assert code == (1 if data["errors"] else 0)
     titles = [s["title"].split(" ")[0] for s in data["sections"]]
-    assert titles == ["Conversion", "Tiles", "GETs", "HTTP", "Tile"]
+    assert titles == ["Conversion", "Serving", "Tiles", "GETs", "HTTP", "Tile"]
 
 
 def test_conversion_and_tiles_measured(tiny_run: tuple[int, dict, Path]) -> None:
@@ -55,7 +55,15 @@ def test_conversion_and_tiles_measured(tiny_run: tuple[int, dict, Path]) -> None
     assert tiles["cytotile passthrough"]["value"] > 0
     assert tiles["cytotile decode + encode"]["ratio"] > 0
     assert tiles["pyvips crop + jpegsave"]["value"] > 0
-    assert (tmp / "cache" / "tissue-1200x900-v1.tif").is_file()  # kept for the next run
+    assert (tmp / "cache" / "tissue-1200x900-v2.tif").is_file()  # kept for the next run
+
+
+def test_pyramid_checks_measured(tiny_run: tuple[int, dict, Path]) -> None:
+    _, data, _ = tiny_run
+    checks = rows(data, "Serving")
+    assert 0 < checks["pyramid bytes / original bytes"]["value"] < 3
+    assert checks["level 0 max |diff| vs OpenSlide"]["value"] <= 2  # re-tiled: the source's own
+    assert checks["convert(): peak RSS"]["value"] > 10
 
 
 def test_gets_and_sizes_measured(tiny_run: tuple[int, dict, Path]) -> None:
@@ -78,7 +86,7 @@ def test_slide_looks_like_tissue(tiny_run: tuple[int, dict, Path]) -> None:
     import pyvips
 
     _, _, tmp = tiny_run
-    image = pyvips.Image.new_from_file(str(tmp / "cache" / "tissue-1200x900-v1.tif"))
+    image = pyvips.Image.new_from_file(str(tmp / "cache" / "tissue-1200x900-v2.tif"))
     assert (image.width, image.height, image.bands) == (1200, 900, 3)
     assert image.deviate() > 10  # not a flat colour
     assert image.max() > 230  # some white background

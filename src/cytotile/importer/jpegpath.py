@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
-MIN_LOWER_QUALITY = 80
+MIN_LOWER_QUALITY = 70
 
 
 def lower_quality(level: JpegLevel, quality: int) -> int:

@@ -134,14 +134,23 @@ def builders(sizes: list[tuple[int, int]], quality: int, sink: TileSink) -> dict
 
 
 def half_decode(stream: bytes, width: int, height: int, grey: bool) -> np.ndarray:
-    """Level-1 pixels of a level-0 tile whose exact size is ``width`` x ``height``: decoded,
-    cropped, halved by 2x2 means (libjpeg's 1/2 scaled decoding is cheaper but its reduced
-    IDCT is a sharper filter: measured 2-3x the difference to a box-downsampled reference)."""
+    """Level-1 pixels of a level-0 tile whose exact size is ``width`` x ``height``: libjpeg's
+    1/2 scaled decoding (a reduced IDCT: a fraction of a full decode), cropped to the halved
+    size (rounded up). Measured on CMU-1-Small-Region against 2x2 means of the full decode:
+    the same mean difference to OpenSlide's box-downsampled read (3.35 vs 3.33 at level 1)."""
     import simplejpeg
 
+    half = TILE_SIZE // 2
     try:
-        pixels = simplejpeg.decode_jpeg(stream, colorspace="GRAY" if grey else "RGB")
+        pixels = simplejpeg.decode_jpeg(
+            stream,
+            colorspace="GRAY" if grey else "RGB",
+            min_factor=2,
+            min_height=half,
+            min_width=half,
+        )
     except ValueError as exc:
         raise ConversionError(f"cannot decode a re-tiled tile: {exc}") from exc
     pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
-    return halve(pixels[:height, :width])
+    cropped: np.ndarray = pixels[: ceil_div(height, 2), : ceil_div(width, 2)]
+    return cropped
