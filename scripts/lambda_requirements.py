@@ -39,6 +39,8 @@ TARGETS: dict[str, tuple[list[str], str]] = {
             "openslide-bin",
             "pillow",
             "jpeglib",
+            "imagecodecs",
+            "pydicom",
             "aws-lambda-powertools",
         ],
         "ImportFunction: readers for the formats libvips cannot open.",

@@ -132,6 +132,12 @@ class Format(ABC):
     native: bool = False
     #: an upload of this format can be imported (False: detected only to say why it is refused)
     importable: bool = True
+    #: the image spans several files in one folder (MRXS + its data folder, VMS + its JPEGs, a
+    #: DICOM series): ``open(path)`` is given the file that names the image (the ``.mrxs``, the
+    #: ``.vms``, any instance of the series) and finds the others beside it. An extracted
+    #: archive holding a member of such a format is imported as that one image, not as a
+    #: collection (cytotile.importer.archives)
+    multi_file: bool = False
 
     @classmethod
     @abstractmethod
