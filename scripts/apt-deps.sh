@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the Debian packages the project needs (browser tests): chromium and chromium-driver.
+# Install the Debian packages the project needs: chromium and chromium-driver (browser tests),
+# libmagic1 (python-magic, which the IIIF validator imports).
 # A no-op (no network, well under a second) when they are already installed.
 set -euo pipefail
 
-PACKAGES=(chromium chromium-driver)
+PACKAGES=(chromium chromium-driver libmagic1)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

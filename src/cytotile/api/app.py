@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 
 from cytotile.api import (
     associated,
+    dzi,
     histograms,
     info,
     metadata,
@@ -29,6 +30,7 @@ from cytotile.api import (
     windows,
 )
 from cytotile.api.errors import HANDLERS, CatchAll
+from cytotile.api.iiif import routes as iiif_routes
 from cytotile.api.routing import Context
 from cytotile.settings import ServerSettings, from_env
 from cytotile.storage import open_storage
@@ -42,6 +44,8 @@ EXPOSED_HEADERS = ["ETag", "X-Cytotile-Passthrough", "X-Image-Size-Limit"]
 def all_routes() -> list[BaseRoute]:
     return [  # tiles first: the most frequent requests match the fewest patterns
         *tiles.routes(),
+        *iiif_routes.routes(),  # IIIF and DeepZoom tiles: frequent too
+        *dzi.routes(),
         *info.routes(),
         *metadata.routes(),
         *histograms.routes(),

@@ -1,0 +1,95 @@
+"""What every IIIF and DeepZoom route shares: public URLs, identifiers, CORS, and IIIF's error
+statuses (400 for any bad parameter, 404 for anything that is not an image, 501 for what is
+valid but not implemented), as JSON ``{title, details}`` like the rest of the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cytotile.api.errors import error_response, status_of
+from cytotile.api.iiif.request import Unsupported
+from cytotile.api.routing import Handler, Later
+from cytotile.errors import BadParameter, BadPath, CytotileError, NotAcceptable
+from cytotile.pipeline.args import Args
+
+CORS = {"Access-Control-Allow-Origin": "*"}
+#: IIIF's statuses where they differ from the PIMS routes' (api/errors.py)
+IIIF_STATUS: dict[type[CytotileError], int] = {
+    BadParameter: 400,  # PIMS: 422
+    NotAcceptable: 400,  # PIMS: 406
+    BadPath: 404,  # an identifier that names no image
+    Unsupported: 501,
+}
+
+
+def iiif_status(exc: CytotileError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in IIIF_STATUS:
+            return IIIF_STATUS[cls]
+    return status_of(exc)
+
+
+def public_base(request: Request) -> str:
+    """The URL the client used up to the app's root. Behind API Gateway the stage (or a
+    custom domain's base path) is in the event's ``requestContext.path`` but not in the path
+    the app sees."""
+    base = str(request.base_url).rstrip("/")
+    event = request.scope.get("aws.event")
+    if isinstance(event, dict):
+        outer = str((event.get("requestContext") or {}).get("path") or "")
+        inner = str(event.get("path") or "")
+        if inner and outer.endswith(inner) and len(outer) > len(inner):
+            base += outer[: -len(inner)].rstrip("/")
+    return base
+
+
+def identifier_of(request: Request) -> str:
+    """The image path of the route, with its slashes escaped as IIIF identifiers need."""
+    return quote(request.path_params["path"], safe="")
+
+
+def with_cors(response: Response) -> Response:
+    response.headers.update(CORS)
+    return response
+
+
+def iiif_handler(handler: Handler) -> Handler:
+    """``handler`` answering errors the IIIF way (statuses above, CORS on every answer)."""
+
+    def run(request: Request, args: Args) -> Response | Later:
+        try:
+            result = handler(request, args)
+        except CytotileError as exc:
+            return _error(exc)
+        if isinstance(result, Later):
+            return Later(_guarded(result.work))
+        return with_cors(result)
+
+    run.__name__ = handler.__name__
+    return run
+
+
+def _guarded(work: Callable[[], Response]) -> Callable[[], Response]:
+    def run() -> Response:
+        try:
+            return with_cors(work())
+        except CytotileError as exc:
+            return _error(exc)
+
+    return run
+
+
+def _error(exc: CytotileError) -> Response:
+    return error_response(iiif_status(exc), exc.title, exc.details, **CORS)
+
+
+def json_ld(accept: str | None, context: str) -> str:
+    """``application/ld+json`` with the context as profile when the client asks for it, else
+    ``application/json`` (IIIF Image API 3, section 7.1)."""
+    if accept and "application/ld+json" in accept:
+        return f'application/ld+json;profile="{context}"'
+    return "application/json"

@@ -1,0 +1,159 @@
+"""IIIF routes: ``/iiif/{3|2}/{identifier}/info.json``, the image requests, the base-URI
+redirect, and ``/iiif/3/{identifier}/manifest``. The identifier is an image path
+(``upload-<id>/<name>``), escaped (``%2F``) or not.
+
+An image request equal to a stored tile (its region is a tile's footprint, its size the tile's,
+no rotation, default quality, jpg) is answered by passthrough, on the event loop, as the PIMS
+tile routes do; any other is rendered in the thread pool.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute
+
+from cytotile.api.http import JSON, conditional, image_response, make_etag
+from cytotile.api.iiif import documents, render
+from cytotile.api.iiif.base import identifier_of, iiif_handler, json_ld, public_base
+from cytotile.api.iiif.request import (
+    MAX_SIDE,
+    Limits,
+    parse_format,
+    parse_quality,
+    parse_region,
+    parse_rotation,
+    parse_size,
+)
+from cytotile.api.metadata import load
+from cytotile.api.routing import Context, Later, context, route
+from cytotile.errors import BadParameter, NotFound
+from cytotile.pipeline import outputs
+from cytotile.pipeline.args import Args
+from cytotile.pipeline.encode import Format, Output
+from cytotile.pipeline.image import ImageView
+from cytotile.pipeline.params import parse_image_params
+
+VERSIONS = ("2", "3")
+
+
+def version_of(request: Request) -> int:
+    version = request.path_params["version"]
+    if version not in VERSIONS:
+        raise NotFound(f"IIIF Image API version {version!r} is not served; use 3 or 2")
+    return int(version)
+
+
+def limits(ctx: Context) -> Limits:
+    return Limits(MAX_SIDE, MAX_SIDE, ctx.settings.max_output_pixels)
+
+
+def service_id(request: Request, version: int) -> str:
+    return f"{public_base(request)}/iiif/{version}/{identifier_of(request)}"
+
+
+def info_json(request: Request, args: Args) -> Response:
+    ctx = context(request)
+    version = version_of(request)
+    view = ImageView.open(ctx.storage, request.path_params["path"])
+    sid = service_id(request, version)
+    media_type = json_ld(request.headers.get("accept"), documents.IMAGE_CONTEXT[version])
+    etag = make_etag("iiif-info", view.digest, sid, media_type, limits(ctx))
+
+    def build() -> Response:
+        document = documents.info_json(version, sid, view.pyramid, limits(ctx))
+        link = f'<{documents.PROFILE_URI[version]}>;rel="profile"'
+        return JSON(document, media_type=media_type, headers={"Link": link})
+
+    return conditional(request, etag, ctx.settings.cache_max_age, build)
+
+
+def image(request: Request, args: Args) -> Response | Later:
+    ctx = context(request)
+    p = request.path_params
+    version = version_of(request)
+    rotation = parse_rotation(p["rotation"])
+    quality = parse_quality(p["quality"])
+    fmt = parse_format(p["format"])
+    params = parse_image_params(args)
+    view = ImageView.open(ctx.storage, p["path"])
+    pyramid = view.pyramid
+    region = parse_region(p["region"], pyramid.base.width, pyramid.base.height)
+    width, height = parse_size(p["size"], region, version, limits(ctx))
+    if not (quality == "default" or (quality == "color" and view.header.n_samples == 3)):
+        params = render.quality_params(params, quality)
+    opts = outputs.Options(fmt, ctx.settings.output_jpeg_quality)
+    key = (region, width, height, rotation, quality, params, fmt.value, opts.quality)
+    etag = make_etag("iiif", view.digest, *key)
+    canonical = (
+        f"{service_id(request, version)}/{region.left},{region.top},{region.width},"
+        f"{region.height}/{width},{height}/{'!' if rotation.mirror else ''}"
+        f"{rotation.degrees:g}/{quality}.{p['format']}"
+    )
+    links = {
+        "Link": f'<{canonical}>;rel="canonical", <{documents.PROFILE_URI[version]}>;rel="profile"'
+    }
+    max_age = ctx.settings.cache_max_age
+    found = render.stored_tile(pyramid, region, width, height) if rotation.is_identity else None
+    if found is not None and fmt is Format.JPEG:
+        tier, tile_tx, tile_ty = found
+        plane = outputs.passthrough_plane(view, tier, params, opts)
+        if plane is not None:
+
+            def stored() -> Response:
+                output = outputs.passthrough_tile(view, tier, tile_tx, tile_ty, plane)
+                output.headers.update(links)
+                return image_response(output, tile=True)
+
+            return conditional(request, etag, max_age, stored)
+
+    def build() -> Response:
+        data = render.render_image(
+            view, params, region, (width, height), rotation, fmt, opts.quality
+        )
+        return image_response(Output(data, fmt.media_type, headers=links), tile=True)
+
+    return Later(lambda: conditional(request, etag, max_age, build))
+
+
+def base_redirect(request: Request, args: Args) -> Response:
+    """The image's base URI: 303 to its ``info.json``."""
+    version = version_of(request)
+    path = request.path_params["path"]
+    if path.count("/") > 1:
+        raise BadParameter(f"{request.url.path} is not an IIIF request")
+    ImageView.open(context(request).storage, path)  # 404 when there is no such image
+    return RedirectResponse(f"{service_id(request, version)}/info.json", status_code=303)
+
+
+def manifest(request: Request, args: Args) -> Response:
+    ctx = context(request)
+    view = ImageView.open(ctx.storage, request.path_params["path"])
+    m = load(request)
+    base = public_base(request)
+    manifest_id = f"{base}/iiif/3/{identifier_of(request)}/manifest"
+    media_type = json_ld(request.headers.get("accept"), documents.PRESENTATION_CONTEXT)
+    etag = make_etag("iiif-manifest", view.digest, manifest_id, media_type, m.to_json())
+
+    def build() -> Response:
+        document = documents.presentation(
+            manifest_id,
+            service_id(request, 3),
+            f"{base}/image/{request.path_params['path']}",
+            m,
+            view.pyramid,
+        )
+        return JSON(document, media_type=media_type)
+
+    return conditional(request, etag, ctx.settings.cache_max_age, build)
+
+
+def routes() -> list[BaseRoute]:
+    image_pattern = "/iiif/{version}/{path}/{region}/{size}/{rotation}/{quality}.{format}"
+    return [
+        route(image_pattern, iiif_handler(image), inline=True),
+        route("/iiif/{version}/{path}/info.json", iiif_handler(info_json), inline=True),
+        route("/iiif/3/{path}/manifest", iiif_handler(manifest)),
+        route("/iiif/3/{path}/manifest.json", iiif_handler(manifest)),
+        route("/iiif/{version}/{path}", iiif_handler(base_redirect), inline=True),
+    ]
