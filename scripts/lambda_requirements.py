@@ -41,6 +41,8 @@ TARGETS: dict[str, tuple[list[str], str]] = {
             "jpeglib",
             "imagecodecs",
             "pydicom",
+            "czifile",
+            "readlif",
             "aws-lambda-powertools",
         ],
         "ImportFunction: readers for the formats libvips cannot open.",

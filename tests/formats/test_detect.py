@@ -26,11 +26,14 @@ SUPPORTED = {
     "truncated.jpg": "JPEG",  # its header is fine: decoding fails (see test_safety)
     "libvips_sample.tif": "PLANARTIFF",
     "chessboard_GRAY_U16.tif": "PLANARTIFF",
-    "CH1_16bit.tif": "PLANARTIFF",  # ImageJ, single page: a plain planar TIFF for now
+    "CH1_16bit.tif": "IMAGEJTIFF",
     "fixture-bali.tif": "PLANARTIFF",
     "subsampled.tif": "PLANARTIFF",
     "1bit.tif": "PLANARTIFF",
-    "_blobs_3d_fiji_skeleton.tif": "PLANARTIFF",  # ImageJ Z stack: first page until IMAGEJTIFF
+    "_blobs_3d_fiji_skeleton.tif": "IMAGEJTIFF",
+    "CellDivision_T3_Z5_CH2_X240_Y170.czi": "CZI",
+    "multi-channel-z-series.ome.tif": "OMETIFF",
+    "viv-multi-channel.ome.tif": "OMETIFF",
 }
 
 UNSUPPORTED = {
@@ -43,12 +46,9 @@ UNSUPPORTED = {
     "Bretagne2_4.j2k": "JPEG 2000",
     "boxes_0.dcm": "DICOM",
     "boxes_1.dcm": "DICOM",
-    "CellDivision_T3_Z5_CH2_X240_Y170.czi": "Zeiss CZI",
     "fixture-imovie.mp4": "looks like MP4",
     "hopper_8bit.pgm": "PGM",
     "hopper_16bit.pgm": "PGM",
-    "multi-channel-z-series.ome.tif": "signed 8-bit",
-    "viv-multi-channel.ome.tif": "signed 8-bit",
     "multipage_rgb.tif": "floating-point",
     "ojpeg-tile.tif": "old-style JPEG",
     "test3-DAPI.ndpi": "Hamamatsu NDPI",
@@ -123,8 +123,9 @@ def test_registry_order_and_lookup() -> None:
     assert len(set(ids)) == len(ids)
     assert ids.index("SVS") < ids.index("PYRTIFF") < ids.index("PLANARTIFF")
     assert format_by_id("pyrtiff").id == "PYRTIFF"
+    assert ids.index("OMETIFF") < ids.index("PYRTIFF")  # microscopy before generic TIFF
     with pytest.raises(KeyError):
-        format_by_id("CZI")
+        format_by_id("NOSUCHFORMAT")
 
 
 def test_describe_formats() -> None:

@@ -151,7 +151,7 @@ CASES = [
     real("sample.jpg", "JPEG", by_pillow, 3, "uint8", 1.0),
     real("libvips_sample.tif", "PLANARTIFF", by_tifffile, 3, "uint16"),
     real("chessboard_GRAY_U16.tif", "PLANARTIFF", by_tifffile, 1, "uint16"),
-    real("CH1_16bit.tif", "PLANARTIFF", by_tifffile, 1, "uint16"),
+    real("CH1_16bit.tif", "IMAGEJTIFF", by_tifffile, 1, "uint16"),
     real("fixture-bali.tif", "PLANARTIFF", by_pillow, 3, "uint8"),
     real("subsampled.tif", "PLANARTIFF", by_pillow, 3, "uint8", 1.0),
     real("1bit.tif", "PLANARTIFF", by_tifffile, 1, "uint8"),

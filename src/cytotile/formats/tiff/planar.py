@@ -7,12 +7,13 @@ from typing import Any
 
 from cytotile.errors import FormatError
 from cytotile.formats import safety
-from cytotile.formats.base import ORDER_TIFF, Format, Source
+from cytotile.formats.base import ORDER_TIFF, Format, ImageMetadata, Source
 from cytotile.formats.common import (
     VipsSource,
     add_note,
     base_metadata,
     decoding,
+    normalize,
     vips_pixel_type,
 )
 from cytotile.formats.tiff import structure, tags
@@ -58,6 +59,9 @@ def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo)
         description=description if isinstance(description, str) else None,
         raw_metadata=raw,
     )
+    depth, axis = stack_depth(path, info) if format_id == "PLANARTIFF" else (1, "Z")
+    if depth > 1:
+        return stack_source(path, metadata, depth, axis)
     source = VipsSource(metadata, load)
     if pixel_type == "uint8" and bands in (1, 3) and page.photometric in (1, 2, 6):
         source.tiff_page = (path, 0)  # the plane is page 0 as stored: its tiles may be copied
@@ -77,11 +81,55 @@ def conversion_notes(raw: dict[str, Any], page: TiffPage, bands: int, pixel_type
         add_note(raw, f"decoded as {pixel_type}")
 
 
+def _kind(page: TiffPage) -> tuple[int, ...]:
+    return (page.width, page.height, page.samples, page.bits, page.sample_format, page.photometric)
+
+
+def stack_depth(path: Path, info: TiffInfo) -> tuple[int, str]:
+    """(planes, "Z" or "T") of a multi-page stack: every page like the first (checked past the
+    pages ``inspect`` looked at too); T when the file's own axes say time, else Z. (1, "Z")
+    for any other TIFF (a thumbnail page, pages of different sizes...)."""
+    if info.n_pages < 2 or any(_kind(p) != _kind(info.pages[0]) for p in info.pages):
+        return 1, "Z"
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if info.n_pages > len(info.pages):
+            first = tif.pages.first
+            kind = (first.shape, first.dtype, first.photometric)
+            for page in tif.pages[len(info.pages) :]:
+                if (page.shape, page.dtype, getattr(page, "photometric", None)) != kind:
+                    return 1, "Z"
+        axes = str(tif.series[0].axes) if tif.series else ""
+    return info.n_pages, "T" if axes[:1] == "T" else "Z"
+
+
+def stack_source(path: Path, metadata: ImageMetadata, depth: int, axis: str) -> Source:
+    """Planes of a multi-page stack: page ``z`` (or ``t``) of the file, decoded by libvips."""
+    from cytotile.formats.microscopy.planes import PlaneSource
+
+    if axis == "T":
+        metadata.duration = depth
+    else:
+        metadata.depth = depth
+    add_note(metadata.raw_metadata, f"{depth} identical pages read as {axis} planes")
+
+    def read(c: int, z: int, t: int) -> Any:
+        import pyvips
+
+        image = pyvips.Image.tiffload(
+            str(path), page=t if axis == "T" else z, access="sequential", fail_on="error"
+        )
+        return normalize(image, metadata.pixel_type)
+
+    return PlaneSource(metadata, read)
+
+
 class PlanarTiffFormat(Format):
     id = "PLANARTIFF"
     name = "Planar TIFF"
     order = ORDER_TIFF + 90
-    remarks = "Non-pyramidal TIFF, 8 or 16 bits, grey or RGB; only the first page is read."
+    remarks = "Non-pyramidal TIFF, 8 or 16 bits, grey or RGB; identical pages are a Z (or T) stack."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:

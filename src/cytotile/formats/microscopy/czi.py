@@ -1,0 +1,211 @@
+"""Zeiss CZI (czifile, pure Python over tifffile/imagecodecs): C/Z/T planes assembled from the
+full-resolution subblocks (mosaics included; pyramid subblocks skipped), one plane in memory at
+a time; scaling, channels (name, colour, wavelengths), objective from the XML metadata."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from cytotile.errors import FormatError
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
+from cytotile.formats.common import decoding
+from cytotile.formats.microscopy.planes import (
+    PlaneSource,
+    array_to_vips,
+    channel_list,
+    served_type,
+    stack_metadata,
+)
+
+MAGIC = b"ZISRAWFILE"
+PIXEL_TYPES = {
+    "Gray8": "uint8",
+    "Gray16": "uint16",
+    "Gray32Float": "float32",
+    "Bgr24": "uint8",
+    "Bgr48": "uint16",
+}
+
+
+def _xml(text: str) -> Any:
+    import xml.etree.ElementTree as ET
+
+    if re.search(r"<!(DOCTYPE|ENTITY)", text[:100_000]):
+        raise FormatError("CZI metadata declaring a DTD or entities is refused")
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise FormatError(f"malformed CZI metadata: {exc}") from exc
+
+
+def _text(root: Any, path: str) -> str | None:
+    element = root.find(path)
+    return element.text.strip() if element is not None and element.text else None
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _color(value: str | None) -> str | None:
+    """CZI colours are ``#AARRGGBB`` (or ``#RRGGBB``)."""
+    if not value or not re.fullmatch(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})", value):
+        return None
+    return "#" + value[-6:].upper()
+
+
+def parse_metadata(text: str) -> dict[str, Any]:
+    root = _xml(text)
+    image = root.find("Metadata/Information/Image")
+    out: dict[str, Any] = {"raw": {}, "channels": []}
+    sizes = {}
+    for item in root.findall("Metadata/Scaling/Items/Distance"):
+        value = _number(_text(item, "Value"))
+        if value and value > 0:
+            sizes[item.get("Id")] = value * 1e6  # meters -> micrometers
+    out["physical"] = (sizes.get("X"), sizes.get("Y"), sizes.get("Z"))
+    if image is not None:
+        for child in image:
+            if child.text and child.text.strip() and len(child) == 0:
+                out["raw"][f"CZI.Image.{child.tag}"] = child.text.strip()
+        bits = _text(image, "ComponentBitCount")
+        out["significant_bits"] = int(bits) if bits and bits.isdigit() else None
+        for ch in image.findall("Dimensions/Channels/Channel"):
+            out["channels"].append(
+                {
+                    "name": ch.get("Name") or _text(ch, "Fluor"),
+                    "color": _color(_text(ch, "Color")),
+                    "emission": _number(_text(ch, "EmissionWavelength")),
+                    "excitation": _number(_text(ch, "ExcitationWavelength")),
+                }
+            )
+        out["acquired_at"] = _text(image, "AcquisitionDateAndTime")
+    objective = root.find("Metadata/Information/Instrument/Objectives/Objective")
+    out["magnification"] = (
+        _number(_text(objective, "NominalMagnification")) if objective is not None else None
+    )
+    if objective is not None:
+        out["raw"]["CZI.Objective.Name"] = objective.get("Name")
+    return out
+
+
+class CziPlanes:
+    def __init__(self, path: Path) -> None:
+        import czifile
+
+        self.czi = czifile.CziFile(str(path))
+        self.axes = str(self.czi.axes)
+        self.start = tuple(int(v) for v in self.czi.start)
+        self.shape = tuple(int(v) for v in self.czi.shape)
+        self.entries = list(self.czi.filtered_subblock_directory)
+
+    def size(self, axis: str) -> int:
+        return self.shape[self.axes.index(axis)] if axis in self.axes else 1
+
+    def read(self, c: int, z: int, t: int) -> Any:
+        import numpy as np
+
+        ax = self.axes
+        y0, x0 = self.start[ax.index("Y")], self.start[ax.index("X")]
+        samples = self.size("0")
+        out = np.zeros((self.size("Y"), self.size("X"), samples), dtype=self.czi.dtype)
+        want = {"C": c, "Z": z, "T": t}
+        found = False
+        for entry in self.entries:
+            where = dict(zip(entry.axes, entry.start, strict=False))
+            if any(
+                where.get(a, self.start[ax.index(a)] if a in ax else 0)
+                - (self.start[ax.index(a)] if a in ax else 0)
+                != i
+                for a, i in want.items()
+            ):
+                continue
+            tile = entry.data_segment().data()
+            tile = tile.reshape(
+                tile.shape[entry.axes.index("Y")], tile.shape[entry.axes.index("X")], -1
+            )
+            ty, tx = int(where["Y"]) - y0, int(where["X"]) - x0
+            h = min(tile.shape[0], out.shape[0] - ty)
+            w = min(tile.shape[1], out.shape[1] - tx)
+            out[ty : ty + h, tx : tx + w] = tile[:h, :w]
+            found = True
+        if not found:
+            raise FormatError(f"CZI has no subblock for plane c={c} z={z} t={t}")
+        if samples == 3:
+            out = out[..., ::-1]  # BGR -> RGB
+        return array_to_vips(out, str(self.czi.dtype))
+
+    def close(self) -> None:
+        self.czi.close()
+
+
+class CziFormat(Format):
+    id = "CZI"
+    name = "Zeiss CZI"
+    order = ORDER_MICROSCOPY + 30
+    remarks = "Carl Zeiss Image (ZISRAW): C/Z/T planes, mosaics; 8/16-bit grey, BGR."
+
+    @classmethod
+    def match(cls, path: Path, head: bytes) -> bool:
+        return head.startswith(MAGIC)
+
+    @classmethod
+    def open(cls, path: Path) -> Source:
+        with decoding("CZI file"):
+            planes = CziPlanes(path)
+        try:
+            return cls._source(planes)
+        except Exception:
+            planes.close()
+            raise
+
+    @classmethod
+    def _source(cls, planes: CziPlanes) -> Source:
+        extra = [a for a in planes.axes if a not in "CZTYX0B" and planes.size(a) > 1]
+        if extra:
+            raise FormatError(f"CZI dimensions {''.join(extra)} are not supported (only C, Z, T)")
+        width, height, samples = planes.size("X"), planes.size("Y"), planes.size("0")
+        safety.check_dimensions(width, height, max_pixels=None, what="CZI")
+        with decoding("CZI metadata"):
+            parsed = parse_metadata(planes.czi.metadata())
+        raw = parsed["raw"]
+        pixel_type = served_type(str(planes.czi.dtype), raw)
+        n_c = planes.size("C")
+        chans = parsed["channels"] if len(parsed["channels"]) == n_c else []
+        px, py, pz = parsed["physical"]
+        meta = stack_metadata(
+            cls.id,
+            width,
+            height,
+            n_concrete_channels=n_c if samples == 1 else 1,
+            n_samples=samples,
+            depth=planes.size("Z"),
+            duration=planes.size("T"),
+            pixel_type=pixel_type,
+            significant_bits=parsed["significant_bits"],
+            physical_size_x=px,
+            physical_size_y=py,
+            physical_size_z=pz,
+            acquired_at=parsed.get("acquired_at"),
+            objective_nominal_magnification=parsed["magnification"],
+            raw_metadata=raw,
+        )
+        if samples == 3:
+            if n_c > 1:
+                raise FormatError("CZI with several BGR channels is not supported")
+            meta.channels = channel_list(3, list("RGB"), [], [])
+        else:
+            meta.channels = channel_list(
+                n_c,
+                [c["name"] for c in chans],
+                [c["color"] for c in chans],
+                [c["emission"] for c in chans],
+                [c["excitation"] for c in chans],
+            )
+        return PlaneSource(meta, planes.read, planes.close)

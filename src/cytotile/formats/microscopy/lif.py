@@ -1,0 +1,92 @@
+"""Leica LIF (readlif): one image per series. A multi-series file imports its first series
+(collections of series are not built yet; the others are named in the raw metadata)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cytotile.errors import FormatError
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
+from cytotile.formats.common import add_note, decoding
+from cytotile.formats.microscopy.planes import (
+    PlaneSource,
+    array_to_vips,
+    channel_list,
+    served_type,
+    stack_metadata,
+)
+
+MAGIC = b"\x70\x00\x00\x00"
+MEMORY_BLOCK = 0x2A
+
+
+def _image(path: Path) -> tuple[Any, list[str]]:
+    from readlif.reader import LifFile
+
+    lif = LifFile(str(path))
+    names = [str(info.get("name")) for info in lif.image_list]
+    if not names:
+        raise FormatError("LIF file holds no image")
+    return lif.get_image(0), names
+
+
+class LifFormat(Format):
+    id = "LIF"
+    name = "Leica LIF"
+    order = ORDER_MICROSCOPY + 40
+    remarks = "Leica Image File: C/Z/T planes, 8/16-bit; the first series of a multi-series file."
+
+    @classmethod
+    def match(cls, path: Path, head: bytes) -> bool:
+        return (
+            head.startswith(MAGIC)
+            and len(head) > 13
+            and head[8] == MEMORY_BLOCK
+            and "LMSDataContainerHeader".encode("utf-16-le") in head
+        )
+
+    @classmethod
+    def open(cls, path: Path) -> Source:
+        with decoding("LIF file"):
+            image, names = _image(path)
+        dims = image.dims
+        if int(dims.m) > 1:
+            raise FormatError("LIF mosaics (tiled series) are not supported yet")
+        width, height = int(dims.x), int(dims.y)
+        safety.check_dimensions(width, height, max_pixels=None, what="LIF")
+        bits = max(int(b) for b in image.bit_depth)
+        raw: dict[str, Any] = {"LIF.ImageName": image.name, "LIF.Series": names}
+        raw.update({f"LIF.{k}": v for k, v in (image.settings or {}).items()})
+        if len(names) > 1:
+            add_note(raw, f"first of {len(names)} series imported")
+        pixel_type = served_type("uint8" if bits <= 8 else "uint16", raw)
+        scale = image.scale
+        px, py, pz = (1.0 / s if s else None for s in scale[:3])
+        rate = scale[3] if len(scale) > 3 and scale[3] else None
+        n_c = int(image.channels)
+        meta = stack_metadata(
+            cls.id,
+            width,
+            height,
+            n_concrete_channels=n_c,
+            depth=int(dims.z),
+            duration=int(dims.t),
+            pixel_type=pixel_type,
+            significant_bits=bits,
+            physical_size_x=px,
+            physical_size_y=py,
+            physical_size_z=pz,
+            frame_rate=rate,
+            raw_metadata=raw,
+        )
+        meta.channels = channel_list(n_c, [], [], [])
+
+        def read(c: int, z: int, t: int) -> Any:
+            import numpy as np
+
+            frame = np.asarray(image.get_frame(z=z, t=t, c=c))
+            return array_to_vips(frame, pixel_type)
+
+        return PlaneSource(meta, read)

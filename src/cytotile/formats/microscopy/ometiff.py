@@ -1,0 +1,110 @@
+"""OME-TIFF: planar or pyramidal (SubIFDs), 8/16/32-bit, any DimensionOrder, single file or
+several files named by the OME-XML's TiffData UUIDs (found beside the named file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cytotile.errors import FormatError
+from cytotile.formats import safety
+from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
+from cytotile.formats.microscopy import omexml
+from cytotile.formats.microscopy.planes import (
+    PlaneSource,
+    channel_list,
+    served_type,
+    stack_metadata,
+)
+from cytotile.formats.microscopy.tiffseries import SeriesPlanes
+from cytotile.formats.tiff import structure
+
+
+def ome_xml(path: Path) -> str | None:
+    """The OME-XML of page 0's ImageDescription, if it is one."""
+    info = structure.inspect(path)
+    text = info.pages[0].description.strip()
+    if "<OME" in text[:4096] and "openmicroscopy.org/Schemas/OME" in text[:4096]:
+        return text
+    return None
+
+
+def open_series(format_id: str, path: Path, raw: dict[str, Any], **meta: Any) -> PlaneSource:
+    """The source of series 0: sizes from tifffile's mapping, ``meta`` completes the metadata."""
+    info = structure.inspect(path)
+    safety.check_tiff(info, list(info.pages), max_pixels=None)
+    planes = SeriesPlanes(path)
+    try:
+        lay = planes.layout
+        safety.check_dimensions(lay.width, lay.height, max_pixels=None, what=format_id)
+        pixel_type = served_type(lay.sample_type, raw)
+        if lay.n_samples == 3 and lay.sizes["C"] > 1:
+            raise FormatError("RGB samples in several channels are not supported")
+        metadata = stack_metadata(
+            format_id,
+            lay.width,
+            lay.height,
+            n_concrete_channels=lay.sizes["C"],
+            n_samples=lay.n_samples,
+            depth=lay.sizes["Z"],
+            duration=lay.sizes["T"],
+            pixel_type=pixel_type,
+            raw_metadata=raw,
+            **meta,
+        )
+    except Exception:
+        planes.close()
+        raise
+    return PlaneSource(metadata, planes.read, planes.close)
+
+
+class OmeTiffFormat(Format):
+    id = "OMETIFF"
+    name = "OME-TIFF"
+    order = ORDER_MICROSCOPY + 10
+    remarks = "Planar or pyramidal (SubIFDs), C/Z/T planes, 8/16/32-bit; multi-file beside it."
+
+    @classmethod
+    def match(cls, path: Path, head: bytes) -> bool:
+        return structure.is_tiff(head) and ome_xml(path) is not None
+
+    @classmethod
+    def open(cls, path: Path) -> Source:
+        xml = ome_xml(path)
+        if xml is None:
+            raise FormatError("not an OME-TIFF: no OME-XML in the first page")
+        ome = omexml.parse(xml)
+        raw: dict[str, Any] = dict(ome.raw)
+        raw["OME.ImageName"] = ome.image_name
+        channels = channel_list(
+            ome.size_c if ome.channels and all(c.samples == 1 for c in ome.channels) else 0,
+            [c.name for c in ome.channels],
+            [c.color for c in ome.channels],
+            [c.emission for c in ome.channels],
+            [c.excitation for c in ome.channels],
+        )
+        source = open_series(
+            cls.id,
+            path,
+            raw,
+            significant_bits=ome.significant_bits,
+            physical_size_x=ome.physical_size_x,
+            physical_size_y=ome.physical_size_y,
+            physical_size_z=ome.physical_size_z,
+            frame_rate=1.0 / ome.time_increment if ome.time_increment else None,
+            acquired_at=ome.acquired_at,
+            description=ome.description,
+            objective_nominal_magnification=ome.objective_nominal,
+            objective_calibrated_magnification=ome.objective_calibrated,
+            microscope_model=ome.microscope,
+        )
+        meta = source.metadata
+        if len(channels) == meta.n_channels:
+            meta.channels = channels
+        else:  # RGB interleaved in one OME channel, or no Channel elements
+            meta.channels = channel_list(
+                meta.n_channels, list("RGB") if meta.n_samples == 3 else [], [], []
+            )
+        if meta.significant_bits > 8 * 4 or meta.significant_bits < 1:
+            meta.significant_bits = 16 if meta.pixel_type == "uint16" else 8
+        return source

@@ -1,0 +1,192 @@
+"""Microscopy formats: OME-TIFF (planar, pyramidal with SubIFDs, any DimensionOrder), ImageJ
+hyperstacks and composites, CZI, multi-page stacks, LIF/ND2 detection; planes equal the file's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from cytotile.errors import FormatError
+from cytotile.formats import detect
+from tests.helpers.samples import sample
+
+C, Z, T, H, W = 5, 3, 2, 200, 300
+
+
+def ome_pyramid(path: Path, data: np.ndarray, axes: str = "TCZYX", levels: int = 3) -> Path:
+    """A pyramidal OME-TIFF: level 0 in the main IFDs, reduced levels in SubIFDs."""
+    meta = {
+        "axes": axes,
+        "PhysicalSizeX": 0.325,
+        "PhysicalSizeY": 0.325,
+        "PhysicalSizeZ": 2.0,
+        "TimeIncrement": 0.5,
+        "Channel": {
+            "Name": [f"ch{i}" for i in range(C)],
+            "EmissionWavelength": [450 + 50 * i for i in range(C)],
+        },
+    }
+    with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tif:
+        opts = {"tile": (128, 128), "compression": "zlib", "photometric": "minisblack"}
+        tif.write(data, subifds=levels - 1, metadata=meta, **opts)
+        for level in range(1, levels):
+            f = 2**level
+            tif.write(data[..., ::f, ::f], subfiletype=1, metadata=None, **opts)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack16() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 65535, size=(T, C, Z, H, W), dtype=np.uint16)
+
+
+def test_pyramidal_ome_tiff_16bit(tmp_path: Path, stack16: np.ndarray) -> None:
+    path = ome_pyramid(tmp_path / "p.ome.tif", stack16)
+    fmt = detect(path)
+    assert fmt.id == "OMETIFF"
+    with fmt.open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.depth, m.duration, m.n_planes) == (C, Z, T, C * Z * T)
+        assert (m.width, m.height, m.pixel_type, m.significant_bits) == (W, H, "uint16", 16)
+        assert m.physical_size_x == pytest.approx(0.325)
+        assert m.physical_size_z == pytest.approx(2.0)
+        assert m.frame_rate == pytest.approx(2.0)
+        assert [ch.suggested_name for ch in m.channels] == [f"ch{i}" for i in range(C)]
+        assert m.channels[2].emission_wavelength == 550
+        assert m.channels[0].color == "#FF0000"  # PIMS's default palette (C <= 6)
+        assert m.raw_metadata["OME.Pixels.DimensionOrder"]
+        for c, z, t in [(0, 0, 0), (4, 2, 1), (2, 1, 0)]:
+            plane = source.plane(c, z, t).numpy()
+            assert np.array_equal(plane, stack16[t, c, z])
+
+
+@pytest.mark.parametrize("axes", ["ZCTYX", "CTZYX"])
+def test_any_dimension_order(tmp_path: Path, axes: str) -> None:
+    sizes = {"C": 2, "Z": 3, "T": 2}
+    data = np.arange(np.prod([sizes[a] for a in axes[:3]]) * 16 * 24, dtype=np.uint16)
+    data = data.reshape(*[sizes[a] for a in axes[:3]], 16, 24)
+    path = tmp_path / "o.ome.tif"
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": axes}, photometric="minisblack")
+    with detect(path).open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.depth, m.duration) == (2, 3, 2)
+        for c, z, t in [(1, 2, 1), (0, 1, 1), (1, 0, 0)]:
+            where = {"C": c, "Z": z, "T": t}
+            expected = data[tuple(where[a] for a in axes[:3])]
+            assert np.array_equal(source.plane(c, z, t).numpy(), expected)
+
+
+def test_imagej_composite(tmp_path: Path) -> None:
+    data = np.arange(2 * 3 * 2 * 20 * 30, dtype=np.uint16).reshape(2, 3, 2, 20, 30)  # TZCYX
+    luts = [np.zeros((3, 256), np.uint8) for _ in range(2)]
+    luts[0][1] = np.arange(256)  # green
+    luts[1][0] = luts[1][2] = np.arange(256)  # magenta
+    path = tmp_path / "c.tif"
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={
+            "axes": "TZCYX",
+            "mode": "composite",
+            "LUTs": luts,
+            "unit": "um",
+            "spacing": 1.5,
+            "finterval": 0.25,
+        },
+    )
+    fmt = detect(path)
+    assert fmt.id == "IMAGEJTIFF"
+    with fmt.open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.depth, m.duration, m.pixel_type) == (2, 3, 2, "uint16")
+        assert [ch.color for ch in m.channels] == ["#00FF00", "#FF00FF"]
+        assert m.physical_size_x == pytest.approx(0.5)
+        assert m.physical_size_z == pytest.approx(1.5)
+        assert m.frame_rate == pytest.approx(4.0)
+        assert m.raw_metadata["IMAGEJ.mode"] == "composite"
+        assert np.array_equal(source.plane(1, 2, 1).numpy(), data[1, 2, 1])
+
+
+SAMPLES = {  # name: (format, C, Z, T, n_samples, pixel type, channel names)
+    "multi-channel-z-series.ome.tif": ("OMETIFF", 3, 5, 1, 1, "uint8", ["C0", "C1", "C2"]),
+    "viv-multi-channel.ome.tif": ("OMETIFF", 3, 1, 1, 1, "uint8", ["C0", "C1", "C2"]),
+    "CellDivision_T3_Z5_CH2_X240_Y170.czi": ("CZI", 2, 5, 3, 1, "uint16", ["LED555", "LED470"]),
+    "_blobs_3d_fiji_skeleton.tif": ("IMAGEJTIFF", 1, 30, 1, 1, "uint8", ["L"]),
+    "CH1_16bit.tif": ("IMAGEJTIFF", 1, 1, 1, 1, "uint16", ["L"]),
+    "chessboard_GRAY_U16.tif": ("PLANARTIFF", 1, 1, 1, 1, "uint16", ["L"]),
+    "libvips_sample.tif": ("PLANARTIFF", 1, 1, 1, 3, "uint16", ["R", "G", "B"]),
+}
+
+
+def reference_plane(path: Path, fmt: str, c: int, z: int, t: int) -> np.ndarray:
+    """The plane read with tifffile / czifile, in the served type (signed shifted)."""
+    if fmt == "CZI":
+        import czifile
+
+        return czifile.imread(str(path))[0, t, c, z, :, :, 0]
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        data, axes = series.asarray(), series.axes
+    where = {"C": c, "Z": z, "T": t}
+    plane = data[tuple(where.get(a, slice(None)) for a in axes if a not in "YXS")]
+    if plane.dtype == np.int8:
+        plane = (plane.astype(np.int16) + 128).astype(np.uint8)
+    return plane
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_real_samples(name: str) -> None:
+    path = sample(name)
+    fmt_id, c, z, t, s, ptype, names = SAMPLES[name]
+    fmt = detect(path)
+    assert fmt.id == fmt_id
+    with fmt.open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.depth, m.duration, m.n_samples) == (c, z, t, s)
+        assert m.pixel_type == ptype
+        assert [ch.suggested_name for ch in m.channels] == names
+        last = (c - 1, z - 1, t - 1)
+        plane = source.plane(*last).numpy()
+        assert np.array_equal(
+            plane.reshape(plane.shape[0], plane.shape[1], -1),
+            reference_plane(path, fmt_id, *last).reshape(plane.shape[0], plane.shape[1], -1),
+        )
+
+
+def test_czi_metadata() -> None:
+    with detect(path := sample("CellDivision_T3_Z5_CH2_X240_Y170.czi")).open(path) as source:
+        m = source.metadata
+    assert m.significant_bits == 14
+    assert m.channels[0].emission_wavelength == 568 and m.channels[0].color == "#FF7E00"
+    assert m.physical_size_x and 0.09 < m.physical_size_x < 0.091
+    assert m.raw_metadata["CZI.Image.PixelType"] == "Gray16"
+
+
+def test_lif_and_nd2_detected_by_content(tmp_path: Path) -> None:
+    nd2 = tmp_path / "x.bin"
+    nd2.write_bytes(
+        b"\xda\xce\xbe\x0a" + b"\0" * 12 + b"ND2 FILE SIGNATURE CHUNK NAME01!" + b"\0" * 64
+    )
+    fmt = detect(nd2)
+    assert fmt.id == "ND2" and not fmt.importable
+    with pytest.raises(FormatError, match="ND2 is not supported"):
+        fmt.open(nd2)
+    lif = tmp_path / "y.bin"
+    xml = "<LMSDataContainerHeader Version='2'>".encode("utf-16-le")
+    lif.write_bytes(b"\x70\0\0\0" + len(xml).to_bytes(4, "little") + b"\x2a" + b"\0" * 4 + xml)
+    assert detect(lif).id == "LIF"
+
+
+def test_multipage_stack_is_z(tmp_path: Path) -> None:
+    data = np.arange(4 * 10 * 12, dtype=np.uint16).reshape(4, 10, 12)
+    path = tmp_path / "s.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", metadata=None)
+    with detect(path).open(path) as source:
+        assert source.metadata.depth == 4
+        assert np.array_equal(source.plane(0, 3, 0).numpy(), data[3])
