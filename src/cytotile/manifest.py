@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cytotile.errors import BadPath, ImageNotFound, NotFound
+from cytotile.errors import ImageNotFound, NotFound
 from cytotile.storage.base import Storage, safe_key
 
 MANIFEST_VERSION = 1
@@ -69,7 +69,7 @@ def upload_id_of(path: str) -> str:
     key = safe_key(path)
     head = key.split("/", 1)[0]
     if not head.startswith("upload-") or len(head) <= len("upload-"):
-        raise BadPath(f"{path!r} is not inside an upload-<id> folder")
+        raise ImageNotFound(f"no image at {path!r}: not inside an upload-<id> folder")
     return head
 
 

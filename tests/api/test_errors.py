@@ -57,7 +57,7 @@ def test_routing_errors_are_json(tmp_path: Path) -> None:
     assert wrong.status_code == 405 and set(wrong.json()) == {"title", "details"}
     assert "GET" in wrong.headers["allow"]
     not_image = client.get("/image/not-an-upload/info")
-    assert not_image.status_code == 400
+    assert not_image.status_code == 404  # PIMS: an unknown image is a 404
 
 
 def test_cors(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from cytotile.api.http import etag_matches, make_etag, negotiate
 from cytotile.api.routing import compile_pattern
-from cytotile.errors import NotAcceptable
+from cytotile.errors import BadParameter, NotAcceptable
 from cytotile.pipeline.encode import Format
 
 
@@ -31,12 +31,15 @@ def test_negotiate(ext: str | None, accept: str | None, fmt: Format) -> None:
     assert negotiate(ext, accept) is fmt
 
 
-@pytest.mark.parametrize(
-    ("ext", "accept"), [(".gif", None), (None, "text/html"), (None, "*/*;q=0")]
-)
+@pytest.mark.parametrize(("ext", "accept"), [(None, "text/html"), (None, "*/*;q=0")])
 def test_not_acceptable(ext: str | None, accept: str | None) -> None:
     with pytest.raises(NotAcceptable):
         negotiate(ext, accept)
+
+
+def test_unserved_extension_is_a_bad_parameter() -> None:
+    with pytest.raises(BadParameter):  # 422, as PIMS's validation of the extension
+        negotiate(".gif", "image/png")
 
 
 def test_etags() -> None:

@@ -13,6 +13,16 @@ def test_server_info(client: TestClient) -> None:
     body = client.get("/info").json()
     assert body["version"] == __version__
     assert body["api_version"]
+    settings = body["settings"]
+    assert settings["max_output_pixels"] == 4_000_000 and settings["output_size_limit"] == 2000
+    assert settings["default_image_size_safety_mode"] == "SAFE_REJECT"
+    assert not any("root" in k or "url" in k for k in settings)  # no storage location
+
+
+def test_ping(client: TestClient) -> None:
+    response = client.get("/ping")
+    assert response.status_code == 200 and response.json() == {"ping": "pong"}
+    assert response.headers["cache-control"] == "no-store"
 
 
 @pytest.mark.parametrize("resource", ["formats", "filters", "colormaps"])
@@ -25,9 +35,28 @@ def test_collections(client: TestClient, resource: str) -> None:
 
 def test_one_filter_and_colormap(client: TestClient) -> None:
     assert client.get("/filters/otsu").json()["id"] == "OTSU"
+    assert client.get("/filters/binary").json()["id"] == "ISODATA"  # PIMS's alias
+    assert client.get("/filters/isodata").json()["aliases"] == ["BINARY"]
     assert client.get("/colormaps/JET").json()["id"] == "JET"
+    inverted = client.get("/colormaps/!viridis").json()
+    assert inverted == {"id": "!VIRIDIS", "name": "Viridis (Inverted)",
+                        "type": "PERCEPTUAL_UNIFORM", "n_colors": 256}  # fmt: skip
     assert client.get("/filters/nope").status_code == 404
     assert client.get("/colormaps/nope").status_code == 404
+    assert client.get("/colormaps/RED").status_code == 404  # a colour, not a listed map
+
+
+def test_colormaps_list(client: TestClient) -> None:
+    items = client.get("/colormaps").json()["items"]
+    assert len(items) == 82 and items[0]["id"] == "VIRIDIS" and items[-1]["id"] == "GIST_NCAR"
+    both = client.get("/colormaps", params={"with_inverted": "true"}).json()
+    assert both["size"] == 164 and both["items"][1]["id"] == "!VIRIDIS"
+
+
+def test_formats_readable(client: TestClient) -> None:
+    items = {i["id"]: i for i in client.get("/formats").json()["items"]}
+    assert items["PNG"]["readable"] and items["PNG"]["importable"]
+    assert items["SVS"]["readable"] and items["PYRTIFF"]["writable"]
 
 
 def test_formats_without_the_formats_module(
@@ -53,14 +82,19 @@ def test_full_info(client: TestClient, images: Images) -> None:
     assert image["n_channels"] == 3 and image["n_concrete_channels"] == 1
     assert image["n_planes"] == 1 and image["pixel_type"] == "uint8"
     assert image["original_format"] == "TEST" and image["physical_size_x"] == 0.5
+    assert (image["n_samples"], image["are_rgb_planes"]) == (3, True)
+    assert image["n_distinct_channels"] == 1
+    assert image["bits"] == 8 and image["significant_bits"] == 8
     assert body["instrument"]["objective"]["nominal_magnification"] == 20.0
     assert body["instrument"]["microscope"]["model"] == "Synthetic"
     assert [c["suggested_name"] for c in body["channels"]] == ["R", "G", "B"]
+    assert [c["color"] for c in body["channels"]] == ["#f00", "#0f0", "#00f"]  # PIMS's defaults
     assert {a["name"] for a in body["associated"]} == {"label", "macro"}
     roles = {r["role"] for r in body["representations"]}
     assert roles == {"UPLOAD", "ORIGINAL", "SPATIAL"}
     spatial = next(r for r in body["representations"] if r["role"] == "SPATIAL")
     assert spatial["pyramid"]["n_tiers"] == 3
+    assert spatial["serving_pyramid"]["generated_by"] == "cytotile"
     assert spatial["file"]["extension"] == ".PYRTIFF"
     again = client.get(f"/image/{images.rgb.path}/info",
                        headers={"If-None-Match": response.headers["etag"]})  # fmt: skip
@@ -69,11 +103,13 @@ def test_full_info(client: TestClient, images: Images) -> None:
 
 def test_info_parts(client: TestClient, images: Images) -> None:
     base = f"/image/{images.multi.path}"
-    assert client.get(f"{base}/info/image").json()["depth"] == 3
+    image = client.get(f"{base}/info/image").json()
+    assert image["depth"] == 3 and image["n_planes"] == 6 and image["bits"] == 16
+    assert (image["n_samples"], image["are_rgb_planes"]) == (1, False)
     channels = client.get(f"{base}/info/channels").json()
     assert channels["size"] == 2
     assert channels["items"][0]["suggested_name"] == "DAPI"
-    assert channels["items"][1]["color"] == "#00FF00"
+    assert [c["color"] for c in channels["items"]] == ["#f00", "#0f0"]  # the file's own colours
     pyramid = client.get(f"{base}/info/normalized-pyramid").json()
     assert pyramid["n_tiers"] == 2
     assert pyramid["tiers"][0] == {
@@ -91,20 +127,22 @@ def test_info_parts(client: TestClient, images: Images) -> None:
 
 def test_grey_channels(client: TestClient, images: Images) -> None:
     channels = client.get(f"/image/{images.grey.path}/info/channels").json()["items"]
-    assert [c["index"] for c in channels] == [0]
+    assert [(c["index"], c["suggested_name"], c["color"]) for c in channels] == [(0, "L", "#fff")]
+    image = client.get(f"/image/{images.u16.path}/info/image").json()
+    assert (image["bits"], image["significant_bits"], image["pixel_type"]) == (16, 12, "uint16")
 
 
 def test_metadata(client: TestClient, images: Images) -> None:
     body = client.get(f"/image/{images.rgb.path}/metadata").json()
     items = {(i["namespace"], i["key"]): i for i in body["items"]}
     assert body["size"] == 5
-    assert items[("test", "vendor")] == {"key": "vendor", "value": "cytotile", "type": "STRING",
-                                         "namespace": "test"}  # fmt: skip
-    assert items[("test", "count")]["type"] == "INTEGER"
-    assert items[("test", "ratio")]["type"] == "DECIMAL"
-    assert items[("test", "flag")]["type"] == "BOOLEAN"
-    assert items[("other", "list")] == {"key": "list", "value": "[1, 2]", "type": "JSON",
-                                        "namespace": "other"}  # fmt: skip
+    assert items[("TEST", "vendor")] == {"key": "vendor", "value": "cytotile", "type": "STRING",
+                                         "namespace": "TEST"}  # fmt: skip
+    assert items[("TEST", "count")]["type"] == "INTEGER" and items[("TEST", "count")]["value"] == 3
+    assert items[("TEST", "ratio")]["type"] == "DECIMAL"
+    assert items[("TEST", "flag")]["type"] == "BOOLEAN"
+    assert items[("OTHER", "list")] == {"key": "list", "value": [1, 2], "type": "LIST",
+                                        "namespace": "OTHER"}  # fmt: skip
 
 
 def test_file_info(client: TestClient, images: Images) -> None:

@@ -174,9 +174,9 @@ def test_not_acceptable(client: TestClient, images: Images, accept: str) -> None
     assert response.json()["title"] == "Not acceptable"
 
 
-def test_unknown_extension_is_406(client: TestClient, images: Images) -> None:
+def test_unknown_extension_is_422(client: TestClient, images: Images) -> None:
     response = client.get(url(images.grey.path, "normalized-tile/level/0/ti/0.gif"))
-    assert response.status_code == 406
+    assert response.status_code == 422  # PIMS validates the extension: 422, not 406
 
 
 @pytest.mark.parametrize(

@@ -57,13 +57,13 @@ def test_rgb_round_trip_through_the_palette() -> None:
 def test_colormaps() -> None:
     values = np.array([[0, 255]], dtype=np.uint8)[..., None]
     jet = render(values, [ChannelRender(0, 255, colormap="JET")])
-    assert jet[0, 0].tolist() == [0, 0, 127] and jet[0, 1].tolist() == [127, 0, 0]
+    assert jet[0, 0].tolist() == [0, 0, 128] and jet[0, 1].tolist() == [128, 0, 0]  # rint(127.5)
     reverse = render(values, [ChannelRender(0, 255, colormap="!RED")])
     assert reverse[0, 0].tolist() == [255, 0, 0] and reverse[0, 1].tolist() == [0, 0, 0]
     hexed = render(values, [ChannelRender(0, 255, colormap="#00FF00")])
     assert hexed[0, 1].tolist() == [0, 255, 0]
     assert all(colormaps.lut(c).shape == (256, 3) for c in ("VIRIDIS", "HOT", "!JET", "GREY"))
-    assert {i["id"] for i in colormaps.describe()} >= {"RED", "JET", "VIRIDIS"}
+    assert {i["id"] for i in colormaps.describe()} >= {"JET", "VIRIDIS"}
 
 
 def test_colormap_ids() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cytotile.errors import NotAcceptable
-from cytotile.pipeline.encode import Format, Output, format_of_extension
+from cytotile.errors import BadParameter, NotAcceptable
+from cytotile.pipeline.encode import EXTENSIONS, Format, Output, format_of_extension
 
 #: server preference when the client likes several types equally (JPEG: passthrough)
 PREFERENCE = (Format.JPEG, Format.PNG, Format.WEBP)
@@ -77,8 +77,11 @@ def _quality(fmt: Format, ranges: list[tuple[str, float]]) -> float:
 
 
 def negotiate(ext: str | None, accept: str | None) -> Format:
-    """The extension wins; else the Accept header (q-values); else JPEG."""
+    """The extension wins; else the Accept header (q-values); else JPEG. An extension that is
+    not served is a bad parameter (422, as PIMS's path validation), not a 406."""
     if ext:
+        if ext.lower() not in EXTENSIONS:
+            raise BadParameter(f"extension {ext!r} is not served; use .jpg, .png or .webp")
         return format_of_extension(ext)
     if not accept or not accept.strip():
         return Format.JPEG

@@ -1,8 +1,9 @@
-"""Server resources: ``/info``, ``/formats``, ``/filters``, ``/colormaps``."""
+"""Server resources: ``/ping``, ``/info``, ``/formats``, ``/filters``, ``/colormaps``."""
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -11,10 +12,12 @@ from starlette.routing import BaseRoute
 
 from cytotile import __version__
 from cytotile.api.http import JSON
-from cytotile.api.routing import route
+from cytotile.api.routing import context, route
 from cytotile.errors import NotFound
 from cytotile.pipeline import colormaps, filters
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.params import Safety
+from cytotile.settings import ServerSettings
 
 log = logging.getLogger("cytotile.api")
 
@@ -45,8 +48,34 @@ def _one(items: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
     raise NotFound(f"no {what} {wanted!r}")
 
 
+def readable_settings(settings: ServerSettings) -> dict[str, Any]:
+    """PIMS's ``settings`` block: what of the configuration a client needs to shape its requests.
+    Storage locations, URLs and credentials are never exposed (docs/pims-parity.md)."""
+    return {
+        "output_size_limit": math.isqrt(settings.max_output_pixels),
+        "max_output_pixels": settings.max_output_pixels,
+        "default_image_size_safety_mode": Safety.SAFE_REJECT.value,
+        "default_annotation_origin": "LEFT_TOP",
+        "cache_enabled": settings.cache_max_age > 0,
+        "cache_ttl_thumb": settings.cache_max_age,
+        "cache_ttl_resized": settings.cache_max_age,
+        "cache_ttl_tile": settings.cache_max_age,
+        "cache_ttl_window": settings.cache_max_age,
+        "output_jpeg_quality": settings.output_jpeg_quality,
+    }
+
+
+def ping(request: Request, args: Args) -> Response:
+    return JSON({"ping": "pong"}, headers={"Cache-Control": "no-store"})
+
+
 def server_info(request: Request, args: Args) -> Response:
-    return JSON({"name": "cytotile", "version": __version__, "api_version": API_VERSION})
+    return JSON({
+        "name": "cytotile",
+        "version": __version__,
+        "api_version": API_VERSION,
+        "settings": readable_settings(context(request).settings),
+    })  # fmt: skip
 
 
 def list_formats(request: Request, args: Args) -> Response:
@@ -62,19 +91,25 @@ def list_filters(request: Request, args: Args) -> Response:
 
 
 def show_filter(request: Request, args: Args) -> Response:
-    return JSON(_one(filters.describe(), request.path_params["id"], "filter"))
+    wanted = request.path_params["id"]
+    return JSON(_one(filters.describe(), filters.canonical(wanted) or wanted, "filter"))
 
 
 def list_colormaps(request: Request, args: Args) -> Response:
-    return JSON(collection(colormaps.describe()))
+    with_inverted = args.get_bool("with_inverted") or False
+    return JSON(collection(colormaps.describe(with_inverted)))
 
 
 def show_colormap(request: Request, args: Args) -> Response:
-    return JSON(_one(colormaps.describe(), request.path_params["id"], "colormap"))
+    found = colormaps.find(request.path_params["id"])
+    if found is None:
+        raise NotFound(f"no colormap {request.path_params['id']!r}")
+    return JSON(found)
 
 
 def routes() -> list[BaseRoute]:
     return [
+        route("/ping", ping),
         route("/info", server_info),
         route("/formats", list_formats),
         route("/formats/{id}", show_format),

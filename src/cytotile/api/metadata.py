@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
@@ -16,17 +15,23 @@ from cytotile.api.info import collection
 from cytotile.api.routing import context, route
 from cytotile.errors import BadParameter, ImageNotFound, NotFound
 from cytotile.manifest import FileEntry, Manifest, Status, upload_id_of
+from cytotile.pipeline import colormaps
 from cytotile.pipeline.args import Args
 from cytotile.pyramid import Pyramid
 from cytotile.storage.base import safe_key
 
 ROLES = ("UPLOAD", "ORIGINAL", "SPATIAL", "SPECTRAL")
-RGB_CHANNELS = (("R", "#FF0000"), ("G", "#00FF00"), ("B", "#0000FF"))
+RGB_CHANNELS = ("R", "G", "B")
+#: PIMS's ImageInfo fields, in its order; ``None`` marks those computed here
 IMAGE_FIELDS = (
-    "width", "height", "depth", "duration", "physical_size_x", "physical_size_y",
-    "physical_size_z", "frame_rate", "n_channels", "n_concrete_channels", "acquired_at",
-    "description", "pixel_type", "significant_bits",
+    "original_format", "width", "height", "depth", "duration", "physical_size_x",
+    "physical_size_y", "physical_size_z", "frame_rate", "n_channels", "n_concrete_channels",
+    "n_samples", "n_planes", "are_rgb_planes", "n_distinct_channels", "acquired_at",
+    "description", "pixel_type", "significant_bits", "bits",
 )  # fmt: skip
+BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32}
+#: the channel name PIMS turns into a colour before trying CSS names (R, G, B, and L for grey)
+NAMED_CHANNELS = {"R": "#f00", "G": "#0f0", "B": "#00f", "L": "#fff"}
 
 
 def load(request: Request) -> Manifest:
@@ -47,23 +52,45 @@ def answer(request: Request, manifest: Manifest, content: Callable[[], Any]) -> 
 
 
 def image_info(m: Manifest) -> dict[str, Any]:
+    """PIMS's ImageInfo: every field, computed ones included (n_planes, bits, are_rgb_planes)."""
     img = image_of(m)
-    info = {k: img.get(k) for k in IMAGE_FIELDS}
-    info["original_format"] = m.format_id or img.get("format_id")
-    info["n_planes"] = img["n_concrete_channels"] * img.get("depth", 1) * img.get("duration", 1)
-    return info
+    n_samples = int(img.get("n_samples") or 1)
+    computed = {
+        "original_format": m.format_id or img.get("format_id"),
+        "depth": img.get("depth", 1),
+        "duration": img.get("duration", 1),
+        "n_samples": n_samples,
+        "n_planes": img["n_concrete_channels"] * img.get("depth", 1) * img.get("duration", 1),
+        "are_rgb_planes": n_samples > 1,
+        "n_distinct_channels": img.get("n_distinct_channels", 1),
+        "bits": BITS.get(img.get("pixel_type", ""), img.get("significant_bits")),
+    }
+    return {k: computed[k] if k in computed else img.get(k) for k in IMAGE_FIELDS}
+
+
+def channel_color(channel: dict[str, Any]) -> str | None:
+    """The file's colour, else PIMS's inference from the name (R, G, B, L, a CSS colour name);
+    PIMS's short lower-case hex (``#f00``)."""
+    given = channel.get("color")
+    rgb = colormaps.color_rgb(given) if isinstance(given, str) else None
+    if rgb is None:
+        name = str(channel.get("suggested_name") or "").strip()
+        if name.upper() in NAMED_CHANNELS:
+            return NAMED_CHANNELS[name.upper()]
+        rgb = colormaps.color_rgb(name) if name and not name.startswith("#") else None
+    return colormaps.short_hex(rgb) if rgb is not None else None
 
 
 def channels_info(m: Manifest) -> list[dict[str, Any]]:
     img = image_of(m)
-    fields = ("index", "suggested_name", "emission_wavelength", "excitation_wavelength", "color")
-    if img.get("channels"):
-        return [{k: c.get(k) for k in fields} for c in img["channels"]]
-    if img["n_channels"] == 3 and img.get("n_samples") == 3:
-        return [{**dict.fromkeys(fields), "index": i, "suggested_name": name, "color": color}
-                for i, (name, color) in enumerate(RGB_CHANNELS)]  # fmt: skip
-    names = ["L"] if img["n_channels"] == 1 else [f"C{i}" for i in range(img["n_channels"])]
-    return [{**dict.fromkeys(fields), "index": i, "suggested_name": n} for i, n in enumerate(names)]
+    fields = ("index", "suggested_name", "emission_wavelength", "excitation_wavelength")
+    channels = img.get("channels") or []
+    if not channels:
+        n = img["n_channels"]
+        rgb = n == 3 and img.get("n_samples") == 3
+        names = RGB_CHANNELS if rgb else ["L"] if n == 1 else [f"C{i}" for i in range(n)]
+        channels = [{"index": i, "suggested_name": name} for i, name in enumerate(names)]
+    return [{**{k: c.get(k) for k in fields}, "color": channel_color(c)} for c in channels]
 
 
 def instrument_info(m: Manifest) -> dict[str, Any]:
@@ -88,22 +115,34 @@ def associated_info(m: Manifest) -> list[dict[str, Any]]:
 
 def file_info(m: Manifest, entry: FileEntry) -> dict[str, Any]:
     name = PurePosixPath(entry.key.split("://")[-1]).name
-    return {
+    info: dict[str, Any] = {
         "file_type": "COLLECTION" if m.status is Status.EXTRACTED else "SINGLE",
         "filepath": entry.key,
         "stem": PurePosixPath(name).stem,
         "extension": PurePosixPath(name).suffix,
         "created_at": m.created_at,
-        "size": entry.size,
+        "size": entry.size if entry.size is not None else 0,
         "is_symbolic": entry.is_reference,
         "role": entry.role,
     }
+    if info["file_type"] == "COLLECTION":
+        info["children"] = list(m.source.get("children", []))
+    return info
 
 
 def representation(m: Manifest, entry: FileEntry) -> dict[str, Any]:
+    """PIMS's representation fields. SPATIAL is cytotile's own serving pyramid (one tiled TIFF
+    whose tiers are exactly the normalized pyramid), not the original's: ``pyramid`` describes
+    it and ``serving_pyramid`` says how it was written."""
     info: dict[str, Any] = {"role": entry.role, "file": file_info(m, entry)}
     if entry.role == "SPATIAL" and m.image:
         info["pyramid"] = Pyramid(m.image["width"], m.image["height"]).info
+        written = m.pyramid or {}
+        info["serving_pyramid"] = {
+            "generated_by": "cytotile",
+            "normalized": True,
+            **{k: written.get(k) for k in ("compression", "quality")},
+        }
     return info
 
 
@@ -111,21 +150,32 @@ def representations(m: Manifest) -> list[dict[str, Any]]:
     return [representation(m, f) for f in m.files if f.role in ROLES]
 
 
+def metadata_type(value: Any) -> str:
+    """PIMS's metadata type of a stored value (the type of the value, as PIMS infers it)."""
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int):
+        return "INTEGER"
+    if isinstance(value, float):
+        return "DECIMAL"
+    if isinstance(value, dict):
+        return "JSON"
+    if isinstance(value, list):
+        return "LIST"
+    return "STRING" if isinstance(value, str) else "UNKNOWN"
+
+
 def metadata_items(m: Manifest) -> list[dict[str, Any]]:
+    """PIMS's metadata items: typed values, upper-case namespaces (whatever a format stored)."""
     items = []
     for full_key, value in (image_of(m).get("raw_metadata") or {}).items():
-        namespace, _, key = str(full_key).rpartition(".")
-        if isinstance(value, bool):
-            kind = "BOOLEAN"
-        elif isinstance(value, int):
-            kind = "INTEGER"
-        elif isinstance(value, float):
-            kind = "DECIMAL"
-        elif isinstance(value, dict | list):
-            kind, value = "JSON", json.dumps(value)
-        else:
-            kind, value = "STRING", str(value)
-        items.append({"key": key, "value": value, "type": kind, "namespace": namespace or None})
+        namespace, _, key = str(full_key).partition(".")
+        if not key:
+            namespace, key = "", namespace
+        kind = metadata_type(value)
+        if kind == "UNKNOWN":
+            value = str(value)
+        items.append({"key": key, "value": value, "type": kind, "namespace": namespace.upper()})
     return items
 
 

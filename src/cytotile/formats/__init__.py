@@ -23,6 +23,7 @@ from cytotile.formats.tiff import structure
 __all__ = ["decoding", "describe_formats", "detect", "format_by_id", "registered", "sniff"]
 
 HEAD_SIZE = 4096
+WRITTEN_FORMAT = "PYRTIFF"  # the serving pyramid: a tiled pyramidal TIFF
 
 
 def detect(path: Path, *, max_pixels: int | None = safety.DEFAULT_MAX_PIXELS) -> type[Format]:
@@ -53,14 +54,19 @@ def format_by_id(format_id: str) -> type[Format]:
 
 
 def describe(fmt: type[Format]) -> dict[str, Any]:
-    """One format as PIMS's ``format`` schema (plus ``importable`` and ``order``)."""
+    """One format as PIMS's ``format`` schema (plus ``order``), from the format's attributes.
+
+    ``readable``: cytotile reads the format's pixels (every importable format: its source
+    decodes them at import). ``convertible``: it is converted into the serving pyramid (every
+    importable format, even the ``native`` ones, whose pyramid is kept as it is). ``writable``:
+    cytotile writes files of this format (the serving pyramid is a pyramidal TIFF)."""
     return {
         "id": fmt.id,
         "name": fmt.name,
         "remarks": fmt.remarks,
         "convertible": fmt.importable,
-        "readable": fmt.native,
-        "writable": fmt.id == "PYRTIFF",
+        "readable": fmt.importable,
+        "writable": fmt.id == WRITTEN_FORMAT,
         "importable": fmt.importable,
         "plugin": fmt.__module__,
         "order": fmt.order,

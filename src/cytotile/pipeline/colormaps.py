@@ -1,15 +1,20 @@
-"""Colormaps: constant colours (a channel is shaded in one colour) and a few gradients.
+"""Colormaps: PIMS's 82 named maps, constant colours (CSS names, ``#rgb``, ``#rrggbb``), ``!``.
 
-Ids are case-insensitive; ``!`` before an id reverses it; ``#RRGGBB`` is a constant colour too.
-``NONE`` (or ``DEFAULT``) keeps the default rendering: grey for one channel, the channel's colour
-(from the image metadata, else the default palette) when several channels are merged.
+The named maps (matplotlib's, VIRIDIS to GIST_NCAR, plus PIMS's HEATMAP) are 256-entry tables
+in ``colormaps.json``, written once by ``scripts/make_colormaps.py`` (matplotlib is not needed
+here). A constant colour shades intensities from black to that colour. Ids are case-insensitive;
+``!`` before an id inverts it. ``NONE`` (or ``DEFAULT``) keeps the default rendering: grey for
+one channel, the channel's colour (from the image metadata, else the default palette) when
+several channels are merged.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import BadParameter
 
@@ -18,9 +23,11 @@ if TYPE_CHECKING:
 
 RGB = tuple[float, float, float]
 
+#: colours the renderer and the channel defaults use by name (PIMS: "lime" is pure green)
 COLORS: dict[str, RGB] = {
     "RED": (1.0, 0.0, 0.0),
     "GREEN": (0.0, 1.0, 0.0),
+    "LIME": (0.0, 1.0, 0.0),
     "BLUE": (0.0, 0.0, 1.0),
     "CYAN": (0.0, 1.0, 1.0),
     "MAGENTA": (1.0, 0.0, 1.0),
@@ -29,43 +36,54 @@ COLORS: dict[str, RGB] = {
     "GRAY": (1.0, 1.0, 1.0),
     "WHITE": (1.0, 1.0, 1.0),
 }
-#: colours of channels that have none in their metadata, by channel index
-DEFAULT_PALETTE = ("RED", "GREEN", "BLUE", "CYAN", "MAGENTA", "YELLOW", "GREY")
+#: colours of channels that have none in their metadata, by channel index (PIMS's order)
+DEFAULT_PALETTE = ("RED", "LIME", "BLUE", "CYAN", "MAGENTA", "YELLOW")
 NO_COLORMAP = ("NONE", "DEFAULT")
 
-#: gradients as (position, "#RRGGBB") anchors, linearly interpolated
-GRADIENTS: dict[str, list[tuple[float, str]]] = {
-    "VIRIDIS": [
-        (0.0, "#440154"),
-        (0.125, "#472d7b"),
-        (0.25, "#3b528b"),
-        (0.375, "#2c728e"),
-        (0.5, "#21918c"),
-        (0.625, "#28ae80"),
-        (0.75, "#5ec962"),
-        (0.875, "#addc30"),
-        (1.0, "#fde725"),
-    ],
-    "JET": [
-        (0.0, "#00007f"),
-        (0.125, "#0000ff"),
-        (0.375, "#00ffff"),
-        (0.625, "#ffff00"),
-        (0.875, "#ff0000"),
-        (1.0, "#7f0000"),
-    ],
-    "HOT": [(0.0, "#000000"), (0.375, "#ff0000"), (0.75, "#ffff00"), (1.0, "#ffffff")],
-}
+HEX = re.compile(r"^#([0-9A-F]{3}|[0-9A-F]{6})$")
 
-HEX = re.compile(r"^#([0-9A-F]{6})$")
+
+@lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    text = resources.files("cytotile.pipeline").joinpath("colormaps.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    data["by_id"] = {item["id"]: item for item in data["colormaps"]}
+    return data
+
+
+def named() -> dict[str, dict[str, Any]]:
+    """The named maps by id (upper case), in PIMS's order."""
+    by_id: dict[str, dict[str, Any]] = _data()["by_id"]
+    return by_id
 
 
 def hex_rgb(text: str) -> RGB | None:
+    """``#rgb`` or ``#rrggbb`` (any case) as floats in [0, 1]; None otherwise."""
     match = HEX.match(text.strip().upper())
     if not match:
         return None
-    value = int(match.group(1), 16)
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    value = int(digits, 16)
     return ((value >> 16) / 255, ((value >> 8) & 255) / 255, (value & 255) / 255)
+
+
+def color_rgb(text: str) -> RGB | None:
+    """A constant colour: hex, or a CSS colour name (case-insensitive); None otherwise."""
+    rgb = hex_rgb(text)
+    if rgb is not None:
+        return rgb
+    css = _data()["css"].get(text.strip().upper())
+    return hex_rgb(css) if css else None
+
+
+def short_hex(rgb: RGB) -> str:
+    """``#f00`` when every component is a doubled digit, else ``#rrggbb`` (lower case, as PIMS)."""
+    digits = "".join(f"{round(c * 255):02x}" for c in rgb)
+    if all(digits[i] == digits[i + 1] for i in (0, 2, 4)):
+        return "#" + digits[0::2]
+    return "#" + digits
 
 
 def normalize_id(text: str, name: str = "colormaps") -> str:
@@ -74,41 +92,51 @@ def normalize_id(text: str, name: str = "colormaps") -> str:
     base = cid[1:] if cid.startswith("!") else cid
     if base in NO_COLORMAP and not cid.startswith("!"):
         return "NONE"
-    if base in COLORS or base in GRADIENTS or hex_rgb(base):
+    if base in named() or color_rgb(base) is not None:
         return cid
-    known = ", ".join([*COLORS, *GRADIENTS])
-    raise BadParameter(f"{name}: unknown colormap {text!r}; known: NONE, {known}, #RRGGBB")
+    raise BadParameter(
+        f"{name}: unknown colormap {text!r}; known: NONE, a name of /colormaps, "
+        "a CSS colour name, #rgb or #rrggbb, each invertible with a leading '!'"
+    )
 
 
-def describe() -> list[dict[str, object]]:
-    """The ``/colormaps`` items (PIMS's colormap schema)."""
-    items: list[dict[str, object]] = [
-        {"id": cid, "name": cid.title(), "type": "SEQUENTIAL", "n_colors": 256} for cid in COLORS
-    ]
-    items += [
-        {"id": cid, "name": cid.title(), "type": "SEQUENTIAL", "n_colors": 256} for cid in GRADIENTS
-    ]
+def describe(with_inverted: bool = False) -> list[dict[str, object]]:
+    """The ``/colormaps`` items (PIMS's colormap fields, plus the spec's ``n_colors``)."""
+    items: list[dict[str, object]] = []
+    for cid, item in named().items():
+        items.append({"id": cid, "name": item["name"], "type": item["type"], "n_colors": 256})
+        if with_inverted:
+            items.append({"id": "!" + cid, "name": item["name"] + " (Inverted)",
+                          "type": item["type"], "n_colors": 256})  # fmt: skip
     return items
+
+
+def find(cid: str) -> dict[str, object] | None:
+    """One named map or its inverted form (``/colormaps/{id}``), None when unknown."""
+    wanted = cid.strip().upper()
+    return next((i for i in describe(with_inverted=True) if i["id"] == wanted), None)
 
 
 @lru_cache(maxsize=64)
 def lut(cid: str) -> np.ndarray:
     """A (256, 3) float32 table from 0..255 intensities to RGB in [0, 1] (cached: read only)."""
+    import base64
+
     import numpy as np
 
     reverse = cid.startswith("!")
     base = cid[1:] if reverse else cid
-    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
-    color = COLORS.get(base) or hex_rgb(base)
-    if color is not None:
-        table = ramp[:, None] * np.asarray(color, dtype=np.float32)[None, :]
+    item = named().get(base)
+    table: np.ndarray
+    if item is not None:
+        raw = np.frombuffer(base64.b64decode(item["lut"]), dtype=np.uint8).reshape(256, 3)
+        table = raw.astype(np.float32) / 255
     else:
-        anchors = GRADIENTS[base]
-        positions = [p for p, _ in anchors]
-        rgbs = [hex_rgb(c) or (0.0, 0.0, 0.0) for _, c in anchors]
-        table = np.stack(
-            [np.interp(ramp, positions, [rgb[k] for rgb in rgbs]) for k in range(3)], axis=1
-        ).astype(np.float32)
+        color = color_rgb(base)
+        if color is None:
+            raise BadParameter(f"colormaps: unknown colormap {cid!r}")
+        ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
+        table = ramp[:, None] * np.asarray(color, dtype=np.float32)[None, :]
     out = table[::-1].copy() if reverse else table
     out.setflags(write=False)  # shared by every caller of the cache
     return out

@@ -15,34 +15,52 @@ if TYPE_CHECKING:
     import numpy as np
 
 FILTERS: dict[str, tuple[str, str]] = {
-    "OTSU": ("Otsu threshold", "Threshold maximizing the between-class variance (Otsu, 1979)."),
+    "OTSU": ("Otsu Threshold", "Threshold maximizing the between-class variance (Otsu, 1979)."),
     "ISODATA": (
-        "IsoData threshold",
+        "Iso Data Threshold",
         "Threshold equal to the mean of the means of the two classes it separates "
         "(Ridler & Calvard, 1978).",
     ),
-    "YEN": ("Yen threshold", "Threshold maximizing the entropic correlation (Yen et al., 1995)."),
-    "MEAN": ("Mean threshold", "Threshold at the mean intensity."),
+    "YEN": ("Yen Threshold", "Threshold maximizing the entropic correlation (Yen et al., 1995)."),
+    "MEAN": ("Mean Threshold", "Threshold at the mean intensity."),
 }
+#: other ids of a filter (PIMS: BINARY is ImageJ's default auto threshold, a variant of IsoData)
+ALIASES: dict[str, tuple[str, ...]] = {"ISODATA": ("BINARY",)}
 #: PIMS filters that are recognized but not implemented yet
 NOT_YET = ("MINIMUM", "H_DAB", "H_E", "HE_DAB", "RGB_FROM_HED", "HED_FROM_RGB")
+
+
+def canonical(text: str) -> str | None:
+    """The filter id of an id or alias (case-insensitive), None when unknown."""
+    fid = text.strip().upper()
+    if fid in FILTERS:
+        return fid
+    return next((f for f, aliases in ALIASES.items() if fid in aliases), None)
 
 
 def normalize_id(text: str) -> str | None:
     fid = text.strip().upper()
     if fid in ("", "NONE"):
         return None
-    if fid in FILTERS:
-        return fid
+    known = canonical(fid)
+    if known:
+        return known
     supported = ", ".join(FILTERS)
     if fid in NOT_YET:
         raise BadParameter(f"filters: filter {text!r} is not supported yet; supported: {supported}")
     raise BadParameter(f"filters: unknown filter {text!r}; supported: {supported}")
 
 
-def describe() -> list[dict[str, str]]:
+def describe() -> list[dict[str, object]]:
+    """The ``/filters`` items: PIMS's filter fields (id, aliases, name, type, description)."""
     return [
-        {"id": fid, "name": name, "type": "GLOBAL", "description": text}
+        {
+            "id": fid,
+            "aliases": list(ALIASES.get(fid, ())),
+            "name": name,
+            "type": "GLOBAL",
+            "description": text,
+        }
         for fid, (name, text) in FILTERS.items()
     ]
 
