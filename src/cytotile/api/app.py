@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from cytotile.api import (
+    annotations,
     associated,
     dzi,
     histograms,
@@ -52,6 +53,7 @@ def all_routes() -> list[BaseRoute]:
         *associated.routes(),
         *thumbs.routes(),
         *windows.routes(),
+        *annotations.routes(),
         *presigned.routes(),
         *uploads.routes(),
         *viewer.routes(),

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from cytotile.api.annotations import window_annotations
 from cytotile.api.http import conditional, image_response, make_etag, negotiate
 from cytotile.api.routing import context, route
 from cytotile.api.thumbs import options
-from cytotile.errors import BadParameter
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.image import ImageView
@@ -23,13 +23,14 @@ def window(request: Request, args: Args) -> Response:
     win = parse_window(args)
     target = parse_target(args, tiers=True)
     params = parse_image_params(args, general=True)
-    if args.has("annotations"):
-        raise BadParameter("annotations: drawing annotations on windows is not supported yet")
     opts = options(request, fmt)
     view = ImageView.open(ctx.storage, request.path_params["path"])
-    etag = make_etag("window", view.digest, win, target, params, opts)
+    drawn = window_annotations(request, args, view)  # None without `annotations`
+    etag = make_etag("window", view.digest, win, target, params, opts, drawn and drawn.key)
 
     def build() -> Response:
+        if drawn is not None:
+            return image_response(drawn.render(view, win, target, params, opts))
         return image_response(outputs.window(view, win, target, params, opts))
 
     return conditional(request, etag, ctx.settings.cache_max_age, build)

@@ -1,0 +1,235 @@
+"""Annotation outputs: masks, crops, drawings, and windows with annotations.
+
+The region is either the annotations' envelope (``annotation/*``) or a window's region; the
+output grid is that region at the target size (the size limit applied), and geometries are
+mapped onto it: level-0 coordinates -> the region's reference tier -> output pixels.
+
+- MASK: black background, each geometry filled with its ``fill_color`` (later ones on top); one
+  grey band when every colour is grey, else RGB. No image is read.
+- CROP: the image with an alpha band: opaque inside the geometries, ``1 - transparency / 100``
+  outside (JPEG has no alpha: flattened on black, as libvips saves an alpha image as JPEG).
+- DRAWING: the image with each geometry's fill (when given) and stroke painted over it,
+  blended by the colours' alpha; a grey image becomes RGB when a colour is not grey.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from cytotile.annotations import raster
+from cytotile.annotations.colors import Color
+from cytotile.annotations.geometry import Annotation, envelope
+from cytotile.pipeline import encode, outputs, sizes
+from cytotile.pipeline.encode import Format, Output
+from cytotile.pipeline.image import ImageView
+from cytotile.pipeline.params import ImageParams
+from cytotile.pipeline.regions import Target, WindowInput
+from cytotile.pyramid import Region, Tier
+
+if TYPE_CHECKING:
+    import numpy as np
+    from shapely.geometry.base import BaseGeometry
+
+
+class Mode(StrEnum):
+    MASK = "MASK"
+    CROP = "CROP"
+    DRAWING = "DRAWING"
+
+
+@dataclass(frozen=True)
+class Style:
+    mode: Mode
+    background_transparency: int = 100  # CROP: 100 is an alpha mask, 0 an opaque window
+    point_cross: str = "CROSS"  # DRAWING: CROSS | CROSSHAIR | CIRCLE
+    point_envelope: float = 100.0  # a point's envelope side (level-0 pixels)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the annotations' envelope becomes the input region."""
+
+    context_factor: float = 1.0
+    try_square: bool = False
+
+
+def annotation(
+    view: ImageView,
+    annotations: list[Annotation],
+    style: Style,
+    framing: Framing,
+    target: Target,
+    params: ImageParams,
+    opts: outputs.Options,
+) -> Output:
+    """``POST /image/{path}/annotation/{mask|crop|drawing}``."""
+    base = view.pyramid.base
+    env = envelope(
+        annotations, base.width, base.height, context_factor=framing.context_factor,
+        try_square=framing.try_square, point_envelope=style.point_envelope,
+    )  # fmt: skip
+    left, top = max(0, math.floor(env.left)), max(0, math.floor(env.top))
+    right, bottom = min(base.width, math.ceil(env.right)), min(base.height, math.ceil(env.bottom))
+    region = Region(left, top, max(1, right - left), max(1, bottom - top))
+    return _render(view, base, region, target, annotations, style, params, opts)
+
+
+def window(
+    view: ImageView,
+    win: WindowInput,
+    target: Target,
+    params: ImageParams,
+    opts: outputs.Options,
+    annotations: list[Annotation],
+    style: Style,
+) -> Output:
+    """``POST /image/{path}/window`` with ``annotations`` and ``annotation_style``."""
+    ref, region = sizes.window_region(view.pyramid, win)
+    return _render(view, ref, region, target, annotations, style, params, opts)
+
+
+def _render(
+    view: ImageView,
+    ref: Tier,
+    region: Region,
+    target: Target,
+    annotations: list[Annotation],
+    style: Style,
+    params: ImageParams,
+    opts: outputs.Options,
+) -> Output:
+    import shapely
+
+    pyramid = view.pyramid
+    width, height = sizes.scaled_size(target, region.width, region.height, pyramid, ref)
+    width, height, headers = sizes.limit(width, height, opts.max_pixels, opts.safety)
+    sx = ref.width / pyramid.base.width * width / region.width
+    sy = ref.height / pyramid.base.height * height / region.height
+    offset = (region.left * width / region.width, region.top * height / region.height)
+    scale = (sx, sy)
+
+    def placed(geometry: BaseGeometry) -> BaseGeometry:
+        return shapely.transform(geometry, lambda xy: xy * scale - offset)
+
+    shapes = [placed(a.geometry) for a in annotations]
+    if style.mode is Mode.MASK:
+        pixels = mask_pixels(annotations, shapes, width, height)
+        data = encode.encode(pixels, opts.fmt, opts.quality)
+        return Output(data, opts.fmt.media_type, headers=headers)
+    bits = outputs.output_bits(params.manipulation.bits, view, opts.fmt)
+    if style.mode is Mode.DRAWING:
+        bits = 8
+    pixels = image_pixels(view, params, ref, region, (width, height), bits)
+    alpha = None
+    if style.mode is Mode.CROP:
+        alpha = crop_alpha(shapes, width, height, style.background_transparency, pixels.dtype)
+    else:
+        pixels = draw(pixels, annotations, shapes, style.point_cross)
+    return Output(encode_alpha(pixels, alpha, opts), opts.fmt.media_type, headers=headers)
+
+
+def image_pixels(
+    view: ImageView,
+    params: ImageParams,
+    ref: Tier,
+    region: Region,
+    size: tuple[int, int],
+    bits: int,
+) -> np.ndarray:
+    """The rendered pixels of ``region`` (of tier ``ref``) at ``size``: what a window encodes."""
+    from cytotile.pipeline import process, render
+
+    tier = sizes.source_tier(view.pyramid, ref, region, *size)
+    source = sizes.region_in(region, ref, tier)
+    manip = params.manipulation
+    sel = render.select(view, params.planes)
+    stack = render.read_stack(view, sel, tier.level, source)
+    if render.is_identity(view, sel, manip, bits):
+        return process.convert_colorspace(encode.resize(stack, *size), manip.colorspace)
+    channels = render.channel_renders(view, sel, manip, stack)
+    return process.render(
+        encode.resize(stack, *size), channels, log=manip.log, filter_id=manip.filter,
+        colorspace=manip.colorspace, bits=bits,
+    )  # fmt: skip
+
+
+def mask_pixels(
+    annotations: list[Annotation], shapes: list[BaseGeometry], width: int, height: int
+) -> np.ndarray:
+    import numpy as np
+
+    colors = [a.fill or Color(255, 255, 255) for a in annotations]
+    grey = all(c.is_grey for c in colors)
+    out = np.zeros((height, width, 1 if grey else 3), dtype=np.uint8)
+    for color, shape in zip(colors, shapes, strict=True):
+        inside = raster.fill(raster.areal(shape), width, height)
+        out[inside] = color.r if grey else color.rgb
+    return out
+
+
+def crop_alpha(
+    shapes: list[BaseGeometry], width: int, height: int, transparency: int, dtype: np.dtype
+) -> np.ndarray | None:
+    """The alpha band (None: opaque everywhere)."""
+    import numpy as np
+    import shapely
+
+    if transparency == 0:
+        return None
+    full = 65535 if dtype == np.uint16 else 255
+    inside = raster.fill(raster.areal(shapely.GeometryCollection(shapes)), width, height)
+    outside = round((1 - transparency / 100) * full)
+    return np.where(inside, full, outside).astype(dtype)[..., None]
+
+
+def draw(
+    pixels: np.ndarray, annotations: list[Annotation], shapes: list[BaseGeometry], point_cross: str
+) -> np.ndarray:
+    """Paint fills and strokes over ``pixels`` (h, w, 1|3 of uint8), in order."""
+    import numpy as np
+
+    height, width = pixels.shape[:2]
+    colors = [c for a in annotations for c in (a.fill, a.stroke) if c is not None]
+    out = pixels.astype(np.float32)
+    if out.shape[2] == 1 and not all(c.is_grey for c in colors):
+        out = np.repeat(out, 3, axis=2)
+    for a, shape in zip(annotations, shapes, strict=True):
+        layers = []
+        if a.fill is not None:
+            layers.append((raster.areal(shape), a.fill))
+        if a.stroke is not None:
+            layers.append((raster.stroke(shape, a.stroke_width, point_cross), a.stroke))
+        for layer, color in layers:
+            inside = raster.fill(layer, width, height)
+            value = np.asarray(color.rgb if out.shape[2] == 3 else color.rgb[:1], np.float32)
+            weight = color.a / 255
+            out[inside] = out[inside] * (1 - weight) + value * weight
+    return np.rint(out).astype(pixels.dtype)
+
+
+def encode_alpha(pixels: np.ndarray, alpha: np.ndarray | None, opts: outputs.Options) -> bytes:
+    """Encode with an alpha band when there is one (JPEG: flattened on black)."""
+    import numpy as np
+
+    if alpha is None:
+        return encode.encode(pixels, opts.fmt, opts.quality)
+    if opts.fmt is Format.JPEG:
+        full = 65535 if pixels.dtype == np.uint16 else 255
+        flat = (pixels.astype(np.float32) * (alpha.astype(np.float32) / full)).round()
+        return encode.encode(flat.astype(pixels.dtype), opts.fmt, opts.quality)
+    with_alpha = np.ascontiguousarray(np.concatenate([pixels, alpha], axis=2))
+    if opts.fmt is Format.WEBP and with_alpha.dtype == np.uint16:
+        with_alpha = (with_alpha >> 8).astype(np.uint8)
+    image = encode.to_vips(with_alpha)
+    sixteen = with_alpha.dtype == np.uint16
+    if pixels.shape[2] == 1:
+        kind = "grey16" if sixteen else "b-w"
+    else:
+        kind = "rgb16" if sixteen else "srgb"
+    image = image.copy(interpretation=kind)
+    if opts.fmt is Format.PNG:
+        return bytes(image.pngsave_buffer(compression=6))
+    return bytes(image.webpsave_buffer(Q=opts.quality))
