@@ -1,9 +1,13 @@
-"""Histograms, from ``processed/histogram`` (computed at import: 256 bins per band of each
-plane, on a tier of at most 2048 pixels a side, so of PIMS type ``FAST``).
+"""Histograms, from ``processed/histogram`` (computed at import on every full-resolution plane,
+streaming: PIMS type ``COMPLETE``), served without touching pixels.
 
-The stored file: ``{"n_bins": 256, "planes": [{"c", "z", "t", "level",
-"channels": [{"min", "max", "bins"}, ...one per sample]}]}``. A PIMS channel index is
-``c * n_samples + sample``. Per-channel and per-image histograms are sums of plane ones.
+The stored file: ``{"type", "n_bins", "bits", "planes": [{"c", "z", "t", "channels": [{"min",
+"max", "bins"}, ...one per sample]}]}``: ``n_bins`` bins over ``2 ** bits`` values (8-bit: 256
+exact values; 16-bit: 4096 bins of 16 values). A PIMS channel index is ``c * n_samples +
+sample``; per-channel and per-image histograms are sums of plane ones.
+
+Routes: PIMS's current ``histogram/per-image``, ``per-channels``, ``per-plane/z/{z}/t/{t}``
+(each with ``/bounds``), and the older ``histograms/...`` of the OpenAPI description.
 """
 
 from __future__ import annotations
@@ -22,46 +26,91 @@ from cytotile.errors import BadParameter, NotFound
 from cytotile.manifest import HISTOGRAM_NAME, Manifest
 from cytotile.pipeline.args import Args, to_int
 
-Band = tuple[int, int, int, int, dict[str, Any]]  # (channel, z, t, sample, band)
+Band = tuple[int, int, int, dict[str, Any]]  # (channel, z, t, band)
 
 
-def _bands(request: Request, m: Manifest) -> list[Band]:
-    try:
-        data = json.loads(context(request).storage.read(f"{m.id}/{HISTOGRAM_NAME}"))
-    except NotFound:
-        raise NotFound(f"{m.id} has no histogram") from None
-    n_samples = image_of(m).get("n_samples", 1)
-    return [
-        (plane["c"] * n_samples + s, plane["z"], plane["t"], s, band)
-        for plane in data.get("planes", [])
-        for s, band in enumerate(plane.get("channels", []))
-    ]
+class Stored:
+    """The histogram file of an image, its bands indexed by PIMS channel."""
+
+    def __init__(self, request: Request, m: Manifest) -> None:
+        try:
+            data = json.loads(context(request).storage.read(f"{m.id}/{HISTOGRAM_NAME}"))
+        except NotFound:
+            raise NotFound(f"{m.id} has no histogram") from None
+        self.image = image_of(m)
+        n_samples = int(self.image.get("n_samples") or 1)
+        self.type = str(data.get("type", "FAST"))
+        self.n_bins = int(data.get("n_bins", 256))
+        self.bits = int(data.get("bits", 16 if self.image.get("pixel_type") == "uint16" else 8))
+        self.bands: list[Band] = [
+            (plane["c"] * n_samples + s, plane["z"], plane["t"], band)
+            for plane in data.get("planes", [])
+            for s, band in enumerate(plane.get("channels", []))
+        ]
+
+    def color(self, channel: int) -> str | None:
+        for info in self.image.get("channels") or []:
+            if info.get("index") == channel:
+                color = info.get("color")
+                return str(color) if color else None
+        return None
+
+    def merged(self, bands: list[Band]) -> tuple[list[int], int, int]:
+        """Summed bins, minimum and maximum of ``bands``."""
+        total = [0] * self.n_bins
+        for *_, band in bands:
+            for i, count in enumerate(band["bins"][: self.n_bins]):
+                total[i] += int(count)
+        lo = min((b[3]["min"] for b in bands), default=0)
+        hi = max((b[3]["max"] for b in bands), default=0)
+        return total, lo, hi
+
+    def pick(self, channel: int, z: int | None = None, t: int | None = None) -> list[Band]:
+        return [
+            b for b in self.bands if b[0] == channel and z in (None, b[1]) and t in (None, b[2])
+        ]
 
 
-def _n_bins(args: Args) -> int:
-    return args.get_int("n_bins", 1, 256) or 256
+def rebin(bins: list[int], n_bins: int) -> list[int]:
+    """``bins`` summed into ``n_bins`` (a divisor of its length: both are powers of 2)."""
+    step = len(bins) // n_bins
+    return [sum(bins[i : i + step]) for i in range(0, len(bins), step)]
 
 
-def _detailed(m: Manifest, pool: str, bands: list[Band], n_bins: int) -> dict[str, Any]:
-    bits = 16 if image_of(m).get("pixel_type") == "uint16" else 8
-    stored = [0] * 256
-    for *_, band in bands:
-        for i, count in enumerate(band["bins"][:256]):
-            stored[i] += int(count)
-    hist = [0] * n_bins
-    for i, count in enumerate(stored):
-        hist[i * n_bins // 256] += count
-    width = (1 << bits) / n_bins
+def pims_n_bins(args: Args, stored: Stored) -> int:
+    """PIMS: a power of 2, default 256, at most the stored resolution."""
+    n_bins = args.get_int("n_bins", 1) or 256
+    if n_bins & (n_bins - 1):
+        raise BadParameter(f"n_bins: {n_bins} is not a power of 2")
+    return min(n_bins, stored.n_bins)
+
+
+def pims_histogram(stored: Stored, bands: list[Band], args: Args) -> dict[str, Any]:
+    """PIMS's ``Histogram``: bounds, first and last non-empty bins, the bins between them
+    (every bin when ``full_range``)."""
+    bins, lo, hi = stored.merged(bands)
+    hist = rebin(bins, pims_n_bins(args, stored))
+    nonzero = [i for i, count in enumerate(hist) if count]
+    first, last = (nonzero[0], nonzero[-1]) if nonzero else (0, 0)
+    shown = hist if args.get_bool("full_range") else hist[first : last + 1]
     return {
-        "type": "FAST",
-        "pool": pool,
-        "availability": "AVAILABLE" if pool == "PER_PLANE" else "ON_THE_FLY",
-        "n_bins": n_bins,
-        "bin_centers": [(i + 0.5) * width - 0.5 for i in range(n_bins)],
-        "minimum": min((b[4]["min"] for b in bands), default=None),
-        "maximum": max((b[4]["max"] for b in bands), default=None),
-        "hist": hist,
+        "type": stored.type,
+        "minimum": lo,
+        "maximum": hi,
+        "first_bin": first,
+        "last_bin": last,
+        "n_bins": len(hist),
+        "histogram": shown,
     }
+
+
+def _channels(args: Args, stored: Stored) -> list[int]:
+    n = int(stored.image["n_channels"])
+    chosen = args.get_ints("channels") or list(range(n))
+    bad = [c for c in chosen if c >= n]
+    if bad:
+        raise BadParameter(f"channels: {bad[0]} is outside 0..{n - 1}")
+    return sorted(set(chosen))
 
 
 def _indexes(name: str, text: str, count: int) -> list[int]:
@@ -72,29 +121,112 @@ def _indexes(name: str, text: str, count: int) -> list[int]:
     return sorted(set(values))
 
 
+def _channel_fields(stored: Stored, c: int) -> dict[str, Any]:
+    n_samples = int(stored.image.get("n_samples") or 1)
+    return {
+        "channel": c,
+        "concrete_channel": c // n_samples,
+        "sample": c % n_samples,
+        "color": stored.color(c),
+    }
+
+
+def per_image(request: Request, args: Args) -> Response:
+    manifest = load(request)
+    bounds = request.url.path.endswith("/bounds")
+
+    def content() -> dict[str, Any]:
+        stored = Stored(request, manifest)
+        out = pims_histogram(stored, stored.bands, args)
+        return {k: out[k] for k in ("type", "minimum", "maximum")} if bounds else out
+
+    return answer(request, manifest, content)
+
+
+def per_channels(request: Request, args: Args) -> Response:
+    manifest = load(request)
+    p = request.path_params
+    bounds = request.url.path.endswith("/bounds")
+
+    def content() -> dict[str, Any]:
+        stored = Stored(request, manifest)
+        planes: list[tuple[int | None, int | None]] = [(None, None)]
+        if "z" in p:
+            zs = _indexes("z_slices", p["z"], int(stored.image.get("depth", 1)))
+            ts = _indexes("timepoints", p["t"], int(stored.image.get("duration", 1)))
+            planes = [(z, t) for z in zs for t in ts]
+        items = []
+        for c in _channels(args, stored):
+            for z, t in planes:
+                item = {
+                    **_channel_fields(stored, c),
+                    **pims_histogram(stored, stored.pick(c, z, t), args),
+                }
+                if z is not None:
+                    item.update(z_slice=z, timepoint=t)
+                if bounds:
+                    item = {k: v for k, v in item.items() if k not in BIN_FIELDS}
+                items.append(item)
+        return collection(items)
+
+    return answer(request, manifest, content)
+
+
+BIN_FIELDS = ("first_bin", "last_bin", "n_bins", "histogram")
+
+
+def _detailed(stored: Stored, pool: str, bands: list[Band], n_bins: int) -> dict[str, Any]:
+    """The OpenAPI description's ``detailed-histogram`` (any ``n_bins`` up to 256)."""
+    bins, lo, hi = stored.merged(bands)
+    hist = [0] * n_bins
+    for i, count in enumerate(bins):
+        hist[i * n_bins // len(bins)] += count
+    width = (1 << stored.bits) / n_bins
+    return {
+        "type": stored.type,
+        "pool": pool,
+        "availability": "AVAILABLE" if pool == "PER_PLANE" else "ON_THE_FLY",
+        "n_bins": n_bins,
+        "bin_centers": [(i + 0.5) * width - 0.5 for i in range(n_bins)],
+        "minimum": lo if bands else None,
+        "maximum": hi if bands else None,
+        "hist": hist,
+    }
+
+
 def list_histograms(request: Request, args: Args) -> Response:
     manifest = load(request)
     image_of(manifest)
     pools = ("PER_PLANE", "PER_CHANNEL", "PER_IMAGE")
-    items = [
-        {"type": "FAST", "pool": pool, "availability": "AVAILABLE" if k == 0 else "ON_THE_FLY"}
-        for k, pool in enumerate(pools)
-    ]
-    return answer(request, manifest, lambda: collection(items))
+
+    def content() -> dict[str, Any]:
+        kind = Stored(request, manifest).type
+        return collection(
+            [
+                {
+                    "type": kind,
+                    "pool": pool,
+                    "availability": "AVAILABLE" if k == 0 else "ON_THE_FLY",
+                }
+                for k, pool in enumerate(pools)
+            ]
+        )
+
+    return answer(request, manifest, content)
 
 
 def full_histogram(request: Request, args: Args) -> Response:
     manifest = load(request)
-    bands = _bands(request, manifest)
-    n_bins = _n_bins(args)
-    return answer(request, manifest, lambda: _detailed(manifest, "PER_IMAGE", bands, n_bins))
+    stored = Stored(request, manifest)
+    n_bins = args.get_int("n_bins", 1, 256) or 256
+    return answer(request, manifest, lambda: _detailed(stored, "PER_IMAGE", stored.bands, n_bins))
 
 
 def channel_histograms(request: Request, args: Args) -> Response:
     manifest = load(request)
-    img = image_of(manifest)
-    bands = _bands(request, manifest)
-    n_bins = _n_bins(args)
+    stored = Stored(request, manifest)
+    img = stored.image
+    n_bins = args.get_int("n_bins", 1, 256) or 256
     p = request.path_params
     channels = _indexes("channels", p["channels"], img["n_channels"])
     per_plane = "z" in p
@@ -105,13 +237,11 @@ def channel_histograms(request: Request, args: Args) -> Response:
         items = []
         for c in channels:
             if zs is None or ts is None:
-                chosen = [b for b in bands if b[0] == c]
-                items.append({**_detailed(manifest, "PER_CHANNEL", chosen, n_bins), "c": c})
+                items.append({**_detailed(stored, "PER_CHANNEL", stored.pick(c), n_bins), "c": c})
                 continue
             for z in zs:
                 for t in ts:
-                    chosen = [b for b in bands if b[:3] == (c, z, t)]
-                    detailed = _detailed(manifest, "PER_PLANE", chosen, n_bins)
+                    detailed = _detailed(stored, "PER_PLANE", stored.pick(c, z, t), n_bins)
                     items.append({**detailed, "c": c, "z": z, "t": t})
         return collection(items)
 
@@ -119,10 +249,18 @@ def channel_histograms(request: Request, args: Args) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    base = "/image/{path}/histograms"
+    old = "/image/{path}/histograms"
+    new = "/image/{path}/histogram"
+    plane = new + "/per-plane/z/{z}/t/{t}"
     return [
-        route(base, list_histograms),
-        route(base + "/full", full_histogram),
-        route(base + "/c/{channels}", channel_histograms),
-        route(base + "/c/{channels}/z/{z}/t/{t}", channel_histograms),
+        route(new + "/per-image", per_image),
+        route(new + "/per-image/bounds", per_image, name="per_image_bounds"),
+        route(new + "/per-channels", per_channels),
+        route(new + "/per-channels/bounds", per_channels, name="per_channels_bounds"),
+        route(plane, per_channels, name="per_plane"),
+        route(plane + "/bounds", per_channels, name="per_plane_bounds"),
+        route(old, list_histograms),
+        route(old + "/full", full_histogram),
+        route(old + "/c/{channels}", channel_histograms),
+        route(old + "/c/{channels}/z/{z}/t/{t}", channel_histograms),
     ]

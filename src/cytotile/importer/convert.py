@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
+from cytotile.formats.common import decoding
 from cytotile.importer.jpegpath import write_jpeg_pyramid
 from cytotile.importer.retile import JpegLevel, NotRetilable, probe
 from cytotile.pyramid import TILE_SIZE, ceil_div, normalized_sizes
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-HISTOGRAM_MAX_SIDE = 2048  # histograms are computed on the largest tier within this size
+HISTOGRAM_MAX_BINS = 4096  # bins stored per sample and plane (8-bit: 256, exact values)
 
 
 @dataclass
@@ -83,29 +84,35 @@ def save_plane_pyramid(
         raise ConversionError(f"cannot decode the pixels: {' '.join(reason[-2:])}") from exc
 
 
-def plane_histogram(path: Path, sizes: list[tuple[int, int]]) -> tuple[int, list[dict[str, Any]]]:
-    """Per-band min, max and 256-bin histogram of one plane, from a tier small enough to read."""
+def plane_histogram(image: pyvips.Image) -> list[dict[str, Any]]:
+    """Per-band exact min, max and histogram of one full-resolution plane (libvips streams it:
+    bounded memory): ``2 ** bits`` bins up to :data:`HISTOGRAM_MAX_BINS` (16-bit samples are
+    folded into 4096 bins of 16 values)."""
     import numpy as np
-    import pyvips
 
-    level = next(
-        (k for k, (w, h) in enumerate(sizes) if max(w, h) <= HISTOGRAM_MAX_SIDE), len(sizes) - 1
-    )
-    width, height = sizes[level]
-    image = pyvips.Image.tiffload(str(path), page=level).crop(0, 0, width, height)
+    counts = image.hist_find().numpy().reshape(-1, image.bands)  # (values, bands)
+    size = 256 if image.format == "uchar" else 65536
+    counts = np.pad(counts, ((0, size - counts.shape[0]), (0, 0)))
     bands = []
     for b in range(image.bands):
-        band = image[b]
-        counts = band.hist_find().numpy().reshape(-1)
-        if counts.size > 256:  # 16-bit: fold into 256 bins over the full range
-            counts = np.pad(counts, (0, 65536 - counts.size)).reshape(256, -1).sum(axis=1)
-        bands.append({"min": int(band.min()), "max": int(band.max()), "bins": counts.tolist()})
-    return level, bands
+        found = np.flatnonzero(counts[:, b])  # exact bounds, before any folding
+        lo, hi = (int(found[0]), int(found[-1])) if found.size else (0, 0)
+        bins = counts[:, b]
+        if size > HISTOGRAM_MAX_BINS:
+            bins = bins.reshape(HISTOGRAM_MAX_BINS, -1).sum(axis=1)
+        bands.append({"min": lo, "max": hi, "bins": bins.astype(int).tolist()})
+    return bands
+
+
+def histogram_file(planes: list[dict[str, Any]], meta: ImageMetadata) -> dict[str, Any]:
+    """The ``processed/histogram`` document: ``COMPLETE`` histograms of every plane."""
+    bins = 256 if meta.pixel_type == "uint8" else HISTOGRAM_MAX_BINS
+    return {"type": "COMPLETE", "n_bins": bins, "bits": 8 if bins == 256 else 16, "planes": planes}
 
 
 def jpeg_level(source: Source, meta: ImageMetadata) -> JpegLevel | None:
     """The source's level 0 when it can be re-tiled in the DCT domain, else None (and why)."""
-    if source.tiff_page is None or not lossy(meta):
+    if source.tiff_page is None or not lossy(meta) or meta.n_planes != 1:
         return None
     path, page = source.tiff_page
     try:
@@ -135,8 +142,8 @@ def convert_jpeg_tiled(
     except NotRetilable as exc:
         log.info("re-encode path for %s: %s", level.path.name, exc)
         return None
-    histogram_level, bands = plane_histogram(out_path, sizes)
-    planes = [{"c": 0, "z": 0, "t": 0, "level": histogram_level, "channels": bands}]
+    with decoding("image"):
+        planes = [{"c": 0, "z": 0, "t": 0, "channels": plane_histogram(source.plane(0, 0, 0))}]
     with_stats = replace(header, extra={**header.extra})
     with_stats.extra["stats"] = channel_stats(planes, meta.n_samples)
     rewrite_header(out_path, header, with_stats, room)
@@ -145,7 +152,7 @@ def convert_jpeg_tiled(
         n_tiers=len(sizes),
         compression="jpeg",
         size=out_path.stat().st_size,
-        histogram={"n_bins": 256, "planes": planes},
+        histogram=histogram_file(planes, meta),
         method="dct-retile",
     )
 
@@ -182,8 +189,9 @@ def convert(
             path = Path(tmp, f"plane-{n}.tif")
             save_plane_pyramid(image, path, len(sizes), jpeg=jpeg, quality=quality)
             plane_paths.append(path)
-            level, bands = plane_histogram(path, sizes)
-            planes.append({"c": c, "z": z, "t": t, "level": level, "channels": bands})
+            with decoding(f"plane c={c} z={z} t={t}"):
+                bands = plane_histogram(source.plane(c, z, t) if jpeg else _level0(path, meta))
+            planes.append({"c": c, "z": z, "t": t, "channels": bands})
         header.extra["stats"] = channel_stats(planes, meta.n_samples)
         index_size = write_pyramid(out_path, plane_paths, header, sizes, quality)
     return ConversionResult(
@@ -191,8 +199,16 @@ def convert(
         n_tiers=len(sizes),
         compression="jpeg" if jpeg else "deflate",
         size=out_path.stat().st_size,
-        histogram={"n_bins": 256, "planes": planes},
+        histogram=histogram_file(planes, meta),
     )
+
+
+def _level0(path: Path, meta: ImageMetadata) -> pyvips.Image:
+    """The plane as written (lossless): level 0 of its intermediate pyramid, unpadded."""
+    import pyvips
+
+    image = pyvips.Image.tiffload(str(path), page=0, access="sequential")
+    return image.crop(0, 0, meta.width, meta.height)
 
 
 def channel_stats(planes: list[dict[str, Any]], n_samples: int) -> list[list[int]]:
