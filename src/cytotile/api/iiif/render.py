@@ -22,10 +22,12 @@ BACKGROUND = 255
 
 
 def stored_tile(
-    pyramid: Pyramid, l0_region: Region, width: int, height: int
+    pyramid: Pyramid, l0_region: Region, width: int, height: int, slack: tuple[int, int] = (0, 0)
 ) -> tuple[Tier, int, int] | None:
     """The tier and tile whose stored pixels are exactly this request: the region covers that
-    tile's footprint in level 0 and the size is the tile's own size."""
+    tile's footprint in level 0 and the size is the tile's own size. ``slack``: how far each
+    side may be from the tile's when the request computed it from the aspect ratio (``w,``
+    gives a height rounded from the region's ratio; the tile's is ceil-halved)."""
     base = pyramid.base
     for tier in pyramid.tiers:
         l0_span = tier.tile_width << tier.level  # a tile's width in level-0 pixels
@@ -35,7 +37,7 @@ def stored_tile(
         if tile_tx >= tier.n_tx or tile_ty >= tier.n_ty:
             continue
         tile = tier.tile_region(tile_tx, tile_ty)
-        if (tile.width, tile.height) != (width, height):
+        if abs(tile.width - width) > slack[0] or abs(tile.height - height) > slack[1]:
             continue
         l0_width = min(l0_span, base.width - l0_region.left)
         l0_height = min(l0_span, base.height - l0_region.top)

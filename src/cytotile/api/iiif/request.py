@@ -110,7 +110,7 @@ def parse_size(text: str, region: Region, version: int, limits: Limits) -> tuple
             raise BadParameter(f"size: {text!r} gives neither a width nor a height")
         if bang:
             scale = min(int(w_text) / rw, int(h_text) / rh)
-            width, height = round(rw * scale), round(rh * scale)
+            width, height = max(1, round(rw * scale)), max(1, round(rh * scale))
         elif w_text and h_text:
             width, height = int(w_text), int(h_text)
         elif w_text:

@@ -19,6 +19,7 @@ from cytotile.api.iiif.base import identifier_of, iiif_handler, json_ld, public_
 from cytotile.api.iiif.request import (
     MAX_SIDE,
     Limits,
+    Rotation,
     parse_format,
     parse_quality,
     parse_region,
@@ -32,7 +33,8 @@ from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import parse_image_params
+from cytotile.pipeline.params import DEFAULT_PARAMS, parse_image_params
+from cytotile.pyramid import Region
 
 VERSIONS = ("2", "3")
 
@@ -83,29 +85,32 @@ def image(request: Request, args: Args) -> Response | Later:
     if not (quality == "default" or (quality == "color" and view.header.n_samples == 3)):
         params = render.quality_params(params, quality)
     opts = outputs.Options(fmt, ctx.settings.output_jpeg_quality)
-    key = (region, width, height, rotation, quality, params, fmt.value, opts.quality)
+    plane, found = None, None
+    if rotation.is_identity and fmt is Format.JPEG:
+        size = p["size"].lstrip("^")
+        slack = (int(size.startswith(",")), int(size.endswith(",")))
+        found = render.stored_tile(pyramid, region, width, height, slack)
+        if found is not None:
+            tier, tile_tx, tile_ty = found
+            plane = outputs.passthrough_plane(view, tier, params, opts)
+            tile = tier.tile_region(tile_tx, tile_ty)
+            width, height = tile.width, tile.height  # what the stored tile holds
+    rendering = "default" if params == DEFAULT_PARAMS else params  # (its repr is not free)
+    key = (region, width, height, rotation, quality, rendering, fmt.value, opts.quality)
     etag = make_etag("iiif", view.digest, *key)
-    canonical = (
-        f"{service_id(request, version)}/{region.left},{region.top},{region.width},"
-        f"{region.height}/{width},{height}/{'!' if rotation.mirror else ''}"
-        f"{rotation.degrees:g}/{quality}.{p['format']}"
-    )
-    links = {
-        "Link": f'<{canonical}>;rel="canonical", <{documents.PROFILE_URI[version]}>;rel="profile"'
-    }
+    asked = f"{quality}.{p['format']}"
+    links = {"Link": _links(request, version, region, (width, height), rotation, asked)}
     max_age = ctx.settings.cache_max_age
-    found = render.stored_tile(pyramid, region, width, height) if rotation.is_identity else None
-    if found is not None and fmt is Format.JPEG:
+    if found is not None and plane is not None:
         tier, tile_tx, tile_ty = found
-        plane = outputs.passthrough_plane(view, tier, params, opts)
-        if plane is not None:
+        stored_plane = plane
 
-            def stored() -> Response:
-                output = outputs.passthrough_tile(view, tier, tile_tx, tile_ty, plane)
-                output.headers.update(links)
-                return image_response(output, tile=True)
+        def stored() -> Response:
+            output = outputs.passthrough_tile(view, tier, tile_tx, tile_ty, stored_plane)
+            output.headers.update(links)
+            return image_response(output, tile=True)
 
-            return conditional(request, etag, max_age, stored)
+        return conditional(request, etag, max_age, stored)
 
     def build() -> Response:
         data = render.render_image(
@@ -114,6 +119,23 @@ def image(request: Request, args: Args) -> Response | Later:
         return image_response(Output(data, fmt.media_type, headers=links), tile=True)
 
     return Later(lambda: conditional(request, etag, max_age, build))
+
+
+def _links(
+    request: Request,
+    version: int,
+    region: Region,
+    size: tuple[int, int],
+    rotation: Rotation,
+    quality_format: str,
+) -> str:
+    """The canonical form of the request (IIIF section 4.7) and the compliance profile."""
+    mirror = "!" if rotation.mirror else ""
+    canonical = (
+        f"{service_id(request, version)}/{region.left},{region.top},{region.width},"
+        f"{region.height}/{size[0]},{size[1]}/{mirror}{rotation.degrees:g}/{quality_format}"
+    )
+    return f'<{canonical}>;rel="canonical", <{documents.PROFILE_URI[version]}>;rel="profile"'
 
 
 def base_redirect(request: Request, args: Args) -> Response:
