@@ -47,6 +47,12 @@ class TooLarge(CytotileError):
     title = "Requested image too large"
 
 
+class OverBudget(TooLarge):
+    """The answer would take more memory than one request may use."""
+
+    title = "Over the memory budget"
+
+
 class StorageError(CytotileError):
     title = "Storage error"
 

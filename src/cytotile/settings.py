@@ -46,6 +46,15 @@ class ServerSettings:
     cors_origins: str = "*"
     access_log: bool = True  # one line per request from ``cytotile serve`` (costs ~15% req/s)
     upload_root: str = ""  # s3://bucket/prefix: POST /upload/presigned signs uploads there
+    #: when set, DELETE and other writes need ``Authorization: Bearer <admin_token>``
+    admin_token: str = ""
+    #: memory one image answer may take, in MiB; 0: derived from the deployment (Lambda: the
+    #: function's memory less the runtime's share; else 1024)
+    request_memory_mb: int = 0
+    heavy_pixels: int = 4_000_000  # thumb/resized/window answers above this many pixels...
+    heavy_requests: int = 2  # ...are made at most this many at once (tiles never wait)
+    keep_alive_s: int = 5  # an idle keep-alive connection is closed after this
+    body_timeout_s: float = 30.0  # a request body that stalls this long is answered 408
 
 
 @dataclasses.dataclass(frozen=True)

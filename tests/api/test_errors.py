@@ -31,7 +31,7 @@ def test_status_table() -> None:
 def test_unexpected_error_is_json_500(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     storage = ExplodingStorage(tmp_path)
     client = TestClient(create_app(ServerSettings(root=str(tmp_path)), storage))
-    response = client.get("/image/upload-boom/x.svs/normalized-tile/level/0/ti/0")
+    response = client.get("/image/upload-boom/normalized-tile/level/0/ti/0")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     body = response.json()
@@ -44,7 +44,7 @@ def test_corrupt_pyramid_is_500(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
     storage.write_bytes("upload-bad/processed/visualisation.PYRTIFF", b"II*\x00garbage" * 100)
     client = TestClient(create_app(ServerSettings(root=str(tmp_path)), storage))
-    response = client.get("/image/upload-bad/x/normalized-tile/level/0/ti/0")
+    response = client.get("/image/upload-bad/normalized-tile/level/0/ti/0")
     assert response.status_code == 500
     assert set(response.json()) == {"title", "details"}
 

@@ -132,7 +132,7 @@ def test_delete_file_route_and_refusals(client: TestClient, images: Images) -> N
     image = deploy(images.storage, grey_source(100, 100), "doomed.png")
     assert client.delete(f"/file/{image.upload_id}").status_code == 204
     assert client.delete("/image/..%2F..%2Ftmp").status_code == 400
-    assert client.delete("/image/not-an-upload").status_code == 400
+    assert client.delete("/image/not-an-upload").status_code == 404
     assert client.delete("/image/upload-none").status_code == 404
 
 

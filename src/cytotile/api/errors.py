@@ -8,7 +8,7 @@ access (``safe_key``), so nothing outside the root is ever read.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,6 +30,20 @@ class ImportUnavailable(E.CytotileError):
     title = "Import not available"
 
 
+class Unauthorized(E.CytotileError):
+    """A write without the admin token (when the server has one)."""
+
+    title = "Unauthorized"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="cytotile"'}
+
+
+class BodyTimeout(E.CytotileError):
+    """The client stopped sending its request body."""
+
+    title = "Request timeout"
+    headers: ClassVar[dict[str, str]] = {"Connection": "close"}
+
+
 STATUS: dict[type[E.CytotileError], int] = {
     E.ImageNotFound: 404,
     E.NotFound: 404,
@@ -42,6 +56,9 @@ STATUS: dict[type[E.CytotileError], int] = {
     E.TooLarge: 400,
     E.StorageError: 502,
     ImportUnavailable: 501,
+    Unauthorized: 401,
+    BodyTimeout: 408,
+    E.OverBudget: 413,
     E.PyramidError: 500,
 }
 
@@ -62,7 +79,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc)
     if status >= 500:
         log.error("%s %s: %s: %s", request.method, request.url.path, exc.title, exc.details)
-    return error_response(status, exc.title, exc.details)
+    return error_response(status, exc.title, exc.details, **getattr(exc, "headers", {}))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

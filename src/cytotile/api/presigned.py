@@ -26,7 +26,6 @@ that is not such a JSON object answers 422.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import uuid
@@ -38,9 +37,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from cytotile.api.errors import error_response
+from cytotile.api.admin import require_admin
+from cytotile.api.errors import MalformedBody, error_response
 from cytotile.api.http import JSON
-from cytotile.api.routing import MAX_BODY, PatternRoute, context
+from cytotile.api.routing import MAX_BODY, PatternRoute, context, parse_json
 from cytotile.errors import BadParameter, StorageError
 
 MiB = 1 << 20
@@ -76,9 +76,9 @@ def part_size_for(size: int) -> int:
 
 def _parse(body: bytes) -> tuple[str, int, str]:
     try:
-        data = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadParameter(f"the body is not valid JSON: {exc}") from None
+        data = parse_json(body) if body.strip() else None
+    except MalformedBody as exc:
+        raise BadParameter(exc.details) from None
     if not isinstance(data, dict):
         raise BadParameter('the body must be a JSON object {"filename", "size", "content_type"}')
     filename, size = data.get("filename"), data.get("size")
@@ -149,6 +149,7 @@ def _presign(client: Any, bucket: str, key: str, size: int, content_type: str) -
 
 
 async def presigned_upload(request: Request) -> Response:
+    require_admin(request)
     root = context(request).settings.upload_root
     target = urlparse(root)
     if target.scheme != "s3" or not target.netloc:

@@ -4,10 +4,11 @@ settings and storage, blocking work in the thread pool."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor
@@ -17,10 +18,13 @@ from starlette.routing import Route
 
 from cytotile.api.errors import MalformedBody
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.image import check_image_path, image_path_known
 from cytotile.settings import ServerSettings
 from cytotile.storage.base import Storage
 
 MAX_BODY = 1 << 20
+MAX_JSON_DEPTH = 32  # arrays and objects nested deeper are refused before json.loads recurses
+MAX_JSON_DIGITS = 40  # longer integers are refused (no parameter needs more)
 PIECES = {
     "path": r"(?P<path>.+?)",
     "ext": r"(?P<ext>\.(?:[A-Za-z][A-Za-z0-9]{0,4}))?",
@@ -34,6 +38,8 @@ class Later:
     """What a handler returns for work that must not run on the event loop."""
 
     work: Callable[[], Response]
+    #: a large output: runs under the app's semaphore of heavy requests (tiles never wait)
+    heavy: bool = False
 
 
 Handler = Callable[[Request, Args], "Response | Later"]
@@ -69,6 +75,8 @@ class Context:
     #: storage reads are quick enough for the event loop (a local folder; or one request at a
     #: time, as on Lambda): cheap handlers then skip the thread pool
     inline_io: bool = False
+    #: bounds how many heavy outputs are made at once (None: no bound)
+    heavy: asyncio.Semaphore | None = field(default=None, compare=False)
 
 
 def context(request: Request) -> Context:
@@ -77,45 +85,114 @@ def context(request: Request) -> Context:
     return ctx
 
 
+def _refuse_constant(name: str) -> object:
+    raise MalformedBody(f"the JSON body holds {name}, which is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise MalformedBody(f"the JSON body holds {text[:40]}, too large for a number")
+    return number
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise MalformedBody(f"the JSON body holds an integer of more than {MAX_JSON_DIGITS} digits")
+    return int(text)
+
+
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in ``body`` (brackets inside strings do not count)."""
+    import numpy as np
+
+    outside = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", body)
+    chars = np.frombuffer(outside, dtype=np.uint8)
+    steps = np.isin(chars, (0x5B, 0x7B)).astype(np.int64) - np.isin(chars, (0x5D, 0x7D))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def parse_json(body: bytes) -> object:
+    """A JSON request body, or MalformedBody: nesting deeper than MAX_JSON_DEPTH (checked
+    before parsing, so json.loads never recurses that deep), NaN and infinities, numbers too
+    large for a float and integers too long are refused."""
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        raise MalformedBody(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(
+            body, parse_constant=_refuse_constant, parse_float=_finite, parse_int=_bounded_int
+        )
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise MalformedBody(f"the JSON body is larger than {limit} bytes")
+    return body
+
+
 async def request_args(request: Request) -> Args:
     """Query parameters, overridden by a JSON object body's members."""
     args = Args.from_query(request.query_params.multi_items())
     if request.method not in ("POST", "PUT"):
         return args
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise MalformedBody(f"the JSON body is larger than {MAX_BODY} bytes")
+    body = await read_body(request)
     if not body.strip():
         return args
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise MalformedBody("the JSON body must be an object")
     return args.merged(Args.from_json(data))
 
 
-def _resolved(handler: Handler, request: Request, args: Args) -> Response:
+def _resolved(handler: Handler, request: Request, args: Args) -> Response | Later:
     result = handler(request, args)
-    return result.work() if isinstance(result, Later) else result
+    if isinstance(result, Later) and not result.heavy:
+        return result.work()
+    return result
 
 
-def endpoint(handler: Handler, inline: bool = False) -> Callable[[Request], Awaitable[Response]]:
+async def check_path(request: Request) -> None:
+    """ImageNotFound unless the ``{path}`` of an ``/image/`` route names an image (see
+    :func:`check_image_path`); reads storage only the first time an upload is seen."""
+    ctx = context(request)
+    path = request.path_params["path"]
+    if ctx.inline_io or image_path_known(ctx.storage, path):
+        check_image_path(ctx.storage, path)
+    else:
+        await run_in_threadpool(check_image_path, ctx.storage, path)
+
+
+async def run_later(request: Request, later: Later) -> Response:
+    heavy = context(request).heavy
+    if later.heavy and heavy is not None:
+        async with heavy:  # waits on the event loop: no thread is held while queued
+            return await run_in_threadpool(later.work)
+    return await run_in_threadpool(later.work)
+
+
+def endpoint(
+    handler: Handler, inline: bool = False, image_path: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
     """An async endpoint reading the parameters, then running ``handler`` in the thread pool
     (storage reads, decoding and encoding block). ``inline``: when the storage allows it, run
     ``handler`` on the event loop, and only the ``Later`` work it returns in the pool (a thread
-    hop costs more than a passthrough tile)."""
+    hop costs more than a passthrough tile). ``image_path``: ``{path}`` must name an image."""
 
     async def run(request: Request) -> Response:
         args = await request_args(request)
-        if not (inline and context(request).inline_io):
-            return await run_in_threadpool(_resolved, handler, request, args)
-        result = handler(request, args)
+        if image_path:
+            await check_path(request)
+        if inline and context(request).inline_io:
+            result = handler(request, args)
+        else:
+            result = await run_in_threadpool(_resolved, handler, request, args)
         if isinstance(result, Later):
-            return await run_in_threadpool(result.work)
+            return await run_later(request, result)
         return result
 
     run.__name__ = handler.__name__
@@ -129,4 +206,6 @@ def route(
     name: str | None = None,
     inline: bool = False,
 ) -> PatternRoute:
-    return PatternRoute(pattern, endpoint(handler, inline), methods, name or handler.__name__)
+    image_path = pattern.startswith("/image/{path}")
+    run = endpoint(handler, inline, image_path)
+    return PatternRoute(pattern, run, methods, name or handler.__name__)

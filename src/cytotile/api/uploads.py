@@ -19,12 +19,14 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from cytotile.api import multipart
+from cytotile.api.admin import require_admin
 from cytotile.api.errors import ImportUnavailable, MalformedBody
 from cytotile.api.http import JSON
 from cytotile.api.routing import PatternRoute, context, endpoint, route
 from cytotile.errors import ImageNotFound
 from cytotile.manifest import Manifest, pyramid_key, upload_id_of
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.image import check_image_path, forget_image
 from cytotile.settings import ImportSettings, from_env
 
 
@@ -74,6 +76,7 @@ def _import(request: Request, received: multipart.Received) -> dict[str, Any]:
 
 
 async def upload(request: Request) -> Response:
+    require_admin(request)
     name = request.query_params.get("name") or request.headers.get("x-file-name") or "upload"
     with tempfile.TemporaryDirectory(prefix="cytotile-upload-") as tmp:
         files = await multipart.receive(
@@ -86,13 +89,19 @@ async def upload(request: Request) -> Response:
 
 
 def delete_upload(request: Request, args: Args) -> Response:
+    """Only the upload's own path (its folder, or ``<folder>/<original name>``) deletes it: any
+    longer path (``.../normalized-tile/...``, ``.../manifest.json/info``) is 404, deleting
+    nothing."""
     from cytotile.tiff.reader import forget_pyramid
 
+    require_admin(request)
     storage = context(request).storage
     upload_id = upload_id_of(request.path_params["path"])
     Manifest.load(storage, upload_id)  # 404 when there is no such upload
+    check_image_path(storage, request.path_params["path"])
     storage.delete_prefix(upload_id)
     forget_pyramid(storage, pyramid_key(upload_id))
+    forget_image(storage, upload_id)
     return Response(status_code=204)
 
 

@@ -57,8 +57,9 @@ def to_vips(pixels: np.ndarray) -> Any:
 
 
 def from_vips(image: Any) -> np.ndarray:
+    """(height, width, bands), whatever the size (numpy() drops axes of length 1)."""
     array: np.ndarray = image.numpy()
-    return array[..., None] if array.ndim == 2 else array
+    return array.reshape(image.height, image.width, image.bands)
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:

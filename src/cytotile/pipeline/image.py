@@ -7,23 +7,77 @@ and cached per pyramid digest.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from functools import cached_property, lru_cache
 from typing import Any
 
-from cytotile.errors import ImageNotFound, NotFound
+from cytotile.errors import BadPath, ImageNotFound, NotFound
 from cytotile.manifest import Manifest, pyramid_key, upload_id_of
 from cytotile.pyramid import Pyramid
-from cytotile.storage.base import Storage
+from cytotile.storage.base import Storage, safe_key
 from cytotile.tiff.layout import PyramidHeader
 from cytotile.tiff.reader import PyramidReader, open_pyramid
 
 META_CACHE_SIZE = 256
 _upload_id = lru_cache(maxsize=4096)(upload_id_of)  # a pure function of the path
+_key = lru_cache(maxsize=4096)(safe_key)
 _pyramid = lru_cache(maxsize=256)(Pyramid)
 _meta: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 _meta_lock = threading.Lock()
+NAME_CACHE_SIZE = 4096
+_names: OrderedDict[tuple[str, str], str] = OrderedDict()  # (root, upload id) -> image name
+
+
+def _cached_name(storage: Storage, upload_id: str) -> str | None:
+    with _meta_lock:
+        name = _names.get((storage.root, upload_id))
+        if name is not None:
+            _names.move_to_end((storage.root, upload_id))
+        return name
+
+
+def image_name(storage: Storage, upload_id: str) -> str:
+    """The upload's image name (its original name): read once from the manifest, then cached
+    (an upload's name never changes)."""
+    name = _cached_name(storage, upload_id)
+    if name is None:
+        name = Manifest.load(storage, upload_id).original_name
+        with contextlib.suppress(BadPath):  # else no request path can name it but the folder
+            name = safe_key(name)
+        with _meta_lock:
+            _names[(storage.root, upload_id)] = name
+            while len(_names) > NAME_CACHE_SIZE:
+                _names.popitem(last=False)
+    return name
+
+
+def forget_image(storage: Storage, upload_id: str) -> None:
+    with _meta_lock:
+        _names.pop((storage.root, upload_id), None)
+
+
+def image_path_known(storage: Storage, path: str) -> bool:
+    """Whether :func:`check_image_path` can answer without reading storage."""
+    upload_id = _upload_id(path)
+    return _key(path) == upload_id or _cached_name(storage, upload_id) is not None
+
+
+def check_image_path(storage: Storage, path: str) -> str:
+    """The upload id, when ``path`` names an image: the upload's folder (``upload-<id>``) or
+    its image (``upload-<id>/<original name>``). Any other path into the folder (its manifest,
+    its processed files, a made-up name) is ImageNotFound, so that no route, and above all no
+    DELETE, ever acts on an upload through a path that does not name it."""
+    upload_id = _upload_id(path)
+    key = _key(path)
+    if key != upload_id:
+        name = image_name(storage, upload_id)
+        if key != f"{upload_id}/{name}":
+            raise ImageNotFound(
+                f"{path!r} names no image; the image of this upload is {upload_id}/{name}"
+            )
+    return upload_id
 
 
 class ImageView:
