@@ -105,6 +105,8 @@ def check_tiff(
 def check_file(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
     """Check what the decoders will be asked to read, by content; unknown content passes (the
     format checkers refuse it)."""
+    from cytotile.formats.pillow import declared
+
     with open(path, "rb") as fh:
         head = fh.read(16)
     if head.startswith(pnghead.SIGNATURE):
@@ -114,3 +116,5 @@ def check_file(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> No
     elif structure.is_tiff(head):
         info = structure.inspect(path)
         check_tiff(info, structure.pyramid_pages(info), max_pixels=max_pixels)
+    elif (check := declared.checker(head)) is not None:
+        check(path, max_pixels=max_pixels)

@@ -26,10 +26,13 @@ SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (128, b"DICM", "DICOM"),
 )
 FTYP_BRANDS = {
-    b"heic": "HEIF",
-    b"heix": "HEIF",
+    b"heic": "HEIF (HEVC still image)",
+    b"heix": "HEIF (HEVC still image)",
+    b"hevc": "HEIF (HEVC image sequence)",
     b"mif1": "HEIF",
-    b"avif": "AVIF",
+    b"msf1": "HEIF (image sequence)",
+    b"avif": "AVIF (AV1 still image)",
+    b"avis": "AVIF (AV1 image sequence)",
     b"qt  ": "QuickTime",
 }
 
@@ -48,6 +51,8 @@ def sniff(head: bytes) -> str | None:
         if head[offset : offset + len(signature)] == signature:
             return what
     stripped = head.lstrip()
+    if b"<svg" in stripped[:1024] and stripped[:1] == b"<":
+        return "SVG vector graphics (not a raster image)"
     if stripped[:5] in (b"<?xml", b"<svg ", b"<!DOC", b"<html"):
         return "SVG/XML/HTML text"
     if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head[:512]):

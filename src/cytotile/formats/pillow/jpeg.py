@@ -9,7 +9,7 @@ from typing import Any
 from cytotile.errors import FormatError
 from cytotile.formats import safety
 from cytotile.formats.base import ORDER_COMMON, Format, Source
-from cytotile.formats.common import VipsSource, base_metadata
+from cytotile.formats.common import VipsSource, add_note, base_metadata
 from cytotile.formats.pillow import jpeghead
 from cytotile.formats.tiff import tags
 
@@ -21,7 +21,7 @@ class JpegFormat(Format):
     id = "JPEG"
     name = "JPEG"
     order = ORDER_COMMON + 10
-    remarks = "Baseline and progressive JPEG, 8-bit grey or colour."
+    remarks = "Baseline and progressive JPEG, 8-bit grey or colour; CMYK and YCCK to RGB."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
@@ -35,6 +35,9 @@ class JpegFormat(Format):
             raise FormatError(reason)
         raw = parse_raw(header)
         n = 1 if header.components == 1 else 3
+        if header.components == 4:
+            transform = raw.get("jpeg.AdobeTransform")
+            add_note(raw, f"{'YCCK' if transform == 2 else 'CMYK'} converted to RGB")
         px, py = tags.physical_sizes(raw, "exif")
         if px is None and py is None:
             px, py = tags.physical_sizes(raw, "jfif")
@@ -54,9 +57,21 @@ class JpegFormat(Format):
         def load() -> Any:
             import pyvips
 
-            return pyvips.Image.jpegload(str(path), access="sequential", fail_on="error")
+            image = pyvips.Image.jpegload(str(path), access="sequential", fail_on="error")
+            return cmyk_to_rgb(image) if image.bands == 4 else image
 
         return VipsSource(metadata, load)
+
+
+def cmyk_to_rgb(image: Any) -> Any:
+    """RGB from the CMYK libjpeg gives (YCCK already turned to CMYK, Adobe's inverted samples
+    already restored by libvips): through the embedded ICC profile when there is one, else
+    ``(255 - C) * (255 - K) / 255`` per channel, the conversion Pillow and most viewers use."""
+    if image.get_typeof("icc-profile-data"):
+        return image.icc_transform("srgb", embedded=True, intent="perceptual").cast("uchar")
+    ink = 255 - image.cast("int")
+    rgb = (ink[:3] * ink[3] + 127) / 255
+    return rgb.cast("uchar").copy(interpretation="srgb")
 
 
 def parse_raw(header: jpeghead.JpegHeader) -> dict[str, Any]:

@@ -71,9 +71,7 @@ def unsupported_reason(header: JpegHeader) -> str | None:
         return "lossless or hierarchical JPEG is not supported"
     if header.precision != 8:
         return f"{header.precision}-bit JPEG is not supported"
-    if header.components == 4:
-        return "CMYK JPEG is not supported yet"
-    if header.components not in (1, 3):
+    if header.components not in (1, 3, 4):
         return f"JPEG with {header.components} components is not supported"
     return None
 

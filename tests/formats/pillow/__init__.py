@@ -1,0 +1,1 @@
+"""Tests of the common formats read by libvips, Pillow and imagecodecs."""
