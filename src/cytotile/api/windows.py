@@ -26,7 +26,8 @@ def window(request: Request, args: Args) -> Response:
     opts = options(request, fmt)
     view = ImageView.open(ctx.storage, request.path_params["path"])
     drawn = window_annotations(request, args, view)  # None without `annotations`
-    etag = make_etag("window", view.digest, win, target, params, opts, drawn and drawn.key)
+    drawing = (drawn.key,) if drawn else ()  # a plain window keeps its ETag
+    etag = make_etag("window", view.digest, win, target, params, opts, *drawing)
 
     def build() -> Response:
         if drawn is not None:
