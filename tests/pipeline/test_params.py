@@ -57,7 +57,8 @@ def test_json_overrides_query() -> None:
     [
         (q(channels="-1"), "channels"),
         (q(channels="a"), "channels"),
-        (q(z_slices="1,2"), "z_slices"),
+        (q(z_reduction="SUM"), "z_reduction"),
+        (q(c_reduction="MAX"), "c_reduction"),
         (q(timepoints="x"), "timepoints"),
         (q(gammas="10.5"), "gammas"),
         (q(gammas="nan"), "gammas"),

@@ -39,7 +39,8 @@ def _tile(request: Request, args: Args, resource: str) -> Response | Later:
     ctx = context(request)
     fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
     ref = _path_ref(request) or parse_tile_ref(args)
-    params = parse_image_params(args)
+    # tiles are 8-bit unless bits (or a colorspace) is asked: the default stays the fast path
+    params = parse_image_params(args, general=args.has("bits") or args.has("colorspace"))
     view = ImageView.open(ctx.storage, request.path_params["path"])
     pyramid = view.pyramid
     tier = pyramid.at_zoom(ref.tier) if ref.kind == "zoom" else pyramid.at_level(ref.tier)

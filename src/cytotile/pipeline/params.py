@@ -37,11 +37,26 @@ class Safety(StrEnum):
     UNSAFE = "UNSAFE"
 
 
+class Reduction(StrEnum):
+    """How several selected planes become one (PIMS: ``c_reduction``, ``z_reduction``,
+    ``t_reduction``)."""
+
+    ADD = "ADD"
+    MIN = "MIN"
+    MED = "MED"
+    MAX = "MAX"
+
+
 @dataclass(frozen=True)
 class PlaneSelection:
     channels: tuple[int, ...] | None = None  # None: all channels
     z_slice: int | None = None  # None: the median focal plane
     timepoint: int | None = None  # None: the first timepoint
+    #: several focal planes / timepoints, reduced into one with ``z_reduction``/``t_reduction``
+    z_slices: tuple[int, ...] | None = None
+    timepoints: tuple[int, ...] | None = None
+    z_reduction: Reduction = Reduction.MAX
+    t_reduction: Reduction = Reduction.MAX
 
 
 @dataclass(frozen=True)
@@ -62,17 +77,41 @@ class ImageParams:
     manipulation: Manipulation = field(default_factory=Manipulation)
 
 
+def _reduction(
+    args: Args, name: str, default: Reduction, allowed: tuple[Reduction, ...]
+) -> Reduction:
+    value = args.get_str(name)
+    if not value:
+        return default
+    try:
+        reduction = Reduction(value.upper())
+    except ValueError:
+        names = ", ".join(r.value for r in allowed)
+        raise BadParameter(f"{name}: {value!r} is not one of {names}") from None
+    if reduction not in allowed:
+        names = ", ".join(r.value for r in allowed)
+        raise BadParameter(f"{name}: {reduction.value} is not implemented (only {names})")
+    return reduction
+
+
+GENERIC = (Reduction.MIN, Reduction.MED, Reduction.MAX)
+
+
 def parse_planes(args: Args) -> PlaneSelection:
+    """PIMS's plane selection: channels (all by default, composited additively), focal planes
+    and timepoints (several: reduced, the maximum intensity projection by default)."""
     channels = args.get_ints("channels")
-    z_slices = args.get_ints("z_slices")
-    timepoints = args.get_ints("timepoints")
-    for name, values in (("z_slices", z_slices), ("timepoints", timepoints)):
-        if values and len(set(values)) > 1:
-            raise BadParameter(f"{name}: one index only (reductions are not implemented)")
+    z_slices = sorted(set(args.get_ints("z_slices") or []))
+    timepoints = sorted(set(args.get_ints("timepoints") or []))
+    _reduction(args, "c_reduction", Reduction.ADD, (Reduction.ADD,))
     return PlaneSelection(
         tuple(sorted(set(channels))) if channels else None,
         z_slices[0] if z_slices else None,
         timepoints[0] if timepoints else None,
+        tuple(z_slices) if len(z_slices) > 1 else None,
+        tuple(timepoints) if len(timepoints) > 1 else None,
+        _reduction(args, "z_reduction", Reduction.MAX, GENERIC),
+        _reduction(args, "t_reduction", Reduction.MAX, GENERIC),
     )
 
 
@@ -109,6 +148,8 @@ def parse_manipulation(args: Args, *, general: bool = False) -> Manipulation:
         raw_bits = args.one("bits")
         if raw_bits is None or str(raw_bits).strip().upper() == "AUTO":
             bits = None
+        elif str(raw_bits).strip().upper() == "MAX":
+            bits = 16  # the most the output format holds (8 for JPEG and WebP)
         else:
             bits = to_int("bits", raw_bits, 1, 64)
             if bits not in (8, 16):

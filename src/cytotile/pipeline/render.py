@@ -3,13 +3,19 @@ colours; the identity test that allows serving stored bytes untouched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cytotile.errors import BadParameter
 from cytotile.pipeline import colormaps
 from cytotile.pipeline.image import ImageView
-from cytotile.pipeline.params import Intensity, IntensityMode, Manipulation, PlaneSelection
+from cytotile.pipeline.params import (
+    Intensity,
+    IntensityMode,
+    Manipulation,
+    PlaneSelection,
+    Reduction,
+)
 from cytotile.pipeline.process import ChannelRender
 from cytotile.pyramid import Region
 
@@ -24,23 +30,32 @@ class Selection:
     channels: tuple[int, ...]
     z: int
     t: int
+    #: every (z, t) to reduce into one plane, and how; () for the single plane (z, t)
+    reduced: tuple[tuple[int, int], ...] = ()
+    z_reduction: Reduction = Reduction.MAX
+    t_reduction: Reduction = Reduction.MAX
+
+
+def _check(name: str, values: tuple[int, ...], count: int) -> None:
+    bad = [v for v in values if v >= count]
+    if bad:
+        raise BadParameter(f"{name}: {bad[0]} is outside 0..{count - 1}")
 
 
 def select(view: ImageView, planes: PlaneSelection) -> Selection:
-    """Channels (default: all), focal plane (default: the median) and timepoint (default: 0)."""
+    """Channels (default: all), focal plane (default: the median) and timepoint (default: 0);
+    several focal planes or timepoints are reduced (projection)."""
     h = view.header
     n = view.n_channels
     channels = planes.channels if planes.channels is not None else tuple(range(n))
-    bad = [c for c in channels if c >= n]
-    if bad:
-        raise BadParameter(f"channels: {bad[0]} is outside 0..{n - 1}")
+    _check("channels", channels, n)
     z = planes.z_slice if planes.z_slice is not None else (h.depth - 1) // 2
-    if z >= h.depth:
-        raise BadParameter(f"z_slices: {z} is outside 0..{h.depth - 1}")
     t = planes.timepoint if planes.timepoint is not None else 0
-    if t >= h.duration:
-        raise BadParameter(f"timepoints: {t} is outside 0..{h.duration - 1}")
-    return Selection(channels, z, t)
+    zs, ts = planes.z_slices or (z,), planes.timepoints or (t,)
+    _check("z_slices", zs, h.depth)
+    _check("timepoints", ts, h.duration)
+    reduced = tuple((zz, tt) for tt in ts for zz in zs) if len(zs) * len(ts) > 1 else ()
+    return Selection(channels, z, t, reduced, planes.z_reduction, planes.t_reduction)
 
 
 def plane_of(view: ImageView, sel: Selection, c: int) -> tuple[int, int]:
@@ -52,13 +67,40 @@ def plane_of(view: ImageView, sel: Selection, c: int) -> tuple[int, int]:
 def single_plane(view: ImageView, sel: Selection) -> int | None:
     """The pyramid plane when the selection is exactly one plane's samples in order."""
     h = view.header
-    if sel.channels != tuple(range(h.n_samples)) or h.n_concrete_channels != 1:
+    if sel.reduced or sel.channels != tuple(range(h.n_samples)) or h.n_concrete_channels != 1:
         return None
     return h.plane_index(0, sel.z, sel.t)
 
 
 def read_stack(view: ImageView, sel: Selection, level: int, region: Region) -> np.ndarray:
-    """(h, w, n) raw pixels of the selected channels, in selection order."""
+    """(h, w, n) raw pixels of the selected channels, in selection order; several (z, t) are
+    reduced: over Z first (``z_reduction``), then over T (``t_reduction``)."""
+    if not sel.reduced:
+        return _read_one(view, sel, level, region)
+
+    by_t: dict[int, list[np.ndarray]] = {}
+    for z, t in sel.reduced:
+        one = replace(sel, z=z, t=t, reduced=())
+        by_t.setdefault(t, []).append(_read_one(view, one, level, region))
+    over_z = [reduce(stacks, sel.z_reduction) for stacks in by_t.values()]
+    return reduce(over_z, sel.t_reduction)
+
+
+def reduce(stacks: list[np.ndarray], how: Reduction) -> np.ndarray:
+    """Pixel-wise minimum, median or maximum of same-shaped stacks (vectorized)."""
+    import numpy as np
+
+    if len(stacks) == 1:
+        return stacks[0]
+    if how is Reduction.MAX:
+        return np.maximum.reduce(stacks)
+    if how is Reduction.MIN:
+        return np.minimum.reduce(stacks)
+    median: np.ndarray = np.rint(np.median(np.stack(stacks), axis=0)).astype(stacks[0].dtype)
+    return median
+
+
+def _read_one(view: ImageView, sel: Selection, level: int, region: Region) -> np.ndarray:
     import numpy as np
 
     plane = single_plane(view, sel)
