@@ -92,10 +92,10 @@ def reduce(stacks: list[np.ndarray], how: Reduction) -> np.ndarray:
 
     if len(stacks) == 1:
         return stacks[0]
-    if how is Reduction.MAX:
-        return np.maximum.reduce(stacks)
-    if how is Reduction.MIN:
-        return np.minimum.reduce(stacks)
+    if how in (Reduction.MAX, Reduction.MIN):
+        ufunc = np.maximum if how is Reduction.MAX else np.minimum
+        extreme: np.ndarray = ufunc.reduce(stacks)
+        return extreme
     median: np.ndarray = np.rint(np.median(np.stack(stacks), axis=0)).astype(stacks[0].dtype)
     return median
 
