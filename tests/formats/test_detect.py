@@ -44,14 +44,14 @@ SUPPORTED = {
     "hopper_8bit.pgm": "PPM",
     "hopper_16bit.pgm": "PPM",
     "fixture-imovie.mp4": "MP4",  # detected to be refused with a reason (tests/formats/pillow)
+    "boxes_0.dcm": "DICOM",
+    "boxes_1.dcm": "DICOM",
+    "test3-DAPI.ndpi": "NDPI",
 }
 
 UNSUPPORTED = {
-    "boxes_0.dcm": "DICOM",
-    "boxes_1.dcm": "DICOM",
     "multipage_rgb.tif": "floating-point",
     "ojpeg-tile.tif": "old-style JPEG",
-    "test3-DAPI.ndpi": "Hamamatsu NDPI",
 }
 
 

@@ -17,8 +17,14 @@ TILE = 512
 _LONG8, _SHORT = 16, 3
 
 
-def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int) -> bytes:
-    """A little-endian BigTIFF with one IFD: RGB, 8 bits, uncompressed, TILE x TILE tiles."""
+def tile_size(width: int, height: int) -> int:
+    """TILE, or less for a small slide: libvips refuses tiles much larger than the image (a
+    16x16 slide in 512x512 tiles); TIFF tiles are multiples of 16."""
+    return min(TILE, max(16, -(-max(width, height) // 16) * 16))
+
+
+def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int, tile: int) -> bytes:
+    """A little-endian BigTIFF with one IFD: RGB, 8 bits, uncompressed, tile x tile tiles."""
     n_tags, ifd_offset = 11, 16
     bps_offset = ifd_offset + 8 + n_tags * 20 + 8
     offsets_offset = bps_offset + 8
@@ -43,8 +49,8 @@ def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int) -> b
         entry(262, _SHORT, 1, short(2)),  # RGB
         entry(277, _SHORT, 1, short(3)),
         entry(284, _SHORT, 1, short(1)),  # contiguous
-        entry(322, _SHORT, 1, short(TILE)),
-        entry(323, _SHORT, 1, short(TILE)),
+        entry(322, _SHORT, 1, short(tile)),
+        entry(323, _SHORT, 1, short(tile)),
         entry(324, _LONG8, n_tiles, long8(data_offset if single else offsets_offset)),
         entry(325, _LONG8, n_tiles, long8(tile_bytes if single else counts_offset)),
     ]
@@ -73,17 +79,18 @@ def level0_image(slide: Any, background: tuple[int, int, int] = (255, 255, 255))
     import pyvips
 
     width, height = slide.dimensions
-    across = -(-width // TILE)
-    n_tiles = across * -(-height // TILE)
-    tile_bytes = TILE * TILE * 3
-    header = _bigtiff_header(width, height, n_tiles, tile_bytes)
+    size = tile_size(width, height)
+    across = -(-width // size)
+    n_tiles = across * -(-height // size)
+    tile_bytes = size * size * 3
+    header = _bigtiff_header(width, height, n_tiles, tile_bytes, size)
     total = len(header) + n_tiles * tile_bytes
     state: dict[str, Any] = {"pos": 0, "tile": -1, "data": b""}
 
     def tile(index: int) -> bytes:
         if state["tile"] != index:
-            x, y = (index % across) * TILE, (index // across) * TILE
-            state["data"] = rgb_bytes(slide.read_region((x, y), 0, (TILE, TILE)), background)
+            x, y = (index % across) * size, (index // across) * size
+            state["data"] = rgb_bytes(slide.read_region((x, y), 0, (size, size)), background)
             state["tile"] = index
         return bytes(state["data"])
 
