@@ -24,7 +24,15 @@ def test_aperio_svs() -> None:
         assert meta.acquired_at == "2009-12-29T09:59:15"
         assert meta.microscope_model == "CPAPERIOCS"
         assert meta.description and meta.description.startswith("Aperio Image Library")
-        assert meta.raw_metadata["aperio.MPP"] == "0.4990"
+        raw = meta.raw_metadata
+        assert raw["APERIO.MPP"] == 0.499 and raw["APERIO.AppMag"] == 20  # typed, as PIMS
+        assert raw["APERIO.Aperio Image Library"] == "v11.2.1"
+        assert raw["APERIO.Description"].startswith("46000x32914 [42673,5576 2220x2967]")
+        baseline = {"ImageWidth": 2220, "ImageLength": 2967, "BitsPerSample": [8, 8, 8],
+                    "Compression": "JPEG", "TileWidth": 240, "TileLength": 240}  # fmt: skip
+        assert {k: raw[f"TIFF.{k}"] for k in baseline} == baseline
+        assert raw["OPENSLIDE.vendor"] == "aperio" and raw["OPENSLIDE.objective-power"] == 20
+        assert not any(k.startswith(("aperio.", "tiff.", "openslide.")) for k in raw)
         assert meta.associated == {
             "label": AssociatedInfo(387, 463, 3),
             "macro": AssociatedInfo(1280, 431, 3),
@@ -51,6 +59,10 @@ def test_synthetic_svs_associated_pixels_and_time_zone(tmp_path: Path) -> None:
         assert meta.acquired_at == "2021-03-04T13:14:15+01:00"
         assert meta.physical_size_x == pytest.approx(0.25)
         assert meta.objective_nominal_magnification == 40
+        raw = meta.raw_metadata
+        assert (raw["APERIO.AppMag"], raw["APERIO.MPP"]) == (40, 0.25)
+        assert raw["APERIO.Date"] == "03/04/21"
+        assert raw["TIFF.ImageWidth"] == 700 and raw["TIFF.ImageLength"] == 500
         label = source.associated("label")
         macro = source.associated("macro")
         assert label is not None and macro is not None
@@ -91,6 +103,8 @@ def test_png_text_time_and_physical_size(tmp_path: Path) -> None:
     assert meta.description == "a tissue section"
     assert meta.acquired_at == "2024-05-06T07:08:09"
     assert meta.raw_metadata["png.ColorType"] == "RGB"
+    assert meta.raw_metadata["png.Compression"] == "Deflate/Inflate"  # as PIMS (ExifTool) names it
+    assert meta.raw_metadata["png.Filter"] == "Adaptive"
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,9 @@ def parse_raw(path: Path, header: pnghead.PngHeader) -> dict[str, Any]:
         "png.ImageHeight": header.height,
         "png.BitDepth": header.bit_depth,
         "png.ColorType": pnghead.COLOR_TYPES[header.color_type],
-        "png.Interlace": "Adam7" if header.interlace else "none",
+        "png.Compression": pnghead.COMPRESSIONS.get(header.compression, str(header.compression)),
+        "png.Filter": pnghead.FILTERS.get(header.filter_method, str(header.filter_method)),
+        "png.Interlace": "Adam7 Interlace" if header.interlace else "Noninterlaced",
     }
     for kind, data in pnghead.chunks(path):
         if kind == b"pHYs" and len(data) == 9:

@@ -14,6 +14,10 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
 DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 COLOR_TYPES = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}
+#: IHDR's compression and filter methods by the names PIMS reports (ExifTool's); the PNG
+#: specification defines method 0 only for both
+COMPRESSIONS = {0: "Deflate/Inflate"}
+FILTERS = {0: "Adaptive"}
 MAX_CHUNKS = 4096
 MAX_CHUNK_DATA = 1 << 20  # metadata chunks larger than this are skipped
 MAX_TEXT = 65536
@@ -26,6 +30,8 @@ class PngHeader:
     bit_depth: int
     color_type: int
     interlace: int
+    compression: int = 0
+    filter_method: int = 0
 
     @property
     def channels(self) -> int:
@@ -49,10 +55,10 @@ def read_header(path: Path) -> PngHeader:
         raise FormatError("malformed PNG: the first chunk is not a 13-byte IHDR")
     if zlib.crc32(data[12:29]) != struct.unpack(">I", data[29:33])[0]:
         raise FormatError("malformed PNG: bad IHDR checksum")
-    width, height, depth, color, _comp, _filter, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    width, height, depth, color, comp, filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
     if depth not in DEPTHS.get(color, ()):
         raise FormatError(f"malformed PNG: bit depth {depth} with colour type {color}")
-    return PngHeader(width, height, depth, color, interlace)
+    return PngHeader(width, height, depth, color, interlace, comp, filt)
 
 
 def chunks(path: Path) -> Iterator[tuple[bytes, bytes]]:

@@ -56,7 +56,7 @@ def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo)
         physical_size_x=px,
         physical_size_y=py,
         acquired_at=tags.acquisition_date(raw),
-        description=description if isinstance(description, str) else None,
+        description=description if isinstance(description, str) else "",  # PIMS: "" when none
         raw_metadata=raw,
     )
     depth, axis = stack_depth(path, info) if format_id == "PLANARTIFF" else (1, "Z")

@@ -20,6 +20,54 @@ if TYPE_CHECKING:
 ASSOCIATED = {"label": "label", "macro": "macro", "thumbnail": "thumb"}  # OpenSlide -> PIMS
 LIBVIPS_COMPRESSIONS = {1, 5, 7, 8, 32946}  # what libvips decodes in an SVS level 0
 TZ = re.compile(r"GMT\s*([+-])(\d{1,2}):?(\d{2})?")
+INTEGER = re.compile(r"^[+-]?\d+$")
+DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?$")
+LIBRARY = "Aperio Image Library"
+
+
+def typed(text: str) -> Any:
+    """A metadata value as the number it spells (``20`` -> 20, ``0.4990`` -> 0.499), else text."""
+    value = text.strip()
+    if INTEGER.match(value):
+        return int(value)
+    if DECIMAL.match(value):
+        return float(value)
+    return value
+
+
+def aperio_metadata(description: str) -> dict[str, Any]:
+    """``APERIO.*`` raw metadata from the first page's ImageDescription, as PIMS reads it: the
+    library version of the first line (``Aperio Image Library``), the text up to the first
+    ``|`` (``Description``: sizes, tile size, compression), then ``key = value`` pairs, numbers
+    typed. Later duplicates win."""
+    first, _, rest = description.partition("\n")
+    raw: dict[str, Any] = {}
+    head = first.strip()
+    if head.startswith(LIBRARY):
+        raw[f"APERIO.{LIBRARY}"] = head[len(LIBRARY) :].strip()
+    elif head:
+        rest = description
+    items = rest.split("|")
+    if items and items[0].strip():
+        raw["APERIO.Description"] = items[0].strip()
+    for item in items[1:]:
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            raw[f"APERIO.{key.strip()}"] = typed(value)
+    return raw
+
+
+def svs_raw(info: structure.TiffInfo, props: dict[str, str]) -> dict[str, Any]:
+    """Raw metadata of an SVS: the TIFF baseline tags of its first page (``TIFF.*``,
+    ``EXIF.*``), the Aperio description (``APERIO.*``) and what OpenSlide adds
+    (``OPENSLIDE.*``, numbers typed). OpenSlide's own copies of the first two are left out."""
+    raw = {f"{k.partition('.')[0].upper()}.{k.partition('.')[2]}": v for k, v in info.raw.items()}
+    raw.update(aperio_metadata(info.pages[0].description))
+    for key, value in props.items():
+        name = key.partition(".")[2]
+        if key.startswith("openslide.") and not name.startswith("level["):
+            raw[f"OPENSLIDE.{name}"] = typed(value)
+    return raw
 
 
 def _float(value: Any) -> float | None:
@@ -114,9 +162,7 @@ class SvsFormat(Format):
         except openslide.OpenSlideError as exc:
             raise FormatError(f"OpenSlide cannot read this SVS: {short_reason(exc)}") from exc
         props = dict(slide.properties)
-        raw: dict[str, Any] = {
-            k: v for k, v in props.items() if not k.startswith("openslide.level[")
-        }
+        raw = svs_raw(info, props)
         width, height = slide.dimensions
         metadata = base_metadata(
             cls.id,
