@@ -1,0 +1,122 @@
+"""Conversion of multi-plane, 16-bit originals: one pyramid per (C, Z, T) plane, lossless,
+located by (c, z, t, tier, tile); COMPLETE histograms equal numpy's; bounded memory (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from cytotile.formats import detect
+from cytotile.importer.convert import convert
+from cytotile.pyramid import Region
+from cytotile.storage.local import LocalStorage
+from cytotile.tiff.reader import PyramidReader
+from tests.formats.test_microscopy import C, H, T, W, Z, ome_pyramid
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, PyramidReader, dict]:
+    folder = tmp_path_factory.mktemp("multi")
+    data = np.random.default_rng(3).integers(0, 65535, size=(T, C, Z, H, W), dtype=np.uint16)
+    original = ome_pyramid(folder / "five.ome.tif", data)
+    with detect(original).open(original) as source:
+        result = convert(source, folder / "pyramid.tif", workdir=folder)
+    reader = PyramidReader.load(LocalStorage(folder), "pyramid.tif")
+    return data, reader, {"compression": result.compression, **result.histogram}
+
+
+def test_every_plane_lossless(converted: tuple[np.ndarray, PyramidReader, dict]) -> None:
+    data, reader, info = converted
+    header = reader.header
+    assert info["compression"] == "deflate"
+    assert (header.n_concrete_channels, header.depth, header.duration) == (C, Z, T)
+    assert header.pixel_type == "uint16" and header.n_planes == C * Z * T
+    for t in range(T):
+        for z in range(Z):
+            for c in range(C):
+                plane = header.plane_index(c, z, t)
+                tile = reader.read_tile(plane, 0, 1, 0)  # (c, z, t, tier 0, tile (1, 0))
+                assert np.array_equal(tile[..., 0], data[t, c, z, :256, 256:W])
+    whole = reader.read_region(header.plane_index(4, 2, 1), 0, Region(0, 0, W, H))
+    assert np.array_equal(whole[..., 0], data[1, 4, 2])
+    lower = reader.read_region(header.plane_index(1, 0, 1), 1, Region(0, 0, W // 2, H // 2))
+    expected = data[1, 1, 0].reshape(H // 2, 2, W // 2, 2).astype(float).mean(axis=(1, 3))
+    assert np.abs(lower[..., 0] - expected).max() <= 1
+
+
+def test_histograms_equal_numpy(converted: tuple[np.ndarray, PyramidReader, dict]) -> None:
+    data, _, info = converted
+    assert info["type"] == "COMPLETE" and info["n_bins"] == 4096
+    assert len(info["planes"]) == C * Z * T
+    for plane in info["planes"]:
+        values = data[plane["t"], plane["c"], plane["z"]]
+        band = plane["channels"][0]
+        assert band["bins"] == np.histogram(values, 4096, (0, 65536))[0].tolist()
+        assert (band["min"], band["max"]) == (values.min(), values.max())
+
+
+def test_imagej_composite_import(tmp_path: Path) -> None:
+    data = np.random.default_rng(5).integers(0, 4000, size=(3, 2, 90, 130), dtype=np.uint16)
+    path = tmp_path / "composite.tif"
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "ZCYX", "mode": "composite"})
+    with detect(path).open(path) as source:
+        result = convert(source, tmp_path / "p.tif", workdir=tmp_path)
+    reader = PyramidReader.load(LocalStorage(tmp_path), "p.tif")
+    assert (reader.header.n_concrete_channels, reader.header.depth) == (2, 3)
+    got = reader.read_region(reader.header.plane_index(1, 2, 0), 0, Region(0, 0, 130, 90))
+    assert np.array_equal(got[..., 0], data[2, 1])
+    assert result.compression == "deflate"
+
+
+BIG = 20000
+CHILD = """
+import json, resource, sys
+from pathlib import Path
+from cytotile.formats import detect
+from cytotile.importer.convert import convert
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+with detect(src).open(src) as source:
+    result = convert(source, out, workdir=out.parent)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"peak": peak, "planes": len(result.histogram["planes"])}))
+"""
+
+
+@pytest.mark.slow
+def test_big_pyramidal_ome_tiff_bounded_memory(tmp_path: Path) -> None:
+    """20000x20000, 16-bit, 2 channels, SubIFD pyramid: one plane is 800 MB of samples; the
+    conversion (own process) must stay far below that."""
+    tile = np.random.default_rng(1).integers(0, 65535, (512, 512), dtype=np.uint16)
+    path = tmp_path / "big.ome.tif"
+    n = -((-BIG // 512) ** 2)
+
+    def tiles(level: int, channels: int = 2):
+        side = -(-BIG // (512 * 2**level))
+        for _ in range(channels * side * side):
+            yield tile
+
+    with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tif:
+        opts = {
+            "tile": (512, 512),
+            "compression": "zlib",
+            "photometric": "minisblack",
+            "dtype": np.uint16,
+        }
+        tif.write(tiles(0), shape=(2, BIG, BIG), subifds=1, metadata={"axes": "CYX"}, **opts)
+        tif.write(tiles(1), shape=(2, BIG // 2, BIG // 2), subfiletype=1, **opts)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(tmp_path / "pyramid.tif")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["planes"] == 2
+    assert report["peak"] < 700 * 2**20, report
