@@ -94,7 +94,6 @@ def test_big_pyramidal_ome_tiff_bounded_memory(tmp_path: Path) -> None:
     conversion (own process) must stay far below that."""
     tile = np.random.default_rng(1).integers(0, 65535, (512, 512), dtype=np.uint16)
     path = tmp_path / "big.ome.tif"
-    n = -((-BIG // 512) ** 2)
 
     def tiles(level: int, channels: int = 2):
         side = -(-BIG // (512 * 2**level))
