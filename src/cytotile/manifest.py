@@ -7,6 +7,7 @@ Storage layout (same keys locally and on S3)::
     upload-<uuid>/processed/visualisation.PYRTIFF   SPATIAL: the serving pyramid
     upload-<uuid>/processed/histogram               HISTOGRAM (JSON)
     upload-<uuid>/processed/associated/<name>.png   label, macro, thumb
+    upload-<uuid>/extracted/<member path>           an archive's members (kept)
     upload-<uuid>/manifest.json                     this
 """
 
@@ -102,6 +103,12 @@ class Manifest:
     associated: dict[str, str] = field(default_factory=dict)  # name -> key
     history: list[dict[str, Any]] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)  # where the upload came from
+    #: archives (cytotile.importer.archives_collection): the archive an upload was extracted
+    #: from; an archive's children ({"id", "name", "path", "status"}, the status as last
+    #: recorded: listings read the child's own); what was extracted and what was skipped
+    parent: str | None = None
+    children: list[dict[str, Any]] = field(default_factory=list)
+    archive: dict[str, Any] | None = None
     version: int = MANIFEST_VERSION
 
     def key(self) -> str:

@@ -75,3 +75,13 @@ class ImportSettings:
     #: deliveries of an import message before the dead-letter queue (the queue's
     #: maxReceiveCount): the last one records ERROR_*; 0: unknown (never the last)
     max_receive_count: int = 0
+    #: archives (cytotile.importer.archives_extract): bytes an upload may unpack to in all, per
+    #: file, decompressed bytes per compressed byte, files and folders, levels of nesting
+    archive_max_bytes: int = 10 * 2**30
+    archive_max_member_bytes: int = 10 * 2**30
+    archive_max_ratio: float = 200.0
+    archive_max_members: int = 10_000
+    archive_max_depth: int = 2
+    #: the import function: where an archive's children are enqueued (one message each);
+    #: empty: they are imported in the archive's own invocation
+    import_queue_url: str = ""

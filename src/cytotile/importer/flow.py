@@ -1,9 +1,11 @@
 """The import flow, one function for the CLI, ``POST /upload`` and the import Lambda.
 
 UPLOADED -> DETECTING_FORMAT -> EXTRACTING_DATA -> CONVERTING -> DEPLOYING -> DEPLOYED, or an
-ERROR_* status with a human reason. Untrusted bytes are only parsed in isolated child processes
-with time and memory limits. The serving pyramid is read back before it is deployed, and a
-failed import leaves nothing under ``processed/`` that could be served.
+ERROR_* status with a human reason. An archive goes UPLOADED -> DETECTING_FORMAT ->
+EXTRACTING_DATA, then either on as its one multi-file image, or EXTRACTED with a child upload per
+image it holds (:mod:`cytotile.importer.archives_collection`). Untrusted bytes are only parsed
+in isolated child processes with time and memory limits. The serving pyramid is read back before
+it is deployed, and a failed import leaves nothing under ``processed/`` that could be served.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cytotile.errors import (
     ImageNotFound,
     ImportFailure,
 )
+from cytotile.importer.archives_collection import ChildImporter, import_archive, import_inline
 from cytotile.importer.events import Emitter, ImportEvent, Listener, WebhookListener
 from cytotile.importer.sandbox import run_isolated
 from cytotile.manifest import HISTOGRAM_NAME, PYRAMID_NAME, FileEntry, Manifest, Status
@@ -47,12 +50,24 @@ class _Run:
     """One import: the manifest, its events and its isolated steps."""
 
     def __init__(
-        self, storage: Storage, manifest: Manifest, settings: ImportSettings, emitter: Emitter
+        self,
+        storage: Storage,
+        manifest: Manifest,
+        settings: ImportSettings,
+        emitter: Emitter,
+        *,
+        listeners: Iterable[Listener] = (),
+        raise_retryable: bool = False,
+        children: ChildImporter = import_inline,
     ) -> None:
         self.storage = storage
         self.manifest = manifest
         self.settings = settings
         self.emitter = emitter
+        #: what an archive's children are imported with (the caller's listeners, retry rule)
+        self.listeners = list(listeners)
+        self.raise_retryable = raise_retryable
+        self.children = children
 
     def record(self, step: Status, phase: str, **details: Any) -> None:
         event = ImportEvent(self.manifest.id, step.value, phase, details=details)
@@ -109,6 +124,8 @@ def import_file(
     upload_ref: str | None = None,
     listeners: Iterable[Listener] = (),
     raise_retryable: bool = False,
+    parent: str | None = None,
+    children: ChildImporter = import_inline,
 ) -> Manifest:
     """Import ``local_path`` into ``storage``; return the final manifest (never raises for bad
     input: the manifest's status says what happened).
@@ -121,6 +138,9 @@ def import_file(
     unexpected exception) is raised, after cleaning ``processed/`` and saving the manifest
     without a final status, instead of ending ERROR_DEPLOYMENT: the caller retries (the import
     function lets SQS deliver the message again) or records the failure itself.
+
+    An archive's children are imported by ``children`` (here, one after the other, by default);
+    ``parent`` is the archive upload a child comes from.
     """
     settings = settings or ImportSettings()
     name = safe_name(name or local_path.name)
@@ -132,6 +152,7 @@ def import_file(
             if previous.status.is_final:
                 return previous
             history = previous.history
+    listeners = list(listeners)
     extra: list[Listener] = list(listeners)
     if settings.webhook_url:
         extra.append(WebhookListener(settings.webhook_url))
@@ -140,8 +161,17 @@ def import_file(
         original_name=name,
         source={"ref": upload_ref} if upload_ref else {},
         history=history,
+        parent=parent,
     )
-    run = _Run(storage, manifest, settings, Emitter(extra))
+    run = _Run(
+        storage,
+        manifest,
+        settings,
+        Emitter(extra),
+        listeners=listeners,
+        raise_retryable=raise_retryable,
+        children=children,
+    )
     try:
         manifest.size = local_path.stat().st_size
         run.record(Status.UPLOADED, "end", size=manifest.size)
@@ -228,11 +258,17 @@ def _process(run: _Run, local_path: Path, tmp: Path) -> None:
         if manifest.size == 0:
             raise FormatError("the file is empty")
         found = run.isolated("detect", {"path": str(local_path)}, DETECT_TIMEOUT_S)
-        manifest.format_id = found["format_id"]
-    upload = manifest.files[0]
-    manifest.files.append(
-        FileEntry("ORIGINAL", upload.key, upload.size, manifest.format_id, is_reference=True)
-    )
+        manifest.format_id = found.get("format_id")
+    if found.get("archive"):
+        image = import_archive(run, local_path, found["archive"], tmp)
+        if image is None:
+            return  # a collection: EXTRACTED, its children imported or enqueued
+        local_path = image  # the ORIGINAL of a multi-file image, recorded
+    else:
+        upload = manifest.files[0]
+        manifest.files.append(
+            FileEntry("ORIGINAL", upload.key, upload.size, manifest.format_id, is_reference=True)
+        )
     payload = {"path": str(local_path), "format_id": manifest.format_id, "workdir": str(tmp)}
     with run.step(Status.EXTRACTING_DATA):
         extracted = run.isolated("extract", payload, settings.timeout_s)

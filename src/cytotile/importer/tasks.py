@@ -17,10 +17,53 @@ def _setup_vips() -> None:
 
 
 def detect(payload: dict[str, Any]) -> dict[str, Any]:
+    """An archive (checked first, by content: docs/formats.md), else the image format."""
     from cytotile.formats import detect as detect_format
+    from cytotile.importer.archives import sniff_file
 
+    archive = sniff_file(Path(payload["path"]))
+    if archive is not None:
+        return {"archive": archive}
     fmt = detect_format(Path(payload["path"]))
     return {"format_id": fmt.id, "format_name": fmt.name}
+
+
+def unpack(payload: dict[str, Any]) -> dict[str, Any]:
+    """Extract an archive safely (:mod:`cytotile.importer.archives_extract`)."""
+    from cytotile.importer.archives import Limits
+    from cytotile.importer.archives_extract import unpack as unpack_archive
+
+    return unpack_archive(
+        Path(payload["path"]),
+        payload["kind"],
+        Path(payload["out"]),
+        Limits(**payload["limits"]),
+        payload["name"],
+    )
+
+
+def classify(payload: dict[str, Any]) -> dict[str, Any]:
+    """The format of each extracted file, or why it is not an image."""
+    from cytotile.errors import CytotileError
+    from cytotile.formats import detect as detect_format
+
+    root = Path(payload["root"])
+    found = []
+    for rel in payload["files"]:
+        item: dict[str, Any] = {"path": rel}
+        parts = rel.split("/")
+        if "__MACOSX" in parts or parts[-1].startswith("._"):
+            item["reason"] = "macOS metadata, not an image"
+        else:
+            try:
+                fmt = detect_format(root / rel, max_pixels=payload.get("max_pixels"))
+                item.update(format_id=fmt.id, multi_file=fmt.multi_file)
+            except CytotileError as exc:
+                item["reason"] = exc.details
+            except Exception as exc:  # a checker that breaks on odd content: not an image
+                item["reason"] = f"unreadable: {type(exc).__name__}: {exc}"[:300]
+        found.append(item)
+    return {"members": found}
 
 
 def extract(payload: dict[str, Any]) -> dict[str, Any]:
