@@ -25,8 +25,8 @@ TARGETS: dict[str, tuple[list[str], str]] = {
         "# dependencies of cytotile. Shared by every function.",
     ),
     "functions/tile/requirements.txt": (
-        ["starlette", "python-multipart", "mangum", "aws-lambda-powertools"],
-        "TileFunction: the Starlette app behind Mangum.",
+        ["starlette", "python-multipart", "mangum", "aws-lambda-powertools", "shapely"],
+        "TileFunction: the Starlette app behind Mangum (shapely: windows with annotations).",
     ),
     "functions/annotation/requirements.txt": (
         ["starlette", "python-multipart", "mangum", "aws-lambda-powertools", "shapely"],

@@ -1,38 +1,35 @@
-"""AnnotationFunction: answers 501 on every route until annotation rendering lands.
+"""AnnotationFunction: annotation masks, crops and drawings (and windows with annotations) with
+the same app as TileFunction (cytotile.api, behind Mangum), its own memory and concurrency.
 
-API Gateway routes /annotation-api/{proxy+} here (see template.yaml): Mangum strips the prefix.
+API Gateway sends it the PIMS annotation routes (/image/{path}/annotation/{kind}, see
+template.yaml) and /annotation-api/{proxy+}, whose prefix Mangum strips. The app is created at
+the first request: importing this module reads no CYTOTILE_* setting and opens nothing.
 """
 
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from mangum import Mangum
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from cytotile.aws.observability import NAMESPACE, request_keys
+from cytotile.api.app import create_app
+from cytotile.aws.observability import NAMESPACE, request_keys, share_logging
+from cytotile.settings import ServerSettings, from_env
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PREFIX = "/annotation-api"
 logger = Logger(service="cytotile-annotation")
 metrics = Metrics(namespace=NAMESPACE, service="cytotile-annotation")
-
-
-async def not_implemented(request: Request) -> JSONResponse:
-    details = "annotations are not available yet"
-    return JSONResponse({"title": "Not implemented", "details": details}, status_code=501)
-
-
-app = Starlette(routes=[Route("/{path:path}", not_implemented, methods=METHODS)])
-_mangum = Mangum(app, lifespan="off", api_gateway_base_path="/annotation-api")
+_handler: list[Mangum] = []  # the app, once created
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if not _handler:
+        share_logging(logger)
+        app = create_app(from_env(ServerSettings))
+        _handler.append(Mangum(app, lifespan="off", api_gateway_base_path=PREFIX))
     request_keys(logger, event)
     metrics.add_metric("AnnotationRequests", "Count", 1)
-    response: dict[str, Any] = _mangum(event, context)
+    response: dict[str, Any] = _handler[0](event, context)
     logger.info("answered", extra={"status": response.get("statusCode")})
     return response

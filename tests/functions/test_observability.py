@@ -182,16 +182,20 @@ def test_import_failure_metrics(
 
 
 def test_annotation_metrics_and_log_keys(
-    lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    monkeypatch.setenv("CYTOTILE_ROOT", str(tmp_path))  # an empty root: the image is missing
     event = load_event("apigw_rest_normalized_tile.json")
     path = "/annotation-api/image/upload-1/annotation/mask.png"
     event.update(httpMethod="POST", path=path, resource="/annotation-api/{proxy+}")
     event["pathParameters"] = {"proxy": path.removeprefix("/annotation-api/")}
-    assert load_handler("annotation").handler(event, lambda_context)["statusCode"] == 501
+    assert load_handler("annotation").handler(event, lambda_context)["statusCode"] == 404
     blobs, logs = emitted(capsys.readouterr().out)
     (requests,) = metric(blobs, "AnnotationRequests")
     assert requests["service"] == "cytotile-annotation"
     (line,) = logs
-    assert (line["path"], line["method"], line["status"]) == (path, "POST", 501)
+    assert (line["path"], line["method"], line["status"]) == (path, "POST", 404)
     assert line["correlation_id"] == event["requestContext"]["requestId"]
