@@ -9,6 +9,7 @@ when they are first asked for.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from starlette.applications import Starlette
@@ -79,7 +80,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     middleware.append(Middleware(CatchAll))
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
     inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
-    app.state.cytotile = Context(settings, storage, inline_io)
+    heavy = asyncio.Semaphore(max(1, settings.heavy_requests))
+    app.state.cytotile = Context(settings, storage, inline_io, heavy)
     return app
 
 

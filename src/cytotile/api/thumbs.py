@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from cytotile.api.http import conditional, image_response, make_etag, negotiate
-from cytotile.api.routing import context, route
+from cytotile.api.http import conditional, etag_matches, image_response, make_etag, negotiate
+from cytotile.api.routing import Later, context, route
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.budget import request_budget
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import parse_image_params, parse_safety
 from cytotile.pipeline.regions import parse_target
@@ -24,10 +27,23 @@ def options(request: Request, fmt: outputs.Format) -> outputs.Options:
         settings.output_jpeg_quality,
         settings.max_output_pixels,
         parse_safety(request.headers.get("x-image-size-safety")),
+        request_budget(settings.request_memory_mb),
     )
 
 
-def _whole_image(request: Request, args: Args, resource: str) -> Response:
+def deferred(
+    request: Request, etag: str, plan: outputs.Plan, build: Callable[[], Response]
+) -> Response | Later:
+    """A 304 at once; else the output's work, flagged heavy when it is large (it then waits
+    for a slot of the app's semaphore of heavy requests, tiles never do)."""
+    settings = context(request).settings
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return conditional(request, etag, settings.cache_max_age, build)
+    heavy = plan.pixels > settings.heavy_pixels
+    return Later(lambda: conditional(request, etag, settings.cache_max_age, build), heavy)
+
+
+def _whole_image(request: Request, args: Args, resource: str) -> Response | Later:
     """``thumb`` (for display, 8 bits) and ``resized`` (general purpose: zoom/level targets,
     16 bits when asked) differ only in what they accept and which output they call."""
     ctx = context(request)
@@ -40,19 +56,20 @@ def _whole_image(request: Request, args: Args, resource: str) -> Response:
     opts = options(request, fmt)
     view = ImageView.open(ctx.storage, request.path_params["path"])
     etag = make_etag(resource, view.digest, target, params, opts)
-    output = outputs.resized if general else outputs.thumb
+    planner = outputs.plan_resized if general else outputs.plan_thumb
+    plan = planner(view, target, params, opts)  # the size decided (or refused) before any work
 
     def build() -> Response:
-        return image_response(output(view, target, params, opts))
+        return image_response(outputs.make(view, plan, params, opts))
 
-    return conditional(request, etag, ctx.settings.cache_max_age, build)
+    return deferred(request, etag, plan, build)
 
 
-def thumb(request: Request, args: Args) -> Response:
+def thumb(request: Request, args: Args) -> Response | Later:
     return _whole_image(request, args, "thumb")
 
 
-def resized(request: Request, args: Args) -> Response:
+def resized(request: Request, args: Args) -> Response | Later:
     return _whole_image(request, args, "resized")
 
 

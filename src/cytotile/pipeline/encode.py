@@ -62,19 +62,22 @@ def from_vips(image: Any) -> np.ndarray:
     return array.reshape(image.height, image.width, image.bands)
 
 
+def _resized(image: Any, width: int, height: int) -> Any:
+    hscale, vscale = width / image.width, height / image.height
+    kernel = "lanczos3" if hscale < 1 or vscale < 1 else "cubic"
+    resized = image.resize(hscale, vscale=vscale, kernel=kernel)
+    if (resized.width, resized.height) != (width, height):  # rounding: pad or cut one pixel
+        resized = resized.embed(0, 0, width, height, extend="copy")
+    return resized
+
+
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     """Exactly ``width`` x ``height`` (any number of bands, uint8 or uint16)."""
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     import numpy as np
 
-    image = to_vips(pixels)
-    hscale, vscale = width / pixels.shape[1], height / pixels.shape[0]
-    kernel = "lanczos3" if hscale < 1 or vscale < 1 else "cubic"
-    resized = image.resize(hscale, vscale=vscale, kernel=kernel)
-    if (resized.width, resized.height) != (width, height):  # rounding: pad or cut one pixel
-        resized = resized.embed(0, 0, width, height, extend="copy")
-    out = from_vips(resized)
+    out = from_vips(_resized(to_vips(pixels), width, height))
     return out.astype(pixels.dtype, copy=False) if out.dtype != pixels.dtype else np.asarray(out)
 
 
@@ -93,7 +96,23 @@ def encode(pixels: np.ndarray, fmt: Format, quality: int = 85) -> bytes:
                 np.ascontiguousarray(pixels), quality=quality, colorspace=colorspace
             )
         )
-    image = to_vips(np.ascontiguousarray(pixels))
+    return _save(to_vips(np.ascontiguousarray(pixels)), fmt, quality)
+
+
+def _save(image: Any, fmt: Format, quality: int) -> bytes:
+    if fmt is Format.JPEG:  # as simplejpeg's: 4:4:4, baseline
+        return bytes(image.jpegsave_buffer(Q=quality, subsample_mode="off"))
     if fmt is Format.PNG:
         return bytes(image.pngsave_buffer(compression=6))
     return bytes(image.webpsave_buffer(Q=quality))
+
+
+def encode_resized(pixels: np.ndarray, width: int, height: int, fmt: Format, quality: int) -> bytes:
+    """``pixels`` resized to ``width`` x ``height`` and encoded by libvips in one pipeline: the
+    resized image is computed strip by strip as the encoder asks for it, never held whole (an
+    upscaled answer costs its encoded bytes, not its pixels)."""
+    import numpy as np
+
+    if pixels.dtype != np.uint8 and fmt is not Format.PNG:
+        pixels = (pixels >> 8).astype(np.uint8)
+    return _save(_resized(to_vips(np.ascontiguousarray(pixels)), width, height), fmt, quality)

@@ -8,9 +8,10 @@ if needed (raw samples first: fewer pixels to process), rendered, then encoded.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from cytotile.pipeline import encode, process, render, sizes
+from cytotile.pipeline import budget, encode, process, render, sizes
 from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import DEFAULT_PARAMS, ImageParams, Safety
@@ -24,6 +25,7 @@ class Options:
     quality: int = 85
     max_pixels: int = 100_000_000
     safety: Safety = Safety.SAFE_REJECT
+    memory_budget: int = budget.LOCAL_BUDGET_MB << 20  # bytes (budget.request_budget)
 
 
 class TileStats:
@@ -67,22 +69,33 @@ def _render(
     opts: Options,
     bits: int = 8,
 ) -> bytes:
+    """Read, resize, render, encode, in the order that holds the fewest bytes: downscaling
+    resizes the raw samples first (fewer pixels to render); upscaling renders at the source's
+    size, then libvips resizes and encodes in one streaming pipeline (see budget.estimate)."""
     manip = params.manipulation
     sel = render.select(view, params.planes)
     stack = render.read_stack(view, sel, tier.level, region)
-    if render.is_identity(view, sel, manip, bits):
-        pixels = encode.resize(stack, *size)
-        pixels = process.convert_colorspace(pixels, manip.colorspace)
+    width, height = size
+    upscaled = width * height > stack.shape[0] * stack.shape[1]
+    identity = render.is_identity(view, sel, manip, bits)
+    channels = None if identity else render.channel_renders(view, sel, manip, stack)
+    if not upscaled:
+        stack = encode.resize(stack, width, height)
+    if channels is None:
+        pixels = process.convert_colorspace(stack, manip.colorspace)
     else:
-        channels = render.channel_renders(view, sel, manip, stack)
-        pixels = process.render(
-            encode.resize(stack, *size),
+        pixels = process.render_rows(
+            stack,
             channels,
+            strip_pixels=budget.STRIP_PIXELS,
             log=manip.log,
             filter_id=manip.filter,
             colorspace=manip.colorspace,
             bits=bits,
         )
+    del stack
+    if upscaled:
+        return encode.encode_resized(pixels, width, height, opts.fmt, opts.quality)
     return encode.encode(pixels, opts.fmt, opts.quality)
 
 
@@ -122,8 +135,7 @@ def normalized_tile(
     plane = passthrough_plane(view, tier, params, opts)
     if plane is not None:
         return passthrough_tile(view, tier, tx, ty, plane)
-    bits = output_bits(params.manipulation.bits, view, opts.fmt)  # 8 unless bits is asked
-    data = _render(view, params, tier, region, (region.width, region.height), opts, bits)
+    data = _render(view, params, tier, region, (region.width, region.height), opts)
     STATS.count(False)
     return Output(data, opts.fmt.media_type)
 
@@ -134,39 +146,115 @@ tile = normalized_tile
 
 def thumb(view: ImageView, target: Target, params: ImageParams, opts: Options) -> Output:
     """The whole image at a target size (8 bits, for display)."""
-    base = view.pyramid.base
-    width, height = sizes.scaled_size(target, base.width, base.height, None)
-    return _whole(view, width, height, params, opts, 8)
+    return make(view, plan_thumb(view, target, params, opts), params, opts)
 
 
 def resized(view: ImageView, target: Target, params: ImageParams, opts: Options) -> Output:
     """The whole image at a target size, zoom or level (16 bits when asked and possible)."""
-    base = view.pyramid.base
-    width, height = sizes.scaled_size(target, base.width, base.height, view.pyramid)
-    bits = output_bits(params.manipulation.bits, view, opts.fmt)
-    return _whole(view, width, height, params, opts, bits)
-
-
-def _whole(
-    view: ImageView, width: int, height: int, params: ImageParams, opts: Options, bits: int
-) -> Output:
-    width, height, headers = sizes.limit(width, height, opts.max_pixels, opts.safety)
-    tier = view.pyramid.most_appropriate_tier(width, height)
-    region = Region(0, 0, tier.width, tier.height)
-    data = _render(view, params, tier, region, (width, height), opts, bits)
-    return Output(data, opts.fmt.media_type, headers=headers)
+    return make(view, plan_resized(view, target, params, opts), params, opts)
 
 
 def window(
     view: ImageView, win: WindowInput, target: Target, params: ImageParams, opts: Options
 ) -> Output:
     """A region of a reference tier, at its own size or at a target size."""
+    return make(view, plan_window(view, win, target, params, opts), params, opts)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An output decided before any pixel is read: its size (the size rule, the encoder's
+    limit and the memory budget applied), the tier and region it is read from."""
+
+    tier: Tier
+    region: Region
+    width: int
+    height: int
+    bits: int
+    headers: dict[str, str]
+
+    @property
+    def pixels(self) -> int:
+        """The larger of the output and its source: how heavy the request is."""
+        return max(self.width * self.height, self.region.width * self.region.height)
+
+
+def make(view: ImageView, plan: Plan, params: ImageParams, opts: Options) -> Output:
+    size = (plan.width, plan.height)
+    data = _render(view, params, plan.tier, plan.region, size, opts, plan.bits)
+    return Output(data, opts.fmt.media_type, headers=plan.headers)
+
+
+def _work(
+    view: ImageView, params: ImageParams, opts: Options, bits: int, src: Region, out_px: int
+) -> budget.Work:
+    sel = render.select(view, params.planes)
+    manip = params.manipulation
+    n_in = len(sel.channels)
+    grey = (n_in == 1 and not manip.colormaps) or manip.colorspace == "GRAY"
+    reads = len(getattr(sel, "reduced", ()) or ()) or 1
+    copies = reads + 1 if reads > 1 else (2 if view.header.n_concrete_channels > 1 else 1)
+    return budget.Work(
+        src.width * src.height,
+        n_in,
+        view.bits // 8,
+        out_px,
+        1 if grey and manip.colorspace != "COLOR" else 3,
+        1 if opts.fmt.max_bits < 16 else bits // 8,
+        opts.fmt,
+        whole_image_filter=manip.filter is not None,
+        copies=copies,
+    )
+
+
+def plan_thumb(view: ImageView, target: Target, params: ImageParams, opts: Options) -> Plan:
+    base = view.pyramid.base
+    width, height = sizes.scaled_size(target, base.width, base.height, None)
+    return _plan_whole(view, width, height, params, opts, 8)
+
+
+def plan_resized(view: ImageView, target: Target, params: ImageParams, opts: Options) -> Plan:
+    base = view.pyramid.base
+    width, height = sizes.scaled_size(target, base.width, base.height, view.pyramid)
+    bits = output_bits(params.manipulation.bits, view, opts.fmt)
+    return _plan_whole(view, width, height, params, opts, bits)
+
+
+def _plan_whole(
+    view: ImageView, width: int, height: int, params: ImageParams, opts: Options, bits: int
+) -> Plan:
+    def work_of(w: int, h: int) -> budget.Work:
+        tier = view.pyramid.most_appropriate_tier(w, h)
+        return _work(view, params, opts, bits, Region(0, 0, tier.width, tier.height), w * h)
+
+    width, height, headers = _fit(width, height, opts, work_of)
+    tier = view.pyramid.most_appropriate_tier(width, height)
+    return Plan(tier, Region(0, 0, tier.width, tier.height), width, height, bits, headers)
+
+
+def plan_window(
+    view: ImageView, win: WindowInput, target: Target, params: ImageParams, opts: Options
+) -> Plan:
     pyramid = view.pyramid
     ref, region = sizes.window_region(pyramid, win)
     width, height = sizes.scaled_size(target, region.width, region.height, pyramid, ref)
-    width, height, headers = sizes.limit(width, height, opts.max_pixels, opts.safety)
-    tier = sizes.source_tier(pyramid, ref, region, width, height)
-    source = sizes.region_in(region, ref, tier)
     bits = output_bits(params.manipulation.bits, view, opts.fmt)
-    data = _render(view, params, tier, source, (width, height), opts, bits)
-    return Output(data, opts.fmt.media_type, headers=headers)
+
+    def source(w: int, h: int) -> tuple[Tier, Region]:
+        tier = sizes.source_tier(pyramid, ref, region, w, h)
+        return tier, sizes.region_in(region, ref, tier)
+
+    def work_of(w: int, h: int) -> budget.Work:
+        return _work(view, params, opts, bits, source(w, h)[1], w * h)
+
+    width, height, headers = _fit(width, height, opts, work_of)
+    tier, src = source(width, height)
+    return Plan(tier, src, width, height, bits, headers)
+
+
+def _fit(
+    width: int, height: int, opts: Options, work_of: Callable[[int, int], budget.Work]
+) -> tuple[int, int, dict[str, str]]:
+    return budget.fit(
+        width, height, opts.fmt, opts.max_pixels, opts.safety, opts.memory_budget, work_of
+    )

@@ -125,6 +125,34 @@ def render(
     return quantize(out, bits)
 
 
+def render_rows(
+    stack: np.ndarray,
+    channels: list[ChannelRender],
+    *,
+    strip_pixels: int,
+    log: bool = False,
+    filter_id: str | None = None,
+    colorspace: str = "AUTO",
+    bits: int = 8,
+) -> np.ndarray:
+    """:func:`render` by strips of rows of about ``strip_pixels`` pixels: the float32 working
+    copies exist for one strip at a time, never for the whole output. A threshold filter
+    needs the whole image (its threshold is global): it renders in one piece."""
+    import numpy as np
+
+    height, width = stack.shape[:2]
+    rows = max(1, strip_pixels // max(1, width))
+    kwargs = {"log": log, "filter_id": filter_id, "colorspace": colorspace, "bits": bits}
+    if filter_id is not None or height <= rows:
+        return render(stack, channels, **kwargs)  # type: ignore[arg-type]
+    first = render(stack[:rows], channels, **kwargs)  # type: ignore[arg-type]
+    out = np.empty((height, width, first.shape[2]), dtype=first.dtype)
+    out[:rows] = first
+    for top in range(rows, height, rows):
+        out[top : top + rows] = render(stack[top : top + rows], channels, **kwargs)  # type: ignore[arg-type]
+    return out
+
+
 def quantize(v: np.ndarray, bits: int) -> np.ndarray:
     import numpy as np
 
