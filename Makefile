@@ -16,6 +16,8 @@ PIP_VERSION := 26.3
 OSD_SRC := viewer/node_modules/openseadragon/build/openseadragon
 OSD_DEST := src/cytotile/api/static/vendor/openseadragon
 OSD_STAMP := $(OSD_DEST)/openseadragon.min.js
+MIRADOR_SRC := viewer/node_modules/mirador
+MIRADOR_DEST := src/cytotile/api/static/vendor/mirador
 
 DATA ?= ./data
 HOST ?= 127.0.0.1
@@ -59,7 +61,7 @@ lambda-requirements: venv ## regenerate functions/*/requirements.txt and layers/
 	$(PY) scripts/lambda_requirements.py
 
 # ---------------------------------------------------------------------------------------------
-viewer-assets: $(OSD_STAMP) ## vendor OpenSeadragon (npm, locked) into the API's static folder
+viewer-assets: $(OSD_STAMP) ## vendor OpenSeadragon and Mirador (npm, locked) into the API's static folder
 
 $(OSD_STAMP): viewer/package.json viewer/package-lock.json
 	cd viewer && npm ci --no-audit --no-fund --loglevel=error
@@ -68,6 +70,9 @@ $(OSD_STAMP): viewer/package.json viewer/package-lock.json
 	cp -R $(OSD_SRC)/images $(OSD_DEST)/images
 	cp $(OSD_SRC)/openseadragon.js $(OSD_SRC)/openseadragon.min.js $(OSD_DEST)/
 	cp viewer/node_modules/openseadragon/LICENSE.txt $(OSD_DEST)/LICENSE.txt
+	rm -rf $(MIRADOR_DEST)
+	mkdir -p $(MIRADOR_DEST)
+	cp $(MIRADOR_SRC)/dist/mirador.min.js $(MIRADOR_SRC)/LICENSE $(MIRADOR_DEST)/
 	@touch $@
 
 apt: ## Debian packages for browser tests (chromium, chromium-driver); no-op when present
@@ -123,7 +128,7 @@ sam-build: $(SAM) venv viewer-assets ## sam build into .aws-sam/build (Lambda co
 
 # ---------------------------------------------------------------------------------------------
 clean: ## remove build outputs and caches (keeps .venv and .cache)
-	rm -rf build .aws-sam viewer/node_modules $(OSD_DEST) src/*.egg-info \
+	rm -rf build .aws-sam viewer/node_modules $(OSD_DEST) $(MIRADOR_DEST) src/*.egg-info \
 	  .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} + 2>/dev/null || true
 

@@ -28,6 +28,13 @@
     title: $("#image-title"),
     meta: $("#image-meta"),
     infoLink: $("#image-info-link"),
+    sourceTools: $("#source-tools"),
+    source: $("#source-select"),
+    manifestTools: $("#manifest-tools"),
+    manifestUrl: $("#manifest-url"),
+    manifestCopy: $("#manifest-copy"),
+    manifestMessage: $("#manifest-message"),
+    miradorLink: $("#mirador-link"),
     viewer: $("#viewer"),
     viewerMessage: $("#viewer-message"),
   };
@@ -41,6 +48,7 @@
     tilesLoaded: 0,
     tilesFailed: 0,
     error: null,
+    source: initialSource(), // where tiles come from: pims | iiif | dzi
   };
   window.cytotile = state;
 
@@ -51,6 +59,20 @@
 
   /* ---------------------------------------------------------------- helpers */
 
+  /** The tile source: ?source= in the page URL, else the last one chosen, else PIMS tiles. */
+  function initialSource() {
+    const sources = ["pims", "iiif", "dzi"];
+    const asked = new URLSearchParams(location.search).get("source");
+    if (sources.includes(asked)) return asked;
+    let saved = null;
+    try {
+      saved = localStorage.getItem("cytotile.source");
+    } catch {
+      saved = null; // storage disabled
+    }
+    return sources.includes(saved) ? saved : "pims";
+  }
+
   const apiUrl = (path) => new URL(path, document.baseURI).toString();
 
   /** image/<upload-id>/<name>: any path inside the upload folder names the image. */
@@ -58,6 +80,17 @@
     const path = upload.path || `${upload.id}/${upload.original_name}`;
     return `image/${path.split("/").map(encodeURIComponent).join("/")}`;
   }
+
+  /** The image path inside the root: what IIIF identifiers and DeepZoom paths name. */
+  function rawPath(upload) {
+    return upload.path || `${upload.id}/${upload.original_name}`;
+  }
+
+  /** A IIIF identifier escapes the path's slashes (%2F). */
+  const iiifBase = (upload) => apiUrl(`iiif/3/${encodeURIComponent(rawPath(upload))}`);
+
+  const dziUrl = (upload) =>
+    apiUrl(`dzi/${rawPath(upload).split("/").map(encodeURIComponent).join("/")}.dzi`);
 
   function statusKind(status) {
     if (OK_STATUSES.has(status)) return "ok";
@@ -394,6 +427,14 @@
     };
   }
 
+  /** What OpenSeadragon opens for the chosen source: our tiers as an object, or a IIIF
+   * info.json or DeepZoom descriptor URL that OpenSeadragon reads itself. */
+  function sourceFor(upload, pyramid) {
+    if (state.source === "iiif") return `${iiifBase(upload)}/info.json`;
+    if (state.source === "dzi") return dziUrl(upload);
+    return tileSource(upload, pyramid);
+  }
+
   function setHeader(upload, pyramid) {
     const name = upload.original_name || upload.id;
     els.title.textContent = name;
@@ -406,10 +447,16 @@
     els.meta.textContent = facts.filter(Boolean).join(" · ");
     if (isViewable(upload)) {
       els.infoLink.href = apiUrl(`${imagePath(upload)}/info`);
-      els.infoLink.hidden = false;
-    } else {
-      els.infoLink.hidden = true;
+      els.manifestUrl.value = `${iiifBase(upload)}/manifest`;
+      els.miradorLink.href = apiUrl(
+        `static/mirador.html?manifest=${encodeURIComponent(els.manifestUrl.value)}`,
+      );
+      els.manifestMessage.textContent = "";
     }
+    const viewable = isViewable(upload);
+    els.infoLink.hidden = !viewable;
+    els.sourceTools.hidden = !viewable;
+    els.manifestTools.hidden = !viewable;
     document.title = `${name} · cytotile`;
   }
 
@@ -440,7 +487,7 @@
       showViewerMessage("The viewer library is missing (run `make viewer-assets`).", "error");
       return;
     }
-    ensureViewer().open(tileSource(upload, pyramid));
+    ensureViewer().open(sourceFor(upload, pyramid));
   }
 
   /* ------------------------------------------------------------ upload */
@@ -528,7 +575,39 @@
     xhr.send(data);
   }
 
+  /* ------------------------------------------------------------ tile source, manifest */
+
+  function changeSource() {
+    state.source = els.source.value;
+    try {
+      localStorage.setItem("cytotile.source", state.source);
+    } catch {
+      // storage disabled: the choice lasts as long as the page
+    }
+    const upload = state.uploads.find((u) => u.id === state.current);
+    if (upload && isViewable(upload)) openUpload(upload);
+  }
+
+  async function copyManifestUrl() {
+    const text = els.manifestUrl.value;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      els.manifestUrl.select(); // no clipboard API (or refused): the older way
+      if (!document.execCommand("copy")) {
+        els.manifestMessage.textContent = "Select and copy";
+        return;
+      }
+    }
+    els.manifestMessage.textContent = "Copied";
+  }
+
   /* ------------------------------------------------------------ start */
+
+  els.source.value = state.source;
+  els.source.addEventListener("change", changeSource);
+  els.manifestCopy.addEventListener("click", copyManifestUrl);
+  els.manifestUrl.addEventListener("focus", () => els.manifestUrl.select());
 
   els.form.addEventListener("submit", submitUpload);
   els.refresh.addEventListener("click", () => refreshList());
