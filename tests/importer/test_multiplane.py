@@ -119,3 +119,30 @@ def test_big_pyramidal_ome_tiff_bounded_memory(tmp_path: Path) -> None:
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["planes"] == 2
     assert report["peak"] < 700 * 2**20, report
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.float32, np.int16])
+def test_32_bit_and_signed_planes(tmp_path: Path, dtype: type) -> None:
+    rng = np.random.default_rng(11)
+    if dtype is np.float32:
+        data = rng.normal(0.0, 100.0, size=(2, 70, 90)).astype(np.float32)
+    else:
+        info = np.iinfo(dtype)
+        data = rng.integers(info.min, info.max, size=(2, 70, 90), dtype=dtype)
+    path = tmp_path / "w.ome.tif"
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "CYX"}, photometric="minisblack")
+    with detect(path).open(path) as source:
+        result = convert(source, tmp_path / "p.tif", workdir=tmp_path)
+    reader = PyramidReader.load(LocalStorage(tmp_path), "p.tif")
+    got = reader.read_region(reader.header.plane_index(1), 0, Region(0, 0, 90, 70))[..., 0]
+    served = (data.astype(np.int32) + 32768).astype(np.uint16) if dtype is np.int16 else data
+    assert got.dtype == served.dtype and np.array_equal(got, served[1])
+    planes = result.histogram["planes"]
+    assert [round(p["channels"][0]["max"], 3) for p in planes] == [
+        round(float(served[c].max()), 3) for c in range(2)
+    ]
+    if dtype is np.int16:
+        return
+    lo, hi = result.histogram["range"]
+    bins = np.histogram(served[1].astype(np.float64), 4096, (lo, hi))[0]
+    assert np.abs(np.array(planes[1]["channels"][0]["bins"]) - bins).sum() <= 2  # edge rounding

@@ -63,7 +63,7 @@ def test_json_overrides_query() -> None:
         (q(gammas="10.5"), "gammas"),
         (q(gammas="nan"), "gammas"),
         (q(gammas="inf"), "gammas"),
-        (q(min_intensities="70000"), "min_intensities"),
+        (q(min_intensities="5000000000"), "min_intensities"),
         (q(max_intensities="MIDDLE"), "max_intensities"),
         (q(log="perhaps"), "log"),
         (q(colormaps="plasma2"), "colormaps"),

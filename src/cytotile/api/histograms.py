@@ -42,6 +42,8 @@ class Stored:
         self.type = str(data.get("type", "FAST"))
         self.n_bins = int(data.get("n_bins", 256))
         self.bits = int(data.get("bits", 16 if self.image.get("pixel_type") == "uint16" else 8))
+        #: 32-bit samples: the bins span the image's [min, max], not the type's range
+        self.range: list[float] | None = data.get("range")
         self.bands: list[Band] = [
             (plane["c"] * n_samples + s, plane["z"], plane["t"], band)
             for plane in data.get("planes", [])
@@ -181,13 +183,20 @@ def _detailed(stored: Stored, pool: str, bands: list[Band], n_bins: int) -> dict
     hist = [0] * n_bins
     for i, count in enumerate(bins):
         hist[i * n_bins // len(bins)] += count
-    width = (1 << stored.bits) / n_bins
+    start, span = (
+        (stored.range[0], stored.range[1] - stored.range[0])
+        if stored.range
+        else (0, 1 << stored.bits)
+    )
+    width = span / n_bins
     return {
         "type": stored.type,
         "pool": pool,
         "availability": "AVAILABLE" if pool == "PER_PLANE" else "ON_THE_FLY",
         "n_bins": n_bins,
-        "bin_centers": [(i + 0.5) * width - 0.5 for i in range(n_bins)],
+        "bin_centers": [
+            start + (i + 0.5) * width - (0 if stored.range else 0.5) for i in range(n_bins)
+        ],
         "minimum": lo if bands else None,
         "maximum": hi if bands else None,
         "hist": hist,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
 from cytotile.formats.common import decoding
+from cytotile.importer.histograms import histogram_file, plane_histogram, wide_histograms
 from cytotile.importer.jpegpath import write_jpeg_pyramid
 from cytotile.importer.retile import JpegLevel, NotRetilable, probe
 from cytotile.pyramid import TILE_SIZE, ceil_div, normalized_sizes
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-HISTOGRAM_MAX_BINS = 4096  # bins stored per sample and plane (8-bit: 256, exact values)
 
 
 @dataclass
@@ -74,40 +74,15 @@ def save_plane_pyramid(
     }
     if jpeg:  # libvips writes YCbCr 4:2:0 below quality 90, no subsampling from 90 up
         options.update(compression="jpeg", Q=quality)
-    else:
-        options.update(compression="deflate", predictor="horizontal")
+    else:  # lossless; floats without a predictor (differencing their bits gains little)
+        predictor = "none" if image.format == "float" else "horizontal"
+        options.update(compression="deflate", predictor=predictor)
     try:
         image.tiffsave(str(path), **options)
     except Exception as exc:  # pyvips.Error, with the decoder's complaint
         lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
         reason = [x for x in lines if not x.startswith("unable to call")] or lines
         raise ConversionError(f"cannot decode the pixels: {' '.join(reason[-2:])}") from exc
-
-
-def plane_histogram(image: pyvips.Image) -> list[dict[str, Any]]:
-    """Per-band exact min, max and histogram of one full-resolution plane (libvips streams it:
-    bounded memory): ``2 ** bits`` bins up to :data:`HISTOGRAM_MAX_BINS` (16-bit samples are
-    folded into 4096 bins of 16 values)."""
-    import numpy as np
-
-    counts = image.hist_find().numpy().reshape(-1, image.bands)  # (values, bands)
-    size = 256 if image.format == "uchar" else 65536
-    counts = np.pad(counts, ((0, size - counts.shape[0]), (0, 0)))
-    bands = []
-    for b in range(image.bands):
-        found = np.flatnonzero(counts[:, b])  # exact bounds, before any folding
-        lo, hi = (int(found[0]), int(found[-1])) if found.size else (0, 0)
-        bins = counts[:, b]
-        if size > HISTOGRAM_MAX_BINS:
-            bins = bins.reshape(HISTOGRAM_MAX_BINS, -1).sum(axis=1)
-        bands.append({"min": lo, "max": hi, "bins": bins.astype(int).tolist()})
-    return bands
-
-
-def histogram_file(planes: list[dict[str, Any]], meta: ImageMetadata) -> dict[str, Any]:
-    """The ``processed/histogram`` document: ``COMPLETE`` histograms of every plane."""
-    bins = 256 if meta.pixel_type == "uint8" else HISTOGRAM_MAX_BINS
-    return {"type": "COMPLETE", "n_bins": bins, "bits": 8 if bins == 256 else 16, "planes": planes}
 
 
 def jpeg_level(source: Source, meta: ImageMetadata) -> JpegLevel | None:
@@ -152,7 +127,7 @@ def convert_jpeg_tiled(
         n_tiers=len(sizes),
         compression="jpeg",
         size=out_path.stat().st_size,
-        histogram=histogram_file(planes, meta),
+        histogram=histogram_file(planes, meta, None),
         method="dct-retile",
     )
 
@@ -179,6 +154,8 @@ def convert(
     with tempfile.TemporaryDirectory(prefix="cytotile-conv-", dir=workdir) as tmp:
         plane_paths = []
         planes: list[dict[str, Any]] = []
+        wide = meta.pixel_type in ("uint32", "float32")
+        value_range: tuple[float, float] | None = None
         for n, (c, z, t) in enumerate(plane_order(meta)):
             image = source.plane(c, z, t)
             if (image.width, image.height) != (meta.width, meta.height):
@@ -189,9 +166,15 @@ def convert(
             path = Path(tmp, f"plane-{n}.tif")
             save_plane_pyramid(image, path, len(sizes), jpeg=jpeg, quality=quality)
             plane_paths.append(path)
+            if wide:  # 32-bit: bins over the image's range, known once every plane is written
+                continue
             with decoding(f"plane c={c} z={z} t={t}"):
                 bands = plane_histogram(source.plane(c, z, t) if jpeg else _level0(path, meta))
             planes.append({"c": c, "z": z, "t": t, "channels": bands})
+        if wide:
+            with decoding("image"):
+                levels0 = [_level0(path, meta, "random") for path in plane_paths]
+                planes, value_range = wide_histograms(plane_order(meta), levels0)
         header.extra["stats"] = channel_stats(planes, meta.n_samples)
         index_size = write_pyramid(out_path, plane_paths, header, sizes, quality)
     return ConversionResult(
@@ -199,21 +182,21 @@ def convert(
         n_tiers=len(sizes),
         compression="jpeg" if jpeg else "deflate",
         size=out_path.stat().st_size,
-        histogram=histogram_file(planes, meta),
+        histogram=histogram_file(planes, meta, value_range),
     )
 
 
-def _level0(path: Path, meta: ImageMetadata) -> pyvips.Image:
+def _level0(path: Path, meta: ImageMetadata, access: str = "sequential") -> pyvips.Image:
     """The plane as written (lossless): level 0 of its intermediate pyramid, unpadded."""
     import pyvips
 
-    image = pyvips.Image.tiffload(str(path), page=0, access="sequential")
+    image = pyvips.Image.tiffload(str(path), page=0, access=access)
     return image.crop(0, 0, meta.width, meta.height)
 
 
-def channel_stats(planes: list[dict[str, Any]], n_samples: int) -> list[list[int]]:
+def channel_stats(planes: list[dict[str, Any]], n_samples: int) -> list[list[float]]:
     """[min, max] of every channel (index ``c * n_samples + sample``) over all its planes."""
-    stats: dict[int, list[int]] = {}
+    stats: dict[int, list[float]] = {}
     for plane in planes:
         for sample, band in enumerate(plane["channels"]):
             index = plane["c"] * n_samples + sample

@@ -16,7 +16,7 @@ from cytotile.errors import BadParameter
 from cytotile.pipeline import colormaps, filters
 from cytotile.pipeline.args import Args, is_number_text, to_int
 
-MAX_INTENSITY = 65535
+MAX_INTENSITY = 2**32 - 1  # uint32 planes
 
 
 class IntensityMode(StrEnum):

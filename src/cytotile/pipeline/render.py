@@ -127,7 +127,7 @@ def per_channel(values: tuple[object, ...], n: int, name: str) -> list[object]:
 def _bound(value: Intensity, is_min: bool, view: ImageView, c: int, band: np.ndarray | None) -> int:
     if isinstance(value, int) and not isinstance(value, IntensityMode):
         return value
-    if value in AUTO and view.bits == 8:
+    if value in AUTO and view.header.pixel_type == "uint8":
         return 0 if is_min else 255
     if value in (IntensityMode.AUTO_IMAGE, IntensityMode.STRETCH_IMAGE) or band is None:
         lo, hi = view.channel_range(c)
@@ -138,6 +138,8 @@ def _bound(value: Intensity, is_min: bool, view: ImageView, c: int, band: np.nda
 def is_identity(view: ImageView, sel: Selection, manip: Manipulation, bits: int) -> bool:
     """Whether rendering would give back the stored samples unchanged."""
     if single_plane(view, sel) is None or view.header.n_samples not in (1, 3):
+        return False
+    if view.header.pixel_type not in ("uint8", "uint16"):  # 32-bit samples always rendered
         return False
     if manip.log or manip.filter or manip.colormaps or bits != view.bits:
         return False

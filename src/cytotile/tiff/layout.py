@@ -136,6 +136,14 @@ class TierIndex:
     offsets: array[int]
     byte_counts: array[int]
     edge_tiles: dict[int, tuple[int, int]]  # tile index -> (offset, byte count)
+    sample_format: int = 1  # 1 unsigned integer, 3 IEEE float (32-bit planes)
+
+    @property
+    def dtype(self) -> str:
+        """numpy type of the samples: uint8, uint16, uint32 or float32."""
+        if self.bits == 32:
+            return "float32" if self.sample_format == 3 else "uint32"
+        return "uint16" if self.bits == 16 else "uint8"
 
     @property
     def n_tx(self) -> int:

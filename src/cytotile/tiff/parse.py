@@ -116,12 +116,13 @@ def _tier(tags: Tags) -> L.TierIndex:
         offsets=offsets,
         byte_counts=counts,
         edge_tiles={},
+        sample_format=_scalar(tags, L.SAMPLE_FORMAT, 1),
     )
     if not (0 < width < 1 << 31 and 0 < height < 1 << 31):
         raise PyramidError(f"invalid tier size {width}x{height}")
     if not (16 <= tile_w <= 4096 and 16 <= tile_h <= 4096):
         raise PyramidError(f"invalid tile size {tile_w}x{tile_h}")
-    if tier.bits not in (8, 16) or not 1 <= tier.n_samples <= 4:
+    if tier.bits not in (8, 16, 32) or not 1 <= tier.n_samples <= 4:
         raise PyramidError(f"unsupported pixel layout: {tier.n_samples} x {tier.bits} bits")
     if len(offsets) != tier.n_tx * tier.n_ty or len(counts) != len(offsets):
         raise PyramidError("tile offsets do not match the tile grid")

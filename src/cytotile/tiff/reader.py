@@ -11,7 +11,7 @@ import hashlib
 import threading
 import zlib
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import NotFound, PyramidError
 from cytotile.pyramid import Region
@@ -114,7 +114,7 @@ class PyramidReader:
         tw, th = tier.tile_width, tier.tile_height
         tx0, tx1 = left // tw, (right - 1) // tw
         ty0, ty1 = top // th, (bottom - 1) // th
-        dtype = np.uint16 if tier.bits == 16 else np.uint8
+        dtype = np.dtype(tier.dtype)
         out = np.empty((bottom - top, right - left, tier.n_samples), dtype=dtype)
         for ty in range(ty0, ty1 + 1):
             row = self._fetch_row(tier, ty, tx0, tx1)
@@ -157,7 +157,7 @@ def _with_tables(tables: bytes | None, data: bytes) -> bytes:
     return tables[:-2] + data[2:]
 
 
-def _decode(tier: L.TierIndex, data: bytes, dtype: type) -> np.ndarray:
+def _decode(tier: L.TierIndex, data: bytes, dtype: np.dtype[Any]) -> np.ndarray:
     import numpy as np
 
     shape = (tier.tile_height, tier.tile_width, tier.n_samples)
@@ -178,11 +178,13 @@ def _decode(tier: L.TierIndex, data: bytes, dtype: type) -> np.ndarray:
             raise PyramidError(f"cannot inflate a tile: {exc}") from exc
     elif tier.compression != L.COMPRESSION_NONE:
         raise PyramidError(f"unsupported tile compression {tier.compression}")
-    pixels = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<"))
+    # horizontal differencing is on the samples' unsigned bit patterns (floats included)
+    unsigned = np.dtype(f"<u{dtype.itemsize}")
+    pixels = np.frombuffer(data, dtype=unsigned)
     if pixels.size != shape[0] * shape[1] * shape[2]:
         raise PyramidError("tile has the wrong number of samples")
     pixels = pixels.reshape(shape)
     if tier.predictor == 2:
-        pixels = np.cumsum(pixels, axis=1, dtype=pixels.dtype)
-    result: np.ndarray = pixels.astype(dtype, copy=False)
+        pixels = np.cumsum(pixels, axis=1, dtype=unsigned)
+    result: np.ndarray = pixels.view(dtype.newbyteorder("<")).astype(dtype, copy=False)
     return result
