@@ -1,18 +1,26 @@
 """Conformance cases of the vendor formats read through OpenSlide, compared with OpenSlide's own
 reads: real samples, and small files built with the vendors' documented metadata
-(tests/helpers/vendors.py) for the formats with no sample."""
+(tests/helpers/vendors.py, leica_ventana.py, slidefiles.py) for the formats with no sample."""
 
 from __future__ import annotations
 
-from tests.formats.conformance.case import real, register
-from tests.formats.conformance.references import OpenSlideReference
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tests.formats.conformance.case import Case, real, register
+from tests.formats.conformance.references import OpenSlideReference, TifffileReference
+from tests.helpers import leica_ventana, vendors
+
+LEVELS = "OPENSLIDE.level-count"
 
 register(
     real(
         "test3-DAPI.ndpi",
         "NDPI",
         OpenSlideReference,
-        levels_key="OPENSLIDE.level-count",
+        levels_key=LEVELS,
         metadata={
             "acquired_at": "2017-02-07T13:06:43",
             "microscope_model": "C9600-12",
@@ -22,5 +30,76 @@ register(
         # 4:2:0 (docs/quality.md), whose halved chroma smears blue nuclei edges (tiers 0-1:
         # 0.2; tiers 3-5: 5.0-7.6 against a box average of level 0)
         thumb_tolerance=8.0,
+    ),
+)
+
+
+def synthetic(
+    name: str, write: Callable[[Path, np.ndarray], Path], width: int, height: int
+) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        return write(folder / name, vendors.tissue(width, height))
+
+    return make
+
+
+def _svs_jp2k(compression: int) -> Callable[[Path, np.ndarray], Path]:
+    return lambda path, base: vendors.write_svs_jp2k(path, base, compression)
+
+
+register(
+    Case(
+        "synthetic-svs-jp2k-33003",
+        "SVS",
+        synthetic("j2k-ycbcr.svs", _svs_jp2k(33003), 600, 400),
+        OpenSlideReference,
+        metadata={"objective_nominal_magnification": 20.0, "physical_size_x": 0.5},
+    ),
+    Case(
+        "synthetic-svs-jp2k-33005",
+        "SVS",
+        synthetic("j2k-rgb.svs", _svs_jp2k(33005), 500, 300),
+        OpenSlideReference,
+    ),
+    Case(
+        "synthetic-zstd-tiff",
+        "OPENSLIDETIFF",
+        synthetic("zstd.tif", vendors.write_zstd_tiff, 600, 400),
+        TifffileReference,  # tifffile reads zstd tiles independently of OpenSlide
+        levels_key=LEVELS,
+        metadata={"physical_size_x": 0.25, "raw:OPENSLIDE.vendor": "generic-tiff"},
+    ),
+    Case(
+        "synthetic-philips",
+        "PHILIPS",
+        synthetic("philips.tiff", vendors.write_philips, 600, 400),
+        OpenSlideReference,
+        levels_key=LEVELS,
+        metadata={
+            "acquired_at": "2021-03-04T13:14:15",
+            "microscope_model": "PHILIPS",
+            "objective_nominal_magnification": 40.0,
+        },
+    ),
+    Case(
+        "synthetic-scn",
+        "SCN",
+        synthetic("leica.scn", leica_ventana.write_scn, 600, 400),
+        OpenSlideReference,
+        levels_key=LEVELS,
+        metadata={
+            "acquired_at": "2021-03-04T13:14:15",
+            "physical_size_x": 0.5,
+            "objective_nominal_magnification": 20.0,
+            "raw:LEICA.barcode": "SYNTHETIC-1",
+        },
+    ),
+    Case(
+        "synthetic-bif",
+        "BIF",
+        synthetic("ventana.bif", leica_ventana.write_bif, 512, 512),
+        OpenSlideReference,
+        levels_key=LEVELS,
+        metadata={"raw:VENTANA.UnitNumber": "BI10N0000"},
     ),
 )

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.formats.base import ORDER_VENDOR
-from cytotile.formats.common import iso_datetime
 from cytotile.formats.openslide.slide import OpenSlideFormat
 from cytotile.formats.openslide.tiffpages import XMP, jpeg_level0, page_tag, text
 from cytotile.formats.tiff import structure
@@ -17,7 +16,6 @@ from cytotile.formats.tiff import structure
 ISCAN = re.compile(r"<iScan\b")
 LEVEL0 = re.compile(r"\blevel=0\b")
 OVERLAP = re.compile(r"\bOverlap[XY]=\"([-0-9.]+)\"")
-DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y:%m:%d %H:%M:%S")
 
 
 class VentanaFormat(OpenSlideFormat):
@@ -33,14 +31,6 @@ class VentanaFormat(OpenSlideFormat):
             return False
         structure.inspect(path)  # malformed TIFFs are refused here, with a reason
         return ISCAN.search(text(page_tag(path, 0, XMP))) is not None
-
-    @classmethod
-    def details(cls, path: Path, props: dict[str, str]) -> dict[str, Any]:
-        date = props.get("ventana.ScanDate") or props.get("ventana.BuildDate")
-        return {
-            "acquired_at": iso_datetime(date, DATE_FORMATS) if date else None,
-            "microscope_model": props.get("ventana.UnitNumber"),
-        }
 
     @classmethod
     def level0_page(cls, path: Path, slide: Any) -> tuple[Path, int] | None:

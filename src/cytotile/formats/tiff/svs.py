@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 ASSOCIATED = {"label": "label", "macro": "macro", "thumbnail": "thumb"}  # OpenSlide -> PIMS
 LIBVIPS_COMPRESSIONS = {1, 5, 7, 8, 32946}  # what libvips decodes in an SVS level 0
+APERIO_JP2K = {33003: "YCbCr", 33005: "RGB"}  # JPEG 2000 tiles OpenSlide decodes in an SVS
 TZ = re.compile(r"GMT\s*([+-])(\d{1,2}):?(\d{2})?")
 INTEGER = re.compile(r"^[+-]?\d+$")
 DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -101,7 +102,8 @@ class SvsSource(Source):
     def __init__(self, metadata: ImageMetadata, path: Path, slide: Any, use_libvips: bool) -> None:
         self.metadata = metadata
         self._path, self._slide, self._libvips = path, slide, use_libvips
-        self.tiff_page = (path, 0)
+        # level 0 as stored: JPEG tiles may be re-tiled (the converter checks the rest)
+        self.tiff_page = (path, 0) if use_libvips else None
 
     def plane(self, c: int = 0, z: int = 0, t: int = 0) -> pyvips.Image:
         if (c, z, t) != (0, 0, 0):
@@ -155,7 +157,12 @@ class SvsFormat(Format):
         if (page.samples, page.bits) != (3, 8):
             raise FormatError(f"unsupported SVS: {page.samples} samples of {page.bits} bits")
         use_libvips = page.compression in LIBVIPS_COMPRESSIONS
-        if not use_libvips and page.compression not in structure.JPEG2000:
+        if page.compression in structure.JPEG2000 and page.compression not in APERIO_JP2K:
+            raise FormatError(
+                f"unsupported SVS: JPEG 2000 compression {page.compression} (only Aperio's "
+                "33003 and 33005 JPEG 2000 tiles are read)"
+            )
+        if not use_libvips and page.compression not in APERIO_JP2K:
             raise FormatError(f"unsupported SVS: compression {page.compression}")
         try:
             slide = openslide.OpenSlide(str(path))
