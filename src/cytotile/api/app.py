@@ -35,7 +35,6 @@ from cytotile.api import (
 from cytotile.api.errors import HANDLERS, CatchAll
 from cytotile.api.iiif import routes as iiif_routes
 from cytotile.api.routing import Context
-from cytotile.api.timeouts import BodyDeadline
 from cytotile.settings import ServerSettings, from_env
 from cytotile.storage import open_storage
 from cytotile.storage.base import Storage
@@ -81,7 +80,6 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
             )
         )
     middleware.append(Middleware(CatchAll))
-    middleware.append(Middleware(BodyDeadline, seconds=settings.body_timeout_s))
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
     inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
     heavy = asyncio.Semaphore(max(1, settings.heavy_requests))
@@ -94,11 +92,5 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
     import uvicorn
 
     uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=settings.access_log,
-        timeout_keep_alive=settings.keep_alive_s,  # idle keep-alive connections
-        timeout_graceful_shutdown=10,
+        create_app(settings), host=host, port=port, log_level="info", access_log=settings.access_log
     )
