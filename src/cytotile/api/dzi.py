@@ -15,12 +15,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cytotile.api.http import conditional, image_response, make_etag
-from cytotile.api.iiif.render import pixels
 from cytotile.api.routing import Later, context, route
 from cytotile.errors import BadParameter, TierOutOfRange
-from cytotile.pipeline import encode, outputs
+from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args, to_int
-from cytotile.pipeline.encode import Format, Output
+from cytotile.pipeline.encode import Format
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import DEFAULT_PARAMS, parse_image_params
 from cytotile.pyramid import Pyramid, Region, ceil_div
@@ -97,18 +96,15 @@ def tile(request: Request, args: Args) -> Response | Later:
 
             return conditional(request, etag, max_age, stored)
 
+    if k <= pyramid.max_level:  # a tier, but not its stored bytes (png, plane parameters...)
+        plan = outputs.Plan(pyramid.at_level(k), region, region.width, region.height, 8, {})
+    else:  # below the smallest tier: one tile, the whole smallest tier scaled down
+        smallest = pyramid.tiers[-1]
+        source = Region(0, 0, smallest.width, smallest.height)
+        plan = outputs.Plan(smallest, source, region.width, region.height, 8, {})
+
     def build() -> Response:
-        base = pyramid.base
-        scale = 1 << k  # level pixels to level-0 pixels
-        l0_region = Region(
-            region.left * scale,
-            region.top * scale,
-            min(region.width * scale, base.width - region.left * scale),
-            min(region.height * scale, base.height - region.top * scale),
-        )
-        out = pixels(view, params, l0_region, region.width, region.height)
-        data = encode.encode(out, fmt, opts.quality)
-        return image_response(Output(data, fmt.media_type), tile=True)
+        return image_response(outputs.make(view, plan, params, opts), tile=True)
 
     return Later(lambda: conditional(request, etag, max_age, build))
 

@@ -66,7 +66,7 @@ def iiif_handler(handler: Handler) -> Handler:
         except CytotileError as exc:
             return _error(exc)
         if isinstance(result, Later):
-            return Later(_guarded(result.work))
+            return Later(_guarded(result.work), result.heavy)
         return with_cors(result)
 
     run.__name__ = handler.__name__

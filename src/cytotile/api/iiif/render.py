@@ -8,10 +8,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from cytotile.api.iiif.request import Rotation
-from cytotile.pipeline import encode, process, render, sizes
-from cytotile.pipeline.encode import Format
+from cytotile.pipeline import encode, outputs, process, render, sizes
+from cytotile.pipeline.encode import Output
 from cytotile.pipeline.image import ImageView
+from cytotile.pipeline.outputs import Options
 from cytotile.pipeline.params import ImageParams
+from cytotile.pipeline.regions import Target, WindowInput
 from cytotile.pyramid import Pyramid, Region, Tier
 
 if TYPE_CHECKING:
@@ -59,23 +61,34 @@ def quality_params(params: ImageParams, quality: str) -> ImageParams:
     return replace(params, manipulation=manip)
 
 
-def pixels(
-    view: ImageView, params: ImageParams, l0_region: Region, width: int, height: int
-) -> np.ndarray:
-    """(height, width, 1|3) uint8 pixels of a level-0 region, read from the smallest tier
-    where the region is at least the asked size."""
-    pyramid = view.pyramid
+def plan(
+    view: ImageView, params: ImageParams, l0_region: Region, size: tuple[int, int], opts: Options
+) -> outputs.Plan:
+    """The pipeline's plan of a level-0 region at ``size`` (which may distort it): the source
+    tier and region, and the size rule, encoder limit and memory budget checked (TooLarge,
+    OverBudget) before any pixel is read."""
+    width, height = size
+    planned = outputs.plan_window(view, WindowInput(l0_region), Target(height=height), params, opts)
+    if (planned.width, planned.height) == (width, height):
+        return planned
+    pyramid = view.pyramid  # a distorted size: the tier that holds both sides' detail
     tier = sizes.source_tier(pyramid, pyramid.base, l0_region, width, height)
-    tier_region = sizes.region_in(l0_region, pyramid.base, tier)
+    region = sizes.region_in(l0_region, pyramid.base, tier)
+    return replace(planned, tier=tier, region=region, width=width, height=height)
+
+
+def pixels(view: ImageView, params: ImageParams, plan: outputs.Plan) -> np.ndarray:
+    """(height, width, 1|3) uint8 pixels of a plan (for what the pipeline does not do after
+    rendering: rotations)."""
     sel = render.select(view, params.planes)
-    stack = render.read_stack(view, sel, tier.level, tier_region)
+    stack = render.read_stack(view, sel, plan.tier.level, plan.region)
     manip = params.manipulation
     if render.is_identity(view, sel, manip, 8):
-        out = encode.resize(stack, width, height)
+        out = encode.resize(stack, plan.width, plan.height)
         return process.convert_colorspace(out, manip.colorspace)
     channels = render.channel_renders(view, sel, manip, stack)
     return process.render(
-        encode.resize(stack, width, height),
+        encode.resize(stack, plan.width, plan.height),
         channels,
         log=manip.log,
         filter_id=manip.filter,
@@ -99,15 +112,11 @@ def rotate(image: np.ndarray, rotation: Rotation) -> np.ndarray:
 
 
 def render_image(
-    view: ImageView,
-    params: ImageParams,
-    l0_region: Region,
-    size: tuple[int, int],
-    rotation: Rotation,
-    fmt: Format,
-    jpeg_quality: int,
-) -> bytes:
-    out = pixels(view, params, l0_region, *size)
-    if not rotation.is_identity:
-        out = rotate(out, rotation)
-    return encode.encode(out, fmt, jpeg_quality)
+    view: ImageView, params: ImageParams, plan: outputs.Plan, rotation: Rotation, opts: Options
+) -> Output:
+    """The pipeline's rendering; rotated ones are rendered, rotated, then encoded."""
+    if rotation.is_identity:
+        return outputs.make(view, plan, params, opts)
+    out = rotate(pixels(view, params, plan), rotation)
+    data = encode.encode(out, opts.fmt, opts.quality)
+    return Output(data, opts.fmt.media_type, headers=dict(plan.headers))

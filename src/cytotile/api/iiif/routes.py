@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from cytotile.api.http import JSON, conditional, image_response, make_etag
+from cytotile.api.http import JSON, conditional, etag_matches, image_response, make_etag
 from cytotile.api.iiif import documents, render
 from cytotile.api.iiif.base import identifier_of, iiif_handler, json_ld, public_base
 from cytotile.api.iiif.request import (
@@ -28,10 +28,11 @@ from cytotile.api.iiif.request import (
 )
 from cytotile.api.metadata import load
 from cytotile.api.routing import Context, Later, context, route
+from cytotile.api.thumbs import options
 from cytotile.errors import BadParameter, NotFound
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
-from cytotile.pipeline.encode import Format, Output
+from cytotile.pipeline.encode import Format
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import DEFAULT_PARAMS, parse_image_params
 from cytotile.pyramid import Region
@@ -84,7 +85,7 @@ def image(request: Request, args: Args) -> Response | Later:
     width, height = parse_size(p["size"], region, version, limits(ctx))
     if not (quality == "default" or (quality == "color" and view.header.n_samples == 3)):
         params = render.quality_params(params, quality)
-    opts = outputs.Options(fmt, ctx.settings.output_jpeg_quality)
+    opts = options(request, fmt)
     plane, found = None, None
     if rotation.is_identity and fmt is Format.JPEG:
         size = p["size"].lstrip("^")
@@ -112,13 +113,17 @@ def image(request: Request, args: Args) -> Response | Later:
 
         return conditional(request, etag, max_age, stored)
 
-    def build() -> Response:
-        data = render.render_image(
-            view, params, region, (width, height), rotation, fmt, opts.quality
-        )
-        return image_response(Output(data, fmt.media_type, headers=links), tile=True)
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return conditional(request, etag, max_age, lambda: Response())  # 304
+    planned = render.plan(view, params, region, (width, height), opts)
 
-    return Later(lambda: conditional(request, etag, max_age, build))
+    def build() -> Response:
+        output = render.render_image(view, params, planned, rotation, opts)
+        output.headers.update(links)
+        return image_response(output, tile=True)
+
+    heavy = planned.pixels > ctx.settings.heavy_pixels
+    return Later(lambda: conditional(request, etag, max_age, build), heavy)
 
 
 def _links(
