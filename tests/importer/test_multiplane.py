@@ -117,6 +117,7 @@ def test_big_pyramidal_ome_tiff_bounded_memory(tmp_path: Path) -> None:
         timeout=1500,
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"20000x20000x2 uint16 OME-TIFF: conversion peak RSS {report['peak'] / 2**20:.0f} MiB")
     assert report["planes"] == 2
     assert report["peak"] < 700 * 2**20, report
 

@@ -38,6 +38,7 @@ def open_series(format_id: str, path: Path, raw: dict[str, Any], **meta: Any) ->
         lay = planes.layout
         safety.check_dimensions(lay.width, lay.height, max_pixels=None, what=format_id)
         pixel_type = served_type(lay.sample_type, raw)
+        raw["tiff.Levels"] = len(planes.series.levels)  # the original's own pyramid (SubIFDs)
         if lay.n_samples == 3 and lay.sizes["C"] > 1:
             raise FormatError("RGB samples in several channels are not supported")
         metadata = stack_metadata(
