@@ -27,7 +27,7 @@ from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import ImageParams
 from cytotile.pipeline.regions import Target, WindowInput
-from cytotile.pyramid import Region, Tier
+from cytotile.pyramid import Region
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,16 +56,10 @@ class Framing:
     try_square: bool = False
 
 
-def annotation(
-    view: ImageView,
-    annotations: list[Annotation],
-    style: Style,
-    framing: Framing,
-    target: Target,
-    params: ImageParams,
-    opts: outputs.Options,
-) -> Output:
-    """``POST /image/{path}/annotation/{mask|crop|drawing}``."""
+def envelope_window(
+    view: ImageView, annotations: list[Annotation], style: Style, framing: Framing
+) -> WindowInput:
+    """The annotations' envelope as a window of level 0 (``annotation/*`` routes)."""
     base = view.pyramid.base
     env = envelope(
         annotations, base.width, base.height, context_factor=framing.context_factor,
@@ -73,8 +67,7 @@ def annotation(
     )  # fmt: skip
     left, top = max(0, math.floor(env.left)), max(0, math.floor(env.top))
     right, bottom = min(base.width, math.ceil(env.right)), min(base.height, math.ceil(env.bottom))
-    region = Region(left, top, max(1, right - left), max(1, bottom - top))
-    return _render(view, base, region, target, annotations, style, params, opts)
+    return WindowInput(Region(left, top, max(1, right - left), max(1, bottom - top)), tier=0)
 
 
 def window(
@@ -86,16 +79,15 @@ def window(
     annotations: list[Annotation],
     style: Style,
 ) -> Output:
-    """``POST /image/{path}/window`` with ``annotations`` and ``annotation_style``."""
-    ref, region = sizes.window_region(view.pyramid, win)
-    return _render(view, ref, region, target, annotations, style, params, opts)
+    """A window with annotations: sized by the pipeline's plan (size rule, memory budget)."""
+    plan = outputs.plan_window(view, win, target, params, opts)
+    return render(view, win, plan, annotations, style, params, opts)
 
 
-def _render(
+def render(
     view: ImageView,
-    ref: Tier,
-    region: Region,
-    target: Target,
+    win: WindowInput,
+    plan: outputs.Plan,
     annotations: list[Annotation],
     style: Style,
     params: ImageParams,
@@ -104,8 +96,8 @@ def _render(
     import shapely
 
     pyramid = view.pyramid
-    width, height = sizes.scaled_size(target, region.width, region.height, pyramid, ref)
-    width, height, headers = sizes.limit(width, height, opts.max_pixels, opts.safety)
+    ref, region = sizes.window_region(pyramid, win)
+    width, height = plan.width, plan.height
     sx = ref.width / pyramid.base.width * width / region.width
     sy = ref.height / pyramid.base.height * height / region.height
     offset = (region.left * width / region.width, region.top * height / region.height)
@@ -118,35 +110,24 @@ def _render(
     if style.mode is Mode.MASK:
         pixels = mask_pixels(annotations, shapes, width, height)
         data = encode.encode(pixels, opts.fmt, opts.quality)
-        return Output(data, opts.fmt.media_type, headers=headers)
-    bits = outputs.output_bits(params.manipulation.bits, view, opts.fmt)
-    if style.mode is Mode.DRAWING:
-        bits = 8
-    pixels = image_pixels(view, params, ref, region, (width, height), bits)
+        return Output(data, opts.fmt.media_type, headers=plan.headers)
+    pixels = image_pixels(view, params, plan, plan.bits)
     alpha = None
     if style.mode is Mode.CROP:
         alpha = crop_alpha(shapes, width, height, style.background_transparency, pixels.dtype)
     else:
         pixels = draw(pixels, annotations, shapes, style.point_cross)
-    return Output(encode_alpha(pixels, alpha, opts), opts.fmt.media_type, headers=headers)
+    return Output(encode_alpha(pixels, alpha, opts), opts.fmt.media_type, headers=plan.headers)
 
 
-def image_pixels(
-    view: ImageView,
-    params: ImageParams,
-    ref: Tier,
-    region: Region,
-    size: tuple[int, int],
-    bits: int,
-) -> np.ndarray:
-    """The rendered pixels of ``region`` (of tier ``ref``) at ``size``: what a window encodes."""
+def image_pixels(view: ImageView, params: ImageParams, plan: outputs.Plan, bits: int) -> np.ndarray:
+    """The rendered pixels of the plan's source region at its size: what a window encodes."""
     from cytotile.pipeline import process, render
 
-    tier = sizes.source_tier(view.pyramid, ref, region, *size)
-    source = sizes.region_in(region, ref, tier)
+    size = (plan.width, plan.height)
     manip = params.manipulation
     sel = render.select(view, params.planes)
-    stack = render.read_stack(view, sel, tier.level, source)
+    stack = render.read_stack(view, sel, plan.tier.level, plan.region)
     if render.is_identity(view, sel, manip, bits):
         return process.convert_colorspace(encode.resize(stack, *size), manip.colorspace)
     channels = render.channel_renders(view, sel, manip, stack)
@@ -188,14 +169,17 @@ def crop_alpha(
 def draw(
     pixels: np.ndarray, annotations: list[Annotation], shapes: list[BaseGeometry], point_cross: str
 ) -> np.ndarray:
-    """Paint fills and strokes over ``pixels`` (h, w, 1|3 of uint8), in order."""
+    """Paint fills and strokes over ``pixels`` (h, w, 1|3 of uint8), in order; only the covered
+    pixels are blended (no float copy of the whole image)."""
     import numpy as np
 
     height, width = pixels.shape[:2]
     colors = [c for a in annotations for c in (a.fill, a.stroke) if c is not None]
-    out = pixels.astype(np.float32)
+    out = pixels
     if out.shape[2] == 1 and not all(c.is_grey for c in colors):
         out = np.repeat(out, 3, axis=2)
+    elif not out.flags.writeable:
+        out = out.copy()
     for a, shape in zip(annotations, shapes, strict=True):
         layers = []
         if a.fill is not None:
@@ -206,8 +190,9 @@ def draw(
             inside = raster.fill(layer, width, height)
             value = np.asarray(color.rgb if out.shape[2] == 3 else color.rgb[:1], np.float32)
             weight = color.a / 255
-            out[inside] = out[inside] * (1 - weight) + value * weight
-    return np.rint(out).astype(pixels.dtype)
+            blended = out[inside].astype(np.float32) * (1 - weight) + value * weight
+            out[inside] = np.rint(blended).astype(out.dtype)
+    return out
 
 
 def encode_alpha(pixels: np.ndarray, alpha: np.ndarray | None, opts: outputs.Options) -> bytes:

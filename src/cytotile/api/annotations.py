@@ -24,11 +24,11 @@ from cytotile.annotations.geometry import (
     parse_annotations,
     parse_origin,
 )
-from cytotile.annotations.output import Framing, Mode, Style, annotation, window
+from cytotile.annotations.output import Framing, Mode, Style, envelope_window, render, window
 from cytotile.api.errors import ImportUnavailable
-from cytotile.api.http import conditional, image_response, make_etag, negotiate
-from cytotile.api.routing import context, route
-from cytotile.api.thumbs import options
+from cytotile.api.http import image_response, make_etag, negotiate
+from cytotile.api.routing import Later, context, route
+from cytotile.api.thumbs import deferred, options
 from cytotile.errors import BadParameter
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
@@ -91,8 +91,8 @@ def _raw_key(args: Args, request: Request) -> str:
     return json.dumps([args.raw("annotations"), origin], sort_keys=True, default=str)
 
 
-def _annotation_route(mode: Mode) -> Callable[[Request, Args], Response]:
-    def handler(request: Request, args: Args) -> Response:
+def _annotation_route(mode: Mode) -> Callable[[Request, Args], Response | Later]:
+    def handler(request: Request, args: Args) -> Response | Later:
         ctx = context(request)
         fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
         target = parse_target(args, tiers=True)
@@ -109,11 +109,13 @@ def _annotation_route(mode: Mode) -> Callable[[Request, Args], Response]:
         annots = _annotations(request, args, view, mode)
         key = _raw_key(args, request)
         etag = make_etag("annotation", view.digest, style, framing, key, target, params, opts)
+        win = envelope_window(view, annots, style, framing)
+        plan = outputs.plan_window(view, win, target, params, opts)  # sized (or refused) first
 
         def build() -> Response:
-            return image_response(annotation(view, annots, style, framing, target, params, opts))
+            return image_response(render(view, win, plan, annots, style, params, opts))
 
-        return conditional(request, etag, ctx.settings.cache_max_age, build)
+        return deferred(request, etag, plan, build)
 
     handler.__name__ = f"annotation_{mode.value.lower()}"
     return handler
