@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute
 from cytotile.api import (
     annotations,
     associated,
-    exports,
     dzi,
+    exports,
     histograms,
     info,
     metadata,
@@ -32,9 +32,11 @@ from cytotile.api import (
     viewer,
     windows,
 )
+from cytotile.api.basepath import BasePath
 from cytotile.api.errors import HANDLERS, CatchAll
 from cytotile.api.iiif import routes as iiif_routes
 from cytotile.api.routing import Context
+from cytotile.api.timeouts import BodyDeadline
 from cytotile.settings import ServerSettings, from_env
 from cytotile.storage import open_storage
 from cytotile.storage.base import Storage
@@ -80,6 +82,9 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
             )
         )
     middleware.append(Middleware(CatchAll))
+    if settings.api_base_path:  # /ims/image/... as /image/... (Cytomine's convention)
+        middleware.append(Middleware(BasePath, prefix=settings.api_base_path))
+    middleware.append(Middleware(BodyDeadline, seconds=settings.body_timeout_s))
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
     inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
     heavy = asyncio.Semaphore(max(1, settings.heavy_requests))
@@ -89,8 +94,24 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
 
 def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the API and the viewer with uvicorn (blocks until interrupted)."""
-    import uvicorn
+    import copy
 
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)  # cytotile's lines beside uvicorn's, same format
+    log_config["loggers"]["cytotile"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", access_log=settings.access_log
+        create_app(settings),
+        log_config=log_config,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+        timeout_keep_alive=settings.keep_alive_s,  # idle keep-alive connections
+        timeout_graceful_shutdown=10,
     )
