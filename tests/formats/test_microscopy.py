@@ -190,3 +190,37 @@ def test_multipage_stack_is_z(tmp_path: Path) -> None:
     with detect(path).open(path) as source:
         assert source.metadata.depth == 4
         assert np.array_equal(source.plane(0, 3, 0).numpy(), data[3])
+
+
+MULTI_FILE_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="urn:uuid:{a}">
+<Image ID="Image:0" Name="two files"><Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint16"
+ SizeX="40" SizeY="30" SizeZ="1" SizeC="2" SizeT="1" PhysicalSizeX="650" PhysicalSizeXUnit="nm">
+<Channel ID="Channel:0:0" SamplesPerPixel="1" Name="DAPI" Color="-16776961"/>
+<Channel ID="Channel:0:1" SamplesPerPixel="1" Name="GFP" Color="-16711681"/>
+<TiffData FirstC="0" IFD="0" PlaneCount="1">
+<UUID FileName="a.ome.tif">urn:uuid:{a}</UUID></TiffData>
+<TiffData FirstC="1" IFD="0" PlaneCount="1">
+<UUID FileName="b.ome.tif">urn:uuid:{b}</UUID></TiffData>
+</Pixels></Image></OME>"""
+
+
+def test_multi_file_ome_tiff(tmp_path: Path) -> None:
+    """Planes in files named by the OME-XML's TiffData UUIDs, found beside the named file."""
+    a, b = "1" * 8 + "-1111-1111-1111-" + "1" * 12, "2" * 8 + "-2222-2222-2222-" + "2" * 12
+    xml = MULTI_FILE_XML.format(a=a, b=b)
+    planes = np.arange(2 * 30 * 40, dtype=np.uint16).reshape(2, 30, 40)
+    for name, plane in (("a.ome.tif", planes[0]), ("b.ome.tif", planes[1])):
+        tifffile.imwrite(
+            tmp_path / name, plane, description=xml, metadata=None, photometric="minisblack"
+        )
+    path = tmp_path / "a.ome.tif"
+    with detect(path).open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.pixel_type) == (2, "uint16")
+        assert [(c.suggested_name, c.color) for c in m.channels] == [
+            ("DAPI", "#FF0000"),
+            ("GFP", "#FF00FF"),
+        ]
+        assert m.physical_size_x == pytest.approx(0.65)
+        assert np.array_equal(source.plane(1).numpy(), planes[1])
