@@ -213,3 +213,27 @@ def test_manifest(client: TestClient, images: Images) -> None:
         url = picture["id"].removeprefix("http://testserver")
         got = decode(client.get(url).content)
         assert got.shape[:2] == (picture["height"], picture["width"])
+
+
+def test_public_host_behind_the_cdn(client: TestClient, images: Images) -> None:
+    url = iiif(images.rgb.path, "info.json")
+    cdn = client.get(url, headers={"X-Cytotile-Public-Host": "d1234.cloudfront.net"}).json()
+    assert cdn["id"] == f"https://d1234.cloudfront.net/iiif/3/{ident(images.rgb.path)}"
+    forged = client.get(url, headers={"X-Cytotile-Public-Host": "evil/x?"}).json()
+    assert forged["id"].startswith("http://testserver/")
+
+
+def test_stage_prefix_behind_api_gateway(images: Images) -> None:
+    """Mangum hands the app the path without the stage; the event's requestContext has it."""
+    from starlette.requests import Request
+
+    from cytotile.api.iiif.base import public_base
+
+    event = {"path": "/iiif/3/x/info.json", "requestContext": {"path": "/Prod/iiif/3/x/info.json"}}
+    scope = {
+        "type": "http", "method": "GET", "path": "/iiif/3/x/info.json", "root_path": "",
+        "scheme": "https", "server": ("abc.execute-api.eu-west-1.amazonaws.com", 443),
+        "query_string": b"", "headers": [(b"host", b"abc.execute-api.eu-west-1.amazonaws.com")],
+        "aws.event": event,
+    }  # fmt: skip
+    assert public_base(Request(scope)) == "https://abc.execute-api.eu-west-1.amazonaws.com/Prod"

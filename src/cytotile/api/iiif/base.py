@@ -4,6 +4,7 @@ valid but not implemented), as JSON ``{title, details}`` like the rest of the AP
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -17,6 +18,8 @@ from cytotile.errors import BadParameter, BadPath, CytotileError, NotAcceptable
 from cytotile.pipeline.args import Args
 
 CORS = {"Access-Control-Allow-Origin": "*"}
+PUBLIC_HOST = "x-cytotile-public-host"
+HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 #: IIIF's statuses where they differ from the PIMS routes' (api/errors.py)
 IIIF_STATUS: dict[type[CytotileError], int] = {
     BadParameter: 400,  # PIMS: 422
@@ -34,9 +37,13 @@ def iiif_status(exc: CytotileError) -> int:
 
 
 def public_base(request: Request) -> str:
-    """The URL the client used up to the app's root. Behind API Gateway the stage (or a
-    custom domain's base path) is in the event's ``requestContext.path`` but not in the path
-    the app sees."""
+    """The URL the client used up to the app's root. Behind CloudFront, the viewer's host is in
+    ``X-Cytotile-Public-Host`` (template.yaml's PublicHostFunction; API Gateway must get its
+    own Host). Behind API Gateway alone, the stage (or a custom domain's base path) is in the
+    event's ``requestContext.path`` but not in the path the app sees."""
+    public_host = request.headers.get(PUBLIC_HOST)
+    if public_host and HOST.match(public_host):
+        return f"https://{public_host}"
     base = str(request.base_url).rstrip("/")
     event = request.scope.get("aws.event")
     if isinstance(event, dict):
