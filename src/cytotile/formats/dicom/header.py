@@ -56,6 +56,11 @@ def instance(path: Path) -> Instance:
     name = getattr(ds.get("SOPClassUID"), "name", "") or sop or "unknown SOP class"
     image_type = list(ds.get("ImageType") or [])
     columns = ds.get("TotalPixelMatrixColumns") or ds.get("Columns") or 0
+    if sop == WSI_SOP_CLASS and not (ds.get("SOPClassUID") and ds.get("SeriesInstanceUID")):
+        raise FormatError(
+            "malformed DICOM: a whole-slide instance whose data set has no SOPClassUID or "
+            "SeriesInstanceUID (damaged or truncated)"
+        )
     return Instance(
         path=path,
         sop_class=sop,
