@@ -13,7 +13,10 @@
    pixels within a mean absolute difference of 3 (the images are decoded); and the images
    with those of the same file imported here (`cytotile import` into a temporary folder with
    the import function's settings), so the import in Lambda is checked too;
-5. revalidates the tile with If-None-Match: 304, no body.
+5. revalidates the tile with If-None-Match: 304, no body;
+6. IIIF and DeepZoom: info.json (the same document, its id naming the API), a IIIF tile and a
+   DZI tile that are stored tiles (passed through, the same bytes), a rendered IIIF request and
+   the DZI descriptor, against the local server.
 
 Prints a summary; exits 1 when any check failed. Run with the dev venv's Python:
 
@@ -232,6 +235,77 @@ def pixels_match(report: Report, name: str, remote: bytes, expected: bytes) -> b
     return report.check(name, diff < MAX_MEAN_ABS_DIFF, detail)
 
 
+def protocol_checks(
+    report: Report, api: Any, local: Any, image_path: str, full: dict[str, Any]
+) -> None:
+    """IIIF and DeepZoom through API Gateway against the local server: info.json (the same
+    document but its id, which names the server asked), a IIIF tile and a DZI tile that are
+    stored tiles (passed through: the same bytes), and a rendered IIIF request. The IIIF
+    identifier is escaped (%2F), as the ids of info.json are and as viewers send it."""
+    from xml.etree import ElementTree
+
+    identifier = quote(image_path, safe="")
+    info_url = f"/iiif/3/{identifier}/info.json"
+    remote, expected = api.get(info_url), local.get(info_url)
+    ok = report.check(
+        "IIIF info.json: 200 through API Gateway",
+        remote.status_code == 200,
+        "" if remote.status_code == 200 else f"{remote.status_code} {remote.text[:300]}",
+    )
+    if ok and expected.status_code == 200:
+        got, want = remote.json(), expected.json()
+        report.check(
+            "IIIF info.json: id names the image through API Gateway",
+            str(got.get("id", "")).startswith("http")
+            and str(got.get("id", "")).endswith(f"/iiif/3/{identifier}"),
+            str(got.get("id")),
+        )
+        got.pop("id", None)
+        want.pop("id", None)
+        report.check("IIIF info.json: same document as the local server", got == want)
+        cors = remote.headers.get("access-control-allow-origin")
+        report.check("IIIF info.json: CORS *", cors == "*", str(cors))
+
+    # The middle tile of level 0: its level-0 footprint, at its own size.
+    tx, ty = full["n_tx"] // 2, full["n_ty"] // 2
+    left, top = tx * full["tile_width"], ty * full["tile_height"]
+    w = min(full["tile_width"], full["width"] - left)
+    h = min(full["tile_height"], full["height"] - top)
+    dzi_level = (max(full["width"], full["height"]) - 1).bit_length()
+    image_requests = [
+        ("IIIF tile", f"/iiif/3/{identifier}/{left},{top},{w},{h}/{w},{h}/0/default.jpg", True),
+        ("IIIF render", f"/iiif/3/{identifier}/full/300,/0/gray.png", False),
+        ("DZI tile", f"/dzi/{quote(image_path)}_files/{dzi_level}/{tx}_{ty}.jpeg", True),
+    ]
+    for what, url, stored in image_requests:
+        remote = api.get(url)
+        media_type = "image/png" if url.endswith(".png") else "image/jpeg"
+        ok, _ = compare(report, what, remote, local.get(url), media_type)
+        if ok and stored:
+            passthrough = remote.headers.get("x-cytotile-passthrough")
+            report.check(f"{what}: passed through", passthrough == "1", str(passthrough))
+            report.check(
+                f"{what}: the local server's bytes", remote.content == local.get(url).content
+            )
+
+    dzi_url = f"/dzi/{quote(image_path)}.dzi"
+    remote, expected = api.get(dzi_url), local.get(dzi_url)
+    ok = report.check(
+        "DZI descriptor: 200",
+        remote.status_code == 200,
+        "" if remote.status_code == 200 else f"{remote.status_code} {remote.text[:300]}",
+    )
+    if ok:
+        same = remote.text == expected.text
+        report.check("DZI descriptor: same XML", same, "" if same else remote.text[:300])
+        size = ElementTree.fromstring(remote.text)[0].attrib
+        report.check(
+            "DZI descriptor: the image's size",
+            (size.get("Width"), size.get("Height")) == (str(full["width"]), str(full["height"])),
+            str(size),
+        )
+
+
 def local_import(sample: Path, root: Path, import_env: dict[str, str]) -> str:
     """Import ``sample`` into the folder ``root`` as `cytotile import` does, with the import
     function's settings (its JPEG quality...); the image path of the result."""
@@ -363,6 +437,9 @@ def run(args: argparse.Namespace, report: Report, workdir: Path) -> None:
             )
         else:
             report.check("normalized tile: If-None-Match revalidates with 304", False, "no ETag")
+
+        original_name = manifest.get("original_name") or sample.name
+        protocol_checks(report, api, local, f"{upload_id}/{original_name}", full)
 
 
 def main(argv: list[str] | None = None) -> int:
