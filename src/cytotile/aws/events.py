@@ -9,6 +9,11 @@ Three shapes reach the import function:
   an SNS notification wrapping the S3 event inside the body (S3 -> SNS -> SQS) is unwrapped too;
 - the ``s3:TestEvent`` message S3 sends when a notification is configured: ignored.
 
+An archive's import enqueues one message per image it held, shaped like an S3 notification of
+the extracted file (``upload-<parent>/extracted/<path>`` in the images bucket) whose record also
+carries ``"cytotile": {"parent": ..., "member": ...}``: the child's upload id is derived from
+them (:func:`cytotile.importer.archives.child_upload_id`).
+
 S3 URL-encodes object keys in notifications (``+`` for a space, ``%C3%A9`` for ``é``): every key
 is decoded with :func:`urllib.parse.unquote_plus`. Only ``ObjectCreated:*`` records are imports;
 other records (removals, restores...) and folder placeholders (keys ending in ``/``) are skipped.
@@ -39,6 +44,9 @@ class S3ObjectRef:
     size: int | None = None
     etag: str | None = None  # without quotes
     version_id: str | None = None
+    #: an archive's member: the archive's upload id, and the member's path in it
+    parent: str | None = None
+    member: str | None = None
 
     @property
     def url(self) -> str:
@@ -75,7 +83,12 @@ def _receive_count(record: dict[str, Any]) -> int:
 
 def upload_id_for(ref: S3ObjectRef) -> str:
     """A deterministic ``upload-<uuid>`` for an object, so a redelivered notification maps to the
-    same upload (and the import's idempotency returns the finished one)."""
+    same upload (and the import's idempotency returns the finished one). An archive's member
+    has the id its archive gave it."""
+    if ref.parent is not None and ref.member is not None:
+        from cytotile.importer.archives import child_upload_id
+
+        return child_upload_id(ref.parent, ref.member)
     discriminator = ref.etag or ref.version_id or (str(ref.size) if ref.size is not None else "")
     return f"upload-{uuid.uuid5(NAMESPACE, f'{ref.bucket}/{ref.key}/{discriminator}')}"
 
@@ -117,13 +130,35 @@ def _parse_s3_record(record: Any) -> S3ObjectRef | None:
         return None
     size = obj.get("size")
     etag = obj.get("eTag") or obj.get("etag")
+    child = record.get("cytotile")
+    parent = member = None
+    if child is not None:
+        if not (isinstance(child, dict) and child.get("parent") and child.get("member")):
+            raise EventError("an archive member's record without its parent and path")
+        parent, member = str(child["parent"]), str(child["member"])
     return S3ObjectRef(
         bucket=bucket,
         key=key,
         size=int(size) if size is not None else None,
         etag=str(etag).strip('"') if etag else None,
         version_id=str(obj["versionId"]) if obj.get("versionId") else None,
+        parent=parent,
+        member=member,
     )
+
+
+def child_notification(bucket: str, key: str, size: int, parent: str, member: str) -> str:
+    """The message body announcing an archive's member to the import queue."""
+    from urllib.parse import quote_plus
+
+    record = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Extracted",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"),
+                                                      "size": size}},
+        "cytotile": {"parent": parent, "member": member},
+    }  # fmt: skip
+    return json.dumps({"Records": [record]}, separators=(",", ":"))
 
 
 def _parse_sqs_body(body: Any) -> list[S3ObjectRef]:

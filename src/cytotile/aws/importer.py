@@ -25,7 +25,17 @@ ephemeral storage ends ERROR_CONVERSION before anything is downloaded, and every
 ends before the invocation does (the deadline), so a too long conversion ends ERROR_CONVERSION
 "did not finish within Lambda's 15 minutes": recorded, not retried. Objects deleted or replaced
 since their notification are skipped, and so are objects under the images root (what an import
-writes: importing it would loop).
+writes: importing it would loop), but for an archive's members announced by the import itself.
+
+Archives: the members are extracted to ``upload-<archive>/extracted/...`` of the images bucket
+and, when ``import_queue_url`` is set (the template sets it), each image among them is enqueued
+as one message on the import queue (:func:`queue_children`), then the archive ends EXTRACTED.
+Each child is then imported in its own invocation, with its own 15 minutes, like any upload:
+its id is derived from the archive's id and the member's path, so the lease, the idempotency
+of a finished upload and the last-delivery rules hold for it as they do for an upload. A
+retried archive (killed after enqueuing some) enqueues them again: the duplicates find their
+upload finished or leased. Without a queue, the children are imported one after the other in
+the archive's own invocation (each step still bounded by its deadline).
 """
 
 from __future__ import annotations
@@ -45,9 +55,25 @@ from urllib.parse import urlparse
 
 from cytotile.aws import lease as leases
 from cytotile.aws import queue
-from cytotile.aws.events import EventError, Message, S3ObjectRef, messages, upload_id_for
-from cytotile.errors import ImageNotFound, NotFound
-from cytotile.importer.flow import describe, import_file, is_retryable, record_failure, safe_name
+from cytotile.aws.events import (
+    EventError,
+    Message,
+    S3ObjectRef,
+    child_notification,
+    messages,
+    upload_id_for,
+)
+from cytotile.errors import ExtractionError, ImageNotFound, NotFound
+from cytotile.importer.archives import extracted_key, member_parts
+from cytotile.importer.archives_collection import Child, ChildImporter, import_inline
+from cytotile.importer.flow import (
+    _Run,
+    describe,
+    import_file,
+    is_retryable,
+    record_failure,
+    safe_name,
+)
 from cytotile.manifest import Manifest, Status
 from cytotile.settings import ImportSettings
 from cytotile.storage import open_storage
@@ -169,6 +195,44 @@ def inside_root(ref: S3ObjectRef, root: str) -> bool:
     parsed = urlparse(root)
     prefix = parsed.path.strip("/")
     return ref.bucket == parsed.netloc and (not prefix or ref.key.startswith(prefix + "/"))
+
+
+def is_member(ref: S3ObjectRef, root: str) -> bool:
+    """Whether ``ref`` announces an archive's member where the import puts it (the only objects
+    under the images root that are imported)."""
+    if ref.parent is None or ref.member is None or not root.startswith("s3://"):
+        return False
+    try:
+        if "/".join(member_parts(ref.member)) != ref.member:
+            return False
+    except ExtractionError:
+        return False
+    parsed = urlparse(root)
+    prefix = parsed.path.strip("/")
+    key = extracted_key(ref.parent, ref.member)
+    key = f"{prefix}/{key}" if prefix else key
+    return ref.parent.startswith("upload-") and (ref.bucket, ref.key) == (parsed.netloc, key)
+
+
+def queue_children(queue_url: str, storage: Storage, client: Any = None) -> ChildImporter:
+    """An archive's children enqueued on the import queue, one message each (in batches of
+    10); a failed send fails the archive's import, which SQS delivers again."""
+
+    def enqueue(run: _Run, children: list[Child]) -> None:
+        sqs = client if client is not None else queue._sqs_client(None)
+        bucket, prefix = getattr(storage, "bucket", ""), getattr(storage, "prefix", "")
+        entries = []
+        for index, c in enumerate(children):
+            key = f"{prefix}/{c.key}" if prefix else c.key
+            body = child_notification(bucket, key, c.size, run.manifest.id, c.path)
+            entries.append({"Id": str(index), "MessageBody": body})
+        for start in range(0, len(entries), 10):
+            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries[start : start + 10])
+            if answer.get("Failed"):
+                raise RuntimeError(f"cannot enqueue an archive's member: {answer['Failed'][0]}")
+        log.info("%s: %d members enqueued", run.manifest.id, len(children))
+
+    return enqueue
 
 
 def _error_code(exc: Exception) -> str:
@@ -365,6 +429,9 @@ def _import(
     if shortage is not None:
         return _record(storage, ref, upload_id, Status.ERROR_CONVERSION, shortage, settings)
     settings = delivery_settings(settings, delivery, size)
+    children: ChildImporter = import_inline
+    if settings.import_queue_url:
+        children = queue_children(settings.import_queue_url, storage)
     with tempfile.TemporaryDirectory(prefix="cytotile-s3-", dir=settings.workdir or None) as tmp:
         local = Path(tmp) / safe_name(ref.basename)
         download(client, ref, local)
@@ -376,6 +443,8 @@ def _import(
             upload_id=upload_id,
             upload_ref=ref.url,
             raise_retryable=True,
+            parent=ref.parent,
+            children=children,
         )
 
 
@@ -409,7 +478,9 @@ def process(ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: D
 
 def _refs(message: Message, settings: ImportSettings) -> Iterator[S3ObjectRef]:
     for ref in message.refs:
-        if inside_root(ref, settings.root):
+        if ref.parent is not None and not is_member(ref, settings.root):
+            log.warning("%s is not a member of %s: not imported", ref.url, ref.parent)
+        elif ref.parent is None and inside_root(ref, settings.root):
             log.warning("%s is inside the images root %s: not imported", ref.url, settings.root)
         else:
             yield ref

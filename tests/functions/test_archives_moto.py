@@ -1,0 +1,177 @@
+"""Archives through the import function on moto: an archive put in S3 is extracted to
+``upload-<archive>/extracted/`` of the images bucket and each image in it is imported as its own
+upload: enqueued on the import queue (one message each, imported exactly once under its own
+lease), or, with no queue configured, in the archive's invocation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cytotile.aws import lease as leases
+from cytotile.aws.events import child_notification
+from cytotile.importer.archives import child_upload_id
+from cytotile.storage.s3 import S3Storage
+from tests.functions.support import IMAGES_BUCKET, Cloud, LambdaContext, load_handler
+from tests.importer import archive_builders as build
+
+MEMBERS = {
+    "a.png": build.png(1, 200, 150),
+    "scans/b.jpg": build.jpeg(2, 300, 200),
+    "scans/c.png": build.png(3, 90, 60),
+    "readme.txt": b"three images\n",
+}
+
+
+def zip_bytes(tmp_path: Any) -> bytes:
+    return build.write_zip(tmp_path / "batch.zip", MEMBERS).read_bytes()
+
+
+@pytest.fixture
+def import_queue(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str, str]:
+    """A moto SQS import queue, named to the import function (CYTOTILE_IMPORT_QUEUE_URL)."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="cytotile-import")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    monkeypatch.setenv("CYTOTILE_IMPORT_QUEUE_URL", url)
+    return sqs, url, attributes["Attributes"]["QueueArn"]
+
+
+def received(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message waiting, deleted from the queue (as the SQS trigger does once handled)."""
+    out: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        out.extend(batch)
+        for message in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+def as_event(message: dict[str, Any], arn: str, receive_count: int = 1) -> dict[str, Any]:
+    """What the SQS trigger hands the function for one message (BatchSize 1)."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": str(receive_count)},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def the_archive(cloud: Cloud) -> dict[str, Any]:
+    (archive,) = [m for m in map(cloud.manifest, cloud.uploads()) if m["archive"]]
+    return archive
+
+
+def test_children_are_enqueued_then_imported_once(
+    cloud: Cloud, lambda_context: LambdaContext, import_queue: tuple[Any, str, str], tmp_path: Any
+) -> None:
+    sqs, url, arn = import_queue
+    handler = load_handler("import").handler
+    put = cloud.put("incoming/batch.zip", zip_bytes(tmp_path))
+    assert handler(put, lambda_context) == {"batchItemFailures": []}
+    archive = the_archive(cloud)
+    parent = archive["id"]
+    assert archive["status"] == "EXTRACTED", archive["reason"]
+    assert sorted(c["path"] for c in archive["children"]) == ["a.png", "scans/b.jpg", "scans/c.png"]
+    assert [s["path"] for s in archive["archive"]["skipped"]] == ["readme.txt"]
+    keys = cloud.list_keys()
+    for path in MEMBERS:
+        assert f"{parent}/extracted/{path}" in keys
+    assert cloud.uploads() == [parent]  # the children wait in the queue
+
+    messages = received(sqs, url)
+    assert len(messages) == 3
+    for message in messages:
+        assert handler(as_event(message, arn), lambda_context) == {"batchItemFailures": []}
+    children = {c["path"]: cloud.manifest(c["id"]) for c in archive["children"]}
+    for path, child in children.items():
+        assert child["status"] == "DEPLOYED", child["reason"]
+        assert child["parent"] == parent
+        assert child["id"] == child_upload_id(parent, path)
+        assert f"{child['id']}/processed/visualisation.PYRTIFF" in cloud.list_keys()
+    assert children["scans/b.jpg"]["image"]["width"] == 300
+    assert len(cloud.uploads()) == 4
+
+    # a duplicate delivery of a child: returned as it is, not downloaded nor imported again
+    first = children["a.png"]
+    cloud.gets.reset()
+    again = next(m for m in messages if '"member":"a.png"' in m["Body"])
+    assert handler(as_event(again, arn, 2), lambda_context) == {"batchItemFailures": []}
+    assert cloud.gets.count(IMAGES_BUCKET) == 1  # its manifest only
+    assert cloud.manifest(first["id"]) == first
+    # and a redelivered archive enqueues nothing new: it is finished
+    assert handler(put, lambda_context) == {"batchItemFailures": []}
+    assert received(sqs, url) == []
+
+
+def test_a_leased_child_is_left_to_its_holder(
+    cloud: Cloud, lambda_context: LambdaContext, import_queue: tuple[Any, str, str], tmp_path: Any
+) -> None:
+    sqs, url, arn = import_queue
+    handler = load_handler("import").handler
+    handler(cloud.put("incoming/batch.zip", zip_bytes(tmp_path)), lambda_context)
+    message = received(sqs, url)[0]
+    body = json.loads(message["Body"])["Records"][0]["cytotile"]
+    child_id = child_upload_id(body["parent"], body["member"])
+    storage = S3Storage.from_url(f"s3://{IMAGES_BUCKET}", client=cloud.s3)
+    held = leases.acquire(storage, child_id, 600)  # another delivery is importing it
+    answer = handler(as_event(message, arn), lambda_context)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert f"{child_id}/manifest.json" not in cloud.list_keys()
+    leases.release(storage, held)
+    assert handler(as_event(message, arn, 2), lambda_context) == {"batchItemFailures": []}
+    assert cloud.manifest(child_id)["status"] == "DEPLOYED"
+
+
+def test_a_forged_member_message_is_not_imported(
+    cloud: Cloud, lambda_context: LambdaContext, import_queue: tuple[Any, str, str], tmp_path: Any
+) -> None:
+    sqs, url, arn = import_queue
+    handler = load_handler("import").handler
+    handler(cloud.put("incoming/batch.zip", zip_bytes(tmp_path)), lambda_context)
+    parent = the_archive(cloud)["id"]
+    before = cloud.uploads()
+    # an object under the images root that is not where the archive put the member
+    forged = child_notification(IMAGES_BUCKET, f"{parent}/manifest.json", 10, parent, "a.png")
+    sqs.send_message(QueueUrl=url, MessageBody=forged)
+    message = next(m for m in received(sqs, url) if m["Body"] == forged)
+    assert handler(as_event(message, arn), lambda_context) == {"batchItemFailures": []}
+    assert cloud.uploads() == before
+
+
+def test_without_a_queue_children_are_imported_in_the_same_invocation(
+    cloud: Cloud, lambda_context: LambdaContext, tmp_path: Any
+) -> None:
+    handler = load_handler("import").handler
+    event = cloud.put("incoming/batch.tar.gz", build.write_tar(
+        tmp_path / "batch.tar.gz", MEMBERS, "w:gz").read_bytes())  # fmt: skip
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
+    archive = the_archive(cloud)
+    assert archive["status"] == "EXTRACTED", archive["reason"]
+    assert [c["status"] for c in archive["children"]] == ["DEPLOYED"] * 3
+    assert len(cloud.uploads()) == 4
+
+
+def test_a_bomb_in_s3_ends_error_extraction(
+    cloud: Cloud, lambda_context: LambdaContext, tmp_path: Any
+) -> None:
+    handler = load_handler("import").handler
+    bomb = build.zeros_gzip(tmp_path / "zeros.raw.gz", 1024).read_bytes()
+    assert handler(cloud.put("incoming/zeros.raw.gz", bomb), lambda_context) == {
+        "batchItemFailures": []
+    }
+    (upload,) = cloud.uploads()
+    manifest = cloud.manifest(upload)
+    assert manifest["status"] == "ERROR_EXTRACTION"
+    assert not any("/extracted/" in k for k in cloud.list_keys())
