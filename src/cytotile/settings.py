@@ -46,6 +46,7 @@ class ServerSettings:
     cors_origins: str = "*"
     access_log: bool = True  # one line per request from ``cytotile serve`` (costs ~15% req/s)
     upload_root: str = ""  # s3://bucket/prefix: POST /upload/presigned signs uploads there
+    api_base_path: str = "/ims"  # the API is also served under it (Cytomine's PIMS path); "": no
     #: when set, DELETE and other writes need ``Authorization: Bearer <admin_token>``
     admin_token: str = ""
     #: memory one image answer may take, in MiB; 0: derived from the deployment (Lambda: the
