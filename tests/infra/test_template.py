@@ -171,6 +171,15 @@ def test_import_trigger(template: dict[str, Any]) -> None:
     assert env["CYTOTILE_MAX_RECEIVE_COUNT"] == ref("MaxReceiveCount")
 
 
+def test_import_function_enqueues_archive_members(template: dict[str, Any]) -> None:
+    """An archive's images go back to the import queue, one message each."""
+    function = template["Resources"]["ImportFunction"]
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["CYTOTILE_IMPORT_QUEUE_URL"] == ref("ImportQueue")
+    sends = [s for s in statements(function) if "sqs:SendMessage" in actions(s)]
+    assert [s["Resource"] for s in sends] == [Tag("GetAtt", "ImportQueue.Arn")]
+
+
 def test_dead_letter_queue(template: dict[str, Any]) -> None:
     queue = template["Resources"]["ImportQueue"]["Properties"]
     assert queue["RedrivePolicy"] == {

@@ -1,5 +1,9 @@
 """Uploads: the list (for the viewer), ``POST /upload`` (local import), deletion.
 
+An archive upload lists its ``children`` (one upload per image it held: id, name, path and
+status, read from each child's own manifest when it is at hand, as PIMS shows an archive's
+files) and each child names its ``parent``.
+
 ``POST /upload`` streams each file of the multipart form (``files[]`` or ``file``, as PIMS and
 Dropzone send them; a raw body with ``?name=`` also works) to a temporary file, then runs the
 import flow in the thread pool and answers, per file, PIMS's legacy shape (``name``,
@@ -22,6 +26,7 @@ from cytotile.api import multipart
 from cytotile.api.admin import require_admin
 from cytotile.api.errors import ImportUnavailable, MalformedBody
 from cytotile.api.http import JSON
+from cytotile.api.openapi import Op, Param, describe
 from cytotile.api.routing import PatternRoute, context, endpoint, route
 from cytotile.errors import ImageNotFound
 from cytotile.manifest import Manifest, pyramid_key, upload_id_of
@@ -30,8 +35,15 @@ from cytotile.pipeline.image import check_image_path, forget_image
 from cytotile.settings import ImportSettings, from_env
 
 
-def summary(m: Manifest) -> dict[str, Any]:
+def summary(m: Manifest, known: dict[str, Manifest] | None = None) -> dict[str, Any]:
+    """One upload; ``known`` (manifests by id) gives its children's current statuses."""
     image = m.image or {}
+    children = []
+    for child in m.children:
+        current = (known or {}).get(child["id"])
+        status = current.status.value if current is not None else child.get("status")
+        reason = current.reason if current is not None else None
+        children.append({**child, "status": status, "reason": reason})
     return {
         "id": m.id,
         "original_name": m.original_name,
@@ -44,17 +56,20 @@ def summary(m: Manifest) -> dict[str, Any]:
         "size": m.size,
         "created_at": m.created_at,
         "updated_at": m.updated_at,
+        "parent": m.parent,
+        "children": children,
     }
 
 
 def list_uploads(request: Request, args: Args) -> Response:
     storage = context(request).storage
-    items = []
+    manifests: dict[str, Manifest] = {}
     for upload_id in storage.list_uploads():
         try:
-            items.append(summary(Manifest.load(storage, upload_id)))
+            manifests[upload_id] = Manifest.load(storage, upload_id)
         except ImageNotFound:  # being written, or unreadable: skip it
             continue
+    items = [summary(m, manifests) for m in manifests.values()]
     items.sort(key=lambda item: item["created_at"] or "", reverse=True)
     return JSON(items, headers={"Cache-Control": "no-store"})
 
@@ -67,12 +82,24 @@ def _import(request: Request, received: multipart.Received) -> dict[str, Any]:
     ctx = context(request)
     settings = from_env(ImportSettings, root=ctx.settings.root)
     manifest = import_file(ctx.storage, received.path, name=received.filename, settings=settings)
-    item = summary(manifest)
+    known = {}
+    for child in manifest.children:
+        try:
+            known[child["id"]] = Manifest.load(ctx.storage, child["id"])
+        except ImageNotFound:
+            continue
+    item = summary(manifest, known)
     images = []
-    if manifest.image:
-        images = [{"path": item["path"], "width": item["width"], "height": item["height"]}]
-    return {**item, "name": manifest.original_name, "uploaded_file": summary(manifest),
+    for m in (manifest, *known.values()):
+        if m.image:
+            images.append({"path": _image_path(m), "width": m.image["width"],
+                           "height": m.image["height"]})  # fmt: skip
+    return {**item, "name": manifest.original_name, "uploaded_file": item,
             "images": images}  # fmt: skip
+
+
+def _image_path(m: Manifest) -> str:
+    return f"{m.id}/{m.original_name}"
 
 
 async def upload(request: Request) -> Response:
@@ -114,9 +141,27 @@ class MethodRoute(PatternRoute):
 
 
 def routes() -> list[BaseRoute]:
+    tags = ["uploads"]
+    deleted = {204: "Deleted", 401: "The admin token is missing or wrong (when set)"}
+    delete = Op("Delete an upload: only its own path (its folder or its image)", tags=tags,
+                statuses=deleted)  # fmt: skip
+    upload_doc = Op(
+        "Upload and import files (multipart files[] or file; or a raw body with ?name=)",
+        tags=tags,
+        query=(Param("name", {"type": "string"}, "the file name of a raw body"),),
+        statuses={401: "The admin token is missing or wrong (when set)"},
+        body={"type": "object", "properties": {"files[]": {"type": "string", "format": "binary"}}},
+        body_type="multipart/form-data",
+    )
     return [
-        route("/uploads", list_uploads),
-        PatternRoute("/upload", upload, ("POST",), "upload"),
-        MethodRoute("/image/{path}", endpoint(delete_upload), ("DELETE",), "delete_image"),
-        MethodRoute("/file/{path}", endpoint(delete_upload), ("DELETE",), "delete_file"),
+        route("/uploads", list_uploads, doc=Op("Uploads, newest first", tags=tags)),
+        describe(PatternRoute("/upload", upload, ("POST",), "upload"), upload_doc),
+        describe(
+            MethodRoute("/image/{path}", endpoint(delete_upload), ("DELETE",), "delete_image"),
+            delete,
+        ),
+        describe(
+            MethodRoute("/file/{path}", endpoint(delete_upload), ("DELETE",), "delete_file"),
+            delete,
+        ),
     ]
