@@ -11,7 +11,7 @@ import numpy as np
 
 from tests.formats.conformance.case import Case, real, register
 from tests.formats.conformance.references import OpenSlideReference, TifffileReference
-from tests.helpers import leica_ventana, vendors
+from tests.helpers import leica_ventana, slidefiles, vendors
 
 LEVELS = "OPENSLIDE.level-count"
 
@@ -101,5 +101,22 @@ register(
         OpenSlideReference,
         levels_key=LEVELS,
         metadata={"raw:VENTANA.UnitNumber": "BI10N0000"},
+    ),
+)
+
+
+def _vms(folder: Path) -> Path:
+    return slidefiles.write_vms(folder / "vms", vendors.tissue(512, 384))
+
+
+register(
+    Case(
+        "synthetic-vms",
+        "VMS",
+        _vms,
+        OpenSlideReference,
+        levels_key=LEVELS,
+        multi_file=True,
+        metadata={"physical_size_x": 0.5, "raw:HAMAMATSU.Reference": "Synthetic"},
     ),
 )
