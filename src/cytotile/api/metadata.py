@@ -22,6 +22,7 @@ from cytotile.storage.base import safe_key
 
 ROLES = ("UPLOAD", "ORIGINAL", "SPATIAL", "SPECTRAL")
 RGB_CHANNELS = ("R", "G", "B")
+ASSOCIATED_ORDER = ("thumb", "label", "macro")
 #: PIMS's ImageInfo fields, in its order; ``None`` marks those computed here
 IMAGE_FIELDS = (
     "original_format", "width", "height", "depth", "duration", "physical_size_x",
@@ -105,11 +106,12 @@ def instrument_info(m: Manifest) -> dict[str, Any]:
 
 
 def associated_info(m: Manifest) -> list[dict[str, Any]]:
+    """PIMS's associated items, in its order (thumb, label, macro)."""
     described = image_of(m).get("associated") or {}
     return [
-        {"name": name, **{k: info.get(k) for k in ("width", "height", "n_channels")}}
-        for name, info in described.items()
-        if name in m.associated
+        {"name": name, **{k: described[name].get(k) for k in ("width", "height", "n_channels")}}
+        for name in ASSOCIATED_ORDER
+        if name in described and name in m.associated
     ]
 
 

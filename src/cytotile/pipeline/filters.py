@@ -23,11 +23,17 @@ FILTERS: dict[str, tuple[str, str]] = {
     ),
     "YEN": ("Yen Threshold", "Threshold maximizing the entropic correlation (Yen et al., 1995)."),
     "MEAN": ("Mean Threshold", "Threshold at the mean intensity."),
+    "MINIMUM": (
+        "Minimum Threshold",
+        "Threshold at the valley between the two peaks of the histogram, smoothed until it has "
+        "two (Prewitt & Mendelsohn, 1966); IsoData when it never becomes bimodal.",
+    ),
 }
+MAX_SMOOTHING = 10_000
 #: other ids of a filter (PIMS: BINARY is ImageJ's default auto threshold, a variant of IsoData)
 ALIASES: dict[str, tuple[str, ...]] = {"ISODATA": ("BINARY",)}
 #: PIMS filters that are recognized but not implemented yet
-NOT_YET = ("MINIMUM", "H_DAB", "H_E", "HE_DAB", "RGB_FROM_HED", "HED_FROM_RGB")
+NOT_YET = ("H_DAB", "H_E", "HE_DAB", "RGB_FROM_HED", "HED_FROM_RGB")
 
 
 def canonical(text: str) -> str | None:
@@ -80,6 +86,8 @@ def threshold(fid: str, grey: np.ndarray) -> int:
         return _isodata(hist, levels)
     if fid == "YEN":
         return _yen(hist)
+    if fid == "MINIMUM":
+        return _minimum(hist, levels)
     return _otsu(hist, levels)
 
 
@@ -111,6 +119,34 @@ def _isodata(hist: np.ndarray, levels: np.ndarray) -> int:
             break
         t = new
     return int(np.floor(t))
+
+
+def _peaks(smooth: np.ndarray) -> np.ndarray:
+    """Indexes of the local maxima (a plateau counts once, at its start; not the ends)."""
+    import numpy as np
+
+    slope = np.sign(np.diff(smooth))
+    for i in range(len(slope) - 2, -1, -1):  # a flat step takes the direction that follows
+        if slope[i] == 0:
+            slope[i] = slope[i + 1]
+    peaks: np.ndarray = np.flatnonzero((slope[:-1] > 0) & (slope[1:] < 0)) + 1
+    return peaks
+
+
+def _minimum(hist: np.ndarray, levels: np.ndarray) -> int:
+    import numpy as np
+
+    smooth = hist.astype(np.float64)
+    kernel = np.full(3, 1 / 3)
+    for _ in range(MAX_SMOOTHING):
+        peaks = _peaks(smooth)
+        if len(peaks) == 2:
+            low, high = int(peaks[0]), int(peaks[1])
+            return low + int(np.argmin(smooth[low : high + 1]))
+        if len(peaks) < 2:
+            break
+        smooth = np.convolve(smooth, kernel, mode="same")
+    return _isodata(hist, levels)
 
 
 def _yen(hist: np.ndarray) -> int:
