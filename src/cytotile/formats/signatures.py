@@ -26,13 +26,13 @@ SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (128, b"DICM", "DICOM"),
 )
 FTYP_BRANDS = {
-    b"heic": "HEIF (HEVC still image)",
-    b"heix": "HEIF (HEVC still image)",
-    b"hevc": "HEIF (HEVC image sequence)",
+    b"heic": "HEIF",
+    b"heix": "HEIF",
+    b"hevc": "HEIF",
     b"mif1": "HEIF",
-    b"msf1": "HEIF (image sequence)",
-    b"avif": "AVIF (AV1 still image)",
-    b"avis": "AVIF (AV1 image sequence)",
+    b"msf1": "HEIF",
+    b"avif": "AVIF",
+    b"avis": "AVIF",
     b"qt  ": "QuickTime",
 }
 

@@ -52,8 +52,10 @@ def read_header(path: Path) -> BmpHeader:
     if not data.startswith(b"BM") or len(data) < 26:
         raise FormatError("not a BMP file, or truncated in its header")
     offset, dib = struct.unpack("<II", data[10:18])
-    if dib not in DIB_SIZES or len(data) < 14 + dib:
+    if dib not in DIB_SIZES:
         raise FormatError(f"malformed BMP: unknown header size {dib}")
+    if len(data) < 14 + dib:
+        raise FormatError("truncated BMP: the file ends inside its header")
     if dib == 12:  # OS/2 BITMAPCOREHEADER
         width, height, _planes, bits = struct.unpack("<HHHH", data[18:26])
         compression, ppm_x, ppm_y, colours, entry = 0, 0, 0, 0, 3
