@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from cytotile.api import multipart
+from cytotile.api import cytomine, multipart
 from cytotile.api.admin import require_admin
 from cytotile.api.errors import ImportUnavailable, MalformedBody
 from cytotile.api.http import JSON
@@ -104,6 +104,7 @@ def _image_path(m: Manifest) -> str:
 
 async def upload(request: Request) -> Response:
     require_admin(request)
+    fields = cytomine.parse_fields(request.query_params)  # idStorage, idProject, keys, values
     name = request.query_params.get("name") or request.headers.get("x-file-name") or "upload"
     with tempfile.TemporaryDirectory(prefix="cytotile-upload-") as tmp:
         files = await multipart.receive(
@@ -112,7 +113,8 @@ async def upload(request: Request) -> Response:
         if not files:
             raise MalformedBody("the form has no file (field files[] or file)")
         results = [await run_in_threadpool(_import, request, f) for f in files]
-    return JSON(results)
+    storage = context(request).storage
+    return JSON([await run_in_threadpool(cytomine.answer, storage, r, fields) for r in results])
 
 
 def delete_upload(request: Request, args: Args) -> Response:

@@ -1,0 +1,99 @@
+"""Cytomine's upload call, ``POST /upload?idStorage=&idProject=&keys=&values=&sync=`` (multipart
+``files[]``), as PIMS takes it.
+
+PIMS checks the query (a storage, integer projects, as many keys as values), then registers an
+``UploadedFile`` in the core and calls the core back at every import step (its Cytomine
+listener). cytotile has no core to call: it checks the same fields, records them in the upload's
+manifest (``source.cytomine``) and answers, per file, PIMS's ``uploadedFile`` member beside its
+own fields, with the status as the core's numeric code. The import runs before the answer
+whatever ``sync`` says (the answer then carries the final status). What a core-backed
+deployment still needs is in docs/annotations.md ("Cytomine").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cytotile.errors import BadParameter, ImageNotFound
+from cytotile.manifest import Manifest
+from cytotile.storage.base import Storage
+
+#: Cytomine core's UploadedFileStatus codes (even: information or success, odd: an error)
+CODES = {
+    "UPLOADED": 0, "DETECTING_FORMAT": 10, "ERROR_FORMAT": 11, "EXTRACTING_DATA": 20,
+    "ERROR_EXTRACTION": 21, "CONVERTING": 30, "ERROR_CONVERSION": 31, "DEPLOYING": 40,
+    "ERROR_DEPLOYMENT": 41, "DEPLOYED": 100, "EXTRACTED": 102, "CONVERTED": 104,
+}  # fmt: skip
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+@dataclass(frozen=True)
+class UploadFields:
+    storage: int | None = None
+    projects: tuple[int, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+    sync: bool = False
+    core: str | None = None  # PIMS ignores a core other than its own; recorded
+
+    @property
+    def given(self) -> bool:
+        return self != UploadFields()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "storage": self.storage,
+            "projects": list(self.projects),
+            "properties": dict(self.properties),
+            "sync": self.sync,
+            "core": self.core,
+        }
+
+
+def _split(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def parse_fields(query: Mapping[str, str]) -> UploadFields:
+    """The Cytomine fields of the query (``storage`` and ``projects`` are PIMS's aliases)."""
+    raw_storage = query.get("idStorage") or query.get("storage")
+    try:
+        storage = int(raw_storage) if raw_storage else None
+        projects = tuple(int(p) for p in _split(query.get("idProject") or query.get("projects")))
+    except ValueError:
+        raise BadParameter("idStorage, idProject: integers are expected") from None
+    keys, values = _split(query.get("keys")), _split(query.get("values"))
+    if len(keys) != len(values):
+        raise BadParameter(f"keys, values: {len(keys)} keys for {len(values)} values")
+    sync_text = (query.get("sync") or "").strip().lower()
+    if sync_text not in TRUE + FALSE:
+        raise BadParameter(f"sync: {sync_text!r} is not a boolean")
+    core = query.get("core") or query.get("cytomine") or None
+    return UploadFields(storage, projects, tuple(zip(keys, values, strict=True)),
+                        sync_text in TRUE, core)  # fmt: skip
+
+
+def answer(storage: Storage, item: dict[str, Any], fields: UploadFields) -> dict[str, Any]:
+    """One file's answer: ``item`` (cytotile's) with PIMS's ``uploadedFile`` and ``size``; the
+    fields are recorded in the upload's manifest when the query had any."""
+    upload_id = item.get("id")
+    if fields.given and upload_id:
+        try:
+            manifest = Manifest.load(storage, upload_id)
+            manifest.source = {**manifest.source, "cytomine": fields.to_dict()}
+            manifest.save(storage)
+        except ImageNotFound:
+            pass
+    name = str(item.get("original_name") or item.get("name") or "")
+    uploaded = {
+        "id": upload_id,
+        "originalFilename": name,
+        "filename": item.get("path"),
+        "ext": name.rsplit(".", 1)[-1].lower() if "." in name else "",
+        "size": item.get("size"),
+        "status": CODES.get(str(item.get("status")), CODES["ERROR_DEPLOYMENT"]),
+        "storage": fields.storage,
+        "projects": list(fields.projects),
+    }
+    return {**item, "size": item.get("size"), "uploadedFile": uploaded}
