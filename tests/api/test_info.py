@@ -206,3 +206,17 @@ def test_associated(client: TestClient, images: Images) -> None:
     assert client.get(f"{base}/barcode").status_code == 422
     etag = png.headers["etag"]
     assert client.get(f"{base}/label.png", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_colormap_representation(client: TestClient) -> None:
+    png = client.get("/colormaps/viridis/representation.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    pixels = decode(png.content)
+    assert pixels.shape == (10, 100, 3)
+    assert pixels[0, 0].tolist() == [68, 1, 84] and pixels[9, 99].tolist() == [253, 231, 37]
+    inverted = decode(client.get("/colormaps/!viridis/representation.png").content)
+    assert inverted[0, 0].tolist() == [253, 231, 37]
+    sized = client.get("/colormaps/jet/representation.webp", params={"width": 300, "height": 4})
+    assert decode(sized.content).shape[:2] == (4, 300)
+    assert client.get("/colormaps/nope/representation.png").status_code == 404
+    assert client.get("/colormaps/jet/representation", params={"width": 5}).status_code == 422

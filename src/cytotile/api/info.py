@@ -11,11 +11,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cytotile import __version__
-from cytotile.api.http import JSON
+from cytotile.api.http import JSON, image_response, negotiate
 from cytotile.api.routing import context, route
 from cytotile.errors import NotFound
 from cytotile.pipeline import colormaps, filters
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.encode import Output
 from cytotile.pipeline.params import Safety
 from cytotile.settings import ServerSettings
 
@@ -108,6 +109,26 @@ def show_colormap(request: Request, args: Args) -> Response:
     return JSON(found)
 
 
+def colormap_representation(request: Request, args: Args) -> Response:
+    """An image of a named colormap (PIMS: width in 11..512, default 100; height in 1..512,
+    default 10), left to right from the lowest intensity."""
+    import numpy as np
+
+    from cytotile.pipeline import encode
+
+    found = colormaps.find(request.path_params["id"])
+    if found is None:
+        raise NotFound(f"no colormap {request.path_params['id']!r}")
+    fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
+    width = args.get_int("width", 11, 512) or 100
+    height = args.get_int("height", 1, 512) or 10
+    table = colormaps.lut(str(found["id"]))
+    at = np.linspace(0, 255, width)
+    row = np.stack([np.interp(at, np.arange(256), table[:, k]) for k in range(3)], axis=1)
+    pixels = np.rint(np.repeat(row[None], height, axis=0) * 255).astype(np.uint8)
+    return image_response(Output(encode.encode(pixels, fmt, 95), fmt.media_type))
+
+
 def routes() -> list[BaseRoute]:
     return [
         route("/ping", ping),
@@ -117,5 +138,6 @@ def routes() -> list[BaseRoute]:
         route("/filters", list_filters),
         route("/filters/{id}", show_filter),
         route("/colormaps", list_colormaps),
+        route("/colormaps/{id}/representation{ext}", colormap_representation),
         route("/colormaps/{id}", show_colormap),
     ]
