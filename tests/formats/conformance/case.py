@@ -37,6 +37,9 @@ class Case:
     #: the image spans several files: detection gets the named file alone, renamed; the import
     #: gets the whole folder as written
     multi_file: bool = False
+    #: detection still works with the named file alone, renamed (False: the name links the
+    #: files of the image, e.g. MRXS's ``<name>.mrxs`` and ``<name>/``: detection gets them as made)
+    renamable: bool = True
     #: mean absolute difference allowed between served and reference pixels (0-255)
     tolerance: float = 3.0
     #: the same for the thumbnail, when it differs (None: ``tolerance``)

@@ -120,3 +120,21 @@ register(
         metadata={"physical_size_x": 0.5, "raw:HAMAMATSU.Reference": "Synthetic"},
     ),
 )
+
+
+def _mrxs(folder: Path) -> Path:
+    return slidefiles.write_mrxs(folder, vendors.tissue(512, 512))
+
+
+register(
+    Case(
+        "synthetic-mrxs",
+        "MRXS",
+        _mrxs,
+        OpenSlideReference,
+        levels_key=LEVELS,
+        multi_file=True,
+        renamable=False,  # the .mrxs name is how its data folder is found
+        metadata={"physical_size_x": 0.5, "raw:MIRAX.GENERAL.SLIDE_NAME": "slide"},
+    ),
+)

@@ -39,6 +39,8 @@ def renamed(case: Case, folder: Path) -> Path:
     """The case's file copied alone into ``folder`` as ``image.bin``: content is all there is."""
     (folder / "made").mkdir()
     made = case.make(folder / "made")
+    if not case.renamable:
+        return made
     copy = folder / "renamed" / "image.bin"
     copy.parent.mkdir()
     shutil.copyfile(made, copy)
