@@ -28,7 +28,8 @@ CODECS = {
     "apcn": "ProRes",
 }
 CONTAINERS = {b"AVI ": "AVI"}
-STILL_BRANDS = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis")  # HEIF/AVIF: not video
+#: HEIF and AVIF still images and image sequences: ISO media too, but not video
+STILL_BRANDS = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis")
 MAX_BOXES = 4096
 PATH = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd")
 
