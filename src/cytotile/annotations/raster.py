@@ -64,13 +64,13 @@ def fill(shape: BaseGeometry, width: int, height: int) -> np.ndarray:
         return mask
     top, bottom = int(r0.min()), int(r0.max()) + 1  # work in the spans' bounding rows only
     left, right = int(c0.min()), int(c1.max())
-    w = right - left + 1
-    flat_start = (r0 - top) * w + (c0 - left)
-    flat_end = (r0 - top) * w + (c1 - left)
-    n = (bottom - top) * w
-    diff = np.bincount(flat_start, minlength=n) - np.bincount(flat_end, minlength=n)
-    inside = np.cumsum(diff.reshape(bottom - top, w), axis=1)[:, : right - left] > 0
-    mask[top:bottom, left:right] = inside
+    # spans of a row are disjoint and sorted: their starts are distinct, and so are their ends,
+    # so two unbuffered fancy-index updates accumulate exactly (int8: 1 byte a pixel)
+    diff = np.zeros((bottom - top, right - left + 1), dtype=np.int8)
+    diff[r0 - top, c0 - left] += 1
+    diff[r0 - top, c1 - left] -= 1
+    inside = np.cumsum(diff, axis=1, dtype=np.int8)[:, : right - left]
+    mask[top:bottom, left:right] = inside > 0
     return mask
 
 
