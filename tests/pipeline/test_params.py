@@ -68,7 +68,6 @@ def test_json_overrides_query() -> None:
         (q(log="perhaps"), "log"),
         (q(colormaps="plasma2"), "colormaps"),
         (q(filters="otsu,yen"), "filters"),
-        (q(filters="minimum"), "filters"),
         (Args.from_json({"channels": True}), "channels"),
         (Args.from_json({"channels": 1.5}), "channels"),
         (Args.from_json({"log": 3}), "log"),

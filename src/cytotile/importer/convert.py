@@ -51,13 +51,32 @@ def plane_order(meta: ImageMetadata) -> list[tuple[int, int, int]]:
     ]
 
 
+#: lossless planes are stored uncompressed when deflate does not reach this ratio on the first
+#: plane: noisy 16-bit samples barely compress (1.2x) and inflating them dominated the cost of
+#: a composite tile (bench/planes.py)
+MIN_DEFLATE_RATIO = 1.5
+
+
+def deflate_ratio(path: Path, image: pyvips.Image) -> float:
+    """Raw bytes of the plane's pyramid (4/3 of level 0) over the bytes libvips wrote."""
+    sample = {"uchar": 1, "ushort": 2}.get(image.format, 4)
+    raw = image.width * image.height * image.bands * sample * 4 / 3
+    return raw / max(path.stat().st_size, 1)
+
+
 def lossy(meta: ImageMetadata) -> bool:
     """8-bit RGB or grey images are served as JPEG; everything else stays lossless."""
     return meta.pixel_type == "uint8" and meta.n_concrete_channels == 1 and meta.n_samples in (1, 3)
 
 
 def save_plane_pyramid(
-    image: pyvips.Image, path: Path, n_tiers: int, *, jpeg: bool, quality: int
+    image: pyvips.Image,
+    path: Path,
+    n_tiers: int,
+    *,
+    jpeg: bool,
+    quality: int,
+    deflate: bool = True,
 ) -> None:
     factor = 1 << (n_tiers - 1)
     padded_w = ceil_div(image.width, factor) * factor
@@ -74,9 +93,11 @@ def save_plane_pyramid(
     }
     if jpeg:  # libvips writes YCbCr 4:2:0 below quality 90, no subsampling from 90 up
         options.update(compression="jpeg", Q=quality)
-    else:  # lossless; floats without a predictor (differencing their bits gains little)
+    elif deflate:  # lossless; floats without a predictor (differencing their bits gains little)
         predictor = "none" if image.format == "float" else "horizontal"
         options.update(compression="deflate", predictor=predictor)
+    else:
+        options.update(compression="none")
     try:
         image.tiffsave(str(path), **options)
     except Exception as exc:  # pyvips.Error, with the decoder's complaint
@@ -138,6 +159,7 @@ def convert(
     meta = source.metadata
     sizes = normalized_sizes(meta.width, meta.height)
     jpeg = lossy(meta)
+    deflate = True
     header = PyramidHeader(
         width=meta.width,
         height=meta.height,
@@ -164,7 +186,13 @@ def convert(
                     f"expected {meta.width}x{meta.height}"
                 )
             path = Path(tmp, f"plane-{n}.tif")
-            save_plane_pyramid(image, path, len(sizes), jpeg=jpeg, quality=quality)
+            save_plane_pyramid(image, path, len(sizes), jpeg=jpeg, quality=quality, deflate=deflate)
+            if not jpeg and deflate and n == 0 and deflate_ratio(path, image) < MIN_DEFLATE_RATIO:
+                deflate = False  # noisy samples: inflating would cost more than it saves
+                image = source.plane(c, z, t)
+                save_plane_pyramid(
+                    image, path, len(sizes), jpeg=False, quality=quality, deflate=False
+                )
             plane_paths.append(path)
             if wide:  # 32-bit: bins over the image's range, known once every plane is written
                 continue
@@ -180,7 +208,7 @@ def convert(
     return ConversionResult(
         index_size=index_size,
         n_tiers=len(sizes),
-        compression="jpeg" if jpeg else "deflate",
+        compression="jpeg" if jpeg else "deflate" if deflate else "none",
         size=out_path.stat().st_size,
         histogram=histogram_file(planes, meta, value_range),
     )

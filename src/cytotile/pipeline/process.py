@@ -6,7 +6,8 @@ Input is a raw stack ``(h, w, n)`` (uint8 or uint16), one band per requested cha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cytotile.pipeline import colormaps, filters
@@ -46,16 +47,33 @@ def stretch(values: np.ndarray, ch: ChannelRender, log: bool) -> np.ndarray:
     return v.astype(np.float32, copy=False)
 
 
-def stretched(values: np.ndarray, ch: ChannelRender, log: bool) -> np.ndarray:
+def stretched(values: np.ndarray, ch: ChannelRender, log: bool, coarse: bool = False) -> np.ndarray:
     """:func:`stretch` of integer samples through a lookup table: the arithmetic (and its
-    ``pow``) runs once per possible value instead of once per pixel."""
+    ``pow``) runs once per possible value instead of once per pixel. ``coarse`` (8-bit
+    output): the gamma of other samples through a 65536-step table of [0, 1] (under half an
+    output level off) instead of a ``pow`` per pixel."""
     import numpy as np
 
     if values.dtype == np.uint8 or (values.dtype == np.uint16 and values.size > 65536):
         levels = np.arange(256 if values.dtype == np.uint8 else 65536, dtype=values.dtype)
         mapped: np.ndarray = stretch(levels, ch, log)[values]
         return mapped
+    if coarse and not log and ch.gamma != 1.0:
+        linear = stretch(values, replace(ch, gamma=1.0), False)
+        index = (linear * np.float32(65535) + np.float32(0.5)).astype(np.uint16)
+        powered: np.ndarray = gamma_table(ch.gamma)[index]
+        return powered
     return stretch(values, ch, log)
+
+
+@functools.lru_cache(maxsize=64)
+def gamma_table(gamma: float) -> np.ndarray:
+    """``(i / 65535) ** gamma`` for every i (float32), read-only."""
+    import numpy as np
+
+    table = np.power(np.arange(65536, dtype=np.float32) / np.float32(65535), np.float32(gamma))
+    table.setflags(write=False)
+    return table
 
 
 PRIMARIES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
@@ -95,6 +113,7 @@ def render(
 
     if stack.ndim != 3 or stack.shape[2] != len(channels):
         raise ValueError(f"stack of shape {stack.shape} for {len(channels)} channels")
+    coarse = bits == 8
     grey_single = len(channels) == 1 and channels[0].color is None and not channels[0].colormap
     rgb = not channels[0].colormap and all(
         ch.color == PRIMARIES[k] and not ch.colormap for k, ch in enumerate(channels)
@@ -106,13 +125,15 @@ def render(
         luts = [quantize(stretch(levels, ch, log), bits) for ch in channels]
         return np.stack([lut[stack[..., k]] for k, lut in enumerate(luts)], axis=-1)
     if grey_single:
-        out = stretched(stack[..., 0], channels[0], log)[..., None]
+        out = stretched(stack[..., 0], channels[0], log, coarse)[..., None]
     elif len(channels) == 3 and rgb:  # each output band is one input band: no mixing
-        out = np.stack([stretched(stack[..., k], ch, log) for k, ch in enumerate(channels)], -1)
+        out = np.stack(
+            [stretched(stack[..., k], ch, log, coarse) for k, ch in enumerate(channels)], -1
+        )
     else:
         out = np.zeros((*stack.shape[:2], 3), dtype=np.float32)
         for k, ch in enumerate(channels):
-            out += colorize(stretched(stack[..., k], ch, log), ch)
+            out += colorize(stretched(stack[..., k], ch, log, coarse), ch)
         np.clip(out, 0.0, 1.0, out=out)
     if filter_id is not None:
         grey = out if out.shape[2] == 1 else luminance(out)
