@@ -60,8 +60,8 @@ MIN_DEFLATE_RATIO = 1.5
 def deflate_ratio(path: Path, image: pyvips.Image) -> float:
     """Raw bytes of the plane's pyramid (4/3 of level 0) over the bytes libvips wrote."""
     sample = {"uchar": 1, "ushort": 2}.get(image.format, 4)
-    raw = image.width * image.height * image.bands * sample * 4 / 3
-    return raw / max(path.stat().st_size, 1)
+    raw = int(image.width) * int(image.height) * int(image.bands) * sample * 4 / 3
+    return float(raw / max(path.stat().st_size, 1))
 
 
 def lossy(meta: ImageMetadata) -> bool:

@@ -71,7 +71,8 @@ def gamma_table(gamma: float) -> np.ndarray:
     """``(i / 65535) ** gamma`` for every i (float32), read-only."""
     import numpy as np
 
-    table = np.power(np.arange(65536, dtype=np.float32) / np.float32(65535), np.float32(gamma))
+    levels = np.arange(65536, dtype=np.float32) / np.float32(65535)
+    table: np.ndarray = np.power(levels, np.float32(gamma))
     table.setflags(write=False)
     return table
 
