@@ -56,6 +56,7 @@ def run(cfg: Config) -> list[Section]:
     from bench.conversion import PYRAMID_KEY, bench_conversion, outputs
     from bench.http_load import TITLE as HTTP_TITLE
     from bench.http_load import bench_http
+    from bench.protocols import add_protocol_rows
     from bench.s3gets import bench_s3_gets
     from bench.slide import ensure_slide
     from bench.tiles import add_floors, bench_tiles
@@ -107,14 +108,15 @@ def run(cfg: Config) -> list[Section]:
         )
     if tiles and cfg.http:
         head = reader.header
-        sections.append(
-            guarded(
-                HTTP_TITLE,
-                lambda: bench_http(
-                    cfg.workdir, head.width, head.height, cfg.http_seconds, cfg.http_requests
-                ),
-            )
-        )
+
+        def http_section() -> Section:
+            args = (cfg.workdir, head.width, head.height, cfg.http_seconds, cfg.http_requests)
+            section = bench_http(*args)
+            if section.rows and section.rows[0].value is not None:  # not skipped
+                add_protocol_rows(section, *args)  # IIIF and DZI tiles vs the PIMS route
+            return section
+
+        sections.append(guarded(HTTP_TITLE, http_section))
     sections.append(guarded("cold start", lambda: bench_coldstart(cfg.import_runs)))
     return sections
 

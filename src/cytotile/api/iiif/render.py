@@ -31,18 +31,20 @@ def stored_tile(
     side may be from the tile's when the request computed it from the aspect ratio (``w,``
     gives a height rounded from the region's ratio; the tile's is ceil-halved)."""
     base = pyramid.base
+    left, top = l0_region.left, l0_region.top
     for tier in pyramid.tiers:
         l0_span = tier.tile_width << tier.level  # a tile's width in level-0 pixels
-        if l0_region.left % l0_span or l0_region.top % l0_span:
+        if left % l0_span or top % l0_span:
             continue
-        tile_tx, tile_ty = l0_region.left // l0_span, l0_region.top // l0_span
-        if tile_tx >= tier.n_tx or tile_ty >= tier.n_ty:
+        tile_tx, tile_ty = left // l0_span, top // l0_span
+        tile_width = min(tier.tile_width, tier.width - tile_tx * tier.tile_width)
+        tile_height = min(tier.tile_height, tier.height - tile_ty * tier.tile_height)
+        if tile_width <= 0 or tile_height <= 0:
             continue
-        tile = tier.tile_region(tile_tx, tile_ty)
-        if abs(tile.width - width) > slack[0] or abs(tile.height - height) > slack[1]:
+        if abs(tile_width - width) > slack[0] or abs(tile_height - height) > slack[1]:
             continue
-        l0_width = min(l0_span, base.width - l0_region.left)
-        l0_height = min(l0_span, base.height - l0_region.top)
+        l0_width = min(l0_span, base.width - left)
+        l0_height = min(l0_span, base.height - top)
         if (l0_region.width, l0_region.height) == (l0_width, l0_height):
             return tier, tile_tx, tile_ty
     return None

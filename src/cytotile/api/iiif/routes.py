@@ -9,6 +9,8 @@ tile routes do; any other is rendered in the thread pool.
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
@@ -38,6 +40,7 @@ from cytotile.pipeline.params import DEFAULT_PARAMS, parse_image_params
 from cytotile.pyramid import Region
 
 VERSIONS = ("2", "3")
+PROFILE_LINK = {v: f'<{uri}>;rel="profile"' for v, uri in documents.PROFILE_URI.items()}
 
 
 def version_of(request: Request) -> int:
@@ -65,8 +68,7 @@ def info_json(request: Request, args: Args) -> Response:
 
     def build() -> Response:
         document = documents.info_json(version, sid, view.pyramid, limits(ctx))
-        link = f'<{documents.PROFILE_URI[version]}>;rel="profile"'
-        return JSON(document, media_type=media_type, headers={"Link": link})
+        return JSON(document, media_type=media_type, headers={"Link": PROFILE_LINK[version]})
 
     return conditional(request, etag, ctx.settings.cache_max_age, build)
 
@@ -85,37 +87,34 @@ def image(request: Request, args: Args) -> Response | Later:
     width, height = parse_size(p["size"], region, version, limits(ctx))
     if not (quality == "default" or (quality == "color" and view.header.n_samples == 3)):
         params = render.quality_params(params, quality)
-    opts = options(request, fmt)
-    plane, found = None, None
+    max_age = ctx.settings.cache_max_age
+    rendering = "default" if params == DEFAULT_PARAMS else params  # (its repr is not free)
     if rotation.is_identity and fmt is Format.JPEG:
         size = p["size"].lstrip("^")
         slack = (int(size.startswith(",")), int(size.endswith(",")))
         found = render.stored_tile(pyramid, region, width, height, slack)
         if found is not None:
             tier, tile_tx, tile_ty = found
+            opts = outputs.Options(fmt, ctx.settings.output_jpeg_quality)
             plane = outputs.passthrough_plane(view, tier, params, opts)
-            tile = tier.tile_region(tile_tx, tile_ty)
-            width, height = tile.width, tile.height  # what the stored tile holds
-    rendering = "default" if params == DEFAULT_PARAMS else params  # (its repr is not free)
-    key = (region, width, height, rotation, quality, rendering, fmt.value, opts.quality)
-    etag = make_etag("iiif", view.digest, *key)
-    asked = f"{quality}.{p['format']}"
-    links = {"Link": _links(request, version, region, (width, height), rotation, asked)}
-    max_age = ctx.settings.cache_max_age
-    if found is not None and plane is not None:
-        tier, tile_tx, tile_ty = found
-        stored_plane = plane
+            if plane is not None:  # the stored bytes: one read, on the event loop
+                key = ("stored", tier.level, tile_tx, tile_ty, quality, rendering)
+                etag = make_etag("iiif", view.digest, *key)
 
-        def stored() -> Response:
-            output = outputs.passthrough_tile(view, tier, tile_tx, tile_ty, stored_plane)
-            output.headers.update(links)
-            return image_response(output, tile=True)
+                def stored() -> Response:
+                    output = outputs.passthrough_tile(view, tier, tile_tx, tile_ty, plane)
+                    output.headers["Link"] = PROFILE_LINK[version]
+                    return image_response(output, tile=True)
 
-        return conditional(request, etag, max_age, stored)
-
+                return conditional(request, etag, max_age, stored)
+    opts = options(request, fmt)
+    key = (*astuple(region), width, height, *astuple(rotation), quality, rendering, fmt.value)
+    etag = make_etag("iiif", view.digest, *key, opts.quality)
     if etag_matches(request.headers.get("if-none-match"), etag):
         return conditional(request, etag, max_age, lambda: Response())  # 304
     planned = render.plan(view, params, region, (width, height), opts)
+    asked = f"{quality}.{p['format']}"
+    links = {"Link": _links(request, version, region, (width, height), rotation, asked)}
 
     def build() -> Response:
         output = render.render_image(view, params, planned, rotation, opts)
@@ -140,7 +139,7 @@ def _links(
         f"{service_id(request, version)}/{region.left},{region.top},{region.width},"
         f"{region.height}/{size[0]},{size[1]}/{mirror}{rotation.degrees:g}/{quality_format}"
     )
-    return f'<{canonical}>;rel="canonical", <{documents.PROFILE_URI[version]}>;rel="profile"'
+    return f'<{canonical}>;rel="canonical", {PROFILE_LINK[version]}'
 
 
 def base_redirect(request: Request, args: Args) -> Response:
