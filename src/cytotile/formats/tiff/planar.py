@@ -61,6 +61,7 @@ def open_tiff(format_id: str, path: Path, pages: list[TiffPage], info: TiffInfo)
     )
     depth, axis = stack_depth(path, info) if format_id == "PLANARTIFF" else (1, "Z")
     if depth > 1:
+        safety.check_tiff(info, list(info.pages), max_pixels=None)  # every page is decoded
         return stack_source(path, metadata, depth, axis)
     source = VipsSource(metadata, load)
     if pixel_type == "uint8" and bands in (1, 3) and page.photometric in (1, 2, 6):
