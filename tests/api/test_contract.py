@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from cytotile.api.app import create_app
 from cytotile.formats import detect
-from cytotile.manifest import Manifest
+from cytotile.manifest import FileEntry, Manifest, Status
 from cytotile.settings import ServerSettings
 from cytotile.storage.local import LocalStorage
 from tests.api import pims_schemas
@@ -127,6 +127,13 @@ def test_representations_and_files(contract: tuple[TestClient, list[Image]]) -> 
                 url = f"/image/{image.path}/info/representations/{entry.role}"
                 _check(client, "/image/{filepath}/info/representations/{representation}", url)
         _check(client, "/file/{filepath}/info", f"/file/{image.path}/info")
+    upload = FileEntry("UPLOAD", "upload-zip/all.zip", 99)
+    children = [{"id": image.manifest.id} for image in found]
+    archive = Manifest("upload-zip", "all.zip", Status.EXTRACTED, files=[upload], children=children)
+    archive.save(LocalStorage(client.app.state.cytotile.storage.root))  # type: ignore[attr-defined]
+    _check(client, "/file/{filepath}/info", "/file/upload-zip/all.zip/info")
+    listed = client.get("/file/upload-zip/all.zip/info").json()
+    assert listed["file_type"] == "COLLECTION" and len(listed["children"]) == len(found)
 
 
 def test_metadata_namespaces_and_types(contract: tuple[TestClient, list[Image]]) -> None:

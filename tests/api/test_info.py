@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from starlette.testclient import TestClient
 
 from cytotile import __version__
+from cytotile.api.app import create_app
+from cytotile.manifest import FileEntry, Manifest, Status
+from cytotile.settings import ServerSettings
+from cytotile.storage.local import LocalStorage
 from tests.api.conftest import Images, decode
 
 
@@ -220,3 +226,22 @@ def test_colormap_representation(client: TestClient) -> None:
     assert decode(sized.content).shape[:2] == (4, 300)
     assert client.get("/colormaps/nope/representation.png").status_code == 404
     assert client.get("/colormaps/jet/representation", params={"width": 5}).status_code == 422
+
+
+def test_collection_file_info(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    child = Manifest("upload-child", "a.png", Status.DEPLOYED,
+                     files=[FileEntry("UPLOAD", "upload-child/a.png", 10, "PNG")])  # fmt: skip
+    child.save(storage)
+    upload = FileEntry("UPLOAD", "upload-zip/images.zip", 99)
+    children = [{"id": "upload-child"}, {"id": "upload-gone"}, {"id": "../x"}]
+    archive = Manifest(
+        "upload-zip", "images.zip", Status.EXTRACTED, files=[upload], children=children
+    )
+    archive.save(storage)
+    with TestClient(create_app(ServerSettings(root=str(tmp_path)), storage)) as client:
+        body = client.get("/file/upload-zip/images.zip/info").json()
+    assert body["file_type"] == "COLLECTION" and body["extension"] == ".zip"
+    assert [(c["filepath"], c["file_type"], c["size"]) for c in body["children"]] == [
+        ("upload-child/a.png", "SINGLE", 10)
+    ]

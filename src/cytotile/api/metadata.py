@@ -13,12 +13,12 @@ from starlette.routing import BaseRoute
 from cytotile.api.http import JSON, conditional, make_etag
 from cytotile.api.info import collection
 from cytotile.api.routing import context, route
-from cytotile.errors import BadParameter, ImageNotFound, NotFound
+from cytotile.errors import BadParameter, BadPath, ImageNotFound, NotFound
 from cytotile.manifest import FileEntry, Manifest, Status, upload_id_of
 from cytotile.pipeline import colormaps
 from cytotile.pipeline.args import Args
 from cytotile.pyramid import Pyramid
-from cytotile.storage.base import safe_key
+from cytotile.storage.base import Storage, safe_key
 
 ROLES = ("UPLOAD", "ORIGINAL", "SPATIAL", "SPECTRAL")
 RGB_CHANNELS = ("R", "G", "B")
@@ -115,7 +115,10 @@ def associated_info(m: Manifest) -> list[dict[str, Any]]:
     ]
 
 
-def file_info(m: Manifest, entry: FileEntry) -> dict[str, Any]:
+def file_info(
+    m: Manifest, entry: FileEntry, children: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """PIMS's file info; an extracted archive (COLLECTION) lists its children's."""
     name = PurePosixPath(entry.key.split("://")[-1]).name
     info: dict[str, Any] = {
         "file_type": "COLLECTION" if m.status is Status.EXTRACTED else "SINGLE",
@@ -128,8 +131,22 @@ def file_info(m: Manifest, entry: FileEntry) -> dict[str, Any]:
         "role": entry.role,
     }
     if info["file_type"] == "COLLECTION":
-        info["children"] = list(m.source.get("children", []))
+        info["children"] = children or []
     return info
+
+
+def children_info(storage: Storage, m: Manifest) -> list[dict[str, Any]]:
+    """The file info of each child of an extracted archive (its upload), from its manifest."""
+    found = []
+    for child in m.children:
+        try:
+            cm = Manifest.load(storage, str(child.get("id")))
+        except (ImageNotFound, BadPath):
+            continue  # a child removed since, or a malformed record: not listed
+        upload = cm.file("UPLOAD")
+        if upload is not None:
+            found.append(file_info(cm, upload))
+    return found
 
 
 def representation(m: Manifest, entry: FileEntry) -> dict[str, Any]:
@@ -220,7 +237,12 @@ def show_file(request: Request, args: Args) -> Response:
         entry = manifest.file("UPLOAD")
     if entry is None:
         raise NotFound(f"no file {path!r} in {manifest.id}")
-    return answer(request, manifest, lambda: file_info(manifest, entry))
+    storage = context(request).storage
+
+    def content() -> dict[str, Any]:
+        return file_info(manifest, entry, children_info(storage, manifest))
+
+    return answer(request, manifest, content)
 
 
 def routes() -> list[BaseRoute]:
