@@ -25,6 +25,7 @@ from cytotile.api import (
     histograms,
     info,
     metadata,
+    openapi,
     presigned,
     thumbs,
     tiles,
@@ -62,6 +63,7 @@ def all_routes() -> list[BaseRoute]:
         *presigned.routes(),
         *uploads.routes(),
         *viewer.routes(),
+        *openapi.routes(),
     ]
 
 

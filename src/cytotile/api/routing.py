@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cytotile.api.errors import MalformedBody
+from cytotile.api.openapi import Op, describe
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.image import check_image_path, image_path_known
 from cytotile.settings import ServerSettings
@@ -205,7 +206,12 @@ def route(
     methods: Sequence[str] = ("GET",),
     name: str | None = None,
     inline: bool = False,
+    doc: Op | None = None,
 ) -> PatternRoute:
+    """``doc``: the route's OpenAPI description (:mod:`cytotile.api.openapi`)."""
     image_path = pattern.startswith("/image/{path}")
     run = endpoint(handler, inline, image_path)
-    return PatternRoute(pattern, run, methods, name or handler.__name__)
+    made = PatternRoute(pattern, run, methods, name or handler.__name__)
+    if doc is not None:
+        describe(made, doc)
+    return made

@@ -8,7 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from cytotile.api import openapi_ops as ops
 from cytotile.api.http import conditional, etag_matches, image_response, make_etag, negotiate
+from cytotile.api.openapi import Op, Param
 from cytotile.api.routing import Later, context, route
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
@@ -18,6 +20,21 @@ from cytotile.pipeline.params import parse_image_params, parse_safety
 from cytotile.pipeline.regions import parse_target
 
 THUMB_LENGTH = 256
+PRECOMPUTED = Param("use_precomputed", {"type": "boolean"}, "accepted (tiers are as cheap)")
+THUMB_DOC = Op(
+    "A thumbnail: the whole image, 8 bits, for display (length 256 by default)",
+    tags=ops.IMAGE_TAGS,
+    returns="image",
+    query=(*ops.SIZE, *ops.PLANES, *ops.MANIPULATION, PRECOMPUTED, ops.SAFETY),
+    statuses={413: "Over the memory budget of one request"},
+)
+RESIZED_DOC = Op(
+    "The whole image at a size, zoom or level (16 bits when asked and the format holds it)",
+    tags=ops.IMAGE_TAGS,
+    returns="image",
+    query=(*ops.SIZE, *ops.TIERS, *ops.PLANES, *ops.MANIPULATION, *ops.GENERAL, ops.SAFETY),
+    statuses={413: "Over the memory budget of one request"},
+)
 
 
 def options(request: Request, fmt: outputs.Format) -> outputs.Options:
@@ -75,6 +92,6 @@ def resized(request: Request, args: Args) -> Response | Later:
 
 def routes() -> list[BaseRoute]:
     return [
-        route("/image/{path}/thumb{ext}", thumb, ("GET", "POST")),
-        route("/image/{path}/resized{ext}", resized, ("GET", "POST")),
+        route("/image/{path}/thumb{ext}", thumb, ("GET", "POST"), doc=THUMB_DOC),
+        route("/image/{path}/resized{ext}", resized, ("GET", "POST"), doc=RESIZED_DOC),
     ]

@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from cytotile.api import openapi_ops as ops
 from cytotile.api.http import conditional, etag_matches, image_response, make_etag, negotiate
+from cytotile.api.openapi import Op, Param
 from cytotile.api.routing import Later, context, route
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args, to_int
@@ -78,13 +80,28 @@ def tile(request: Request, args: Args) -> Response | Later:
     return _tile(request, args, "tile")
 
 
+QUERY = (*ops.PLANES, *ops.MANIPULATION, *ops.GENERAL)
+
+
+def _doc(summary: str, query: tuple[Param, ...] = QUERY) -> Op:
+    passthrough = "X-Cytotile-Passthrough: 1 when the stored JPEG bytes are sent untouched."
+    return Op(summary, passthrough, ops.IMAGE_TAGS, query, returns="image")
+
+
 def routes() -> list[BaseRoute]:
     out: list[BaseRoute] = []
     for resource, handler in (("normalized-tile", normalized_tile), ("tile", tile)):
         base = f"/image/{{path}}/{resource}"
+        doc = _doc(f"A {resource} of the normalized pyramid (256 x 256)")
+        generic = _doc(
+            f"A {resource}, chosen in the JSON body", (*ops.TIERS, *ops.TILE_BODY, *QUERY)
+        )
+        get_post = ("GET", "POST")
         out += [
-            route(base + "/{tier}/{n}/ti/{ti}{ext}", handler, ("GET", "POST"), inline=True),
-            route(base + "/{tier}/{n}/tx/{tx}/ty/{ty}{ext}", handler, ("GET", "POST"), inline=True),
-            route(base + "{ext}", handler, ("POST",), inline=True),
+            route(base + "/{tier}/{n}/ti/{ti}{ext}", handler, get_post, inline=True, doc=doc),
+            route(
+                base + "/{tier}/{n}/tx/{tx}/ty/{ty}{ext}", handler, get_post, inline=True, doc=doc
+            ),
+            route(base + "{ext}", handler, ("POST",), inline=True, doc=generic),
         ]
     return out

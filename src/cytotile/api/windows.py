@@ -6,8 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from cytotile.api import openapi_ops as ops
 from cytotile.api.annotations import window_annotations
 from cytotile.api.http import image_response, make_etag, negotiate
+from cytotile.api.openapi import Op, Param
 from cytotile.api.routing import Later, context, route
 from cytotile.api.thumbs import deferred, options
 from cytotile.pipeline import outputs
@@ -39,4 +41,14 @@ def window(request: Request, args: Args) -> Response | Later:
 
 
 def routes() -> list[BaseRoute]:
-    return [route("/image/{path}/window{ext}", window, ("POST",))]
+    return [route("/image/{path}/window{ext}", window, ("POST",), doc=WINDOW_DOC)]
+
+
+WINDOW_DOC = Op(
+    "A region (or a tile) of a reference tier, at its size or rescaled",
+    tags=ops.IMAGE_TAGS,
+    returns="image",
+    query=(*ops.WINDOW, *ops.SIZE, *ops.TIERS, *ops.PLANES, *ops.MANIPULATION, *ops.GENERAL,
+           Param("annotations", {"type": "array", "items": {"type": "object"}}), ops.SAFETY),
+    statuses={413: "Over the memory budget of one request"},
+)  # fmt: skip
