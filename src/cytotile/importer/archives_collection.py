@@ -126,23 +126,33 @@ def _unpack_and_classify(
         "limits": limits_for(run, out).to_dict(),
         "name": run.manifest.original_name,
     }
-    try:
-        unpacked = run.isolated("unpack", payload, settings.timeout_s)
-    except ExtractionError:
-        raise
-    except ImportFailure as exc:  # killed: out of time or memory
-        raise ExtractionError(f"cannot extract the {KINDS[kind]} archive: {exc.details}") from exc
+    what = f"the {KINDS[kind]} archive"
+    unpacked = _extracting(run, "unpack", payload, settings.timeout_s, f"cannot extract {what}")
     files = unpacked["files"]
     if not files:
-        raise ExtractionError(f"the {KINDS[kind]} archive holds no file")
-    found = run.isolated(
+        raise ExtractionError(f"{what} holds no file")
+    found = _extracting(
+        run,
         "classify",
         {"root": str(out), "files": [f["path"] for f in files], "max_pixels": settings.max_pixels},
         min(settings.timeout_s, CLASSIFY_TIMEOUT_S),
+        f"cannot detect the formats of the files of {what}",
     )
     sizes = {f["path"]: f["size"] for f in files}
     members = [{**m, "size": sizes[m["path"]]} for m in found["members"]]
     return members, int(unpacked["written"]), unpacked.get("single")
+
+
+def _extracting(
+    run: _Run, task: str, payload: dict[str, Any], timeout_s: float, what: str
+) -> dict[str, Any]:
+    """An isolated step of the extraction: being killed (time, memory) is ERROR_EXTRACTION."""
+    try:
+        return run.isolated(task, payload, timeout_s)
+    except ExtractionError:
+        raise
+    except ImportFailure as exc:
+        raise ExtractionError(f"{what}: {exc.details}") from exc
 
 
 def _single_image(member: dict[str, Any]) -> dict[str, Any]:
