@@ -160,3 +160,16 @@ def test_s3_presigned_redirect(s3_server: Any) -> None:
     named = client.get(f"/image/{uid}/a b.svs/export?filename=orig.svs", follow_redirects=False)
     download = httpx.get(named.headers["location"])
     assert 'filename="orig.svs"' in download.headers["content-disposition"]
+
+
+def test_zip_on_lambda_is_bounded(
+    local: tuple[TestClient, Deployed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cytotile.api import exports
+
+    client, image = local
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "cytotile-TileFunction")
+    monkeypatch.setattr(exports, "LAMBDA_RESPONSE_LIMIT", 100_000)
+    response = client.get(f"/file/{image.upload_id}/export")
+    assert response.status_code == 400 and "one by one" in response.json()["details"]
+    assert client.get(f"/image/{image.path}/export").content == ORIGINAL  # a file still is
