@@ -224,3 +224,18 @@ def test_multi_file_ome_tiff(tmp_path: Path) -> None:
         ]
         assert m.physical_size_x == pytest.approx(0.65)
         assert np.array_equal(source.plane(1).numpy(), planes[1])
+
+
+def test_czi_large_planes_through_a_mapped_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planes over the in-memory limit are assembled in a temporary raw file (bounded RAM)."""
+    import czifile
+
+    from cytotile.formats.microscopy import czi
+
+    monkeypatch.setattr(czi, "IN_MEMORY", 0)
+    path = sample("CellDivision_T3_Z5_CH2_X240_Y170.czi")
+    reference = czifile.imread(str(path))
+    with detect(path).open(path) as source:
+        for c, z, t in [(0, 0, 0), (1, 3, 2), (0, 4, 1)]:
+            plane = source.plane(c, z, t).numpy()
+            assert np.array_equal(plane, reference[0, t, c, z, :, :, 0])

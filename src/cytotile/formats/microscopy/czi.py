@@ -5,6 +5,8 @@ a time; scaling, channels (name, colour, wavelengths), objective from the XML me
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +15,17 @@ from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
 from cytotile.formats.common import decoding
 from cytotile.formats.microscopy.planes import (
+    VIPS,
     PlaneSource,
     array_to_vips,
     channel_list,
     served_type,
     stack_metadata,
+    to_served,
 )
 
 MAGIC = b"ZISRAWFILE"
+IN_MEMORY = 64 * 2**20  # larger planes are assembled in a temporary file libvips maps
 PIXEL_TYPES = {
     "Gray8": "uint8",
     "Gray16": "uint16",
@@ -96,6 +101,9 @@ def parse_metadata(text: str) -> dict[str, Any]:
 
 
 class CziPlanes:
+    """Planes assembled from the subblocks of one (c, z, t): in memory when small, else in a
+    temporary raw file that libvips maps (bounded memory for large mosaics)."""
+
     def __init__(self, path: Path) -> None:
         import czifile
 
@@ -104,45 +112,73 @@ class CziPlanes:
         self.start = tuple(int(v) for v in self.czi.start)
         self.shape = tuple(int(v) for v in self.czi.shape)
         self.entries = list(self.czi.filtered_subblock_directory)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._raw: tuple[tuple[int, int, int], Path] | None = None
 
     def size(self, axis: str) -> int:
         return self.shape[self.axes.index(axis)] if axis in self.axes else 1
 
+    def _subblocks(self, c: int, z: int, t: int) -> Iterator[tuple[Any, dict[str, int]]]:
+        """Full-resolution subblocks of the plane, with their start in plane coordinates."""
+        base = dict(zip(self.axes, self.start, strict=True))
+        want = {"C": c, "Z": z, "T": t}
+        for entry in self.entries:
+            where = {
+                a: int(v) - base.get(a, 0) for a, v in zip(entry.axes, entry.start, strict=False)
+            }
+            if all(where.get(a, 0) == i for a, i in want.items()):
+                yield entry, where
+
     def read(self, c: int, z: int, t: int) -> Any:
         import numpy as np
+        import pyvips
 
-        ax = self.axes
-        y0, x0 = self.start[ax.index("Y")], self.start[ax.index("X")]
-        samples = self.size("0")
-        out = np.zeros((self.size("Y"), self.size("X"), samples), dtype=self.czi.dtype)
-        want = {"C": c, "Z": z, "T": t}
+        height, width, samples = self.size("Y"), self.size("X"), self.size("0")
+        dtype = np.dtype(self.czi.dtype)
+        shape = (height, width, samples)
+        raw = (
+            self._raw_path((c, z, t))
+            if height * width * samples * dtype.itemsize > IN_MEMORY
+            else None
+        )
+        out = np.zeros(shape, dtype) if raw is None else np.memmap(raw, dtype, "w+", shape=shape)
         found = False
-        for entry in self.entries:
-            where = dict(zip(entry.axes, entry.start, strict=False))
-            if any(
-                where.get(a, self.start[ax.index(a)] if a in ax else 0)
-                - (self.start[ax.index(a)] if a in ax else 0)
-                != i
-                for a, i in want.items()
-            ):
-                continue
+        for entry, where in self._subblocks(c, z, t):
             tile = entry.data_segment().data()
             tile = tile.reshape(
                 tile.shape[entry.axes.index("Y")], tile.shape[entry.axes.index("X")], -1
             )
-            ty, tx = int(where["Y"]) - y0, int(where["X"]) - x0
-            h = min(tile.shape[0], out.shape[0] - ty)
-            w = min(tile.shape[1], out.shape[1] - tx)
-            out[ty : ty + h, tx : tx + w] = tile[:h, :w]
-            found = True
+            ty, tx = where.get("Y", 0), where.get("X", 0)
+            h, w = min(tile.shape[0], height - ty), min(tile.shape[1], width - tx)
+            if h > 0 and w > 0 and ty >= 0 and tx >= 0:
+                out[ty : ty + h, tx : tx + w] = tile[:h, :w]
+                found = True
         if not found:
             raise FormatError(f"CZI has no subblock for plane c={c} z={z} t={t}")
+        if raw is None:
+            return array_to_vips(out[..., ::-1] if samples == 3 else out, str(dtype))
+        if isinstance(out, np.memmap):
+            out.flush()
+        del out
+        image = pyvips.Image.rawload(str(raw), width, height, samples, format=VIPS[str(dtype)])
         if samples == 3:
-            out = out[..., ::-1]  # BGR -> RGB
-        return array_to_vips(out, str(self.czi.dtype))
+            image = image[2].bandjoin([image[1], image[0]])  # BGR -> RGB
+        return to_served(image, str(dtype))
+
+    def _raw_path(self, key: tuple[int, int, int]) -> Path:
+        """The temporary file of this plane; the previous plane's file is removed."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="cytotile-czi-")
+        if self._raw is not None:
+            self._raw[1].unlink(missing_ok=True)
+        path = Path(self._tmp.name, "plane-{}-{}-{}.raw".format(*key))
+        self._raw = (key, path)
+        return path
 
     def close(self) -> None:
         self.czi.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 class CziFormat(Format):
