@@ -9,12 +9,20 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
 import pyvips
 
-from tests.functions.support import LambdaContext, load_event, load_handler, response_header
+from tests.functions.support import (
+    IMAGES_BUCKET,
+    Cloud,
+    LambdaContext,
+    load_event,
+    load_handler,
+    response_header,
+)
 from tests.helpers.deployed import Deployed, deploy, rgb_source
 
 # level-0 box (100, 100)-(300, 200) given in Cytomine's y-up coordinates (image height 777)
@@ -86,3 +94,41 @@ def test_recorded_event_is_api_gateway_rest() -> None:
     event = load_event("apigw_rest_annotation_crop.json")
     assert event["requestContext"]["resourcePath"] == event["resource"]
     assert json.loads(event["body"])["annotations"][0]["geometry"] == "__WKT__"
+
+
+def test_on_moto_s3(cloud: Cloud, tmp_path: Path, lambda_context: LambdaContext) -> None:
+    """Cytomine's crop through the annotation function, its window with a drawing and its
+    export through the tile function, the images on (moto) S3."""
+    from cytotile.storage.local import LocalStorage
+
+    local = tmp_path / "local"
+    image = deploy(LocalStorage(local), rgb_source(), "slide.svs")
+    for path in local.rglob("*"):
+        if path.is_file():
+            cloud.s3.put_object(
+                Bucket=IMAGES_BUCKET, Key=str(path.relative_to(local)), Body=path.read_bytes()
+            )
+    crop = load_handler("annotation").handler(crop_event(image), lambda_context)
+    assert decoded(crop)[..., 3].max() == 255
+
+    tile = load_handler("tile").handler
+    window = crop_event(image)
+    window.update(path=f"/image/{image.path}/window", resource="/{proxy+}")
+    window["pathParameters"] = {"proxy": f"image/{image.path}/window"}
+    body = {"region": {"left": 0, "top": 0, "width": 512, "height": 512}, "level": 0,
+            "annotations": [{"geometry": WKT, "stroke_color": "#000", "stroke_width": 1}],
+            "annotation_style": {"mode": "DRAWING"}}  # fmt: skip
+    window["body"] = json.dumps(body)
+    drawn = decoded(tile(window, lambda_context))
+    assert drawn.shape == (512, 512, 3) and (drawn[99, 150:250] == 0).all()  # the box's top edge
+
+    export = load_event("apigw_rest_normalized_tile.json")
+    export.update(path=f"/ims/image/{image.path}/export")
+    export["pathParameters"] = {"proxy": f"ims/image/{image.path}/export"}
+    export["queryStringParameters"] = {"filename": "orig.svs"}
+    export["multiValueQueryStringParameters"] = {"filename": ["orig.svs"]}
+    response = tile(export, lambda_context)
+    assert response["statusCode"] == 307
+    location = response_header(response, "location") or ""
+    assert IMAGES_BUCKET in location and "Signature=" in location and "Expires" in location
+    assert "orig.svs" in location and quote(image.path.split("/")[0]) in location
