@@ -123,6 +123,8 @@ class CziPlanes:
         base = dict(zip(self.axes, self.start, strict=True))
         want = {"C": c, "Z": z, "T": t}
         for entry in self.entries:
+            if tuple(entry.stored_shape) != tuple(entry.shape):
+                continue  # a pyramid subblock (stored reduced): level 0 comes from the others
             where = {
                 a: int(v) - base.get(a, 0) for a, v in zip(entry.axes, entry.start, strict=False)
             }
