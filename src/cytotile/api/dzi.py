@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cytotile.api.http import conditional, image_response, make_etag
+from cytotile.api.iiif import docs
 from cytotile.api.routing import Later, context, route
 from cytotile.errors import BadParameter, TierOutOfRange
 from cytotile.pipeline import outputs
@@ -111,6 +112,6 @@ def tile(request: Request, args: Args) -> Response | Later:
 
 def routes() -> list[BaseRoute]:
     return [
-        route("/dzi/{path}_files/{level}/{col}_{row}.{fmt}", tile, inline=True),
-        route("/dzi/{path}.dzi", descriptor, inline=True),
+        route("/dzi/{path}_files/{level}/{col}_{row}.{fmt}", tile, inline=True, doc=docs.DZI_TILE),
+        route("/dzi/{path}.dzi", descriptor, inline=True, doc=docs.DZI),
     ]

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
 from cytotile.api.http import JSON, conditional, etag_matches, image_response, make_etag
-from cytotile.api.iiif import documents, render
+from cytotile.api.iiif import docs, documents, render
 from cytotile.api.iiif.base import identifier_of, iiif_handler, json_ld, public_base
 from cytotile.api.iiif.request import (
     MAX_SIDE,
@@ -177,9 +177,13 @@ def manifest(request: Request, args: Args) -> Response:
 def routes() -> list[BaseRoute]:
     image_pattern = "/iiif/{version}/{path}/{region}/{size}/{rotation}/{quality}.{format}"
     return [
-        route(image_pattern, iiif_handler(image), inline=True),
-        route("/iiif/{version}/{path}/info.json", iiif_handler(info_json), inline=True),
-        route("/iiif/3/{path}/manifest", iiif_handler(manifest)),
-        route("/iiif/3/{path}/manifest.json", iiif_handler(manifest)),
-        route("/iiif/{version}/{path}", iiif_handler(base_redirect), inline=True),
+        route(image_pattern, iiif_handler(image), inline=True, doc=docs.IMAGE),
+        route(
+            "/iiif/{version}/{path}/info.json", iiif_handler(info_json), inline=True, doc=docs.INFO
+        ),
+        route("/iiif/3/{path}/manifest", iiif_handler(manifest), doc=docs.MANIFEST),
+        route("/iiif/3/{path}/manifest.json", iiif_handler(manifest), doc=docs.MANIFEST),
+        route(
+            "/iiif/{version}/{path}", iiif_handler(base_redirect), inline=True, doc=docs.REDIRECT
+        ),
     ]
