@@ -175,3 +175,20 @@ def test_a_bomb_in_s3_ends_error_extraction(
     manifest = cloud.manifest(upload)
     assert manifest["status"] == "ERROR_EXTRACTION"
     assert not any("/extracted/" in k for k in cloud.list_keys())
+
+
+def test_a_gz_of_one_image_in_s3_is_that_image(
+    cloud: Cloud, lambda_context: LambdaContext, tmp_path: Any
+) -> None:
+    import gzip
+
+    handler = load_handler("import").handler
+    event = cloud.put("incoming/scan.png.gz", gzip.compress(build.png(9, 320, 240)))
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
+    (upload,) = cloud.uploads()
+    manifest = cloud.manifest(upload)
+    assert manifest["status"] == "DEPLOYED", manifest["reason"]
+    assert manifest["image"]["width"] == 320 and manifest["children"] == []
+    original = next(f for f in manifest["files"] if f["role"] == "ORIGINAL")
+    assert original["key"] == f"{upload}/extracted/scan.png"
+    assert original["key"] in cloud.list_keys()  # kept in the images bucket
