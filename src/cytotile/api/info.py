@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute
 
 from cytotile import __version__
 from cytotile.api.http import JSON, image_response, negotiate
+from cytotile.api.openapi import Op, Param
 from cytotile.api.routing import context, route
 from cytotile.errors import NotFound
 from cytotile.pipeline import colormaps, filters
@@ -129,15 +130,54 @@ def colormap_representation(request: Request, args: Args) -> Response:
     return image_response(Output(encode.encode(pixels, fmt, 95), fmt.media_type))
 
 
+SERVER = ["server"]
+ID = {"id": {"type": "string"}}
+PING_DOC = Op(
+    "Liveness",
+    '`{"ping": "pong"}` (PIMS\'s), never cached: the server answers.',
+    tags=SERVER,
+)
+INFO_DOC = Op(
+    "Server information and settings",
+    "`version`, `api_version` (PIMS's API specification followed) and `settings`: what of the "
+    "configuration a client needs to shape its requests (output size limit, size safety mode, "
+    "cache lifetimes); never storage locations (docs/pims-parity.md).",
+    tags=SERVER,
+)
+COLORMAPS_DOC = Op(
+    "Colormaps",
+    "PIMS's 82 named colormaps; `colormaps=` of image routes also takes their `!` inversions, "
+    "CSS colour names, `#rgb` and `#rrggbb`.",
+    tags=SERVER,
+    query=(Param("with_inverted", {"type": "boolean", "default": False}, "also list `!NAME`"),),
+)
+REPRESENTATION_DOC = Op(
+    "An image of a colormap",
+    "Left to right from the lowest intensity (PIMS's bounds and defaults).",
+    tags=SERVER,
+    returns="image",
+    path_schemas=ID,
+    query=(
+        Param("width", {"type": "integer", "minimum": 11, "maximum": 512, "default": 100}),
+        Param("height", {"type": "integer", "minimum": 1, "maximum": 512, "default": 10}),
+    ),
+)
+
+
 def routes() -> list[BaseRoute]:
+    def one(what: str) -> Op:
+        return Op(f"One {what} (case-insensitive id)", tags=SERVER, path_schemas=ID)
+
     return [
-        route("/ping", ping),
-        route("/info", server_info),
-        route("/formats", list_formats),
-        route("/formats/{id}", show_format),
-        route("/filters", list_filters),
-        route("/filters/{id}", show_filter),
-        route("/colormaps", list_colormaps),
-        route("/colormaps/{id}/representation{ext}", colormap_representation),
-        route("/colormaps/{id}", show_colormap),
+        route("/ping", ping, doc=PING_DOC),
+        route("/info", server_info, doc=INFO_DOC),
+        route("/formats", list_formats, doc=Op("Formats, by id", tags=SERVER)),
+        route("/formats/{id}", show_format, doc=one("format")),
+        route("/filters", list_filters, doc=Op("Filters, with their aliases", tags=SERVER)),
+        route("/filters/{id}", show_filter, doc=one("filter or alias")),
+        route("/colormaps", list_colormaps, doc=COLORMAPS_DOC),
+        route(
+            "/colormaps/{id}/representation{ext}", colormap_representation, doc=REPRESENTATION_DOC
+        ),
+        route("/colormaps/{id}", show_colormap, doc=one("colormap, `!` for its inversion")),
     ]

@@ -87,14 +87,6 @@ def _histogram(summary: str) -> Op:
 ASSOCIATED = {"kind": {"type": "string", "enum": ["thumb", "label", "macro"]}}
 #: descriptions of routes that do not carry their own yet, by pattern
 KNOWN: dict[str, Op] = {
-    "/ping": Op("Liveness", tags=["server"]),
-    "/info": Op("Server information and settings", tags=["server"]),
-    "/formats": Op("Supported formats", tags=["server"]),
-    "/formats/{id}": Op("One format", tags=["server"], path_schemas={"id": {"type": "string"}}),
-    "/filters": Op("Filters", tags=["server"]),
-    "/filters/{id}": Op("One filter", tags=["server"], path_schemas={"id": {"type": "string"}}),
-    "/colormaps": Op("Colormaps", tags=["server"]),
-    "/colormaps/{id}": Op("One colormap", tags=["server"], path_schemas={"id": {"type": "string"}}),
     "/image/{path}/info": _info("Everything about an image"),
     "/image/{path}/info/image": _info("Image dimensions, pixel type, physical sizes"),
     "/image/{path}/info/channels": _info("Channels"),
