@@ -239,3 +239,58 @@ def test_czi_large_planes_through_a_mapped_file(monkeypatch: pytest.MonkeyPatch)
         for c, z, t in [(0, 0, 0), (1, 3, 2), (0, 4, 1)]:
             plane = source.plane(c, z, t).numpy()
             assert np.array_equal(plane, reference[0, t, c, z, :, :, 0])
+
+
+def write_lif(path: Path, series: list[np.ndarray], luts: tuple[str, ...]) -> Path:
+    """A minimal Leica LIF (version-2 header, one memory block per series) of (Z, C, H, W)
+    uint16 stacks, laid out as LAS X writes them: X, Y, channels, then Z."""
+    import struct
+
+    elements, blocks = "", b""
+    for k, data in enumerate(series):
+        n_z, n_c, h, w = data.shape
+        chans = "".join(
+            f'<ChannelDescription Resolution="16" BytesInc="{c * w * h * 2}" LUTName="{luts[c]}"/>'
+            for c in range(n_c)
+        )
+        dims = (
+            f'<DimensionDescription DimID="1" NumberOfElements="{w}" Length="{(w - 1) * 5e-7}"'
+            ' BytesInc="2"/>'
+            f'<DimensionDescription DimID="2" NumberOfElements="{h}" Length="{(h - 1) * 5e-7}"'
+            f' BytesInc="{2 * w}"/>'
+            f'<DimensionDescription DimID="3" NumberOfElements="{n_z}" Length="{(n_z - 1) * 2e-6}"'
+            f' BytesInc="{2 * w * h * n_c}"/>'
+        )
+        elements += (
+            f'<Element Name="Series{k}"><Data><Image><ImageDescription><Channels>{chans}'
+            f"</Channels><Dimensions>{dims}</Dimensions></ImageDescription></Image></Data>"
+            f'<Memory Size="{data.nbytes}" MemoryBlockID="MemBlock_{k}"/><Children/></Element>'
+        )
+        name = f"MemBlock_{k}".encode("utf-16-le")
+        blocks += b"\x70\0\0\0" + bytes(4) + b"\x2a" + struct.pack("<I", data.nbytes)
+        blocks += b"\x2a" + struct.pack("<I", len(name) // 2) + name + data.tobytes()
+    xml = (
+        '<LMSDataContainerHeader Version="2"><Element Name="x.lif"><Children>'
+        f"{elements}</Children></Element></LMSDataContainerHeader>"
+    )
+    text = xml.encode("utf-16-le")
+    head = b"\x70\0\0\0" + struct.pack("<I", len(text) + 5) + b"\x2a" + struct.pack("<I", len(xml))
+    path.write_bytes(head + text + blocks)
+    return path
+
+
+def test_lif_first_series(tmp_path: Path) -> None:
+    first = np.arange(3 * 2 * 20 * 30, dtype=np.uint16).reshape(3, 2, 20, 30)
+    second = np.zeros((1, 2, 8, 8), dtype=np.uint16)
+    path = write_lif(tmp_path / "x.lif", [first, second], ("Green", "Red"))
+    fmt = detect(path)
+    assert fmt.id == "LIF"
+    with fmt.open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.depth, m.duration, m.pixel_type) == (2, 3, 1, "uint16")
+        assert [c.color for c in m.channels] == ["#00FF00", "#FF0000"]
+        assert m.physical_size_x == pytest.approx(0.5) and m.physical_size_z == pytest.approx(2)
+        assert m.raw_metadata["LIF.Series"] == ["Series0", "Series1"]
+        assert "first of 2 series" in m.raw_metadata["cytotile.Conversion"]
+        for c, z in [(0, 0), (1, 2), (0, 1)]:
+            assert np.array_equal(source.plane(c, z, 0).numpy(), first[z, c])

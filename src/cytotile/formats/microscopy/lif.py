@@ -11,6 +11,7 @@ from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
 from cytotile.formats.common import add_note, decoding
 from cytotile.formats.microscopy.planes import (
+    NAMED,
     PlaneSource,
     array_to_vips,
     channel_list,
@@ -22,14 +23,25 @@ MAGIC = b"\x70\x00\x00\x00"
 MEMORY_BLOCK = 0x2A
 
 
-def _image(path: Path) -> tuple[Any, list[str]]:
+def _image(fh: Any) -> tuple[Any, list[str], list[str | None]]:
+    """The first series, the names of all, the LUT names of the first one's channels (read
+    through ``fh``, a file cytotile opens and closes: readlif leaves its own open)."""
     from readlif.reader import LifFile
 
-    lif = LifFile(str(path))
+    lif = LifFile(fh)
     names = [str(info.get("name")) for info in lif.image_list]
     if not names:
         raise FormatError("LIF file holds no image")
-    return lif.get_image(0), names
+    first = next(lif.xml_root.iter("Image"), None)
+    luts = (
+        []
+        if first is None
+        else [
+            ch.get("LUTName")
+            for ch in first.iterfind("ImageDescription/Channels/ChannelDescription")
+        ]
+    )
+    return lif.get_image(0), names, luts
 
 
 class LifFormat(Format):
@@ -49,8 +61,17 @@ class LifFormat(Format):
 
     @classmethod
     def open(cls, path: Path) -> Source:
-        with decoding("LIF file"):
-            image, names = _image(path)
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the source
+        try:
+            with decoding("LIF file"):
+                image, names, luts = _image(fh)
+            return cls._source(fh, image, names, luts)
+        except BaseException:
+            fh.close()
+            raise
+
+    @classmethod
+    def _source(cls, fh: Any, image: Any, names: list[str], luts: list[str | None]) -> Source:
         dims = image.dims
         if int(dims.m) > 1:
             raise FormatError("LIF mosaics (tiled series) are not supported yet")
@@ -81,7 +102,9 @@ class LifFormat(Format):
             frame_rate=rate,
             raw_metadata=raw,
         )
-        meta.channels = channel_list(n_c, [], [], [])
+        colors = [NAMED.get((lut or "").lower()) for lut in luts]  # LUTName: Red, Green...
+        meta.channels = channel_list(n_c, [], colors if len(colors) == n_c else [], [])
+        raw["LIF.LUTNames"] = [lut or "" for lut in luts]
 
         def read(c: int, z: int, t: int) -> Any:
             import numpy as np
@@ -89,4 +112,4 @@ class LifFormat(Format):
             frame = np.asarray(image.get_frame(z=z, t=t, c=c))
             return array_to_vips(frame, pixel_type)
 
-        return PlaneSource(meta, read)
+        return PlaneSource(meta, read, fh.close)
