@@ -138,3 +138,23 @@ register(
         metadata={"physical_size_x": 0.5, "raw:MIRAX.GENERAL.SLIDE_NAME": "slide"},
     ),
 )
+
+
+def _svslide(folder: Path) -> Path:
+    return slidefiles.write_svslide(folder / "sakura.svslide", vendors.tissue(600, 400))
+
+
+register(
+    Case(
+        "synthetic-svslide",
+        "SVSLIDE",
+        _svslide,
+        OpenSlideReference,
+        levels_key=LEVELS,
+        metadata={
+            "acquired_at": "2021-03-04T13:14:15",
+            "description": "synthetic slide",
+            "raw:SAKURA.SlideId": "SYNTHETIC-1",
+        },
+    ),
+)
