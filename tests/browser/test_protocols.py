@@ -61,6 +61,17 @@ def test_dzi_and_iiif_sources_show_the_pims_pixels(
     manifest = browser.evaluate("document.querySelector('#manifest-url').value")
     assert manifest.endswith(f"/iiif/3/{upload.id}%2F{upload.original_name}/manifest")
     assert browser.evaluate("document.querySelector('#manifest-tools').hidden") is False
+    browser.evaluate("document.querySelector('#manifest-copy').click()")
+    copied = browser.wait_for(
+        "document.querySelector('#manifest-message').textContent", "the copy to be confirmed"
+    )
+    assert copied in ("Copied", "Select and copy"), copied
+    fetched = browser.evaluate(
+        f"fetch({json.dumps(manifest)}).then(r => r.json()).then(m => m.type)", await_promise=True
+    )
+    assert fetched == "Manifest"
+    mirador = browser.evaluate("document.querySelector('#mirador-link').href")
+    assert "static/mirador.html?manifest=" in mirador
 
     for source, marker in (("dzi", "/dzi/"), ("iiif", "/iiif/3/")):
         state = switch(browser, source)
