@@ -30,7 +30,7 @@ IMAGE_FIELDS = (
     "n_samples", "n_planes", "are_rgb_planes", "n_distinct_channels", "acquired_at",
     "description", "pixel_type", "significant_bits", "bits",
 )  # fmt: skip
-BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32}
+BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "float32": 32}
 #: the channel name PIMS turns into a colour before trying CSS names (R, G, B, and L for grey)
 NAMED_CHANNELS = {"R": "#f00", "G": "#0f0", "B": "#00f", "L": "#fff"}
 
