@@ -146,3 +146,8 @@ def test_envelope() -> None:
     assert (env.left, env.top, env.right, env.bottom) == (0, 0, 250, 280)
     env = envelope(annots("LINESTRING (10 20, 60 20)"), 1000, 1000)
     assert env.bottom - env.top == 1  # a horizontal line still has a row
+
+
+def test_coordinates_are_bounded() -> None:
+    with pytest.raises(InvalidGeometry, match="within"):
+        parse_geometry("POINT (1e300 1)", Origin.LEFT_TOP, 100, "g")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from tests.api.conftest import Images, decode
@@ -240,3 +242,49 @@ def test_targets_planes_and_cache(client: TestClient, images: Images) -> None:
                  X_Annotation_Origin="LEFT_BOTTOM")  # fmt: skip
     assert other.headers["etag"] != first.headers["etag"]
     assert post(client, "upload-missing/x", "mask", {"annotations": POLYGON}).status_code == 404
+
+
+coordinate = st.one_of(
+    st.floats(-2000, 3000, allow_nan=False), st.sampled_from([0.0, 1e300, -1e300, 1e-300, 777.0])
+)
+point = st.tuples(coordinate, coordinate).map(lambda p: f"{p[0]!r} {p[1]!r}")
+ring = st.lists(point, min_size=1, max_size=6).map(lambda ps: f"({', '.join([*ps, ps[0]])})")
+wkt = st.one_of(
+    point.map(lambda p: f"POINT ({p})"),
+    st.lists(point, min_size=2, max_size=5).map(lambda ps: f"LINESTRING ({', '.join(ps)})"),
+    st.lists(ring, min_size=1, max_size=3).map(lambda rs: f"POLYGON ({', '.join(rs)})"),
+    st.text(max_size=20),
+)
+annotation = st.fixed_dictionaries(
+    {"geometry": wkt},
+    optional={
+        "fill_color": st.sampled_from(["#fff", "red", "#12345678", "bad", None, 7]),
+        "stroke_color": st.sampled_from(["#000", "rgba(1,2,3,0.5)", None]),
+        "stroke_width": st.one_of(st.integers(-2, 12), st.none(), st.just("3")),
+    },
+)
+body = st.fixed_dictionaries(
+    {"annotations": st.lists(annotation, max_size=3)},
+    optional={
+        "length": st.one_of(st.integers(-1, 3000), st.just(0.5), st.none()),
+        "level": st.integers(-1, 6),
+        "context_factor": st.one_of(st.floats(-1, 1e6), st.none()),
+        "try_square": st.booleans(),
+        "background_transparency": st.integers(-5, 105),
+        "point_cross": st.sampled_from(["CROSS", "CIRCLE", "X"]),
+        "point_envelope_length": st.floats(-1, 1e7),
+    },
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(kind=st.sampled_from(["mask", "crop", "drawing"]), payload=body)
+def test_fuzzed_bodies_never_fail(
+    client: TestClient, images: Images, kind: str, payload: dict
+) -> None:
+    response = post(client, images.grey.path, kind, payload, ".webp")
+    assert response.status_code in (200, 400, 413, 422), response.text
+    if response.status_code != 200:
+        assert set(response.json()) == {"title", "details"}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 MAX_ANNOTATIONS = 1000
 MAX_STROKE_WIDTH = 10  # PIMS's bound
+MAX_COORDINATE = 1e10  # beyond any image (level-0 pixels): keeps the arithmetic finite
 
 
 class InvalidGeometry(BadParameter):
@@ -83,8 +84,9 @@ def parse_geometry(wkt: Any, origin: Origin, l0_height: int, name: str) -> BaseG
         raise InvalidGeometry(f"{name}: unreadable WKT ({exc})") from None
     if geom is None or geom.is_empty:
         raise InvalidGeometry(f"{name}: the geometry is empty")
-    if not math.isfinite(float(abs(shapely.get_coordinates(geom)).sum())):
-        raise InvalidGeometry(f"{name}: coordinates must be finite numbers")
+    largest = float(abs(shapely.get_coordinates(geom)).max())
+    if not math.isfinite(largest) or largest > MAX_COORDINATE:
+        raise InvalidGeometry(f"{name}: coordinates must be finite, within ±{MAX_COORDINATE:g}")
     if origin is Origin.LEFT_BOTTOM:
         geom = shapely.transform(geom, lambda xy: xy * (1.0, -1.0) + (0.0, float(l0_height)))
     if not geom.is_valid:

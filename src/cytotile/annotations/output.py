@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
 
+MARGIN = 64.0  # output pixels kept around the grid: more than a stroke or a marker reaches
+
+
 class Mode(StrEnum):
     MASK = "MASK"
     CROP = "CROP"
@@ -104,7 +107,9 @@ def render(
     scale = (sx, sy)
 
     def placed(geometry: BaseGeometry) -> BaseGeometry:
-        return shapely.transform(geometry, lambda xy: xy * scale - offset)
+        """On the output grid, cut a little outside it (strokes and markers stay whole)."""
+        moved = shapely.transform(geometry, lambda xy: xy * scale - offset)
+        return shapely.clip_by_rect(moved, -MARGIN, -MARGIN, width + MARGIN, height + MARGIN)
 
     shapes = [placed(a.geometry) for a in annotations]
     if style.mode is Mode.MASK:
