@@ -237,3 +237,22 @@ def test_stage_prefix_behind_api_gateway(images: Images) -> None:
         "aws.event": event,
     }  # fmt: skip
     assert public_base(Request(scope)) == "https://abc.execute-api.eu-west-1.amazonaws.com/Prod"
+
+
+def test_memory_budget(images: Images) -> None:
+    """Renders are planned by the pipeline: over the budget of one request, 413 (IIIF has no
+    way to ask for less); PIMS's X-Image-Size-Safety: SAFE_RESIZE shrinks the answer instead."""
+    from cytotile.api.app import create_app
+    from cytotile.settings import ServerSettings
+
+    settings = ServerSettings(root=str(images.root), request_memory_mb=2)
+    with TestClient(create_app(settings, images.storage)) as small:
+        url = iiif(images.rgb.path, "full/max/0/default.png")
+        assert small.get(url).status_code == 413
+        shrunk = small.get(url, headers={"X-Image-Size-Safety": "SAFE_RESIZE"})
+        assert shrunk.status_code == 200, shrunk.text
+        height, width = decode(shrunk.content).shape[:2]
+        assert width < 1001 and abs(width / height - 1001 / 777) < 0.02
+        assert "X-Image-Size-Limit" in shrunk.headers
+        tile = small.get(iiif(images.rgb.path, "0,0,256,256/256,256/0/default.jpg"))
+        assert tile.headers["x-cytotile-passthrough"] == "1"  # a stored tile costs no budget

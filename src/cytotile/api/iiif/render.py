@@ -71,8 +71,8 @@ def plan(
     OverBudget) before any pixel is read."""
     width, height = size
     planned = outputs.plan_window(view, WindowInput(l0_region), Target(height=height), params, opts)
-    if (planned.width, planned.height) == (width, height):
-        return planned
+    if (planned.width, planned.height) == (width, height) or planned.height != height:
+        return planned  # as asked, or shrunk by the budget (X-Image-Size-Safety: SAFE_RESIZE)
     pyramid = view.pyramid  # a distorted size: the tier that holds both sides' detail
     tier = sizes.source_tier(pyramid, pyramid.base, l0_region, width, height)
     region = sizes.region_in(l0_region, pyramid.base, tier)

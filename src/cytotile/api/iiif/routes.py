@@ -109,7 +109,7 @@ def image(request: Request, args: Args) -> Response | Later:
                 return conditional(request, etag, max_age, stored)
     opts = options(request, fmt)
     key = (*astuple(region), width, height, *astuple(rotation), quality, rendering, fmt.value)
-    etag = make_etag("iiif", view.digest, *key, opts.quality)
+    etag = make_etag("iiif", view.digest, *key, opts.quality, opts.safety.value)
     if etag_matches(request.headers.get("if-none-match"), etag):
         return conditional(request, etag, max_age, lambda: Response())  # 304
     planned = render.plan(view, params, region, (width, height), opts)
