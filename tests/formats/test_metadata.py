@@ -147,3 +147,23 @@ def test_pyramidal_tiff_levels() -> None:
         raw = source.metadata.raw_metadata
     assert raw["pyrtiff.Levels"] == 4
     assert raw["pyrtiff.LevelSizes"] == ["300x250", "150x125", "75x62", "37x31"]
+
+
+def test_aperio_description_parsing() -> None:
+    from cytotile.formats.tiff.svs import aperio_metadata, typed
+
+    assert (typed(" 20 "), typed("-0.5"), typed("2.5e3")) == (20, -0.5, 2500.0)
+    assert (typed("1e3"), typed("12/29/09"), typed("ID 7")) == ("1e3", "12/29/09", "ID 7")
+    raw = aperio_metadata("Aperio Image Library v10.0.51\r\n100x50 (256x256) JPEG/RGB Q=70|"
+                          "AppMag = 40|MPP = 0.2525|no pair here|Empty = |Left = -1.5")  # fmt: skip
+    assert raw == {
+        "APERIO.Aperio Image Library": "v10.0.51",
+        "APERIO.Description": "100x50 (256x256) JPEG/RGB Q=70",
+        "APERIO.AppMag": 40,
+        "APERIO.MPP": 0.2525,
+        "APERIO.Empty": "",
+        "APERIO.Left": -1.5,
+    }
+    other = aperio_metadata("Aperio Leica Biosystems GT450 v1.0.1|AppMag = 20")
+    assert other == {"APERIO.Description": "Aperio Leica Biosystems GT450 v1.0.1",
+                     "APERIO.AppMag": 20}  # fmt: skip
