@@ -1,21 +1,16 @@
-"""The JSON documents: ``info.json`` of the Image API 3.0 and 2.1, and the Presentation 3
-manifest of an image (one canvas with the image service, associated images as thumbnails and
-extra canvases, the physical size as metadata and as a physical-dimensions service)."""
+"""``info.json`` of the Image API 3.0 and 2.1 (the manifests are in :mod:`.presentation`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cytotile.api.iiif.request import FORMATS, QUALITIES, Limits
-from cytotile.manifest import Manifest
 from cytotile.pyramid import Pyramid
 
 IMAGE_CONTEXT = {
     3: "http://iiif.io/api/image/3/context.json",
     2: "http://iiif.io/api/image/2/context.json",
 }
-PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
-PHYSDIM_CONTEXT = "http://iiif.io/api/annex/services/physdim/1/context.json"
 PROFILE_URI = {
     3: "http://iiif.io/api/image/3/level2.json",
     2: "http://iiif.io/api/image/2/level2.json",
@@ -34,8 +29,6 @@ FEATURES_2 = [
     "rotationBy90s", "sizeAboveFull", "sizeByConfinedWh", "sizeByDistortedWh", "sizeByH",
     "sizeByPct", "sizeByW", "sizeByWh",
 ]  # fmt: skip
-#: the associated images shown next to the slide, in this order
-ASSOCIATED = ("label", "macro")
 
 
 def info_json(version: int, service_id: str, pyramid: Pyramid, limits: Limits) -> dict[str, Any]:
@@ -79,126 +72,4 @@ def info_json(version: int, service_id: str, pyramid: Pyramid, limits: Limits) -
         "extraFormats": [f for f in FORMATS if f not in ("jpg", "png")],
         "extraQualities": [q for q in QUALITIES if q != "default"],
         "extraFeatures": EXTRA_FEATURES,
-    }
-
-
-def _label(text: str) -> dict[str, list[str]]:
-    return {"none": [text]}
-
-
-def _metadata(image: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = [("Width", f"{image.get('width')} px"), ("Height", f"{image.get('height')} px")]
-    px, py = image.get("physical_size_x"), image.get("physical_size_y")
-    if px and py:
-        rows.append(("Pixel size", f"{px} x {py} µm"))
-        rows.append(
-            (
-                "Physical size",
-                f"{image['width'] * px / 1000:.3f} x {image['height'] * py / 1000:.3f} mm",
-            )
-        )
-    magnification = image.get("objective_nominal_magnification")
-    if magnification:
-        rows.append(("Objective", f"{magnification}x"))
-    for key, name in (
-        ("n_channels", "Channels"),
-        ("depth", "Focal planes"),
-        ("duration", "Timepoints"),
-    ):
-        if image.get(key) and image[key] > 1:
-            rows.append((name, str(image[key])))
-    return [{"label": {"en": [k]}, "value": _label(v)} for k, v in rows]
-
-
-def _canvas(
-    canvas_id: str, label: str, width: int, height: int, body: dict[str, Any]
-) -> dict[str, Any]:
-    page = f"{canvas_id}/page"
-    return {
-        "id": canvas_id,
-        "type": "Canvas",
-        "label": _label(label),
-        "width": width,
-        "height": height,
-        "items": [
-            {
-                "id": page,
-                "type": "AnnotationPage",
-                "items": [
-                    {
-                        "id": f"{page}/image",
-                        "type": "Annotation",
-                        "motivation": "painting",
-                        "body": body,
-                        "target": canvas_id,
-                    }
-                ],
-            }
-        ],
-    }
-
-
-def presentation(
-    manifest_id: str, service_id: str, image_base: str, m: Manifest, pyramid: Pyramid
-) -> dict[str, Any]:
-    """``image_base``: the image's PIMS routes (``.../image/<path>``), for associated images."""
-    image = m.image or {}
-    base = pyramid.base
-    top = pyramid.tiers[-1]
-    service: dict[str, Any] = {"id": service_id, "type": "ImageService3", "profile": "level2"}
-    body = {
-        "id": f"{service_id}/full/max/0/default.jpg",
-        "type": "Image",
-        "format": "image/jpeg",
-        "width": base.width,
-        "height": base.height,
-        "service": [service],
-    }
-    canvas = _canvas(f"{manifest_id}/canvas/image", m.original_name, base.width, base.height, body)
-    px = image.get("physical_size_x")
-    if px:
-        canvas["service"] = [
-            {
-                "@context": PHYSDIM_CONTEXT,
-                "@id": f"{manifest_id}/physdim",
-                "@type": "PhysicalDimensions",
-                "profile": "http://iiif.io/api/annex/services/physdim",
-                "physicalScale": px / 1000,
-                "physicalUnits": "mm",
-            }
-        ]
-    thumbs = [
-        {
-            "id": f"{service_id}/full/{top.width},{top.height}/0/default.jpg",
-            "type": "Image",
-            "format": "image/jpeg",
-            "width": top.width,
-            "height": top.height,
-            "service": [service],
-        }
-    ]
-    canvases = [canvas]
-    for kind in ASSOCIATED:
-        info = (image.get("associated") or {}).get(kind) or {}
-        if kind not in m.associated or not info.get("width"):
-            continue
-        picture = {
-            "id": f"{image_base}/associated/{kind}.png",
-            "type": "Image",
-            "format": "image/png",
-            "width": info["width"],
-            "height": info["height"],
-        }
-        thumbs.append(picture)
-        canvases.append(
-            _canvas(f"{manifest_id}/canvas/{kind}", kind, info["width"], info["height"], picture)
-        )
-    return {
-        "@context": PRESENTATION_CONTEXT,
-        "id": manifest_id,
-        "type": "Manifest",
-        "label": _label(m.original_name),
-        "metadata": _metadata(image),
-        "thumbnail": thumbs,
-        "items": canvases,
     }

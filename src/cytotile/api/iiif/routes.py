@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from cytotile.api.http import JSON, conditional, etag_matches, image_response, make_etag
 from cytotile.api.iiif import docs, documents, render
 from cytotile.api.iiif.base import identifier_of, iiif_handler, json_ld, public_base
+from cytotile.api.iiif.presentation import manifest
 from cytotile.api.iiif.request import (
     MAX_SIDE,
     Limits,
@@ -28,7 +29,6 @@ from cytotile.api.iiif.request import (
     parse_rotation,
     parse_size,
 )
-from cytotile.api.metadata import load
 from cytotile.api.routing import Context, Later, context, route
 from cytotile.api.thumbs import options
 from cytotile.errors import BadParameter, NotFound
@@ -150,28 +150,6 @@ def base_redirect(request: Request, args: Args) -> Response:
         raise BadParameter(f"{request.url.path} is not an IIIF request")
     ImageView.open(context(request).storage, path)  # 404 when there is no such image
     return RedirectResponse(f"{service_id(request, version)}/info.json", status_code=303)
-
-
-def manifest(request: Request, args: Args) -> Response:
-    ctx = context(request)
-    view = ImageView.open(ctx.storage, request.path_params["path"])
-    m = load(request)
-    base = public_base(request)
-    manifest_id = f"{base}/iiif/3/{identifier_of(request)}/manifest"
-    media_type = json_ld(request.headers.get("accept"), documents.PRESENTATION_CONTEXT)
-    etag = make_etag("iiif-manifest", view.digest, manifest_id, media_type, m.to_json())
-
-    def build() -> Response:
-        document = documents.presentation(
-            manifest_id,
-            service_id(request, 3),
-            f"{base}/image/{request.path_params['path']}",
-            m,
-            view.pyramid,
-        )
-        return JSON(document, media_type=media_type)
-
-    return conditional(request, etag, ctx.settings.cache_max_age, build)
 
 
 def routes() -> list[BaseRoute]:
