@@ -60,6 +60,7 @@ def run(cfg: Config) -> list[Section]:
     from bench.s3gets import bench_s3_gets
     from bench.slide import ensure_slide
     from bench.tiles import add_floors, bench_tiles
+    from bench.vendors import bench_vendors
     from cytotile.storage import LocalStorage
     from cytotile.tiff.reader import forget_pyramid, open_pyramid
 
@@ -118,6 +119,7 @@ def run(cfg: Config) -> list[Section]:
 
         sections.append(guarded(HTTP_TITLE, http_section))
     sections.append(guarded("cold start", lambda: bench_coldstart(cfg.import_runs)))
+    sections.append(guarded("vendor slides", lambda: bench_vendors(cfg.workdir)))
     return sections
 
 
