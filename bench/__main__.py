@@ -33,6 +33,7 @@ class Config:
     http: bool = True  # the HTTP section (a real server under load)
     http_seconds: float = 10.0  # one wrk row
     http_requests: int = 20000  # one Python client row, when wrk is not on PATH
+    mix_seconds: float = 60.0  # the load mix of tiles, thumbs and windows (issue 12)
 
 
 def log(message: str) -> None:
@@ -52,6 +53,7 @@ def guarded(title: str, fn: Callable[[], Section]) -> Section:
 
 def run(cfg: Config) -> list[Section]:
     from bench.app_path import bench_app
+    from bench.archives import bench_archives
     from bench.coldstart import bench_coldstart
     from bench.conversion import PYRAMID_KEY, bench_conversion, outputs
     from bench.http_load import TITLE as HTTP_TITLE
@@ -118,7 +120,20 @@ def run(cfg: Config) -> list[Section]:
             return section
 
         sections.append(guarded(HTTP_TITLE, http_section))
+    if tiles and cfg.http and cfg.mix_seconds > 0:
+        from bench.load_mix import TITLE as MIX_TITLE
+        from bench.load_mix import bench_load_mix
+
+        head = reader.header
+        sections.append(
+            guarded(
+                MIX_TITLE,
+                lambda: bench_load_mix(cfg.workdir, head.width, head.height, cfg.mix_seconds),
+            )
+        )
     sections.append(guarded("cold start", lambda: bench_coldstart(cfg.import_runs)))
+    side = (max(64, cfg.width // 20), max(48, cfg.height // 20))  # 2000x1500 by default
+    sections.append(guarded("archives", lambda: bench_archives(cfg.workdir, side)))
     sections.append(guarded("vendor slides", lambda: bench_vendors(cfg.workdir)))
     return sections
 
@@ -151,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiles", type=int, help="random tiles per peer (default 2000)")
     parser.add_argument("--repeats", type=int, help="conversions of each kind (default 3)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP load section")
+    parser.add_argument(
+        "--mix-seconds", type=float, help="length of the load mix (default 60; 0 skips it)"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--show", action="store_true", help="print the tables of --json, no run")
     args = parser.parse_args(argv)
@@ -163,9 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         cfg.n_tiles, cfg.repeats, cfg.cold_runs, cfg.app_tiles, cfg.import_runs = 300, 1, 3, 200, 3
         cfg.http_seconds, cfg.http_requests = 3.0, 2000
+        cfg.mix_seconds = 10.0
     cfg.n_tiles = args.tiles or cfg.n_tiles
     cfg.repeats = args.repeats or cfg.repeats
     cfg.http = not args.no_http
+    if args.mix_seconds is not None:
+        cfg.mix_seconds = args.mix_seconds
     return report(cfg, args.json)
 
 

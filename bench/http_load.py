@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +90,14 @@ def get(url: str) -> int:
 
 
 @contextmanager
-def running_server(root: Path, pin: list[str], log: Path) -> Iterator[str]:
-    """The base URL of ``cytotile serve`` on a free loopback port; killed on exit."""
+def running_server(
+    root: Path,
+    pin: list[str],
+    log: Path,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> Iterator[str]:
+    """The base URL of ``cytotile serve`` on a free loopback port; killed on exit.
+    ``on_start``: given the server's process once it answers (its pid, for its peak RSS)."""
     port = free_port()
     cmd = [*pin, sys.executable, "-m", "cytotile.cli", "serve", "--root", str(root)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -114,6 +120,8 @@ def running_server(root: Path, pin: list[str], log: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"server did not answer /info in {START_TIMEOUT_S:.0f} s")
             time.sleep(0.1)
+        if on_start is not None:
+            on_start(proc)
         yield base
     finally:
         proc.terminate()

@@ -52,8 +52,11 @@ class ServerSettings:
     #: memory one image answer may take, in MiB; 0: derived from the deployment (Lambda: the
     #: function's memory less the runtime's share; else 1024)
     request_memory_mb: int = 0
-    heavy_pixels: int = 4_000_000  # thumb/resized/window answers above this many pixels...
-    heavy_requests: int = 2  # ...are made at most this many at once (tiles never wait)
+    #: thumb/resized/window answers reading or making more than this many pixels are made at
+    #: most heavy_requests at once (0: half the CPUs this process may use, at least 1); tiles
+    #: never wait for them
+    heavy_pixels: int = 1_000_000
+    heavy_requests: int = 0
     keep_alive_s: int = 5  # an idle keep-alive connection is closed after this
     body_timeout_s: float = 30.0  # a request body that stalls this long is answered 408
 

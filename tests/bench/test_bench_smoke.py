@@ -26,6 +26,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, Path]
         import_runs=1,
         http_seconds=1,
         http_requests=40,
+        mix_seconds=2,
     )
     json_path = tmp / "latest.json"
     code = report(cfg, json_path)
@@ -43,7 +44,7 @@ def test_every_section_ran(tiny_run: tuple[int, dict, Path]) -> None:
     assert errors == []  # an OpenSlide failure on a tiny slide is tolerated, nothing else
     assert code == (1 if data["errors"] else 0)
     titles = [s["title"].split(" ")[0] for s in data["sections"]]
-    assert titles == ["Conversion", "Serving", "Tiles", "GETs", "HTTP", "Tile"]
+    assert titles == ["Conversion", "Serving", "Tiles", "GETs", "HTTP", "Load", "Tile", "Archives"]
 
 
 def test_conversion_and_tiles_measured(tiny_run: tuple[int, dict, Path]) -> None:
@@ -99,3 +100,20 @@ def test_section_table_renders() -> None:
     section = Section("T", "vs x", [Row("a", 2e-6, "s", 1.0, target="t", ok=True)], ["boom"])
     text = table(section) + "\n".join(verdicts([section]))
     assert "2.0 µs" in text and "PASS" in text and "ERROR: boom" in text
+
+
+def test_load_mix(tiny_run: tuple[int, dict, Path]) -> None:
+    _, data, _ = tiny_run
+    mix = rows(data, "Load mix")
+    for kind in ("tile", "thumb", "window", "all"):
+        assert mix[f"{kind}: p99 latency"]["value"] >= mix[f"{kind}: p50 latency"]["value"] > 0
+    assert mix["errors"]["value"] == 0
+    assert mix["server peak RSS (VmHWM)"]["value"] > 0
+
+
+def test_archives_measured(tiny_run: tuple[int, dict, Path]) -> None:
+    _, data, _ = tiny_run
+    archives = rows(data, "Archives")
+    zipped = next(r for name, r in archives.items() if name.startswith("zip of the 3: import"))
+    assert zipped["value"] > 0 and zipped["ratio"] > 0
+    assert 0 < archives["1 GiB of zeros: peak RSS"]["value"] < 500

@@ -67,6 +67,15 @@ def all_routes() -> list[BaseRoute]:
     ]
 
 
+def heavy_slots() -> int:
+    """Heavy outputs made at once by default: half the CPUs this process may run on."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // 2)
+
+
 def create_app(settings: ServerSettings | None = None, storage: Storage | None = None) -> Starlette:
     settings = settings or from_env(ServerSettings)
     storage = storage or open_storage(settings.root)
@@ -89,7 +98,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     middleware.append(Middleware(BodyDeadline, seconds=settings.body_timeout_s))
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
     inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
-    heavy = asyncio.Semaphore(max(1, settings.heavy_requests))
+    heavy = asyncio.Semaphore(settings.heavy_requests or heavy_slots())
     app.state.cytotile = Context(settings, storage, inline_io, heavy)
     return app
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from cytotile.api.errors import MalformedBody
 from cytotile.api.openapi import Op, describe
 from cytotile.pipeline.args import Args
-from cytotile.pipeline.image import check_image_path, image_path_known
+from cytotile.pipeline.image import check_image_path, image_path_known, verified_image_path
 from cytotile.settings import ServerSettings
 from cytotile.storage.base import Storage
 
@@ -162,6 +162,8 @@ async def check_path(request: Request) -> None:
     :func:`check_image_path`); reads storage only the first time an upload is seen."""
     ctx = context(request)
     path = request.path_params["path"]
+    if verified_image_path(ctx.storage, path) is not None:  # the hot path: one dict lookup
+        return
     if ctx.inline_io or image_path_known(ctx.storage, path):
         check_image_path(ctx.storage, path)
     else:

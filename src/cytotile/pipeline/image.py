@@ -56,6 +56,17 @@ def image_name(storage: Storage, upload_id: str) -> str:
 def forget_image(storage: Storage, upload_id: str) -> None:
     with _meta_lock:
         _names.pop((storage.root, upload_id), None)
+        for key in [k for k, v in _verified.items() if v == upload_id and k[0] == storage.root]:
+            del _verified[key]
+
+
+#: (root, request path) -> upload id, for paths already checked: one dict lookup per request
+_verified: dict[tuple[str, str], str] = {}
+
+
+def verified_image_path(storage: Storage, path: str) -> str | None:
+    """The upload id of a path :func:`check_image_path` has accepted before, else None."""
+    return _verified.get((storage.root, path))
 
 
 def image_path_known(storage: Storage, path: str) -> bool:
@@ -69,6 +80,9 @@ def check_image_path(storage: Storage, path: str) -> str:
     its image (``upload-<id>/<original name>``). Any other path into the folder (its manifest,
     its processed files, a made-up name) is ImageNotFound, so that no route, and above all no
     DELETE, ever acts on an upload through a path that does not name it."""
+    found = _verified.get((storage.root, path))
+    if found is not None:
+        return found
     upload_id = _upload_id(path)
     key = _key(path)
     if key != upload_id:
@@ -77,6 +91,10 @@ def check_image_path(storage: Storage, path: str) -> str:
             raise ImageNotFound(
                 f"{path!r} names no image; the image of this upload is {upload_id}/{name}"
             )
+    with _meta_lock:
+        if len(_verified) >= NAME_CACHE_SIZE:
+            _verified.clear()
+        _verified[(storage.root, path)] = upload_id
     return upload_id
 
 
