@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute
 
 from cytotile import exports
+from cytotile.api.openapi import Op, Param
 from cytotile.api.routing import context, route
 from cytotile.errors import TooLarge
 from cytotile.pipeline.args import Args
@@ -100,8 +101,29 @@ def export_file(request: Request, args: Args) -> Response:
     return _answer(request, storage, export, _filename(request, export))
 
 
+FILENAME = Param("filename", {"type": "string"}, "the name in Content-Disposition")
+_STATUSES = {206: "A range of a local file", 307: "On S3: a presigned GET of the object"}
+IMAGE_DOC = Op(
+    "Download the upload as uploaded, or another representation of the image",
+    tags=["files"],
+    returns="application/octet-stream",
+    query=(
+        FILENAME,
+        Param("representation", {"type": "string", "enum": list(exports.ROLES)}, "UPLOAD"),
+    ),
+    statuses=_STATUSES,
+)
+FILE_DOC = Op(
+    "Download a file of an upload (one with a role), or the upload folder as a zip",
+    tags=["files"],
+    returns="application/octet-stream",
+    query=(FILENAME,),
+    statuses=_STATUSES,
+)
+
+
 def routes() -> list[BaseRoute]:
     return [
-        route("/image/{path}/export", export_image, ("GET", "HEAD")),
-        route("/file/{path}/export", export_file, ("GET", "HEAD")),
+        route("/image/{path}/export", export_image, ("GET", "HEAD"), doc=IMAGE_DOC),
+        route("/file/{path}/export", export_file, ("GET", "HEAD"), doc=FILE_DOC),
     ]

@@ -117,12 +117,6 @@ KNOWN: dict[str, Op] = {
         query=(Param("length", INTEGER), Param("width", INTEGER), Param("height", INTEGER)),
         path_schemas=ASSOCIATED,
     ),
-    "/image/{path}/export": Op(
-        "The original file", tags=["files"], returns="application/octet-stream"
-    ),
-    "/file/{path}/export": Op(
-        "A file of an upload", tags=["files"], returns="application/octet-stream"
-    ),
     "/upload/presigned": Op(
         "Presigned URLs for a direct upload to S3",
         tags=["uploads"],
@@ -138,29 +132,3 @@ KNOWN: dict[str, Op] = {
     ),
     "/": Op("The viewer", tags=["viewer"], returns="html"),
 }
-
-ANNOTATION_BODY: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "annotations": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "geometry": {"type": "string", "description": "WKT"},
-                    "fill_color": {"type": "string"},
-                    "stroke_color": {"type": "string"},
-                    "stroke_width": INTEGER,
-                },
-            },
-        },
-        "context_factor": {"type": "number"},
-        "try_square": {"type": "boolean"},
-        **{p.name: p.schema for p in (*SIZE, *TIERS, *PLANES, *MANIPULATION, *GENERAL)},
-    },
-}
-for _kind in ("mask", "crop", "drawing"):
-    KNOWN[f"/image/{{path}}/annotation/{_kind}{{ext}}"] = Op(
-        f"Annotation {_kind}", tags=["annotations"], returns="image", body=ANNOTATION_BODY,
-        query=(SAFETY,),
-    )  # fmt: skip
