@@ -7,9 +7,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cytotile.api import openapi_ops as ops
-from cytotile.api.annotations import window_annotations
+from cytotile.api.annotations import WINDOW_PARAMS, window_annotations
 from cytotile.api.http import image_response, make_etag, negotiate
-from cytotile.api.openapi import Op, Param
+from cytotile.api.openapi import Op
 from cytotile.api.routing import Later, context, route
 from cytotile.api.thumbs import deferred, options
 from cytotile.pipeline import outputs
@@ -28,7 +28,8 @@ def window(request: Request, args: Args) -> Response | Later:
     opts = options(request, fmt)
     view = ImageView.open(ctx.storage, request.path_params["path"])
     drawn = window_annotations(request, args, view)  # None without `annotations`
-    etag = make_etag("window", view.digest, win, target, params, opts, drawn and drawn.key)
+    drawing = (drawn.key,) if drawn else ()  # a plain window keeps its ETag
+    etag = make_etag("window", view.digest, win, target, params, opts, *drawing)
 
     plan = outputs.plan_window(view, win, target, params, opts)  # sized (or refused) first
 
@@ -49,6 +50,6 @@ WINDOW_DOC = Op(
     tags=ops.IMAGE_TAGS,
     returns="image",
     query=(*ops.WINDOW, *ops.SIZE, *ops.TIERS, *ops.PLANES, *ops.MANIPULATION, *ops.GENERAL,
-           Param("annotations", {"type": "array", "items": {"type": "object"}}), ops.SAFETY),
+           *WINDOW_PARAMS, ops.SAFETY),
     statuses={413: "Over the memory budget of one request"},
 )  # fmt: skip
