@@ -288,3 +288,31 @@ def test_fuzzed_bodies_never_fail(
     assert response.status_code in (200, 400, 413, 422), response.text
     if response.status_code != 200:
         assert set(response.json()) == {"title", "details"}
+
+
+def test_sixteen_bits_and_grey_images(client: TestClient, images: Images) -> None:
+    triangle = "POLYGON ((10 10, 200 10, 10 150, 10 10))"
+    crop = image(post(client, images.u16.path, "crop", {"annotations": triangle, "bits": "AUTO"}))
+    assert crop.dtype == np.uint16 and crop.shape == (140, 190, 2)  # grey + alpha, 16 bits
+    assert crop[5, 5, 1] == 65535 and crop[130, 180, 1] == 0
+    webp = post(client, images.u16.path, "crop", {"annotations": triangle, "bits": "AUTO"}, ".webp")
+    assert image(webp).dtype == np.uint8  # WebP has 8 bits
+    grey = post(client, images.grey.path, "drawing", {"annotations": triangle})
+    assert image(grey).shape == (140, 190, 3)  # red strokes make a grey image RGB
+    white = post(
+        client, images.grey.path, "drawing",
+        {"annotations": {"geometry": triangle, "stroke_color": "#fff"}},
+    )  # fmt: skip
+    assert image(white).shape == (140, 190, 1)  # grey strokes keep it grey
+    half = post(
+        client, images.grey.path, "drawing",
+        {"annotations": {"geometry": triangle, "fill_color": "#ffffff80", "stroke_color": "#fff"}},
+    )  # fmt: skip
+    plain = post(
+        client,
+        images.grey.path,
+        "drawing",
+        {"annotations": {"geometry": triangle, "stroke_color": "#fff"}},
+    )
+    inside = image(half)[40, 40, 0].astype(int), image(plain)[40, 40, 0].astype(int)
+    assert abs(inside[0] - (inside[1] * 127 + 255 * 128) / 255) <= 1  # fill blended by alpha
