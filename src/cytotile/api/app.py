@@ -18,7 +18,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from cytotile.api import (
-    annotations,
     associated,
     dzi,
     exports,
@@ -33,6 +32,7 @@ from cytotile.api import (
     viewer,
     windows,
 )
+from cytotile.api.annotations import routes as annotation_routes
 from cytotile.api.basepath import BasePath
 from cytotile.api.errors import HANDLERS, CatchAll
 from cytotile.api.iiif import routes as iiif_routes
@@ -58,7 +58,7 @@ def all_routes() -> list[BaseRoute]:
         *associated.routes(),
         *thumbs.routes(),
         *windows.routes(),
-        *annotations.routes(),
+        *annotation_routes(),
         *exports.routes(),
         *presigned.routes(),
         *uploads.routes(),
