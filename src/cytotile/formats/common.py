@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +19,18 @@ VIPS_FORMAT = {"uint8": "uchar", "uint16": "ushort"}
 WHITE = {"uint8": 255, "uint16": 65535}
 NOTES_KEY = "cytotile.Conversion"
 NOISE = ("unable to call", "unable to load", "unable to write")  # libvips' wrapping lines
+INTEGER = re.compile(r"^[+-]?\d+$")
+DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def typed(text: str) -> Any:
+    """A metadata value as the number it spells (``20`` -> 20, ``0.4990`` -> 0.499), else text."""
+    value = text.strip()
+    if INTEGER.match(value):
+        return int(value)
+    if DECIMAL.match(value):
+        return float(value)
+    return value
 
 
 def channels_for(n_samples: int) -> list[ChannelInfo]:

@@ -24,7 +24,7 @@ register(
         metadata={
             "acquired_at": "2017-02-07T13:06:43",
             "microscope_model": "C9600-12",
-            "raw:HAMAMATSU.SourceLens": "40",
+            "raw:HAMAMATSU.SourceLens": 40,
         },
         # measured 7.0: DAPI stored as saturated blue on black; the tiers below 1:2 are JPEG
         # 4:2:0 (docs/quality.md), whose halved chroma smears blue nuclei edges (tiers 0-1:

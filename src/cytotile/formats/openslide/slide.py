@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cytotile.errors import FormatError
 from cytotile.formats.base import ORDER_VENDOR, AssociatedInfo, Format, ImageMetadata, Source
-from cytotile.formats.common import base_metadata, decoding, normalize, short_reason
+from cytotile.formats.common import base_metadata, decoding, normalize, short_reason, typed
 from cytotile.formats.openslide.stream import level0_image, rgb_bytes
 
 if TYPE_CHECKING:
@@ -34,13 +34,14 @@ def positive(value: Any) -> float | None:
 
 
 def raw_properties(props: dict[str, str]) -> dict[str, Any]:
-    """OpenSlide properties as PIMS raw metadata: the namespace upper-cased (``OPENSLIDE.mpp-x``,
-    ``HAMAMATSU.SourceLens``, ``TIFF.Make``), long values cut."""
+    """OpenSlide properties as PIMS raw metadata (docs/formats.md): the namespace upper-cased
+    (``OPENSLIDE.mpp-x``, ``HAMAMATSU.SourceLens``, ``TIFF.Make``), numbers typed, long text
+    cut. OpenSlide's per-level geometry is left out (the serving pyramid has its own)."""
     raw: dict[str, Any] = {}
     for key, value in props.items():
         namespace, dot, rest = key.partition(".")
-        if dot and value is not None:
-            raw[f"{namespace.upper()}.{rest}"] = str(value)[:MAX_VALUE]
+        if dot and value is not None and not key.startswith("openslide.level["):
+            raw[f"{namespace.upper()}.{rest}"] = typed(str(value)[:MAX_VALUE])
     return raw
 
 

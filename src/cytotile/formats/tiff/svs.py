@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cytotile.errors import FormatError
 from cytotile.formats import safety
 from cytotile.formats.base import ORDER_VENDOR, AssociatedInfo, Format, ImageMetadata, Source
-from cytotile.formats.common import base_metadata, decoding, normalize, short_reason
+from cytotile.formats.common import base_metadata, decoding, normalize, short_reason, typed
 from cytotile.formats.openslide.stream import level0_image, rgb_bytes
 from cytotile.formats.tiff import structure
 
@@ -21,19 +21,7 @@ ASSOCIATED = {"label": "label", "macro": "macro", "thumbnail": "thumb"}  # OpenS
 LIBVIPS_COMPRESSIONS = {1, 5, 7, 8, 32946}  # what libvips decodes in an SVS level 0
 APERIO_JP2K = {33003: "YCbCr", 33005: "RGB"}  # JPEG 2000 tiles OpenSlide decodes in an SVS
 TZ = re.compile(r"GMT\s*([+-])(\d{1,2}):?(\d{2})?")
-INTEGER = re.compile(r"^[+-]?\d+$")
-DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?$")
 LIBRARY = "Aperio Image Library"
-
-
-def typed(text: str) -> Any:
-    """A metadata value as the number it spells (``20`` -> 20, ``0.4990`` -> 0.499), else text."""
-    value = text.strip()
-    if INTEGER.match(value):
-        return int(value)
-    if DECIMAL.match(value):
-        return float(value)
-    return value
 
 
 def aperio_metadata(description: str) -> dict[str, Any]:
