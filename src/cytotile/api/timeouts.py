@@ -25,7 +25,7 @@ class BodyDeadline:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.seconds <= 0:
+        if scope["type"] != "http" or self.seconds <= 0 or scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
         body_done = False
