@@ -15,25 +15,43 @@ from cytotile.manifest import Manifest
 from tests.api.conftest import Images
 
 
-def test_upload_call(client: TestClient, images: Images, tmp_path: Path) -> None:
+@pytest.fixture
+def png(tmp_path: Path) -> bytes:
     source = tmp_path / "small.png"
     pyvips.Image.xyz(300, 200)[0].cast("uchar").pngsave(str(source))
+    return source.read_bytes()
+
+
+RECORDED = {"storage": 12, "projects": [34, 35], "properties": {"k1": "v1", "k2": "v2"}}
+
+
+def test_upload_call_answered_at_once(client: TestClient, images: Images, png: bytes) -> None:
+    """Cytomine's call (no sync): PIMS's answer before the import, the import after it."""
     url = "/ims/upload?idStorage=12&idProject=34,35&keys=k1,k2&values=v1,v2"
-    response = client.post(url, files={"files[]": ("small.png", source.read_bytes())})
+    response = client.post(url, files={"files[]": ("small.png", png)})
     assert response.status_code == 200, response.text
     (item,) = response.json()
     uploaded = item["uploadedFile"]
     assert uploaded["storage"] == 12 and uploaded["projects"] == [34, 35]
-    assert uploaded["status"] == 100 and item["status"] == "DEPLOYED"  # the core's DEPLOYED
+    assert uploaded["status"] == 0 and item["status"] == "UPLOADED" and item["images"] == []
     assert uploaded["originalFilename"] == "small.png" and uploaded["ext"] == "png"
-    assert item["size"] == source.stat().st_size and item["images"][0]["width"] == 300
+    assert item["size"] == len(png) and item["path"] == f"{item['id']}/small.png"
+    # the test client returns once the background task has run: the import is over
     manifest = Manifest.load(images.storage, item["id"])
-    assert manifest.source["cytomine"] == {
-        "storage": 12, "projects": [34, 35], "properties": {"k1": "v1", "k2": "v2"},
-        "sync": False, "core": None,
-    }  # fmt: skip
+    assert manifest.status.value == "DEPLOYED"
+    assert manifest.source["cytomine"] == {**RECORDED, "sync": False, "core": None}
     tile = client.get(f"/ims/image/{item['path']}/normalized-tile/zoom/0/ti/0")
     assert tile.status_code == 200
+
+
+def test_upload_call_sync(client: TestClient, images: Images, png: bytes) -> None:
+    url = "/upload?storage=12&projects=34,35&keys=k1,k2&values=v1,v2&sync=true"
+    response = client.post(url, files={"files[]": ("small.png", png)})
+    (item,) = response.json()
+    assert item["status"] == "DEPLOYED" and item["uploadedFile"]["status"] == 100
+    assert item["images"][0]["width"] == 300
+    manifest = Manifest.load(images.storage, item["id"])
+    assert manifest.source["cytomine"] == {**RECORDED, "sync": True, "core": None}
 
 
 @pytest.mark.parametrize(

@@ -5,20 +5,28 @@ PIMS checks the query (a storage, integer projects, as many keys as values), the
 ``UploadedFile`` in the core and calls the core back at every import step (its Cytomine
 listener). cytotile has no core to call: it checks the same fields, records them in the upload's
 manifest (``source.cytomine``) and answers, per file, PIMS's ``uploadedFile`` member beside its
-own fields, with the status as the core's numeric code. The import runs before the answer
-whatever ``sync`` says (the answer then carries the final status). What a core-backed
-deployment still needs is in docs/annotations.md ("Cytomine").
+own fields, with the status as the core's numeric code. A Cytomine call (``idStorage``
+given) without ``sync=true`` is answered at once, as PIMS does (status UPLOADED, no images
+yet), and the files are imported after the answer; other calls are answered once imported.
+What a core-backed deployment still needs is in docs/annotations.md ("Cytomine").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cytotile.api.errors import ImportUnavailable
+from cytotile.api.multipart import Received
 from cytotile.errors import BadParameter, ImageNotFound
 from cytotile.manifest import Manifest
 from cytotile.storage.base import Storage
+
+log = logging.getLogger("cytotile.api")
 
 #: Cytomine core's UploadedFileStatus codes (even: information or success, odd: an error)
 CODES = {
@@ -40,6 +48,11 @@ class UploadFields:
     @property
     def given(self) -> bool:
         return self != UploadFields()
+
+    @property
+    def in_background(self) -> bool:
+        """Cytomine's call without ``sync=true``: answered before the import, as PIMS."""
+        return self.storage is not None and not self.sync
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +98,11 @@ def answer(storage: Storage, item: dict[str, Any], fields: UploadFields) -> dict
             manifest.save(storage)
         except ImageNotFound:
             pass
+    return answer_only(item, fields)
+
+
+def answer_only(item: dict[str, Any], fields: UploadFields) -> dict[str, Any]:
+    upload_id = item.get("id")
     name = str(item.get("original_name") or item.get("name") or "")
     uploaded = {
         "id": upload_id,
@@ -97,3 +115,39 @@ def answer(storage: Storage, item: dict[str, Any], fields: UploadFields) -> dict
         "projects": list(fields.projects),
     }
     return {**item, "size": item.get("size"), "uploadedFile": uploaded}
+
+
+def accepted(received: Received, upload_id: str, fields: UploadFields) -> dict[str, Any]:
+    """The answer for a file imported after the answer: UPLOADED, no image yet."""
+    try:
+        from cytotile.importer.flow import safe_name
+    except ImportError as exc:
+        raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
+    name = safe_name(received.filename)
+    item = {"id": upload_id, "original_name": name, "name": name, "path": f"{upload_id}/{name}",
+            "status": "UPLOADED", "size": received.size, "images": []}  # fmt: skip
+    return answer_only(item, fields)
+
+
+def import_later(
+    run_one: Callable[[Received, str], dict[str, Any]],
+    storage: Storage,
+    files: Sequence[Received],
+    upload_ids: Sequence[str],
+    fields: UploadFields,
+    folder: str,
+) -> None:
+    """The background task: import each file under its announced id, record the fields, then
+    remove the received files."""
+    try:
+        for received, upload_id in zip(files, upload_ids, strict=True):
+            try:
+                answer(storage, run_one(received, upload_id), fields)
+            except Exception:
+                log.exception("background import of %s (%s) failed", received.filename, upload_id)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_upload_id() -> str:
+    return f"upload-{uuid.uuid4()}"

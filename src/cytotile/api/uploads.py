@@ -12,10 +12,13 @@ import flow in the thread pool and answers, per file, PIMS's legacy shape (``nam
 
 from __future__ import annotations
 
+import functools
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -74,14 +77,22 @@ def list_uploads(request: Request, args: Args) -> Response:
     return JSON(items, headers={"Cache-Control": "no-store"})
 
 
-def _import(request: Request, received: multipart.Received) -> dict[str, Any]:
+def _import(
+    request: Request, received: multipart.Received, upload_id: str | None = None
+) -> dict[str, Any]:
     try:
         from cytotile.importer.flow import import_file
     except ImportError as exc:
         raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
     ctx = context(request)
     settings = from_env(ImportSettings, root=ctx.settings.root)
-    manifest = import_file(ctx.storage, received.path, name=received.filename, settings=settings)
+    path, filename = received.path, received.filename
+    if upload_id:  # announced in the answer, before the import
+        manifest = import_file(
+            ctx.storage, path, name=filename, settings=settings, upload_id=upload_id
+        )
+    else:
+        manifest = import_file(ctx.storage, path, name=filename, settings=settings)
     known = {}
     for child in manifest.children:
         try:
@@ -106,14 +117,25 @@ async def upload(request: Request) -> Response:
     require_admin(request)
     fields = cytomine.parse_fields(request.query_params)  # idStorage, idProject, keys, values
     name = request.query_params.get("name") or request.headers.get("x-file-name") or "upload"
-    with tempfile.TemporaryDirectory(prefix="cytotile-upload-") as tmp:
+    storage, handed_over = context(request).storage, False
+    tmp = tempfile.mkdtemp(prefix="cytotile-upload-")
+    try:
         files = await multipart.receive(
             request.headers.get("content-type", ""), request.stream(), Path(tmp), name
         )
         if not files:
             raise MalformedBody("the form has no file (field files[] or file)")
+        if fields.in_background:  # Cytomine's call without sync=true: answered at once (PIMS)
+            ids = [cytomine.new_upload_id() for _ in files]
+            answers = [cytomine.accepted(f, i, fields) for f, i in zip(files, ids, strict=True)]
+            run_one = functools.partial(_import, request)
+            task = BackgroundTask(cytomine.import_later, run_one, storage, files, ids, fields, tmp)
+            handed_over = True  # the task removes the files once imported
+            return JSON(answers, background=task)
         results = [await run_in_threadpool(_import, request, f) for f in files]
-    storage = context(request).storage
+    finally:
+        if not handed_over:
+            shutil.rmtree(tmp, ignore_errors=True)
     return JSON([await run_in_threadpool(cytomine.answer, storage, r, fields) for r in results])
 
 
