@@ -364,6 +364,9 @@
     viewer.addHandler("tile-loaded", () => {
       state.tilesLoaded += 1;
     });
+    const scaleBar = () => window.cytotilePlanes && window.cytotilePlanes.updateScaleBar(viewer);
+    viewer.addHandler("animation", scaleBar);
+    viewer.addHandler("open", scaleBar);
     viewer.addHandler("tile-load-failed", (event) => {
       state.tilesFailed += 1;
       console.warn("cytotile: tile failed", event.tile && event.tile.getUrl(), event.message);
@@ -422,7 +425,9 @@
       minLevel: offset,
       maxLevel: offset + topZoom,
       getTileUrl(level, x, y) {
-        return `${base}/normalized-tile/zoom/${level - offset}/tx/${x}/ty/${y}.jpg`;
+        const url = `${base}/normalized-tile/zoom/${level - offset}/tx/${x}/ty/${y}.jpg`;
+        const planes = window.cytotilePlanes ? window.cytotilePlanes.query() : ""; // planes.js
+        return planes ? `${url}?${planes}` : url;
       },
     };
   }
@@ -488,6 +493,21 @@
       return;
     }
     ensureViewer().open(sourceFor(upload, pyramid));
+    if (window.cytotilePlanes) {
+      window.cytotilePlanes.open(apiUrl(imagePath(upload)), reopener(seq, upload, pyramid));
+    }
+  }
+
+  /** Reopens the image's tiles where the view is (the plane panel changed: new tile URLs). */
+  function reopener(seq, upload, pyramid) {
+    return () => {
+      if (seq !== openSeq || !viewer) return;
+      const bounds = viewer.world.getItemCount() ? viewer.viewport.getBounds(true) : null;
+      state.tilesLoaded = 0;
+      setViewerState("loading");
+      if (bounds) viewer.addOnceHandler("open", () => viewer.viewport.fitBounds(bounds, true));
+      viewer.open(sourceFor(upload, pyramid));
+    };
   }
 
   /* ------------------------------------------------------------ upload */
