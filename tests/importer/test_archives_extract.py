@@ -127,8 +127,12 @@ def test_limits(tmp_path: Path) -> None:
     big = tmp_path / "big.tar"
     big.write_bytes(tar_bytes({"a": bytes(2 * build.MiB)}))
     small = Limits(4 * build.MiB, build.MiB, 200.0, 100, 2)
-    with pytest.raises(ExtractionError, match="larger than the limit"):
+    with pytest.raises(ExtractionError, match="declares 2 MiB"):  # refused from its header
         extract(big, "tar", tmp_path / "big", small)
+    liar = tmp_path / "liar.zip"  # a ZIP member declaring less than it holds: counted
+    build.raw_zip(liar, [("a", build.zeros_deflate(2), 1000, 0)])
+    with pytest.raises(ExtractionError, match="larger than the limit"):
+        extract(liar, "zip", tmp_path / "liar", Limits(4 * build.MiB, build.MiB, 1e6, 100, 2))
     total = tmp_path / "total.tar"
     total.write_bytes(tar_bytes({f"{i}": bytes(build.MiB) for i in range(5)}))
     with pytest.raises(ExtractionError, match="more than the limit"):
@@ -179,3 +183,16 @@ def test_unsupported_zip_members(tmp_path: Path) -> None:
     stored = build.raw_zip(tmp_path / "long.zip", [("a.png", b"abcdef", 3, 0)], method=0)
     with pytest.raises(ExtractionError):
         extract(stored, "zip", tmp_path / "long")
+
+
+@pytest.mark.parametrize("kind", [0o010000, 0o020000, 0o060000, 0o140000])  # FIFO, devices, socket
+def test_zip_special_files_are_refused(tmp_path: Path, kind: int) -> None:
+    info = zipfile.ZipInfo("a.png")
+    info.create_system = 3
+    info.external_attr = (kind | 0o644) << 16
+    archive = tmp_path / "special.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(info, b"x")
+    with pytest.raises(ExtractionError, match="device, FIFO or socket"):
+        extract(archive, "zip", tmp_path / "special")
+    assert not (tmp_path / "special" / "a.png").exists()

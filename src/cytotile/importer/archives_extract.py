@@ -400,6 +400,8 @@ def _unpack_stream(path: Path, kind: str, base: Path, budget: Budget, upload_nam
             for member in archives_tar.members(stream):  # type: ignore[arg-type]
                 budget.member(member.name)
                 parts = member_parts(member.name)
+                if member.size > budget.limits.max_member_bytes:
+                    raise ExtractionError(f"member {member.name!r} declares {_mib(member.size)}")
                 if member.is_dir:
                     budget.folder(base, parts)
                 else:
