@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from tests.formats.conformance.case import real, register
+from pathlib import Path
+
+from tests.formats.conformance.case import Case, real, register
 from tests.formats.conformance.references import OpenSlideReference
+from tests.helpers import dicomfiles, vendors
 
 register(
     real(
@@ -21,5 +24,29 @@ register(
         # are not a TIFF page, so level 0 is re-encoded as 4:2:0 JPEG at quality 85 instead of
         # DCT-copied; on 16x16 pixels the halved chroma of stain edges weighs on the mean
         tolerance=5.0,
+    ),
+)
+
+
+def _series(folder: Path) -> Path:
+    """A synthetic series named by its LABEL instance: any instance names the image."""
+    paths = dicomfiles.write_wsi_series(folder / "series", vendors.tissue(600, 400))
+    return next(p for p in paths if p.name == "label.dcm")
+
+
+register(
+    Case(
+        "synthetic-dicom-series",
+        "DICOM",
+        _series,
+        OpenSlideReference,
+        multi_file=True,
+        levels_key="OPENSLIDE.level-count",
+        metadata={
+            "physical_size_x": 0.5,
+            "objective_nominal_magnification": 20.0,
+            "acquired_at": "2021-03-04T13:14:15",
+            "microscope_model": "Synthetic pydicom writer",
+        },
     ),
 )

@@ -75,10 +75,11 @@ def slide_metadata(format_id: str, slide: Any, **fields: Any) -> ImageMetadata:
     raw = raw_properties(props)
     raw.update(fields.pop("raw_metadata", {}))
     metadata = base_metadata(format_id, width, height, 3, "uint8", raw_metadata=raw, **fields)
+    names = list(slide.associated_images)  # the names only: ``in`` on the map reads the image
     for key, name in ASSOCIATED.items():
         w = props.get(f"openslide.associated.{key}.width")
         h = props.get(f"openslide.associated.{key}.height")
-        if w and h and key in slide.associated_images:
+        if w and h and key in names:
             metadata.associated[name] = AssociatedInfo(int(w), int(h), 3)
     return metadata
 
@@ -101,7 +102,7 @@ class SlideSource(Source):
 
     def associated(self, name: str) -> pyvips.Image | None:
         key = {v: k for k, v in ASSOCIATED.items()}.get(name)
-        if key is None or key not in self._slide.associated_images:
+        if key is None or key not in list(self._slide.associated_images):
             return None
         import pyvips
 

@@ -109,7 +109,7 @@ class SvsSource(Source):
 
     def associated(self, name: str) -> pyvips.Image | None:
         key = {v: k for k, v in ASSOCIATED.items()}.get(name)
-        if key is None or key not in self._slide.associated_images:
+        if key is None or key not in list(self._slide.associated_images):
             return None
         import pyvips
 
