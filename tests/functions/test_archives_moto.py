@@ -192,3 +192,50 @@ def test_a_gz_of_one_image_in_s3_is_that_image(
     original = next(f for f in manifest["files"] if f["role"] == "ORIGINAL")
     assert original["key"] == f"{upload}/extracted/scan.png"
     assert original["key"] in cloud.list_keys()  # kept in the images bucket
+
+
+def test_an_archive_retried_after_enqueuing_imports_each_child_once(
+    cloud: Cloud,
+    lambda_context: LambdaContext,
+    import_queue: tuple[Any, str, str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The archive's delivery fails after its children were enqueued (before EXTRACTED is
+    recorded): SQS delivers it again, the children are enqueued twice, each is imported once."""
+    from cytotile.aws import importer
+
+    sqs, url, arn = import_queue
+    real = importer.queue_children
+    failures = []
+
+    def enqueue_then_fail(queue_url: str, storage: Any, client: Any = None) -> Any:
+        enqueue = real(queue_url, storage, client)
+
+        def run(run: Any, children: Any) -> None:
+            enqueue(run, children)
+            if not failures:
+                failures.append(run.manifest.id)
+                raise ConnectionError("the invocation lost S3 right after enqueuing")
+
+        return run
+
+    monkeypatch.setattr(importer, "queue_children", enqueue_then_fail)
+    handler = load_handler("import").handler
+    put = cloud.put("incoming/batch.zip", zip_bytes(tmp_path))
+    message_id = put["Records"][0]["messageId"]
+    assert handler(put, lambda_context) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    assert cloud.manifest(failures[0])["status"] == "EXTRACTING_DATA"  # not final: retried
+    put["Records"][0]["attributes"]["ApproximateReceiveCount"] = "2"
+    assert handler(put, lambda_context) == {"batchItemFailures": []}
+    assert cloud.manifest(failures[0])["status"] == "EXTRACTED"
+
+    messages = received(sqs, url)
+    assert len(messages) == 6  # each child enqueued by both deliveries
+    for message in messages:
+        assert handler(as_event(message, arn), lambda_context) == {"batchItemFailures": []}
+    for child in cloud.manifest(failures[0])["children"]:
+        manifest = cloud.manifest(child["id"])
+        assert manifest["status"] == "DEPLOYED"
+        steps = [(e["step"], e["phase"]) for e in manifest["history"]]
+        assert steps.count(("CONVERTING", "start")) == 1 and steps.count(("DEPLOYED", "end")) == 1
