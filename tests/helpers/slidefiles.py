@@ -222,3 +222,34 @@ def write_svslide(path: Path, base: np.ndarray, tile: int = 256, n_levels: int =
     finally:
         db.close()
     return path
+
+
+def _ngr(path: Path, pixels: np.ndarray, column: int) -> None:
+    """A Hamamatsu NGR file: "GN", 2 bytes, width, height, column width (int32), 8 bytes, the
+    data offset; then columns of ``column`` pixels, top to bottom, RGB 12-bit in uint16 LE."""
+    h, w = pixels.shape[:2]
+    twelve = (pixels.astype("<u2") << 4) | (pixels.astype("<u2") >> 4)  # 8 bits -> 12
+    header = b"GN\x00\x00" + np.array([w, h, column], "<i4").tobytes() + bytes(8)
+    header += np.array([len(header) + 4], "<i4").tobytes()
+    columns = [
+        np.ascontiguousarray(twelve[:, x : x + column]).tobytes() for x in range(0, w, column)
+    ]
+    path.write_bytes(header + b"".join(columns))
+
+
+def write_vmu(folder: Path, base: np.ndarray, name: str = "slide", column: int = 64) -> Path:
+    """A Hamamatsu VMU: ``<name>.vmu`` naming an uncompressed NGR image and its NGR map (1:4);
+    width a multiple of ``column`` (and of 4 x ``column`` for the map)."""
+    h, w = base.shape[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    _ngr(folder / f"{name}.ngr", base, column)
+    _ngr(folder / f"{name}_map.ngr", np.ascontiguousarray(base[::4, ::4]), column // 4)
+    key_file = folder / f"{name}.vmu"
+    key_file.write_text(
+        "[Uncompressed Virtual Microscope Specimen]\r\n"
+        f"ImageFile={name}.ngr\r\nMapFile={name}_map.ngr\r\n"
+        "BitsPerPixel=36\r\nPixelOrder=RGB\r\n"
+        f"PhysicalWidth={w * NM_PER_PIXEL}\r\nPhysicalHeight={h * NM_PER_PIXEL}\r\n"
+        "SourceLens=20\r\n"
+    )
+    return key_file

@@ -158,3 +158,20 @@ register(
         },
     ),
 )
+
+
+def _vmu(folder: Path) -> Path:
+    return slidefiles.write_vmu(folder / "vmu", vendors.tissue(512, 300))
+
+
+register(
+    Case(
+        "synthetic-vmu",
+        "VMS",
+        _vmu,
+        OpenSlideReference,
+        levels_key=LEVELS,
+        multi_file=True,
+        metadata={"physical_size_x": 0.5, "raw:HAMAMATSU.BitsPerPixel": 36},
+    ),
+)
