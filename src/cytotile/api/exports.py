@@ -37,15 +37,15 @@ def disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def media_type(export: exports.Export) -> str:
-    if export.is_zip:
+def media_type(name: str, is_zip: bool) -> str:
+    if is_zip:
         return "application/zip"
-    return mimetypes.guess_type(export.name)[0] or "application/octet-stream"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _answer(request: Request, storage: Storage, export: exports.Export, name: str) -> Response:
+def _answer(storage: Storage, export: exports.Export, name: str) -> Response:
     headers = {"Content-Disposition": disposition(name), **NO_STORE}
-    kind = media_type(exports.Export(name, export.keys, export.folder))
+    kind = media_type(name, export.is_zip)
     if export.is_zip:
         on_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
         if on_lambda and exports.size_of(storage, export) > LAMBDA_RESPONSE_LIMIT:
@@ -92,13 +92,13 @@ def export_image(request: Request, args: Args) -> Response:
     storage = context(request).storage
     representation = request.query_params.get("representation") or "UPLOAD"
     export = exports.resolve_image(storage, request.path_params["path"], representation)
-    return _answer(request, storage, export, _filename(request, export))
+    return _answer(storage, export, _filename(request, export))
 
 
 def export_file(request: Request, args: Args) -> Response:
     storage = context(request).storage
     export = exports.resolve_file(storage, request.path_params["path"])
-    return _answer(request, storage, export, _filename(request, export))
+    return _answer(storage, export, _filename(request, export))
 
 
 FILENAME = Param("filename", {"type": "string"}, "the name in Content-Disposition")
