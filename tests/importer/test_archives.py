@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -232,3 +233,18 @@ def test_zip_of_a_dicom_series_is_one_image(tmp_path: Path) -> None:
     assert manifest.status is Status.DEPLOYED, manifest.reason
     assert manifest.format_id == dicom[0].id and manifest.children == []
     assert len(uploads(storage)) == 1
+
+
+def test_tar_gz_of_a_real_slide(tmp_path: Path) -> None:
+    slide = sample("CMU-1-Small-Region.svs")
+    archive = tmp_path / "cmu.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(slide, arcname="slides/CMU-1-Small-Region.svs")
+    storage = LocalStorage(tmp_path / "root")
+    parent = import_file(storage, archive, settings=SETTINGS)
+    assert parent.status is Status.EXTRACTED, parent.reason
+    (child,) = parent.children
+    deployed = Manifest.load(storage, child["id"])
+    assert deployed.status is Status.DEPLOYED, deployed.reason
+    assert deployed.format_id == "SVS"
+    assert deployed.image is not None and deployed.image["width"] == 2220
