@@ -60,7 +60,8 @@ def open_slide(path: Path, vendors: tuple[str, ...], what: str) -> Any:
     try:
         return openslide.OpenSlide(str(path))
     except Exception as exc:
-        raise FormatError(f"OpenSlide cannot read this {what}: {short_reason(exc)}") from exc
+        reason = short_reason(exc).replace(f"{path.parent}/", "")  # no server paths in reasons
+        raise FormatError(f"OpenSlide cannot read this {what}: {reason}") from exc
 
 
 def slide_metadata(format_id: str, slide: Any, **fields: Any) -> ImageMetadata:
