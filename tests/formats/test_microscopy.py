@@ -294,3 +294,15 @@ def test_lif_first_series(tmp_path: Path) -> None:
         assert "first of 2 series" in m.raw_metadata["cytotile.Conversion"]
         for c, z in [(0, 0), (1, 2), (0, 1)]:
             assert np.array_equal(source.plane(c, z, 0).numpy(), first[z, c])
+
+
+def test_imagej_contiguous_planes_after_one_ifd(tmp_path: Path) -> None:
+    """ImageJ's large stacks: one IFD, every plane stored contiguously after it (mapped)."""
+    data = np.arange(4 * 2 * 30 * 40, dtype=np.uint16).reshape(4, 2, 30, 40)
+    path = tmp_path / "truncated.tif"
+    tifffile.imwrite(path, data, imagej=True, truncate=True, metadata={"axes": "ZCYX"})
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 1
+    with detect(path).open(path) as source:
+        assert (source.metadata.n_concrete_channels, source.metadata.depth) == (2, 4)
+        assert np.array_equal(source.plane(1, 3, 0).numpy(), data[3, 1])
