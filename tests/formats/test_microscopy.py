@@ -306,3 +306,14 @@ def test_imagej_contiguous_planes_after_one_ifd(tmp_path: Path) -> None:
     with detect(path).open(path) as source:
         assert (source.metadata.n_concrete_channels, source.metadata.depth) == (2, 4)
         assert np.array_equal(source.plane(1, 3, 0).numpy(), data[3, 1])
+
+
+def test_plane_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cytotile.formats.microscopy import planes
+
+    monkeypatch.setattr(planes, "MAX_PLANES", 5)
+    path = tmp_path / "o.ome.tif"
+    data = np.zeros((2, 3, 8, 8), np.uint8)
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "CZYX"}, photometric="minisblack")
+    with pytest.raises(FormatError, match="6 planes"):
+        detect(path).open(path)

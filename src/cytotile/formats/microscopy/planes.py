@@ -32,6 +32,7 @@ NAMED = {"red": "#FF0000", "green": "#00FF00", "lime": "#00FF00", "blue": "#0000
 NAMED.update({"cyan": "#00FFFF", "magenta": "#FF00FF", "yellow": "#FFFF00"})
 NAMED.update({"r": "#FF0000", "g": "#00FF00", "b": "#0000FF", "white": "#FFFFFF"})
 
+MAX_PLANES = 10_000  # planes (C x Z x T) one image may hold
 PlaneReader = Callable[[int, int, int], "pyvips.Image"]
 
 
@@ -107,11 +108,21 @@ def channel_list(
     return out
 
 
+def check_planes(format_id: str, n_planes: int) -> None:
+    """Each plane becomes a pyramid: a declared count beyond :data:`MAX_PLANES` is refused."""
+    if n_planes > MAX_PLANES:
+        raise FormatError(
+            f"{format_id} declares {n_planes} planes (C x Z x T): more than the limit of "
+            f"{MAX_PLANES}"
+        )
+
+
 def stack_metadata(format_id: str, width: int, height: int, **kw: Any) -> ImageMetadata:
     """Metadata of an image of C concrete channels of one sample each (or one RGB plane)."""
     n_samples = kw.pop("n_samples", 1)
     n_concrete = kw.pop("n_concrete_channels")
     pixel_type = kw.pop("pixel_type")
+    check_planes(format_id, n_concrete * kw.get("depth", 1) * kw.get("duration", 1))
     return ImageMetadata(
         format_id=format_id,
         width=width,

@@ -107,8 +107,9 @@ def stack_depth(path: Path, info: TiffInfo) -> tuple[int, str]:
 
 def stack_source(path: Path, metadata: ImageMetadata, depth: int, axis: str) -> Source:
     """Planes of a multi-page stack: page ``z`` (or ``t``) of the file, decoded by libvips."""
-    from cytotile.formats.microscopy.planes import PlaneSource
+    from cytotile.formats.microscopy.planes import PlaneSource, check_planes
 
+    check_planes(metadata.format_id, depth)
     if axis == "T":
         metadata.duration = depth
     else:
