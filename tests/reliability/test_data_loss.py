@@ -64,6 +64,10 @@ def test_only_the_image_name_is_an_image_path(client: TestClient, root: Root) ->
         for suffix in ("info/image", "normalized-tile/zoom/0/ti/0", "thumb", "metadata"):
             response = client.get(f"/image/{rgb.upload_id}/{bad}/{suffix}")
             assert response.status_code == 404, (bad, suffix, response.status_code)
+        for url in (f"/iiif/3/{rgb.upload_id}/{bad}/info.json", f"/dzi/{rgb.upload_id}/{bad}.dzi"):
+            assert client.get(url).status_code == 404, url
+    assert client.get(f"/iiif/3/{rgb.path.replace('/', '%2F')}/info.json").status_code == 200
+    assert client.get(f"/dzi/{rgb.path}.dzi").status_code == 200
 
 
 def test_writes_need_the_admin_token(

@@ -211,7 +211,7 @@ def route(
     doc: Op | None = None,
 ) -> PatternRoute:
     """``doc``: the route's OpenAPI description (:mod:`cytotile.api.openapi`)."""
-    image_path = pattern.startswith("/image/{path}")
+    image_path = "{path}" in pattern and not pattern.startswith("/file/")  # images, not files
     run = endpoint(handler, inline, image_path)
     made = PatternRoute(pattern, run, methods, name or handler.__name__)
     if doc is not None:
