@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from cytotile.importer.flow import _Run
 
 CLASSIFY_TIMEOUT_S = 600
+#: address space of the extraction step: it streams in 1 MiB chunks, so a decoder that asks for
+#: more (an xz stream declaring a huge dictionary) is refused early
+UNPACK_MEMORY_MB = 1024
 DISK_MARGIN = 256 * 2**20  # bytes of free disk never filled by an extraction
 MAX_SKIPPED = 200  # reasons recorded in the manifest
 
@@ -127,7 +130,9 @@ def _unpack_and_classify(
         "name": run.manifest.original_name,
     }
     what = f"the {KINDS[kind]} archive"
-    unpacked = _extracting(run, "unpack", payload, settings.timeout_s, f"cannot extract {what}")
+    unpacked = _extracting(
+        run, "unpack", payload, settings.timeout_s, f"cannot extract {what}", UNPACK_MEMORY_MB
+    )
     files = unpacked["files"]
     if not files:
         raise ExtractionError(f"{what} holds no file")
@@ -144,11 +149,16 @@ def _unpack_and_classify(
 
 
 def _extracting(
-    run: _Run, task: str, payload: dict[str, Any], timeout_s: float, what: str
+    run: _Run,
+    task: str,
+    payload: dict[str, Any],
+    timeout_s: float,
+    what: str,
+    memory_mb: int | None = None,
 ) -> dict[str, Any]:
     """An isolated step of the extraction: being killed (time, memory) is ERROR_EXTRACTION."""
     try:
-        return run.isolated(task, payload, timeout_s)
+        return run.isolated(task, payload, timeout_s, memory_mb)
     except ExtractionError:
         raise
     except ImportFailure as exc:

@@ -89,9 +89,13 @@ class _Run:
             raise
         self.record(status, "end")
 
-    def isolated(self, task: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    def isolated(
+        self, task: str, payload: dict[str, Any], timeout_s: float, memory_mb: int | None = None
+    ) -> dict[str, Any]:
         """Run ``task`` in a child process, within ``timeout_s`` and the settings' deadline (a
-        step cut short by the deadline fails with a reason that names it)."""
+        step cut short by the deadline fails with a reason that names it), and ``memory_mb``
+        (at most the settings' limit)."""
+        limit_mb = min(memory_mb or self.settings.memory_mb, self.settings.memory_mb)
         deadline = self.settings.deadline
         bounded = deadline > 0 and time.time() + timeout_s > deadline
         if bounded:
@@ -103,7 +107,7 @@ class _Run:
                 f"cytotile.importer.tasks:{task}",
                 payload,
                 timeout_s=timeout_s,
-                memory_bytes=self.settings.memory_mb * 1024 * 1024,
+                memory_bytes=limit_mb * 1024 * 1024,
             )
         except ConversionError as exc:
             if bounded and time.time() >= deadline - 1:
