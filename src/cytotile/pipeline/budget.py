@@ -15,6 +15,7 @@ When the answer is smaller than asked, ``X-Image-Size-Limit`` says so (PIMS's he
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -45,6 +46,12 @@ def request_budget(memory_mb: int = 0) -> int:
     if lambda_mb.isdigit():
         return max(64, int(lambda_mb) - LAMBDA_RESERVE_MB) << 20
     return LOCAL_BUDGET_MB << 20
+
+
+@functools.cache
+def deployment_budget() -> int:
+    """:func:`request_budget` of the deployment, read once per process."""
+    return request_budget()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cytotile.pipeline import budget, encode, process, render, sizes
 from cytotile.pipeline.encode import Format, Output
@@ -25,7 +25,8 @@ class Options:
     quality: int = 85
     max_pixels: int = 100_000_000
     safety: Safety = Safety.SAFE_REJECT
-    memory_budget: int = budget.LOCAL_BUDGET_MB << 20  # bytes (budget.request_budget)
+    #: bytes one answer may take: the deployment's (budget.request_budget) unless given
+    memory_budget: int = field(default_factory=budget.deployment_budget)
 
 
 class TileStats:
