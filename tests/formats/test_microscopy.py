@@ -230,9 +230,9 @@ def test_czi_large_planes_through_a_mapped_file(monkeypatch: pytest.MonkeyPatch)
     """Planes over the in-memory limit are assembled in a temporary raw file (bounded RAM)."""
     import czifile
 
-    from cytotile.formats.microscopy import czi
+    from cytotile.formats.microscopy.planes import RawPlanes
 
-    monkeypatch.setattr(czi, "IN_MEMORY", 0)
+    monkeypatch.setattr(RawPlanes, "IN_MEMORY", 0)
     path = sample("CellDivision_T3_Z5_CH2_X240_Y170.czi")
     reference = czifile.imread(str(path))
     with detect(path).open(path) as source:
@@ -317,3 +317,44 @@ def test_plane_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     tifffile.imwrite(path, data, ome=True, metadata={"axes": "CZYX"}, photometric="minisblack")
     with pytest.raises(FormatError, match="6 planes"):
         detect(path).open(path)
+
+
+@pytest.mark.parametrize("tiled", [True, False])
+def test_codec_libvips_lacks_decoded_piece_by_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiled: bool
+) -> None:
+    """ZStandard pages: tifffile decodes them tile by tile (or strip by strip) into a file-backed
+    canvas (here forced for every plane), whatever the layout of the samples."""
+    from cytotile.formats.microscopy.planes import RawPlanes
+
+    monkeypatch.setattr(RawPlanes, "IN_MEMORY", 0)
+    data = np.random.default_rng(2).integers(0, 65535, (2, 3, 100, 150), dtype=np.uint16)
+    path = tmp_path / "zstd.ome.tif"
+    layout = {"tile": (64, 64)} if tiled else {"rowsperstrip": 16}
+    tifffile.imwrite(
+        path,
+        data,
+        ome=True,
+        metadata={"axes": "CZYX"},
+        compression="zstd",
+        photometric="minisblack",
+        **layout,
+    )
+    with detect(path).open(path) as source:
+        for c, z in [(0, 0), (1, 2), (1, 1)]:
+            assert np.array_equal(source.plane(c, z, 0).numpy(), data[c, z])
+    rgb = np.random.default_rng(3).integers(0, 255, (2, 70, 90, 3), dtype=np.uint8)
+    path = tmp_path / "rgb.ome.tif"
+    tifffile.imwrite(
+        path,
+        np.ascontiguousarray(np.moveaxis(rgb, -1, 1)),  # stored as separate planes
+        ome=True,
+        metadata={"axes": "ZSYX"},
+        compression="zstd",
+        photometric="rgb",
+        planarconfig="separate",
+        **layout,
+    )
+    with detect(path).open(path) as source:
+        assert source.metadata.n_samples == 3
+        assert np.array_equal(source.plane(0, 1, 0).numpy(), rgb[1])

@@ -5,7 +5,6 @@ a time; scaling, channels (name, colour, wavelengths), objective from the XML me
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,14 @@ from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
 from cytotile.formats.common import decoding
 from cytotile.formats.microscopy.planes import (
-    VIPS,
     PlaneSource,
-    array_to_vips,
+    RawPlanes,
     channel_list,
     served_type,
     stack_metadata,
-    to_served,
 )
 
 MAGIC = b"ZISRAWFILE"
-IN_MEMORY = 64 * 2**20  # larger planes are assembled in a temporary file libvips maps
 PIXEL_TYPES = {
     "Gray8": "uint8",
     "Gray16": "uint16",
@@ -112,8 +108,7 @@ class CziPlanes:
         self.start = tuple(int(v) for v in self.czi.start)
         self.shape = tuple(int(v) for v in self.czi.shape)
         self.entries = list(self.czi.filtered_subblock_directory)
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._raw: tuple[tuple[int, int, int], Path] | None = None
+        self.raw = RawPlanes()
 
     def size(self, axis: str) -> int:
         return self.shape[self.axes.index(axis)] if axis in self.axes else 1
@@ -133,17 +128,10 @@ class CziPlanes:
 
     def read(self, c: int, z: int, t: int) -> Any:
         import numpy as np
-        import pyvips
 
         height, width, samples = self.size("Y"), self.size("X"), self.size("0")
         dtype = np.dtype(self.czi.dtype)
-        shape = (height, width, samples)
-        raw = (
-            self._raw_path((c, z, t))
-            if height * width * samples * dtype.itemsize > IN_MEMORY
-            else None
-        )
-        out = np.zeros(shape, dtype) if raw is None else np.memmap(raw, dtype, "w+", shape=shape)
+        out = self.raw.canvas((height, width, samples), str(dtype))
         found = False
         for entry, where in self._subblocks(c, z, t):
             tile = entry.data_segment().data()
@@ -157,30 +145,11 @@ class CziPlanes:
                 found = True
         if not found:
             raise FormatError(f"CZI has no subblock for plane c={c} z={z} t={t}")
-        if raw is None:
-            return array_to_vips(out[..., ::-1] if samples == 3 else out, str(dtype))
-        if isinstance(out, np.memmap):
-            out.flush()
-        del out
-        image = pyvips.Image.rawload(str(raw), width, height, samples, format=VIPS[str(dtype)])
-        if samples == 3:
-            image = image[2].bandjoin([image[1], image[0]])  # BGR -> RGB
-        return to_served(image, str(dtype))
-
-    def _raw_path(self, key: tuple[int, int, int]) -> Path:
-        """The temporary file of this plane; the previous plane's file is removed."""
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="cytotile-czi-")
-        if self._raw is not None:
-            self._raw[1].unlink(missing_ok=True)
-        path = Path(self._tmp.name, "plane-{}-{}-{}.raw".format(*key))
-        self._raw = (key, path)
-        return path
+        return self.raw.image(out, str(dtype), bgr=samples == 3)
 
     def close(self) -> None:
         self.czi.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        self.raw.close()
 
 
 class CziFormat(Format):

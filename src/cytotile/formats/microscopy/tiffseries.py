@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
-from cytotile.formats.microscopy.planes import array_to_vips, to_served
+from cytotile.formats.microscopy.planes import RawPlanes, array_to_vips, to_served
 from cytotile.formats.tiff.structure import DECODABLE
 
 #: axes of a series cytotile maps to planes; any other axis must have length 1
@@ -76,6 +76,7 @@ class SeriesPlanes:
             self.tif.close()
             raise
         self._memmap: Any = None
+        self.raw = RawPlanes()
 
     def read(self, c: int, z: int, t: int) -> Any:
         import pyvips
@@ -94,7 +95,25 @@ class SeriesPlanes:
                 str(path), page=int(page.index), access="sequential", fail_on="error"
             )
             return to_served(image, lay.sample_type)
-        return array_to_vips(page.asarray(), lay.sample_type)
+        return self._by_segments(page)
+
+    def _by_segments(self, page: Any) -> Any:
+        """A page in a codec libvips lacks (ZStandard, JPEG 2000...): tifffile decodes it tile by
+        tile (or strip by strip) into a canvas, file-backed when large."""
+        lay = self.layout
+        out = self.raw.canvas((lay.height, lay.width, lay.n_samples), lay.sample_type)
+        separate = int(page.keyframe.planarconfig) == 2
+        for data, index, shape in page.segments():
+            if data is None:
+                continue
+            sample, _, y, x, _ = index
+            h, w = min(shape[1], lay.height - y), min(shape[2], lay.width - x)
+            piece = data.reshape(shape)[0, :h, :w]
+            if separate:
+                out[y : y + h, x : x + w, sample] = piece[..., 0]
+            else:
+                out[y : y + h, x : x + w] = piece
+        return self.raw.image(out, lay.sample_type)
 
     def _n_planes(self) -> int:
         n = 1
@@ -117,3 +136,4 @@ class SeriesPlanes:
 
     def close(self) -> None:
         self.tif.close()
+        self.raw.close()

@@ -43,4 +43,6 @@ class OpenSlideTiffFormat(OpenSlideFormat):
         if not structure.is_tiff(head):
             return False
         info = structure.inspect(path)
-        return info.vendor is None and openslide_only(info.pages[0])
+        # OME-TIFF is the microscopy format's (C/Z/T planes; tifffile decodes its zstd tiles)
+        ome = "ome" in info.flags
+        return info.vendor is None and not ome and openslide_only(info.pages[0])
