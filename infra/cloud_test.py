@@ -389,10 +389,17 @@ def run(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     width, height = manifest["image"]["width"], manifest["image"]["height"]
     region = {"left": width // 3, "top": height // 3, "width": 600, "height": 400}
     tile = f"/image/{path}/normalized-tile/zoom/{zoom}/ti/{ti}.jpg"
+    left, top = region["left"], region["top"]
+    wkt = f"POLYGON(({left} {top}, {left + 300} {top}, {left} {top + 200}, {left} {top}))"
+    crop = {"annotations": [{"geometry": wkt}], "length": 256}
+    drawn = {"region": region, "annotations": wkt, "annotation_style": {"mode": "DRAWING"}}
     requests: list[tuple[str, str, str, dict[str, Any] | None, str]] = [
         ("normalized tile", "GET", tile, None, "image/jpeg"),
         ("thumb", "GET", f"/image/{path}/thumb.jpg?length=256", None, "image/jpeg"),
         ("window", "POST", f"/image/{path}/window.png", {"region": region}, "image/png"),
+        # the annotation function (its own API Gateway resources), and TileFunction's shapely
+        ("annotation crop", "POST", f"/image/{path}/annotation/crop.png", crop, "image/png"),
+        ("window with a drawing", "POST", f"/image/{path}/window.png", drawn, "image/png"),
     ]
 
     # The same file imported here: the import in Lambda must give the same pixels.
@@ -437,6 +444,14 @@ def run(args: argparse.Namespace, report: Report, workdir: Path) -> None:
             )
         else:
             report.check("normalized tile: If-None-Match revalidates with 304", False, "no ETag")
+
+        exported = api.get(f"/image/{path}/export")  # not followed: S3's host as Lambda sees it
+        location = exported.headers.get("location", "")
+        report.check(
+            "export: a redirect to a presigned GET of the upload",
+            exported.status_code == 307 and "Signature" in location and uploads in location,
+            f"{exported.status_code} {location[:120]}",
+        )
 
         original_name = manifest.get("original_name") or sample.name
         protocol_checks(report, api, local, f"{upload_id}/{original_name}", full)
