@@ -230,7 +230,7 @@ def test_czi_large_planes_through_a_mapped_file(monkeypatch: pytest.MonkeyPatch)
     """Planes over the in-memory limit are assembled in a temporary raw file (bounded RAM)."""
     import czifile
 
-    from cytotile.formats.microscopy.planes import RawPlanes
+    from cytotile.formats.microscopy.rawplanes import RawPlanes
 
     monkeypatch.setattr(RawPlanes, "IN_MEMORY", 0)
     path = sample("CellDivision_T3_Z5_CH2_X240_Y170.czi")
@@ -325,7 +325,7 @@ def test_codec_libvips_lacks_decoded_piece_by_piece(
 ) -> None:
     """ZStandard pages: tifffile decodes them tile by tile (or strip by strip) into a file-backed
     canvas (here forced for every plane), whatever the layout of the samples."""
-    from cytotile.formats.microscopy.planes import RawPlanes
+    from cytotile.formats.microscopy.rawplanes import RawPlanes
 
     monkeypatch.setattr(RawPlanes, "IN_MEMORY", 0)
     data = np.random.default_rng(2).integers(0, 65535, (2, 3, 100, 150), dtype=np.uint16)

@@ -4,7 +4,6 @@ a time; scaling, channels (name, colour, wavelengths), objective from the XML me
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ from cytotile.errors import FormatError
 from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
 from cytotile.formats.common import decoding
+from cytotile.formats.microscopy.czimeta import parse_metadata
 from cytotile.formats.microscopy.planes import (
     PlaneSource,
-    RawPlanes,
     channel_list,
     served_type,
     stack_metadata,
 )
+from cytotile.formats.microscopy.rawplanes import RawPlanes
 
 MAGIC = b"ZISRAWFILE"
 PIXEL_TYPES = {
@@ -29,71 +29,6 @@ PIXEL_TYPES = {
     "Bgr24": "uint8",
     "Bgr48": "uint16",
 }
-
-
-def _xml(text: str) -> Any:
-    import xml.etree.ElementTree as ET
-
-    if re.search(r"<!(DOCTYPE|ENTITY)", text[:100_000]):
-        raise FormatError("CZI metadata declaring a DTD or entities is refused")
-    try:
-        return ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise FormatError(f"malformed CZI metadata: {exc}") from exc
-
-
-def _text(root: Any, path: str) -> str | None:
-    element = root.find(path)
-    return element.text.strip() if element is not None and element.text else None
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _color(value: str | None) -> str | None:
-    """CZI colours are ``#AARRGGBB`` (or ``#RRGGBB``)."""
-    if not value or not re.fullmatch(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})", value):
-        return None
-    return "#" + value[-6:].upper()
-
-
-def parse_metadata(text: str) -> dict[str, Any]:
-    root = _xml(text)
-    image = root.find("Metadata/Information/Image")
-    out: dict[str, Any] = {"raw": {}, "channels": []}
-    sizes = {}
-    for item in root.findall("Metadata/Scaling/Items/Distance"):
-        value = _number(_text(item, "Value"))
-        if value and value > 0:
-            sizes[item.get("Id")] = value * 1e6  # meters -> micrometers
-    out["physical"] = (sizes.get("X"), sizes.get("Y"), sizes.get("Z"))
-    if image is not None:
-        for child in image:
-            if child.text and child.text.strip() and len(child) == 0:
-                out["raw"][f"CZI.Image.{child.tag}"] = child.text.strip()
-        bits = _text(image, "ComponentBitCount")
-        out["significant_bits"] = int(bits) if bits and bits.isdigit() else None
-        for ch in image.findall("Dimensions/Channels/Channel"):
-            out["channels"].append(
-                {
-                    "name": ch.get("Name") or _text(ch, "Fluor"),
-                    "color": _color(_text(ch, "Color")),
-                    "emission": _number(_text(ch, "EmissionWavelength")),
-                    "excitation": _number(_text(ch, "ExcitationWavelength")),
-                }
-            )
-        out["acquired_at"] = _text(image, "AcquisitionDateAndTime")
-    objective = root.find("Metadata/Information/Instrument/Objectives/Objective")
-    out["magnification"] = (
-        _number(_text(objective, "NominalMagnification")) if objective is not None else None
-    )
-    if objective is not None:
-        out["raw"]["CZI.Objective.Name"] = objective.get("Name")
-    return out
 
 
 class CziPlanes:

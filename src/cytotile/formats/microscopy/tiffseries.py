@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
-from cytotile.formats.microscopy.planes import RawPlanes, array_to_vips, to_served
+from cytotile.formats.microscopy.planes import array_to_vips, to_served
+from cytotile.formats.microscopy.rawplanes import RawPlanes
 from cytotile.formats.tiff.structure import DECODABLE
 
 #: axes of a series cytotile maps to planes; any other axis must have length 1
