@@ -25,10 +25,9 @@ from cytotile.annotations.geometry import (
     parse_origin,
 )
 from cytotile.annotations.output import Framing, Mode, Style, envelope_window, render, window
-from cytotile.api import openapi_ops as ops
+from cytotile.api.annotations_doc import DOCS, POINT_CROSSES, WINDOW_PARAMS
 from cytotile.api.errors import ImportUnavailable
 from cytotile.api.http import image_response, make_etag, negotiate
-from cytotile.api.openapi import INTEGER, Op, Param
 from cytotile.api.routing import Later, context, route
 from cytotile.api.thumbs import deferred, options
 from cytotile.errors import BadParameter
@@ -38,8 +37,6 @@ from cytotile.pipeline.encode import Output
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import DEFAULT_PARAMS, ImageParams, parse_image_params
 from cytotile.pipeline.regions import Target, WindowInput, parse_target
-
-POINT_CROSSES = ("CROSS", "CROSSHAIR", "CIRCLE")
 
 
 class AnnotationsUnavailable(ImportUnavailable):
@@ -161,78 +158,12 @@ def window_annotations(request: Request, args: Args, view: ImageView) -> WindowA
     return WindowAnnotations(annots, style, _raw_key(args, request) + repr(style))
 
 
-ANNOTATION = {
-    "type": "object",
-    "properties": {
-        "geometry": {"type": "string", "description": "WKT, level-0 pixels"},
-        "fill_color": {"type": "string", "description": "#rrggbb[aa], rgb(a)(), a name"},
-        "stroke_color": {"type": "string"},
-        "stroke_width": {"type": "integer", "minimum": 0, "maximum": 10},
-    },
-    "required": ["geometry"],
-}
-ANNOTATIONS = Param(
-    "annotations",
-    {"oneOf": [ANNOTATION, {"type": "array", "items": ANNOTATION}]},
-    "one annotation or a list",
-)
-ORIGIN = Param(
-    "X-Annotation-Origin",
-    {"type": "string", "enum": ["LEFT_TOP", "LEFT_BOTTOM"]},
-    "the annotations' coordinates: y down (default), or y up (Cytomine's)",
-    where="header",
-)
-CROSS_SCHEMA = {"type": "string", "enum": list(POINT_CROSSES)}
-STYLE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "mode": {"type": "string", "enum": [m.value for m in Mode]},
-        "background_transparency": {"type": "integer", "minimum": 0, "maximum": 100},
-        "point_cross": CROSS_SCHEMA,
-        "point_envelope_length": {"type": "number", "minimum": 1},
-    },
-    "required": ["mode"],
-}
-#: what a window body adds to draw annotations (the window's own description lists them)
-WINDOW_PARAMS = (
-    ANNOTATIONS,
-    Param("annotation_style", STYLE_SCHEMA, "how annotations are drawn (default DRAWING)"),
-    ORIGIN,
-)
-_COMMON = (
-    ANNOTATIONS,
-    Param("context_factor", {"type": "number", "exclusiveMinimum": 0}, "envelope scale"),
-    Param("point_envelope_length", {"type": "number", "minimum": 1}, "a point's envelope"),
-    *ops.SIZE,
-    *ops.TIERS,
-    ops.SAFETY,
-    ORIGIN,
-)
-_STATUSES = {304: "Not modified", 413: "Over the memory budget of one request"}
-DOCS = {
-    Mode.MASK: Op(
-        "Annotation mask: the geometries filled with their fill_color (white) on black",
-        tags=["annotations"], returns="image", query=_COMMON, statuses=_STATUSES,
-    ),
-    Mode.CROP: Op(
-        "Annotation crop: the envelope's window, transparent outside the geometries",
-        tags=["annotations"], returns="image", statuses=_STATUSES,
-        query=(*_COMMON, Param("background_transparency", {**INTEGER, "maximum": 100}),
-               *ops.PLANES, *ops.MANIPULATION, *ops.GENERAL),
-    ),
-    Mode.DRAWING: Op(
-        "Annotation drawing: the envelope's window with fills and strokes painted on it",
-        tags=["annotations"], returns="image", statuses=_STATUSES,
-        query=(*_COMMON, Param("try_square", {"type": "boolean"}),
-               Param("point_cross", CROSS_SCHEMA),
-               *ops.PLANES, *ops.MANIPULATION),
-    ),
-}  # fmt: skip
-
-
 def routes() -> list[BaseRoute]:
     return [
         route(f"/image/{{path}}/annotation/{mode.value.lower()}{{ext}}", _annotation_route(mode),
               ("POST",), f"annotation_{mode.value.lower()}", doc=DOCS[mode])
         for mode in Mode
     ]  # fmt: skip
+
+
+__all__ = ["WINDOW_PARAMS", "routes", "window_annotations"]
