@@ -115,7 +115,7 @@ def _channels(args: Args, stored: Stored) -> list[int]:
     return sorted(set(chosen))
 
 
-def _indexes(name: str, text: str, count: int) -> list[int]:
+def path_indexes(name: str, text: str, count: int) -> list[int]:
     values = [to_int(name, v) for v in text.split(",") if v.strip()]
     bad = [v for v in values if v >= count]
     if not values or bad:
@@ -154,8 +154,8 @@ def per_channels(request: Request, args: Args) -> Response:
         stored = Stored(request, manifest)
         planes: list[tuple[int | None, int | None]] = [(None, None)]
         if "z" in p:
-            zs = _indexes("z_slices", p["z"], int(stored.image.get("depth", 1)))
-            ts = _indexes("timepoints", p["t"], int(stored.image.get("duration", 1)))
+            zs = path_indexes("z_slices", p["z"], int(stored.image.get("depth", 1)))
+            ts = path_indexes("timepoints", p["t"], int(stored.image.get("duration", 1)))
             planes = [(z, t) for z in zs for t in ts]
         items = []
         for c in _channels(args, stored):

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cytotile.api.histograms import Band, Stored, _indexes
+from cytotile.api.histograms import Band, Stored, path_indexes
 from cytotile.api.info import collection
 from cytotile.api.metadata import answer, image_of, load
 from cytotile.pipeline.args import Args
@@ -75,10 +75,10 @@ def channel_histograms(request: Request, args: Args) -> Response:
     img = stored.image
     n_bins = args.get_int("n_bins", 1, 256) or 256
     p = request.path_params
-    channels = _indexes("channels", p["channels"], img["n_channels"])
+    channels = path_indexes("channels", p["channels"], img["n_channels"])
     per_plane = "z" in p
-    zs = _indexes("z_slices", p["z"], img.get("depth", 1)) if per_plane else None
-    ts = _indexes("timepoints", p["t"], img.get("duration", 1)) if per_plane else None
+    zs = path_indexes("z_slices", p["z"], img.get("depth", 1)) if per_plane else None
+    ts = path_indexes("timepoints", p["t"], img.get("duration", 1)) if per_plane else None
 
     def content() -> dict[str, Any]:
         items = []
