@@ -166,6 +166,7 @@ def test_czi_metadata() -> None:
     assert m.channels[0].emission_wavelength == 568 and m.channels[0].color == "#FF7E00"
     assert m.physical_size_x and 0.09 < m.physical_size_x < 0.091
     assert m.raw_metadata["CZI.Image.PixelType"] == "Gray16"
+    assert m.frame_rate == pytest.approx(1 / 60.075)  # T offsets 0, 60.075, 120.15 s
 
 
 def test_lif_and_nd2_detected_by_content(tmp_path: Path) -> None:

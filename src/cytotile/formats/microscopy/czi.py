@@ -135,6 +135,7 @@ class CziFormat(Format):
             physical_size_y=py,
             physical_size_z=pz,
             acquired_at=parsed.get("acquired_at"),
+            frame_rate=parsed.get("frame_rate"),
             objective_nominal_magnification=parsed["magnification"],
             raw_metadata=raw,
         )

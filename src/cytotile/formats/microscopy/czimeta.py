@@ -65,6 +65,7 @@ def parse_metadata(text: str) -> dict[str, Any]:
                 }
             )
         out["acquired_at"] = _text(image, "AcquisitionDateAndTime")
+        out["frame_rate"] = _frame_rate(image)
     objective = root.find("Metadata/Information/Instrument/Objectives/Objective")
     out["magnification"] = (
         _number(_text(objective, "NominalMagnification")) if objective is not None else None
@@ -72,3 +73,17 @@ def parse_metadata(text: str) -> dict[str, Any]:
     if objective is not None:
         out["raw"]["CZI.Objective.Name"] = objective.get("Name")
     return out
+
+
+def _frame_rate(image: Any) -> float | None:
+    """Frames per second from the timepoints' offsets (seconds) or their fixed increment."""
+    offsets = _text(image, "Dimensions/T/Positions/List/Offsets")
+    if offsets:
+        try:
+            times = [float(v) for v in offsets.split()]
+        except ValueError:
+            times = []
+        if len(times) > 1 and times[-1] > times[0]:
+            return (len(times) - 1) / (times[-1] - times[0])
+    increment = _number(_text(image, "Dimensions/T/Positions/Interval/Increment"))
+    return 1.0 / increment if increment and increment > 0 else None
