@@ -135,6 +135,9 @@ def run(cfg: Config) -> list[Section]:
     side = (max(64, cfg.width // 20), max(48, cfg.height // 20))  # 2000x1500 by default
     sections.append(guarded("archives", lambda: bench_archives(cfg.workdir, side)))
     sections.append(guarded("vendor slides", lambda: bench_vendors(cfg.workdir)))
+    from bench.planes import run as bench_planes
+
+    sections.append(guarded("plane path", bench_planes))
     return sections
 
 

@@ -45,7 +45,7 @@ def test_every_section_ran(tiny_run: tuple[int, dict, Path]) -> None:
     assert code == (1 if data["errors"] else 0)
     titles = [s["title"].split(" ")[0] for s in data["sections"]]
     expected = ["Conversion", "Serving", "Tiles", "GETs", "HTTP", "Load", "Tile", "Archives"]
-    assert titles == [*expected, "Vendor"]
+    assert titles == [*expected, "Vendor", "Plane"]
 
 
 def test_conversion_and_tiles_measured(tiny_run: tuple[int, dict, Path]) -> None:
