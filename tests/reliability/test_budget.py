@@ -122,3 +122,15 @@ def test_heavy_requests_queue_and_tiles_do_not(
         assert all(h.result().status_code == 200 for h in heavies)
     assert peak == 1  # one heavy output at a time
     assert tile_time < 0.4  # tiles answered while heavy outputs were queued
+
+
+def test_associated_images_have_the_same_rules(make_client: ClientFactory, root: Root) -> None:
+    client = make_client(request_memory_mb=40)
+    url = f"/image/{root.rgb.path}/associated/label.jpg"
+    start = time.perf_counter()
+    refused = client.get(url, params={"length": 60_000}, headers=UNSAFE)
+    assert refused.status_code == 413, refused.text  # was a 500 after minutes
+    assert client.get(url, params={"length": 70_000}, headers=UNSAFE).status_code == 400
+    assert time.perf_counter() - start < 5
+    width, height = _size(client.get(url, params={"length": 60_000}, headers=RESIZE))
+    assert 120 < width < 60_000 and height < 60_000

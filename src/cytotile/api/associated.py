@@ -11,7 +11,7 @@ from cytotile.api.metadata import load
 from cytotile.api.routing import context, route
 from cytotile.api.thumbs import options
 from cytotile.errors import BadParameter, NotFound
-from cytotile.pipeline import encode, sizes
+from cytotile.pipeline import budget, encode, sizes
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.regions import parse_target
@@ -44,9 +44,18 @@ def associated_image(request: Request, args: Args) -> Response:
             image = image.extract_band(0, n=image.bands - 1)
         pixels = encode.from_vips(image.cast("uchar"))
         width, height = sizes.scaled_size(target, image.width, image.height, None)
-        width, height, headers = sizes.limit(width, height, opts.max_pixels, opts.safety)
-        pixels = encode.resize(pixels, width, height)
-        out = encode.encode(pixels, fmt, opts.quality)
+        source, bands = image.width * image.height, image.bands
+
+        def work_of(w: int, h: int) -> budget.Work:
+            return budget.Work(source, bands, 1, w * h, bands, 1, fmt)
+
+        width, height, headers = budget.fit(
+            width, height, fmt, opts.max_pixels, opts.safety, opts.memory_budget, work_of
+        )
+        if width * height > source:  # upscaled: libvips resizes and encodes, streaming
+            out = encode.encode_resized(pixels, width, height, fmt, opts.quality)
+        else:
+            out = encode.encode(encode.resize(pixels, width, height), fmt, opts.quality)
         return image_response(Output(out, fmt.media_type, headers=headers))
 
     return conditional(request, etag, ctx.settings.cache_max_age, build)
