@@ -1,6 +1,7 @@
 """Conformance cases of the vendor formats read through OpenSlide, compared with OpenSlide's own
 reads: real samples, and small files built with the vendors' documented metadata
-(tests/helpers/vendors.py, leica_ventana.py, slidefiles.py) for the formats with no sample."""
+(tests/helpers/vendors.py, leica_ventana.py, slidefiles.py, mrxsfiles.py, sakurafiles.py) for
+the formats with no sample."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from tests.formats.conformance.case import Case, real, register
 from tests.formats.conformance.references import OpenSlideReference, TifffileReference
-from tests.helpers import leica_ventana, slidefiles, vendors
+from tests.helpers import leica_ventana, mrxsfiles, sakurafiles, slidefiles, vendors
 
 LEVELS = "OPENSLIDE.level-count"
 
@@ -123,7 +124,7 @@ register(
 
 
 def _mrxs(folder: Path) -> Path:
-    return slidefiles.write_mrxs(folder, vendors.tissue(512, 512))
+    return mrxsfiles.write_mrxs(folder, vendors.tissue(512, 512))
 
 
 register(
@@ -141,7 +142,7 @@ register(
 
 
 def _svslide(folder: Path) -> Path:
-    return slidefiles.write_svslide(folder / "sakura.svslide", vendors.tissue(600, 400))
+    return sakurafiles.write_svslide(folder / "sakura.svslide", vendors.tissue(600, 400))
 
 
 register(

@@ -15,7 +15,7 @@ from cytotile.importer.flow import import_file
 from cytotile.manifest import Status
 from cytotile.settings import ImportSettings
 from cytotile.storage.local import LocalStorage
-from tests.helpers import leica_ventana, slidefiles, vendors
+from tests.helpers import leica_ventana, mrxsfiles, sakurafiles, slidefiles, vendors
 
 
 def philips_missing_level_spacing(folder: Path) -> Path:
@@ -38,14 +38,14 @@ def scn_bad_xml(folder: Path) -> Path:
 
 
 def mrxs_truncated_index(folder: Path) -> Path:
-    named = slidefiles.write_mrxs(folder, vendors.tissue(512, 512))
+    named = mrxsfiles.write_mrxs(folder, vendors.tissue(512, 512))
     index = folder / "slide" / "Index.dat"
     index.write_bytes(index.read_bytes()[:40])
     return named
 
 
 def svslide_without_header(folder: Path) -> Path:
-    path = slidefiles.write_svslide(folder / "s.svslide", vendors.tissue(256, 256), n_levels=1)
+    path = sakurafiles.write_svslide(folder / "s.svslide", vendors.tissue(256, 256), n_levels=1)
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM SVSlideDataTable_0001 WHERE id = 'Header'")
     return path

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from cytotile.formats import detect
-from tests.helpers import slidefiles, synth, vendors
+from tests.helpers import mrxsfiles, slidefiles, synth, vendors
 
 
 def test_mrxs_named_otherwise_opens_through_links(tmp_path: Path) -> None:
     base = vendors.tissue(512, 512)
-    named = slidefiles.write_mrxs(tmp_path, base)
+    named = mrxsfiles.write_mrxs(tmp_path, base)
     renamed = named.rename(tmp_path / "slide.MRXS")  # the data folder is still slide/
     fmt = detect(renamed)
     assert fmt.id == "MRXS" and fmt.multi_file
