@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -316,3 +316,37 @@ def test_sixteen_bits_and_grey_images(client: TestClient, images: Images) -> Non
     )
     inside = image(half)[40, 40, 0].astype(int), image(plain)[40, 40, 0].astype(int)
     assert abs(inside[0] - (inside[1] * 127 + 255 * 128) / 255) <= 1  # fill blended by alpha
+
+
+level0 = st.tuples(st.integers(0, 1000), st.integers(0, 776))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(points=st.lists(level0, min_size=3, max_size=12, unique=True), length=st.integers(64, 600))
+def test_random_masks_have_the_polygons_area(
+    client: TestClient, images: Images, points: list[tuple[int, int]], length: int
+) -> None:
+    """A mask's filled area is the polygon's area at the output's scale (within 1% for areas of
+    a few thousand pixels), and its pixels are those whose centre the polygon contains."""
+    import shapely
+
+    polygon = shapely.MultiPoint(points).convex_hull
+    assume(polygon.geom_type == "Polygon" and polygon.area >= 100)
+    response = post(client, images.rgb.path, "mask", {"annotations": polygon.wkt, "length": length})
+    mask = image(response)[..., 0] > 0
+    x0, y0, x1, y1 = polygon.bounds
+    sx, sy = (
+        mask.shape[1] / (np.ceil(x1) - np.floor(x0)),
+        mask.shape[0] / (np.ceil(y1) - np.floor(y0)),
+    )
+    placed = shapely.affinity.affine_transform(
+        polygon, [sx, 0, 0, sy, -np.floor(x0) * sx, -np.floor(y0) * sy]
+    )
+    ys, xs = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]] + 0.5
+    # centres within 1e-6 of the boundary may go either way (float arithmetic)
+    assert not (shapely.contains_xy(placed.buffer(-1e-6), xs, ys) & ~mask).any()
+    assert not (mask & ~shapely.intersects_xy(placed.buffer(1e-6), xs, ys)).any()
+    if placed.area > 3000:
+        assert abs(mask.sum() - placed.area) / placed.area < 0.01

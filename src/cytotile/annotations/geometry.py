@@ -168,12 +168,19 @@ def envelope(
         bounds.append((x0, y0, x1, y1))
     b = np.asarray(bounds)
     left, top, right, bottom = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-    width, height = max(right - left, 1.0), max(bottom - top, 1.0)  # a line has a side of 0
-    cx, cy = (left + right) / 2, (top + bottom) / 2
-    width, height = width * context_factor, height * context_factor
-    if try_square:
-        width = height = max(width, height)
+    width, height = right - left, bottom - top
+    if width < 1:  # a vertical line: one pixel wide
+        left, width = left - (1 - width) / 2, 1.0
+    if height < 1:
+        top, height = top - (1 - height) / 2, 1.0
+    # grown about the centre, as PIMS: exact (no rounding) when nothing grows
+    left, width = left - width * (context_factor - 1) / 2, width * context_factor
+    top, height = top - height * (context_factor - 1) / 2, height * context_factor
+    if try_square and width != height:
+        side = max(width, height)
+        left, top = left - (side - width) / 2, top - (side - height) / 2
+        width = height = side
     width, height = min(width, l0_width), min(height, l0_height)
-    left = min(max(cx - width / 2, 0.0), l0_width - width)
-    top = min(max(cy - height / 2, 0.0), l0_height - height)
+    left = min(max(left, 0.0), l0_width - width)
+    top = min(max(top, 0.0), l0_height - height)
     return Envelope(float(left), float(top), float(left + width), float(top + height))
