@@ -89,3 +89,13 @@ def test_bad_styles(client: TestClient, images: Images, style: object, detail: s
     body = {"region": REGION, "annotations": TRIANGLE, "annotation_style": style}
     response = client.post(f"/image/{images.rgb.path}/window", json=body)
     assert response.status_code == 422 and detail in response.json()["details"]
+
+
+def test_sixteen_bit_window_drawing(client: TestClient, images: Images) -> None:
+    body = {
+        "region": {"left": 0, "top": 0, "width": 256, "height": 256},
+        "bits": "AUTO",
+        "annotations": [{"geometry": TRIANGLE, "stroke_color": "#ffffff"}],
+    }
+    _, out = window(client, images.u16.path, body)
+    assert out.dtype == np.uint16 and out[39, 100, 0] == 65535  # white is white at 16 bits

@@ -48,8 +48,8 @@ def crop_alpha(
 def draw(
     pixels: np.ndarray, annotations: list[Annotation], shapes: list[BaseGeometry], point_cross: str
 ) -> np.ndarray:
-    """Paint fills and strokes over ``pixels`` (h, w, 1|3 of uint8), in order; only the covered
-    pixels are blended (no float copy of the whole image)."""
+    """Paint fills and strokes over ``pixels`` (h, w, 1|3; uint8, or uint16 for a 16-bit
+    window), in order; only the covered pixels are blended (no float copy of the image)."""
     import numpy as np
 
     height, width = pixels.shape[:2]
@@ -68,6 +68,7 @@ def draw(
         for layer, color in layers:
             inside = raster.fill(layer, width, height)
             value = np.asarray(color.rgb if out.shape[2] == 3 else color.rgb[:1], np.float32)
+            value *= 257 if out.dtype == np.uint16 else 1  # 16-bit windows: 255 -> 65535
             weight = color.a / 255
             blended = out[inside].astype(np.float32) * (1 - weight) + value * weight
             out[inside] = np.rint(blended).astype(out.dtype)
