@@ -1,4 +1,4 @@
-"""schemathesis against cytotile's own OpenAPI description, on real deployed images: whatever
+"""schemathesis against cytotile's own OpenAPI description, on real uploads: whatever
 the generated parameters and bodies, never a 5xx, and errors are JSON {title, details}.
 
 Bounded here (``CYTOTILE_SCHEMATHESIS_EXAMPLES`` per operation, 3 by default); ``make fuzz``
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,19 +19,43 @@ from starlette.testclient import TestClient
 
 from cytotile.api.app import create_app
 from cytotile.settings import ServerSettings
-from tests.api.conftest import Images
+from cytotile.storage.local import LocalStorage
+from tests.helpers.deployed import deploy, grey_source, multi_source, rgb_source, u16_source
+from tests.helpers.samples import SAMPLES
 
 EXAMPLES = int(os.environ.get("CYTOTILE_SCHEMATHESIS_EXAMPLES", "3"))
 TOKEN = "fuzz-admin-token"
 
 
 @pytest.fixture(scope="module")
-def app(images: Images) -> Any:
+def paths(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A root of its own: the suite's synthetic images, and real files through the real import
+    (when the samples are there): a JPEG-tiled slide and a 16-bit RGB PNG."""
+    from cytotile.importer.flow import import_file
+
+    root = tmp_path_factory.mktemp("schemathesis")
+    storage = LocalStorage(root)
+    found = [
+        deploy(storage, rgb_source(600, 400), "rgb.svs").path,
+        deploy(storage, grey_source(300, 200), "grey.png").path,
+        deploy(storage, u16_source(260, 150), "u16.tif").path,
+        deploy(storage, multi_source(150, 100, 2), "multi.ome.tif").path,
+    ]
+    for name in ("CMU-1-Small-Region.svs", "sample.png"):
+        if (SAMPLES / name).is_file():
+            manifest = import_file(storage, SAMPLES / name, name=name)
+            assert manifest.status.value == "DEPLOYED", manifest.reason
+            found.append(f"{manifest.id}/{name}")
+    return root, found
+
+
+@pytest.fixture(scope="module")
+def app(paths: tuple[Path, list[str]]) -> Any:
     settings_ = ServerSettings(
-        root=str(images.root), max_output_pixels=4_000_000, request_memory_mb=256,
+        root=str(paths[0]), max_output_pixels=4_000_000, request_memory_mb=256,
         admin_token=TOKEN,
     )  # fmt: skip
-    return create_app(settings_, images.storage)
+    return create_app(settings_, LocalStorage(paths[0]))
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +64,9 @@ def api_schema(app: Any) -> Iterator[Any]:
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-def _check(case: Any, images: Images) -> None:
+def _check(case: Any, paths: list[str]) -> None:
     if "path" in (case.path_parameters or {}):
-        image = [images.rgb, images.grey, images.u16, images.multi][len(str(case.query)) % 4]
-        case.path_parameters["path"] = image.path
+        case.path_parameters["path"] = paths[len(str(case.query)) % len(paths)]
     response = case.call()
     assert response.status_code < 500, (case.as_curl_command(), response.text[:300])
     kind = response.headers.get("content-type") or ""
@@ -53,7 +77,7 @@ def _check(case: Any, images: Images) -> None:
         assert response.status_code in (401, 404, 405), case.as_curl_command()
 
 
-def test_never_a_server_error(api_schema: Any, images: Images) -> None:
+def test_never_a_server_error(api_schema: Any, paths: tuple[Path, list[str]]) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) > 50
     for operation in operations:
@@ -66,6 +90,6 @@ def test_never_a_server_error(api_schema: Any, images: Images) -> None:
             database=None,
         )
         def run(case: Any) -> None:
-            _check(case, images)
+            _check(case, paths[1])
 
         run()
