@@ -66,6 +66,7 @@ def test_safe_resize_shrinks_to_the_budget(make_client: ClientFactory, root: Roo
     )
     width, height = _size(response)
     assert width < 9000 and "safe_width" in response.headers["x-image-size-limit"]
+    assert pyvips.Image.new_from_buffer(response.content, "").format == "ushort"  # 16 bits kept
     work = budget.Work(160 * 120, 1, 2, width * height, 1, 2, Format.PNG)
     assert budget.estimate(work) <= 48 << 20
 
