@@ -1,25 +1,26 @@
 /* cytotile viewer: channels, focal planes and timepoints of multi-dimensional images.
  *
  * A panel under the image header: one row per channel (shown or not, colour, min/max, gamma),
- * Z and T sliders when the image has them, a scale bar from the physical pixel size and the
- * image's metadata. Everything goes through the same tile URLs (PIMS's plane parameters):
- * viewer.js asks query() for each tile and reopens the image when the panel changes.
- * State for tests: window.cytotilePlanes.settings.
+ * Z and T sliders when the image has them, and a reset button. Nothing is computed here: the
+ * settings become PIMS's plane parameters in the tile URLs (viewer.js asks query() for each
+ * tile) and every change calls onChange, which reopens the tiles. Plain 8-bit RGB/grey images
+ * get no panel and keep the stored (passthrough) tiles.
+ * State for tests: window.cytotilePlanes; <body data-planes> is "ready", "none" or absent.
  */
 "use strict";
 
 (function () {
-  const $ = (selector) => document.querySelector(selector);
   const PALETTE = ["#ff0000", "#00ff00", "#0000ff", "#00ffff", "#ff00ff", "#ffff00"];
-  const NICE = [1, 2, 5];
 
   const planes = {
-    info: null, // /info/image
+    base: null, // the image the panel is for (its API URL)
+    info: null, // /info: {image, channels, instrument, ...}
+    defaults: null, // the settings the image opens with
     settings: null, // {channels: [{on, color, min, max, gamma}], z, t}
-    changed: false, // whether the user changed anything (plain images keep passthrough)
+    changed: false, // whether the user changed anything
+    colorsChanged: false, // whether the user picked a colour
     onChange: null,
     seq: 0,
-    base: null, // the image the panel is for
   };
   window.cytotilePlanes = planes;
 
@@ -32,9 +33,8 @@
 
   /** "#f00" or "#ff0000" (any case) as "#ff0000"; null for anything else. */
   function hex6(color) {
-    if (typeof color !== "string") return null;
-    const m = color.trim().toLowerCase().match(/^#([0-9a-f]{3}|[0-9a-f]{6})$/);
-    if (!m) return null;
+    const m = typeof color === "string" && color.trim().toLowerCase().match(/^#([0-9a-f]{3,6})$/);
+    if (!m || (m[1].length !== 3 && m[1].length !== 6)) return null;
     const h = m[1];
     return h.length === 3 ? `#${h[0]}${h[0]}${h[1]}${h[1]}${h[2]}${h[2]}` : `#${h}`;
   }
@@ -45,33 +45,30 @@
     return response.json();
   }
 
-  /** Whether tiles need plane parameters: several channels or planes, deeper than 8 bits, or a
-   * change by the user. Plain 8-bit RGB/grey images keep the stored (passthrough) tiles. */
-  function active() {
-    const info = planes.info;
-    if (!info || !planes.settings) return false;
-    if (window.cytotile && window.cytotile.source !== "pims") return false;
-    return planes.changed || !plain(info);
-  }
+  /** An 8-bit RGB or grey image of one plane: nothing to choose, stored tiles as they are. */
+  const plain = (image) =>
+    image.n_concrete_channels === 1 && image.n_planes === 1 && image.pixel_type === "uint8";
 
-  /** An 8-bit RGB or grey image of one plane: no panel, stored tiles as they are. */
-  function plain(info) {
-    return info.n_concrete_channels === 1 && info.n_planes === 1 && info.pixel_type === "uint8";
-  }
+  const pimsSource = () => !window.cytotile || window.cytotile.source === "pims";
 
-  /** The query string of the current settings ("" when tiles need none). */
+  /** The query string of the current settings ("" when tiles need none: plain images the user
+   * left alone, and the IIIF/DeepZoom sources, which take no plane parameters). */
   planes.query = function () {
-    if (!active()) return "";
+    if (!planes.settings || !pimsSource()) return "";
+    const image = planes.info.image;
+    if (plain(image) && !planes.changed) return "";
     const s = planes.settings;
     const shown = s.channels.map((c, i) => ({ ...c, i })).filter((c) => c.on);
+    const number = (v) => (image.pixel_type.startsWith("float") ? v : Math.round(v));
     const params = new URLSearchParams();
     params.set("channels", shown.map((c) => c.i).join(","));
-    params.set("z_slices", String(s.z));
-    params.set("timepoints", String(s.t));
-    params.set("min_intensities", shown.map((c) => Math.round(c.min)).join(","));
-    params.set("max_intensities", shown.map((c) => Math.round(c.max)).join(","));
+    if (image.depth > 1) params.set("z_slices", String(s.z));
+    if (image.duration > 1) params.set("timepoints", String(s.t));
+    params.set("min_intensities", shown.map((c) => number(c.min)).join(","));
+    params.set("max_intensities", shown.map((c) => number(c.max)).join(","));
     params.set("gammas", shown.map((c) => c.gamma).join(","));
-    if (planes.info.n_channels > 1 && !(planes.info.n_samples === 3 && !planes.changed)) {
+    // RGB samples are shown as RGB unless a colour was picked; other channels by their colour.
+    if (planes.colorsChanged || (image.n_channels > 1 && image.n_samples !== 3)) {
       params.set("colormaps", shown.map((c) => c.color).join(","));
     }
     return params.toString();
@@ -82,9 +79,34 @@
     if (planes.onChange) planes.onChange();
   }
 
-  function channelRow(channel, index, setting) {
+  /** The settings an image opens with: every channel shown in its colour, min/max from the
+   * histogram bounds (RGB samples: the full range of their significant bits), gamma 1. */
+  function defaultSettings(image, channels, bounds) {
+    const rgb = image.n_samples === 3;
+    const top = 2 ** (image.significant_bits || image.bits || 8) - 1;
+    return {
+      z: Math.floor((image.depth - 1) / 2),
+      t: 0,
+      channels: channels.map((channel, i) => {
+        const b = bounds.find((x) => x.channel === i);
+        const full = rgb || !b;
+        return {
+          on: true,
+          color: hex6(channel.color) || (channels.length > 1 ? PALETTE[i % 6] : "#ffffff"),
+          min: full ? 0 : b.minimum,
+          max: full ? top : b.maximum,
+          gamma: 1,
+        };
+      }),
+    };
+  }
+
+  const copy = (settings) => JSON.parse(JSON.stringify(settings));
+
+  function channelRow(channel, index, setting, image) {
+    const name = channel.suggested_name || `Channel ${index}`;
     const row = el("div", { class: "planes__channel", "data-channel": String(index) });
-    const on = el("input", { type: "checkbox", "aria-label": `Show ${channel.suggested_name}` });
+    const on = el("input", { type: "checkbox", "aria-label": `Show ${name}` });
     on.checked = setting.on;
     on.addEventListener("change", () => {
       const others = planes.settings.channels.filter((c, i) => i !== index && c.on);
@@ -93,151 +115,141 @@
         return;
       }
       setting.on = on.checked;
+      row.classList.toggle("planes__channel--off", !on.checked);
       changed();
     });
-    const color = el("input", { type: "color", "aria-label": `Colour of ${channel.suggested_name}` });
+    const color = el("input", { type: "color", "aria-label": `Colour of ${name}` });
     color.value = setting.color;
     color.addEventListener("change", () => {
       setting.color = color.value;
+      planes.colorsChanged = true;
       changed();
     });
-    const name = el("span", { class: "planes__name" }, channel.suggested_name);
-    const bound = (key, label) => {
+    const label = el("span", { class: "planes__name", title: name }, name);
+    if (channel.emission_wavelength) label.title = `${name} (${channel.emission_wavelength} nm)`;
+    const step = image.pixel_type.startsWith("float") ? "any" : "1";
+    const bound = (key, text) => {
       const input = el("input", {
-        type: "number", class: "planes__bound", "data-bound": key, "aria-label": label,
+        type: "number", step, class: "planes__bound", "data-bound": key,
+        "aria-label": `${text} intensity of ${name}`, title: `${text} intensity`,
       });
       input.value = String(setting[key]);
       input.addEventListener("change", () => {
         const value = Number(input.value);
-        if (Number.isFinite(value)) setting[key] = value;
+        if (input.value === "" || !Number.isFinite(value)) {
+          input.value = String(setting[key]); // not a number: back to the last one
+          return;
+        }
+        setting[key] = value;
         changed();
       });
       return input;
     };
     const gamma = el("input", {
-      type: "range", min: "0.1", max: "3", step: "0.1", class: "planes__gamma",
-      "aria-label": `Gamma of ${channel.suggested_name}`,
+      type: "range", min: "0.1", max: "3", step: "0.05", class: "planes__gamma",
+      "data-gamma": "", "aria-label": `Gamma of ${name}`,
     });
     gamma.value = String(setting.gamma);
+    const shown = el("output", { class: "planes__value" }, `γ ${setting.gamma}`);
+    gamma.addEventListener("input", () => (shown.textContent = `γ ${gamma.value}`));
     gamma.addEventListener("change", () => {
       setting.gamma = Number(gamma.value);
+      shown.textContent = `γ ${gamma.value}`;
       changed();
     });
-    row.append(on, color, name, bound("min", "Minimum intensity"),
-      bound("max", "Maximum intensity"), gamma);
+    row.append(on, color, label, bound("min", "Minimum"), bound("max", "Maximum"), gamma, shown);
     return row;
   }
 
   function slider(axis, count, value) {
+    const key = axis.toLowerCase();
     const wrap = el("label", { class: "planes__slider" });
-    const out = el("output", {}, `${axis} ${value + 1}/${count}`);
+    const text = (v) => `${axis} ${v + 1}/${count}`;
+    const out = el("output", { class: "planes__value" }, text(value));
     const input = el("input", {
       type: "range", min: "0", max: String(count - 1), step: "1", id: `planes-${axis}`,
       "aria-label": axis === "Z" ? "Focal plane" : "Timepoint",
     });
     input.value = String(value);
+    input.addEventListener("input", () => (out.textContent = text(Number(input.value))));
     input.addEventListener("change", () => {
-      planes.settings[axis.toLowerCase()] = Number(input.value);
-      out.textContent = `${axis} ${Number(input.value) + 1}/${count}`;
+      planes.settings[key] = Number(input.value);
+      out.textContent = text(planes.settings[key]);
       changed();
     });
     wrap.append(input, out);
     return wrap;
   }
 
-  function metadataList(info, channels) {
-    const dl = el("dl", { class: "planes__meta" });
-    const size = info.physical_size_x ? ` · ${info.physical_size_x.toPrecision(3)} µm/px` : "";
-    const facts = [
-      ["Size", `${info.width} × ${info.height} px${size}`],
-      ["Planes", `C=${info.n_concrete_channels} Z=${info.depth} T=${info.duration}`],
-      ["Pixels", `${info.pixel_type}, ${info.significant_bits} bits`],
-      ["Channels", channels.map((c) => c.suggested_name).join(", ")],
-    ];
-    if (info.frame_rate) facts.push(["Frame rate", `${info.frame_rate} /s`]);
-    for (const [k, v] of facts) dl.append(el("dt", {}, k), el("dd", {}, v));
-    return dl;
+  function render() {
+    const panel = document.querySelector("#planes-panel");
+    const { image, channels } = planes.info;
+    const list = el("div", { class: "planes__channels" });
+    channels.forEach((c, i) => {
+      const row = channelRow(c, i, planes.settings.channels[i], image);
+      row.classList.toggle("planes__channel--off", !planes.settings.channels[i].on);
+      list.append(row);
+    });
+    panel.replaceChildren(list);
+    if (image.depth > 1) panel.append(slider("Z", image.depth, planes.settings.z));
+    if (image.duration > 1) panel.append(slider("T", image.duration, planes.settings.t));
+    const reset = el("button", { type: "button", class: "button button--quiet" }, "Reset");
+    reset.addEventListener("click", () => {
+      planes.settings = copy(planes.defaults);
+      planes.changed = planes.colorsChanged = false;
+      render();
+      if (planes.onChange) planes.onChange();
+    });
+    panel.append(reset);
   }
 
-  /** Build the panel for an opened image; ``onChange`` reopens its tiles. */
-  planes.open = async function (imageBase, onChange) {
+  /** Shows or hides the panel for the current image and source. */
+  function show() {
+    const panel = document.querySelector("#planes-panel");
+    const ready = planes.settings && pimsSource() && !plain(planes.info.image);
+    panel.hidden = !ready; // IIIF/DeepZoom take no plane parameters
+    document.body.dataset.planes = ready ? "ready" : "none";
+  }
+
+  /** Loads the image's information and builds the panel (the settings survive a reload of the
+   * same image, e.g. for another tile source). Resolves with /info, or null when unavailable. */
+  planes.load = async function (imageBase) {
     const seq = ++planes.seq;
-    const panel = $("#planes-panel");
-    const same = planes.base === imageBase; // the same image again (another tile source)
+    planes.onChange = null;
+    if (planes.base === imageBase && planes.settings) {
+      show();
+      return planes.info;
+    }
+    planes.clear();
     planes.base = imageBase;
-    planes.info = null;
-    planes.settings = null;
-    planes.changed = false;
-    planes.onChange = onChange;
-    if (!same) {
-      panel.hidden = true;
-      panel.replaceChildren();
-    }
-    let info, channels, bounds;
+    let info, bounds;
     try {
-      [info, channels] = await Promise.all([
-        getJson(`${imageBase}/info/image`),
-        getJson(`${imageBase}/info/channels`).then((r) => r.items),
+      [info, bounds] = await Promise.all([
+        getJson(`${imageBase}/info`),
+        getJson(`${imageBase}/histogram/per-channels/bounds`)
+          .then((r) => r.items)
+          .catch(() => []), // no histogram: the full range
       ]);
-      bounds = await getJson(`${imageBase}/histogram/per-channels/bounds`)
-        .then((r) => r.items)
-        .catch(() => []); // no histogram: the type's range
     } catch (error) {
-      console.warn("cytotile: no plane information", error);
-      return;
+      console.warn("cytotile: no image information", error);
+      return null;
     }
-    if (seq !== planes.seq) return;
-    const top = info.pixel_type === "uint8" ? 255 : 65535;
+    if (seq !== planes.seq) return null;
     planes.info = info;
-    const pims = !window.cytotile || window.cytotile.source === "pims";
-    if (plain(info) || !pims) {
-      panel.hidden = true; // plain RGB/grey: nothing to choose; IIIF/DZI take no plane parameters
-      document.body.dataset.planes = "none";
-      return;
-    }
-    planes.settings = {
-      z: Math.floor((info.depth - 1) / 2),
-      t: 0,
-      channels: channels.map((c, i) => {
-        const b = bounds.find((x) => x.channel === i);
-        const fallback = channels.length === 3 && info.n_samples === 3 ? PALETTE[i] : "#ffffff";
-        return {
-          on: true,
-          color: hex6(c.color) || (channels.length > 1 ? PALETTE[i % 6] : fallback),
-          min: b && info.pixel_type !== "uint8" ? b.minimum : 0,
-          max: b && info.pixel_type !== "uint8" ? b.maximum : top,
-          gamma: 1,
-        };
-      }),
-    };
-    const list = el("div", { class: "planes__channels" });
-    channels.forEach((c, i) => list.append(channelRow(c, i, planes.settings.channels[i])));
-    panel.replaceChildren(list);
-    if (info.depth > 1) panel.append(slider("Z", info.depth, planes.settings.z));
-    if (info.duration > 1) panel.append(slider("T", info.duration, planes.settings.t));
-    panel.append(metadataList(info, channels));
-    panel.hidden = false;
-    document.body.dataset.planes = "ready";
-    if (active() && planes.onChange) planes.onChange(); // first tiles asked before the panel
+    planes.defaults = defaultSettings(info.image, info.channels, bounds);
+    planes.settings = copy(planes.defaults);
+    if (!plain(info.image)) render(); // plain images: no controls at all
+    show();
+    return info;
   };
 
-  /** A scale bar from the physical pixel size and the current zoom. */
-  planes.updateScaleBar = function (viewer) {
-    const bar = $("#scale-bar");
-    const um = planes.info && planes.info.physical_size_x;
-    if (!bar || !viewer || !um || !viewer.world.getItemCount()) {
-      if (bar) bar.hidden = true;
-      return;
-    }
-    const item = viewer.world.getItemAt(0);
-    const screenPerImage = item.viewportToImageZoom(viewer.viewport.getZoom(true));
-    const umPerScreenPx = um / screenPerImage;
-    const target = 120 * umPerScreenPx; // about 120 px long
-    const exponent = Math.floor(Math.log10(target));
-    let length = 10 ** exponent;
-    for (const n of NICE) if (n * 10 ** exponent <= target) length = n * 10 ** exponent;
-    bar.style.width = `${Math.round(length / umPerScreenPx)}px`;
-    bar.textContent = length >= 1000 ? `${length / 1000} mm` : `${length} µm`;
-    bar.hidden = false;
+  /** No image: no panel. */
+  planes.clear = function () {
+    planes.base = planes.info = planes.defaults = planes.settings = null;
+    planes.changed = planes.colorsChanged = false;
+    const panel = document.querySelector("#planes-panel");
+    panel.hidden = true;
+    panel.replaceChildren();
+    delete document.body.dataset.planes;
   };
 })();

@@ -330,6 +330,7 @@
     state.currentStatus = upload ? upload.status : null;
     setViewerState(upload && isBusy(upload) ? "waiting" : "error", message);
     if (viewer) viewer.close();
+    clearImageInfo();
     setHeader(upload || { id, original_name: id });
     showViewerMessage(message, upload && isBusy(upload) ? "info" : "error");
     markCurrent();
@@ -364,7 +365,7 @@
     viewer.addHandler("tile-loaded", () => {
       state.tilesLoaded += 1;
     });
-    const scaleBar = () => window.cytotilePlanes && window.cytotilePlanes.updateScaleBar(viewer);
+    const scaleBar = () => window.cytotileImageInfo && window.cytotileImageInfo.scaleBar(viewer);
     viewer.addHandler("animation", scaleBar);
     viewer.addHandler("open", scaleBar);
     viewer.addHandler("tile-load-failed", (event) => {
@@ -475,13 +476,20 @@
     setHeader(upload);
     markCurrent();
     showViewerMessage("");
-    let pyramid;
+    const base = apiUrl(imagePath(upload));
+    const planes = window.cytotilePlanes; // planes.js: the tile URLs' plane parameters
+    let pyramid, info;
     try {
-      pyramid = await fetchJson(`${imagePath(upload)}/info/normalized-pyramid`);
+      // The image's information first: the first tiles asked already carry its plane parameters.
+      [pyramid, info] = await Promise.all([
+        fetchJson(`${imagePath(upload)}/info/normalized-pyramid`),
+        planes ? planes.load(base) : null,
+      ]);
     } catch (error) {
       if (seq !== openSeq) return;
       setViewerState("error", error.message);
       if (viewer) viewer.close();
+      clearImageInfo();
       showViewerMessage(`Cannot open ${upload.original_name}: ${error.message}`, "error");
       return;
     }
@@ -492,10 +500,14 @@
       showViewerMessage("The viewer library is missing (run `make viewer-assets`).", "error");
       return;
     }
+    if (window.cytotileImageInfo) window.cytotileImageInfo.show(base, info);
+    if (planes) planes.onChange = reopener(seq, upload, pyramid);
     ensureViewer().open(sourceFor(upload, pyramid));
-    if (window.cytotilePlanes) {
-      window.cytotilePlanes.open(apiUrl(imagePath(upload)), reopener(seq, upload, pyramid));
-    }
+  }
+
+  function clearImageInfo() {
+    if (window.cytotilePlanes) window.cytotilePlanes.clear();
+    if (window.cytotileImageInfo) window.cytotileImageInfo.clear();
   }
 
   /** Reopens the image's tiles where the view is (the plane panel changed: new tile URLs). */
