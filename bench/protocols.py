@@ -10,6 +10,7 @@ rows say how close each comes to the PIMS route (same server, same load generato
 from __future__ import annotations
 
 import shutil
+import statistics
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,7 @@ from bench.common import Row, Section
 from bench.http_load import (
     FLOOR_UVICORN_RPS,
     N_URLS,
+    Load,
     cpu_split,
     run_python,
     run_wrk,
@@ -27,6 +29,8 @@ from bench.http_load import (
 )
 from bench.tiles import Tile, sample_tiles
 from cytotile.pyramid import Pyramid
+
+ROUNDS = 3  # turns of the three protocols
 
 
 def tile_urls(pyramid: Pyramid, tiles: list[Tile]) -> dict[str, list[str]]:
@@ -60,13 +64,15 @@ def add_protocol_rows(
     section: Section, root: Path, width: int, height: int, seconds: float, requests: int
 ) -> None:
     """Rows ``<protocol> tile: requests/s`` (ratio: the DESIGN floor, as the section's other
-    rows; ``extra['vs_pims']``: against the PIMS route of this run) in ``section``."""
+    rows; ``extra['vs_pims']``: against the PIMS route of this run) in ``section``. The three
+    protocols take turns, ROUNDS times, and each row is the median of its rounds: a shared
+    machine's load drifts, and turns spread the drift over the three."""
     pyramid = Pyramid(width, height)
     write_manifest(root, width, height, pyramid.n_tiers)
     urls = tile_urls(pyramid, sample_tiles(pyramid, N_URLS, seed=8642))
     wrk = shutil.which("wrk")
     server_pin, client_pin = cpu_split()
-    measured: dict[str, float] = {}
+    loads: dict[str, list[Load]] = {name: [] for name in urls}
     with (
         tempfile.TemporaryDirectory(prefix="bench-protocols-") as tmp,
         running_server(root, server_pin, Path(tmp) / "server.log") as base,
@@ -75,19 +81,35 @@ def add_protocol_rows(
             for path in paths[:20]:  # warm-up, and every protocol really passes through
                 if passthrough_of(base + path) != "1":
                     raise RuntimeError(f"{path} was not passed through")
-            if wrk:
-                listing = Path(tmp) / f"urls-{len(measured)}.txt"
-                listing.write_text("\n".join(paths) + "\n")
-                load = run_wrk(wrk, client_pin, base, listing, max(1, round(seconds)))
-            else:
-                load = run_python(base, paths, max(20, requests))
-            if load.bad:
-                section.errors.append(f"{name}: {load.bad} of {load.requests} requests failed")
-            rps = load.requests / load.seconds
-            measured[name] = rps
-            vs_pims = rps / measured["PIMS tile"]
-            note = f"{vs_pims:.2f} x the PIMS route; {load.requests} requests; {load.how}"
-            row = Row(f"{name} (same tiles): requests/s", round(rps), "req/s", note=note)
-            row.ratio = rps / FLOOR_UVICORN_RPS
-            row.extra = {"vs_pims": round(vs_pims, 3), "p50_s": load.p50_s, "p99_s": load.p99_s}
-            section.rows.append(row)
+            (Path(tmp) / f"{len(name)}-{name[0]}.txt").write_text("\n".join(paths) + "\n")
+        for _ in range(ROUNDS):
+            for name, paths in urls.items():
+                if wrk:
+                    listing = Path(tmp) / f"{len(name)}-{name[0]}.txt"
+                    wrk_s = max(1, round(seconds / ROUNDS))
+                    loads[name].append(run_wrk(wrk, client_pin, base, listing, wrk_s))
+                else:
+                    loads[name].append(run_python(base, paths, max(20, requests // ROUNDS)))
+    pims = statistics.median(rps(load) for load in loads["PIMS tile"])
+    for name, runs in loads.items():
+        bad, total = sum(load.bad for load in runs), sum(load.requests for load in runs)
+        if bad:
+            section.errors.append(f"{name}: {bad} of {total} requests failed")
+        value = statistics.median(rps(load) for load in runs)
+        spread = ", ".join(f"{rps(load):.0f}" for load in runs)
+        note = (
+            f"{value / pims:.2f} x the PIMS route; median of {len(runs)} turns ({spread} req/s); "
+            f"{total} requests; {runs[0].how}"
+        )
+        row = Row(f"{name} (same tiles): requests/s", round(value), "req/s", note=note)
+        row.ratio = value / FLOOR_UVICORN_RPS
+        row.extra = {
+            "vs_pims": round(value / pims, 3),
+            "p50_s": statistics.median(load.p50_s for load in runs),
+            "p99_s": statistics.median(load.p99_s for load in runs),
+        }
+        section.rows.append(row)
+
+
+def rps(load: Load) -> float:
+    return load.requests / load.seconds
