@@ -24,8 +24,9 @@ def tile_size(width: int, height: int) -> int:
 
 
 def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int, tile: int) -> bytes:
-    """A little-endian BigTIFF with one IFD: RGB, 8 bits, uncompressed, tile x tile tiles."""
-    n_tags, ifd_offset = 11, 16
+    """A little-endian BigTIFF with one IFD: RGBA (unassociated alpha), 8 bits, uncompressed,
+    tile x tile tiles."""
+    n_tags, ifd_offset = 12, 16
     bps_offset = ifd_offset + 8 + n_tags * 20 + 8
     offsets_offset = bps_offset + 8
     counts_offset = offsets_offset + 8 * n_tiles
@@ -44,15 +45,16 @@ def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int, tile
     entries = [
         entry(256, _LONG8, 1, long8(width)),
         entry(257, _LONG8, 1, long8(height)),
-        entry(258, _SHORT, 3, struct.pack("<HHH", 8, 8, 8)),
+        entry(258, _SHORT, 4, struct.pack("<HHHH", 8, 8, 8, 8)),
         entry(259, _SHORT, 1, short(1)),  # no compression
         entry(262, _SHORT, 1, short(2)),  # RGB
-        entry(277, _SHORT, 1, short(3)),
+        entry(277, _SHORT, 1, short(4)),
         entry(284, _SHORT, 1, short(1)),  # contiguous
         entry(322, _SHORT, 1, short(tile)),
         entry(323, _SHORT, 1, short(tile)),
         entry(324, _LONG8, n_tiles, long8(data_offset if single else offsets_offset)),
         entry(325, _LONG8, n_tiles, long8(tile_bytes if single else counts_offset)),
+        entry(338, _SHORT, 1, short(2)),  # extra sample: unassociated alpha
     ]
     head = b"II" + struct.pack("<HHHQ", 43, 8, 0, ifd_offset)
     ifd = struct.pack("<Q", n_tags) + b"".join(entries) + struct.pack("<Q", 0) + bytes(8)
@@ -62,9 +64,14 @@ def _bigtiff_header(width: int, height: int, n_tiles: int, tile_bytes: int, tile
 
 
 def rgb_bytes(rgba: Any, background: tuple[int, int, int] = (255, 255, 255)) -> bytes:
-    """RGB bytes of an (un-premultiplied) RGBA PIL image, transparency composited on background."""
+    """RGB bytes of an (un-premultiplied) RGBA PIL image, transparency composited on background.
+    An opaque image (most tiles) takes Pillow's own conversion: 3x faster than numpy here."""
     import numpy as np
 
+    if rgba.mode != "RGBA":
+        rgba = rgba.convert("RGBA")
+    if rgba.getextrema()[3][0] == 255:
+        return bytes(rgba.convert("RGB").tobytes())
     arr = np.asarray(rgba)
     rgb, alpha = arr[:, :, :3], arr[:, :, 3:4]
     if alpha.min() < 255:
@@ -82,7 +89,7 @@ def level0_image(slide: Any, background: tuple[int, int, int] = (255, 255, 255))
     size = tile_size(width, height)
     across = -(-width // size)
     n_tiles = across * -(-height // size)
-    tile_bytes = size * size * 3
+    tile_bytes = size * size * 4
     header = _bigtiff_header(width, height, n_tiles, tile_bytes, size)
     total = len(header) + n_tiles * tile_bytes
     state: dict[str, Any] = {"pos": 0, "tile": -1, "data": b""}
@@ -90,17 +97,17 @@ def level0_image(slide: Any, background: tuple[int, int, int] = (255, 255, 255))
     def tile(index: int) -> bytes:
         if state["tile"] != index:
             x, y = (index % across) * size, (index // across) * size
-            state["data"] = rgb_bytes(slide.read_region((x, y), 0, (size, size)), background)
+            state["data"] = slide.read_region((x, y), 0, (size, size)).tobytes()
             state["tile"] = index
         return bytes(state["data"])
 
-    def read(size: int) -> bytes:
+    def read(length: int) -> bytes:
         pos = state["pos"]
         if pos < len(header):
-            out = header[pos : pos + size]
+            out = header[pos : pos + length]
         elif pos < total:
             index, within = divmod(pos - len(header), tile_bytes)
-            out = tile(index)[within : within + size]
+            out = tile(index)[within : within + length]
         else:
             out = b""
         state["pos"] = pos + len(out)
@@ -116,4 +123,6 @@ def level0_image(slide: Any, background: tuple[int, int, int] = (255, 255, 255))
     source = pyvips.SourceCustom()
     source.on_read(read)
     source.on_seek(seek)
-    return pyvips.Image.new_from_source(source, "", access="sequential", fail_on="error")
+    rgba = pyvips.Image.new_from_source(source, "", access="sequential", fail_on="error")
+    # transparency (outside scanned areas) composited by libvips: no per-tile Python pass
+    return rgba.flatten(background=list(background)).cast("uchar")
