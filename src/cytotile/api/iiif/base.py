@@ -18,6 +18,7 @@ from cytotile.errors import BadParameter, BadPath, CytotileError, NotAcceptable
 from cytotile.pipeline.args import Args
 
 CORS = {"Access-Control-Allow-Origin": "*"}
+ALLOW_ORIGIN = b"access-control-allow-origin"
 PUBLIC_HOST = "x-cytotile-public-host"
 HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 #: IIIF's statuses where they differ from the PIMS routes' (api/errors.py)
@@ -60,7 +61,10 @@ def identifier_of(request: Request) -> str:
 
 
 def with_cors(response: Response) -> Response:
-    response.headers.update(CORS)
+    """``Access-Control-Allow-Origin: *`` (appended raw: the headers are fresh, and the app's
+    CORS middleware, when it answers an Origin, replaces rather than repeats it)."""
+    if not any(name == ALLOW_ORIGIN for name, _ in response.raw_headers):
+        response.raw_headers.append((ALLOW_ORIGIN, b"*"))
     return response
 
 
