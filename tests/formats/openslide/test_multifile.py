@@ -44,3 +44,35 @@ def test_vms_key_file_renamed_is_still_a_vms(tmp_path: Path) -> None:
     with fmt.open(renamed) as source:
         assert (source.metadata.width, source.metadata.height) == (512, 384)
         assert source.metadata.physical_size_x == 0.5
+
+
+def _zip_of(folder: Path, archive: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder))
+    return archive
+
+
+def test_zips_of_multi_file_slides_import_as_one_image(tmp_path: Path) -> None:
+    from cytotile.importer.flow import import_file
+    from cytotile.manifest import Status
+    from cytotile.settings import ImportSettings
+    from cytotile.storage.local import LocalStorage
+    from tests.helpers import dicomfiles
+
+    makers = {
+        "MRXS": lambda f: mrxsfiles.write_mrxs(f, vendors.tissue(512, 512)),
+        "VMS": lambda f: slidefiles.write_vms(f, vendors.tissue(512, 384)),
+        "DICOM": lambda f: dicomfiles.write_wsi_series(f, vendors.tissue(300, 200)),
+    }
+    root = tmp_path / "root"
+    for format_id, make in makers.items():
+        folder = tmp_path / format_id
+        make(folder)
+        archive = _zip_of(folder, tmp_path / f"{format_id}.zip")
+        manifest = import_file(LocalStorage(root), archive, settings=ImportSettings(root=str(root)))
+        assert manifest.status is Status.DEPLOYED, (format_id, manifest.reason)
+        assert manifest.format_id == format_id and not manifest.children
