@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from bench.vendors import bench_vendors
+
 from tests.helpers.samples import sample
 
 
