@@ -153,6 +153,14 @@ def test_channels_and_planes_change_the_pixels(
     assert centre(later)[..., 2].mean() > centre(brighter)[..., 2].mean() + 10  # +10000 at t=1
     last = tile_urls(browser)[-1]
     assert "timepoints=1" in last and "gammas=0.5" in last, last
+    assert browser.evaluate("cytotileViewer.world.getItemCount()") == 1  # the old view removed
+
+    browser.evaluate("document.querySelector('#planes-panel button').click()")  # Reset
+    browser.wait_for("cytotile.state === 'loading' || cytotile.tilesLoaded === 0", "a reopen", 5)
+    wait_loaded(browser)
+    again = viewer_pixels(browser, tmp_path / "reset.png")
+    assert np.abs(again - both).mean() < 2, np.abs(again - both).mean()
+    assert json.loads(browser.evaluate(CHANNELS_JS)) == channels
 
     facts = browser.evaluate("document.querySelector('#details-facts').innerText")
     assert "DAPI" in facts and "C 2 · Z 3 · T 2" in facts and "uint16" in facts, facts

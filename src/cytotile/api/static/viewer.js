@@ -510,15 +510,42 @@
     if (window.cytotileImageInfo) window.cytotileImageInfo.clear();
   }
 
-  /** Reopens the image's tiles where the view is (the plane panel changed: new tile URLs). */
+  /**
+   * Reloads the image's tiles where the view is (the plane panel changed: new tile URLs). The
+   * new tiles are drawn over the shown ones, which are removed once the new view is complete:
+   * no blank stage between two settings. A newer change abandons a view still loading.
+   */
   function reopener(seq, upload, pyramid) {
+    let pending = null;
     return () => {
       if (seq !== openSeq || !viewer) return;
-      const bounds = viewer.world.getItemCount() ? viewer.viewport.getBounds(true) : null;
       state.tilesLoaded = 0;
       setViewerState("loading");
-      if (bounds) viewer.addOnceHandler("open", () => viewer.viewport.fitBounds(bounds, true));
-      viewer.open(sourceFor(upload, pyramid));
+      if (!viewer.world.getItemCount()) {
+        viewer.open(sourceFor(upload, pyramid));
+        return;
+      }
+      if (pending && viewer.world.getIndexOfItem(pending) !== -1) viewer.world.removeItem(pending);
+      pending = null;
+      viewer.addTiledImage({
+        tileSource: sourceFor(upload, pyramid),
+        success: (event) => {
+          const item = event.item;
+          if (seq !== openSeq) return;
+          pending = item;
+          const swap = () => {
+            if (!item.getFullyLoaded() || pending !== item) return;
+            item.removeHandler("fully-loaded-change", swap);
+            pending = null;
+            for (let i = viewer.world.getItemCount() - 1; i >= 0; i -= 1) {
+              const other = viewer.world.getItemAt(i);
+              if (other !== item) viewer.world.removeItem(other);
+            }
+          };
+          item.addHandler("fully-loaded-change", swap);
+          swap();
+        },
+      });
     };
   }
 
