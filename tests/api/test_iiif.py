@@ -240,19 +240,21 @@ def test_stage_prefix_behind_api_gateway(images: Images) -> None:
 
 
 def test_memory_budget(images: Images) -> None:
-    """Renders are planned by the pipeline: over the budget of one request, 413 (IIIF has no
-    way to ask for less); PIMS's X-Image-Size-Safety: SAFE_RESIZE shrinks the answer instead."""
+    """info.json's maxArea is what the memory budget of one request holds: max stays within
+    it, a larger explicit size is a 400 (IIIF), a stored tile costs no budget."""
     from cytotile.api.app import create_app
     from cytotile.settings import ServerSettings
 
-    settings = ServerSettings(root=str(images.root), request_memory_mb=2)
+    settings = ServerSettings(root=str(images.root), request_memory_mb=40)
     with TestClient(create_app(settings, images.storage)) as small:
-        url = iiif(images.rgb.path, "full/max/0/default.png")
-        assert small.get(url).status_code == 413
-        shrunk = small.get(url, headers={"X-Image-Size-Safety": "SAFE_RESIZE"})
-        assert shrunk.status_code == 200, shrunk.text
-        height, width = decode(shrunk.content).shape[:2]
-        assert width < 1001 and abs(width / height - 1001 / 777) < 0.02
-        assert "X-Image-Size-Limit" in shrunk.headers
+        info = small.get(iiif(images.rgb.path, "info.json")).json()
+        assert 0 < info["maxArea"] < 1001 * 777
+        largest = decode(small.get(iiif(images.rgb.path, "full/max/0/default.png")).content)
+        height, width = largest.shape[:2]
+        assert width * height <= info["maxArea"] and width < 1001
+        assert abs(width / height - 1001 / 777) < 0.01
+        assert small.get(iiif(images.rgb.path, "full/1001,777/0/default.png")).status_code == 400
         tile = small.get(iiif(images.rgb.path, "0,0,256,256/256,256/0/default.jpg"))
-        assert tile.headers["x-cytotile-passthrough"] == "1"  # a stored tile costs no budget
+        assert tile.headers["x-cytotile-passthrough"] == "1"
+        planned = small.get(iiif(images.multi.path, "full/max/0/default.png?z_slices=0,1,2"))
+        assert planned.status_code == 200, planned.text  # within the budget: rendered

@@ -10,6 +10,7 @@ tile routes do; any other is rendered in the thread pool.
 from __future__ import annotations
 
 from dataclasses import astuple
+from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -34,6 +35,7 @@ from cytotile.api.thumbs import options
 from cytotile.errors import BadParameter, NotFound
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.budget import Work, estimate, request_budget
 from cytotile.pipeline.encode import Format
 from cytotile.pipeline.image import ImageView
 from cytotile.pipeline.params import DEFAULT_PARAMS, parse_image_params
@@ -51,7 +53,28 @@ def version_of(request: Request) -> int:
 
 
 def limits(ctx: Context) -> Limits:
-    return Limits(MAX_SIDE, MAX_SIDE, ctx.settings.max_output_pixels)
+    """What info.json promises: the size rule, and the largest area the memory budget of one
+    request holds for a typical render (:func:`budget_area`). A heavier request (many channels)
+    is still refused by the budget (413)."""
+    settings = ctx.settings
+    area = budget_area(request_budget(settings.request_memory_mb))
+    return Limits(MAX_SIDE, MAX_SIDE, min(settings.max_output_pixels, area))
+
+
+@lru_cache(maxsize=8)
+def budget_area(memory: int) -> int:
+    """The largest output area whose render fits ``memory`` by the pipeline's own estimate, for
+    an RGB 8-bit PNG read from a tier up to 4 times its area (the worst source tier)."""
+
+    def fits(area: int) -> bool:
+        work = Work(4 * area, 3, 1, area, 3, 1, Format.PNG)
+        return estimate(work) <= memory
+
+    low, high = 0, 1 << 40
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
 
 
 def service_id(request: Request, version: int) -> str:
