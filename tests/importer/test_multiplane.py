@@ -135,7 +135,7 @@ def test_big_pyramidal_ome_tiff_bounded_memory(tmp_path: Path) -> None:
     assert report["peak"] < 700 * 2**20, report
 
 
-@pytest.mark.parametrize("dtype", [np.uint32, np.float32, np.int16])
+@pytest.mark.parametrize("dtype", [np.uint32, np.float32, np.int16, np.int32])
 def test_32_bit_and_signed_planes(tmp_path: Path, dtype: type) -> None:
     rng = np.random.default_rng(11)
     if dtype is np.float32:
@@ -149,7 +149,8 @@ def test_32_bit_and_signed_planes(tmp_path: Path, dtype: type) -> None:
         result = convert(source, tmp_path / "p.tif", workdir=tmp_path)
     reader = PyramidReader.load(LocalStorage(tmp_path), "p.tif")
     got = reader.read_region(reader.header.plane_index(1), 0, Region(0, 0, 90, 70))[..., 0]
-    served = (data.astype(np.int32) + 32768).astype(np.uint16) if dtype is np.int16 else data
+    shift = {np.int16: (32768, np.uint16), np.int32: (2**31, np.uint32)}.get(dtype)
+    served = (data.astype(np.int64) + shift[0]).astype(shift[1]) if shift else data
     assert got.dtype == served.dtype and np.array_equal(got, served[1])
     planes = result.histogram["planes"]
     assert [round(p["channels"][0]["max"], 3) for p in planes] == [

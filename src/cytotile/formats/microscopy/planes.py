@@ -20,10 +20,11 @@ SERVED = {
     "int8": "uint8",
     "uint16": "uint16",
     "int16": "uint16",
+    "int32": "uint32",
     "uint32": "uint32",
     "float32": "float32",
 }
-SHIFT = {"int8": 128, "int16": 32768}
+SHIFT = {"int8": 128, "int16": 32768, "int32": 2**31}
 VIPS = {"uint8": "uchar", "uint16": "ushort", "uint32": "uint", "float32": "float"}
 BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "float32": 32}
 #: PIMS: a channel without a colour of its own gets one of these when 1 < C <= 6
@@ -51,7 +52,7 @@ def to_served(image: pyvips.Image, sample_type: str) -> pyvips.Image:
     """A decoded plane (libvips) in its served type: signed samples shifted, lazily."""
     served = SERVED[sample_type]
     if sample_type in SHIFT:
-        wide = image.cast("int") + SHIFT[sample_type]
+        wide = image.cast("double") + SHIFT[sample_type]  # exact for 32-bit integers
         return wide.cast(VIPS[served])
     if image.format != VIPS[served]:
         return image.cast(VIPS[served])
@@ -65,7 +66,7 @@ def array_to_vips(array: np.ndarray, sample_type: str) -> pyvips.Image:
 
     served = SERVED[sample_type]
     if sample_type in SHIFT:
-        array = (array.astype(np.int32) + SHIFT[sample_type]).astype(served)
+        array = (array.astype(np.int64) + SHIFT[sample_type]).astype(served)
     else:
         array = array.astype(served, copy=False)
     array = np.ascontiguousarray(array if array.ndim == 3 else array[..., None])

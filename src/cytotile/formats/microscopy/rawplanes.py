@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pyvips
 
 #: libvips formats of the sample types as stored (before serving)
-VIPS_LOAD = {**VIPS, "int8": "char", "int16": "short"}
+VIPS_LOAD = {**VIPS, "int8": "char", "int16": "short", "int32": "int"}
 
 
 class RawPlanes:
