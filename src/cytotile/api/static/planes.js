@@ -235,6 +235,7 @@
       return null;
     }
     if (seq !== planes.seq) return null;
+    if (!info || !info.image || !Array.isArray(info.channels)) return null;
     planes.info = info;
     planes.defaults = defaultSettings(info.image, info.channels, bounds);
     planes.settings = copy(planes.defaults);

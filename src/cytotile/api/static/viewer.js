@@ -483,7 +483,8 @@
       // The image's information first: the first tiles asked already carry its plane parameters.
       [pyramid, info] = await Promise.all([
         fetchJson(`${imagePath(upload)}/info/normalized-pyramid`),
-        planes ? planes.load(base) : null,
+        // Without it the image still opens, as stored (passthrough tiles).
+        planes ? planes.load(base).catch(() => null) : null,
       ]);
     } catch (error) {
       if (seq !== openSeq) return;
