@@ -5,7 +5,6 @@ settings and storage, blocking work in the thread pool."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cytotile.api.errors import MalformedBody
+from cytotile.api.jsonbody import parse_json
 from cytotile.api.openapi import Op, describe
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.image import check_image_path, image_path_known, verified_image_path
@@ -24,8 +24,6 @@ from cytotile.settings import ServerSettings
 from cytotile.storage.base import Storage
 
 MAX_BODY = 1 << 20
-MAX_JSON_DEPTH = 32  # arrays and objects nested deeper are refused before json.loads recurses
-MAX_JSON_DIGITS = 40  # longer integers are refused (no parameter needs more)
 PIECES = {
     "path": r"(?P<path>.+?)",
     "ext": r"(?P<ext>\.(?:[A-Za-z][A-Za-z0-9]{0,4}))?",
@@ -84,47 +82,6 @@ def context(request: Request) -> Context:
     ctx = request.app.state.cytotile
     assert isinstance(ctx, Context)
     return ctx
-
-
-def _refuse_constant(name: str) -> object:
-    raise MalformedBody(f"the JSON body holds {name}, which is not a number JSON allows")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if number in (float("inf"), float("-inf")):
-        raise MalformedBody(f"the JSON body holds {text[:40]}, too large for a number")
-    return number
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
-        raise MalformedBody(f"the JSON body holds an integer of more than {MAX_JSON_DIGITS} digits")
-    return int(text)
-
-
-def json_depth(body: bytes) -> int:
-    """How deep arrays and objects nest in ``body`` (brackets inside strings do not count)."""
-    import numpy as np
-
-    outside = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", body)
-    chars = np.frombuffer(outside, dtype=np.uint8)
-    steps = np.isin(chars, (0x5B, 0x7B)).astype(np.int64) - np.isin(chars, (0x5D, 0x7D))
-    return int(np.cumsum(steps).max(initial=0))
-
-
-def parse_json(body: bytes) -> object:
-    """A JSON request body, or MalformedBody: nesting deeper than MAX_JSON_DEPTH (checked
-    before parsing, so json.loads never recurses that deep), NaN and infinities, numbers too
-    large for a float and integers too long are refused."""
-    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
-        raise MalformedBody(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        return json.loads(
-            body, parse_constant=_refuse_constant, parse_float=_finite, parse_int=_bounded_int
-        )
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from None
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
