@@ -15,7 +15,7 @@ from cytotile.importer.flow import import_file
 from cytotile.manifest import Manifest, Status
 from cytotile.settings import ImportSettings
 from cytotile.storage.local import LocalStorage
-from tests.helpers import leica_ventana, vendors
+from tests.helpers import leica_ventana, mrxsfiles, sakurafiles, slidefiles, vendors
 from tests.helpers.samples import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,6 +40,9 @@ def vendor_files(folder: Path) -> list[Path]:
         leica_ventana.write_bif(folder / "c.bif", base),
         vendors.write_zstd_tiff(folder / "d.tif", base),
         vendors.write_svs_jp2k(folder / "e.svs", base),
+        slidefiles.write_vms(folder / "vms", vendors.tissue(512, 384)),
+        mrxsfiles.write_mrxs(folder / "mrxs", base),
+        sakurafiles.write_svslide(folder / "g.svslide", base, n_levels=1),
     ]
     return files + [
         p for p in (SAMPLES / "test3-DAPI.ndpi", SAMPLES / "boxes_0.dcm") if p.is_file()
@@ -56,7 +59,8 @@ def test_detection_never_loads_openslide(tmp_path: Path) -> None:
         print(" ".join(ids), "openslide" in sys.modules)
     """
     ids, loaded = run_python(code, *map(str, files)).rsplit(" ", 1)
-    assert ids.split()[:5] == ["PHILIPS", "SCN", "BIF", "OPENSLIDETIFF", "SVS"]
+    expected = ["PHILIPS", "SCN", "BIF", "OPENSLIDETIFF", "SVS", "VMS", "MRXS", "SVSLIDE"]
+    assert ids.split()[:8] == expected
     assert loaded == "False"
 
 
