@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from tests.browser.test_protocols import responses, viewer_pixels
+from tests.browser.test_protocols import responses, switch, viewer_pixels
 from tests.browser.test_viewer import Browser, require_chromium, serving, wait_loaded
 
 pytestmark = pytest.mark.browser
@@ -161,6 +161,12 @@ def test_channels_and_planes_change_the_pixels(
     again = viewer_pixels(browser, tmp_path / "reset.png")
     assert np.abs(again - both).mean() < 2, np.abs(again - both).mean()
     assert json.loads(browser.evaluate(CHANNELS_JS)) == channels
+
+    switch(browser, "iiif")  # no plane parameters there: the panel stays, inactive, with a note
+    assert browser.evaluate("document.body.dataset.planes") == "none"
+    assert browser.evaluate("document.querySelector('#planes-panel').inert") is True
+    note = browser.evaluate("document.querySelector('.planes__note').innerText")
+    assert "PIMS tiles" in note, note
 
     facts = browser.evaluate("document.querySelector('#details-facts').innerText")
     assert "DAPI" in facts and "C 2 · Z 3 · T 2" in facts and "uint16" in facts, facts

@@ -200,14 +200,19 @@
       render();
       if (planes.onChange) planes.onChange();
     });
-    panel.append(reset);
+    const note = el("p", { class: "planes__note" }, "IIIF and DeepZoom tiles are the image as "
+      + "stored: choose PIMS tiles to change its channels and planes.");
+    panel.append(reset, note);
   }
 
   /** Shows or hides the panel for the current image and source. */
   function show() {
     const panel = document.querySelector("#planes-panel");
-    const ready = planes.settings && pimsSource() && !plain(planes.info.image);
-    panel.hidden = !ready; // IIIF/DeepZoom take no plane parameters
+    const multi = Boolean(planes.settings && !plain(planes.info.image));
+    const ready = multi && pimsSource(); // IIIF/DeepZoom take no plane parameters
+    panel.hidden = !multi;
+    panel.inert = multi && !ready;
+    panel.classList.toggle("planes--inactive", multi && !ready);
     document.body.dataset.planes = ready ? "ready" : "none";
   }
 
