@@ -31,8 +31,10 @@ lambda-function: lambda-check-env
 	python3 "$(CYTOTILE_REPO)/scripts/dist_info.py" "$(ARTIFACTS_DIR)"
 	$(LAMBDA_PIP) install $(LAMBDA_PIP_FLAGS) --target "$(ARTIFACTS_DIR)" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/bin"
+	python3 "$(CYTOTILE_REPO)/scripts/lambda_trim.py" "$(ARTIFACTS_DIR)"
 
 # A Python layer: its packages go under python/ (on sys.path as /opt/python in the Lambda).
 lambda-layer: lambda-check-env
 	$(LAMBDA_PIP) install $(LAMBDA_PIP_FLAGS) --target "$(ARTIFACTS_DIR)/python" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"
+	python3 "$(CYTOTILE_REPO)/scripts/lambda_trim.py" "$(ARTIFACTS_DIR)"

@@ -1,0 +1,106 @@
+"""Each function, with the layer it uses, fits Lambda's 250 MB unzipped with room to spare.
+
+Sizes are those of the pinned packages as installed here (the same manylinux wheels that
+`sam build` installs), less what scripts/lambda_trim.py leaves out, plus cytotile's sources.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_LIMIT_MB = 250
+#: "well under" the limit: what a function may take with its layer
+BUDGET_MB = {"import": 235, "tile": 150, "annotation": 170}
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
+
+
+def _trim_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("lambda_trim", ROOT / "scripts/lambda_trim.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _names(requirements: Path) -> list[str]:
+    names = []
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(re.split(r"[\s<>=!~\[;]", line, maxsplit=1)[0])
+    return [n for n in names if n.lower() not in RUNTIME_PROVIDED]
+
+
+def _installed_mb(names: list[str], keep: str, trim) -> float:  # type: ignore[no-untyped-def]
+    total = 0
+    for name in names:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is pinned for a Lambda but not installed in the dev venv")
+        for file in dist.files or []:
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file() and not trim.trimmed(file.as_posix(), keep):
+                total += path.stat().st_size
+    return total / 1e6
+
+
+def _sources_mb() -> float:
+    src = ROOT / "src" / "cytotile"
+    return sum(p.stat().st_size for p in src.rglob("*") if p.is_file()) / 1e6
+
+
+@pytest.mark.parametrize("function", sorted(BUDGET_MB))
+def test_function_with_its_layer_fits(function: str) -> None:
+    trim = _trim_module()
+    keep = trim.jpeglib_version()
+    layer = _names(ROOT / "layers/vips/requirements.txt")
+    own = _names(ROOT / f"functions/{function}/requirements.txt")
+    size = _installed_mb(layer + own, keep, trim) + _sources_mb()
+    assert size < BUDGET_MB[function] < LAMBDA_LIMIT_MB, f"{function}: {size:.0f} MB unzipped"
+
+
+def test_trim_keeps_the_jpeglib_build_the_retiler_loads() -> None:
+    trim = _trim_module()
+    from cytotile.importer.retile import JPEGLIB_VERSION
+
+    keep = trim.jpeglib_version()
+    assert keep == JPEGLIB_VERSION
+    assert not trim.trimmed(f"jpeglib/cjpeglib/cjpeglib_{keep}.abi3.so", keep)
+    assert not trim.trimmed("jpeglib/cjpeglib/__init__.py", keep)
+    assert not trim.trimmed("jpeglib/_bind.py", keep)
+    assert trim.trimmed("jpeglib/cjpeglib/cjpeglib_9f.abi3.so", keep)
+    assert trim.trimmed("jpeglib/cjpeglib/9f/jpeglib.h", keep)
+    assert trim.trimmed("numpy/_core/tests/test_umath.py", keep)
+    assert not trim.trimmed("numpy/_core/umath.py", keep)
+    assert not trim.trimmed("tifffile/tifffile.py", keep)
+
+
+def test_trim_deletes_only_what_the_rule_names(tmp_path: Path) -> None:
+    trim = _trim_module()
+    keep = "turbo210"
+    files = [
+        "jpeglib/cjpeglib/cjpeglib_turbo210.abi3.so",
+        "jpeglib/cjpeglib/cjpeglib_8d.abi3.so",
+        "jpeglib/cjpeglib/8d/jconfig.h",
+        "jpeglib/cjpeglib/__init__.py",
+        "numpy/linalg/tests/test_linalg.py",
+        "numpy/linalg/_linalg.py",
+    ]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * 10)
+    assert trim.trim(tmp_path, keep) == 30
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == [
+        "jpeglib/cjpeglib/__init__.py",
+        "jpeglib/cjpeglib/cjpeglib_turbo210.abi3.so",
+        "numpy/linalg/_linalg.py",
+    ]
+    assert not (tmp_path / "jpeglib/cjpeglib/8d").exists()
