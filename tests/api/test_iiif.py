@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from cytotile.pipeline.outputs import STATS
@@ -258,3 +260,37 @@ def test_memory_budget(images: Images) -> None:
         assert tile.headers["x-cytotile-passthrough"] == "1"
         planned = small.get(iiif(images.multi.path, "full/max/0/default.png?z_slices=0,1,2"))
         assert planned.status_code == 200, planned.text  # within the budget: rendered
+
+
+segment = st.text(
+    st.sampled_from("0123456789,.!^:-pctmaxfulsqrgybw%"), min_size=1, max_size=14
+).filter(lambda s: "/" not in s and s not in (".", ".."))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    segment,
+    segment,
+    segment,
+    st.sampled_from(["default", "gray", "x"]),
+    st.sampled_from(["jpg", "png", "tif", "x"]),
+)
+def test_never_a_server_error(
+    client: TestClient,
+    images: Images,
+    region: str,
+    size: str,
+    rotation: str,
+    quality: str,
+    fmt: str,
+) -> None:
+    """IIIF-looking junk: a 2xx, or a 4xx/501 with a JSON reason and CORS; never a 500."""
+    path = "/".join(quote(p, safe="!,:^") for p in (region, size, rotation))
+    for version in (3, 2):
+        response = client.get(iiif(images.grey.path, f"{path}/{quality}.{fmt}", version))
+        assert response.status_code < 500 or response.status_code == 501, response.text
+        if response.status_code >= 400:
+            assert set(response.json()) == {"title", "details"}
+            assert response.headers["access-control-allow-origin"] == "*"
