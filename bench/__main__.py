@@ -134,7 +134,8 @@ def run(cfg: Config) -> list[Section]:
     sections.append(guarded("cold start", lambda: bench_coldstart(cfg.import_runs)))
     side = (max(64, cfg.width // 20), max(48, cfg.height // 20))  # 2000x1500 by default
     sections.append(guarded("archives", lambda: bench_archives(cfg.workdir, side)))
-    sections.append(guarded("vendor slides", lambda: bench_vendors(cfg.workdir)))
+    dicom = (max(256, cfg.width // 10), max(256, cfg.height // 10))  # 4000x3000 by default
+    sections.append(guarded("vendor slides", lambda: bench_vendors(cfg.workdir, dicom_size=dicom)))
     from bench.planes import run as bench_planes
 
     sections.append(guarded("plane path", bench_planes))
