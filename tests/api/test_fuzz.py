@@ -184,7 +184,11 @@ def _described(client: TestClient) -> list[tuple[str, str, list[str], list[str]]
     return found
 
 
-@FUZZ
+# every operation, images of all sizes: fewer examples by default (make fuzz: many more)
+DESCRIBED = settings(FUZZ, max_examples=int(os.environ.get("CYTOTILE_FUZZ_EXAMPLES", "60")))
+
+
+@DESCRIBED
 @given(st.data())
 def test_every_described_operation(client: TestClient, images: Images, data: st.DataObject) -> None:
     """Every operation of the OpenAPI description, with its own parameter names: hostile
