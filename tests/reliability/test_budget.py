@@ -121,8 +121,8 @@ def test_heavy_requests_queue_and_tiles_do_not(
         assert all(t.result().status_code == 200 for t in tiles)
         tile_time = time.perf_counter() - start
         assert all(h.result().status_code == 200 for h in heavies)
-    assert peak == 1  # one heavy output at a time
-    assert tile_time < 0.4  # tiles answered while heavy outputs were queued
+    assert peak == 1  # one heavy output at a time: the three take 1.2 s at least
+    assert tile_time < 0.8  # tiles answered while heavy outputs were still queued
 
 
 def test_associated_images_have_the_same_rules(make_client: ClientFactory, root: Root) -> None:
