@@ -122,6 +122,13 @@ def test_channels_and_planes_change_the_pixels(
     assert both[..., 0].max() > 200 and both[..., 1].max() > 200  # red and green composited
     assert centre(both)[..., 2].max() < 60  # no blue channel
 
+    refused = browser.evaluate(  # a maximum below the minimum is refused, nothing reloaded
+        "(() => { const i = document.querySelector(\"[data-channel='0'] [data-bound=max]\");"
+        " i.value = '10'; i.dispatchEvent(new Event('change'));"
+        " return [i.value, cytotile.state]; })()"
+    )
+    assert refused == ["41000", "loaded"], refused
+
     change(browser, "[data-channel='1'] input[type=checkbox]", "i.checked = false")
     red_only = viewer_pixels(browser, tmp_path / "red.png")
     assert red_only[..., 1].mean() < both[..., 1].mean() / 4  # green gone

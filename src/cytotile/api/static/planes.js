@@ -136,8 +136,13 @@
       input.value = String(setting[key]);
       input.addEventListener("change", () => {
         const value = Number(input.value);
-        if (input.value === "" || !Number.isFinite(value)) {
-          input.value = String(setting[key]); // not a number: back to the last one
+        const low = key === "min" ? value : setting.min;
+        const high = key === "max" ? value : setting.max;
+        if (input.value === "" || !Number.isFinite(value) || low >= high) {
+          input.setCustomValidity("The minimum must be below the maximum.");
+          input.reportValidity();
+          input.setCustomValidity("");
+          input.value = String(setting[key]); // back to the last valid one
           return;
         }
         setting[key] = value;
