@@ -19,11 +19,14 @@ def centres_inside(shape: shapely.Geometry, width: int, height: int) -> np.ndarr
 
 
 def assert_matches_shapely(mask: np.ndarray, shape: shapely.Geometry) -> None:
-    """Every centre strictly inside is filled, none outside is (a centre exactly on the
-    boundary may go either way)."""
+    """Every centre inside is filled, none outside is (a centre on the boundary, to
+    floating-point precision, may go either way)."""
     ys, xs = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]] + 0.5
-    inside, touching = shapely.contains_xy(shape, xs, ys), shapely.intersects_xy(shape, xs, ys)
-    assert not (inside & ~mask).any() and not (mask & ~touching).any()
+    inside = shapely.contains_xy(shape, xs, ys)
+    with np.errstate(all="ignore"):  # GEOS on slivers of random polygons (the reference only)
+        on_boundary = shapely.distance(shape.boundary, shapely.points(xs, ys)) < 1e-9
+    assert not (inside & ~mask & ~on_boundary).any()
+    assert not (mask & ~inside & ~on_boundary).any()
 
 
 def test_rectangle_on_pixel_edges() -> None:
@@ -54,20 +57,24 @@ def test_triangle_matches_shapely_containment() -> None:
     assert_matches_shapely(raster.fill(shape, 32, 30), shape)
 
 
-def test_lines_points_and_empty() -> None:
+def test_lines_points_collections_and_empty() -> None:
     assert not raster.fill(shapely.LineString([(0, 0), (5, 5)]), 8, 8).any()  # no area
-    band = raster.fill(raster.areal(shapely.LineString([(0, 4.2), (8, 4.2)])), 8, 8)
+    band = raster.cover(shapely.LineString([(0, 4.2), (8, 4.2)]), 8, 8)
     assert band.sum() == 8 and band[4].all()  # one pixel per column
-    dot = raster.fill(raster.areal(shapely.Point(3.7, 2.2)), 8, 8)
+    dot = raster.cover(shapely.Point(3.7, 2.2), 8, 8)
     assert dot.sum() == 1 and dot[2, 3]
     assert not raster.fill(shapely.Polygon(), 4, 4).any()
+    overlapping = shapely.GeometryCollection([shapely.box(0, 0, 6, 6), shapely.box(3, 3, 8, 8)])
+    assert raster.cover(overlapping, 8, 8).sum() == 36 + 25 - 9  # the overlap stays filled
+    nested = shapely.GeometryCollection([overlapping, shapely.MultiPoint([(7.5, 0.5)])])
+    assert raster.cover(nested, 8, 8).sum() == 36 + 25 - 9 + 1
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 6])
 def test_stroke_width(width: int) -> None:
     """A horizontal edge stroked ``width`` pixels wide covers ``width`` rows."""
     square = shapely.box(10, 10, 30, 30)
-    mask = raster.fill(raster.stroke(square, width), 40, 40)
+    mask = raster.stroke(square, width, 40, 40)
     column = mask[:, 20]  # crosses the top and bottom edges only
     band = [r for r in range(40) for edge in (10, 30) if abs(r + 0.5 - edge) <= width / 2]
     expected = [r for r in band if r + 0.5 < (10 if r < 20 else 30) + width / 2]
@@ -78,7 +85,7 @@ def test_stroke_width(width: int) -> None:
 
 @pytest.mark.parametrize("style", ["CROSS", "CROSSHAIR", "CIRCLE"])
 def test_point_markers(style: str) -> None:
-    mask = raster.fill(raster.stroke(shapely.Point(20, 20), 1, style), 40, 40)
+    mask = raster.stroke(shapely.Point(20, 20), 1, 40, 40, style)
     assert mask.any()
     assert mask[20, 20] == (style == "CROSS")  # the crosshair and circle leave the point visible
     ys, xs = np.nonzero(mask)
@@ -91,9 +98,9 @@ coords = st.floats(min_value=-5, max_value=70, allow_nan=False)
 
 @given(st.lists(st.tuples(coords, coords), min_size=3, max_size=12))
 def test_random_polygons_fill_their_area(points: list[tuple[float, float]]) -> None:
-    shape = shapely.make_valid(shapely.Polygon(points))
-    shape = shapely.union_all([p for p in shapely.get_parts(shape) if p.geom_type == "Polygon"])
-    mask = raster.fill(shape, 64, 64)
+    repaired = shapely.make_valid(shapely.Polygon(points))
+    shape = shapely.MultiPolygon([p for p in raster.leaves(repaired) if p.geom_type == "Polygon"])
+    mask = raster.fill(shape, 64, 64)  # a valid repair's polygons do not overlap
     assert_matches_shapely(mask, shape)
     clipped = shape.intersection(shapely.box(0, 0, 64, 64)).area
     if clipped > 500:  # large shapes: centre sampling converges on the area

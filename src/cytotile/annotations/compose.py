@@ -25,7 +25,7 @@ def mask_pixels(
     grey = all(c.is_grey for c in colors)
     out = np.zeros((height, width, 1 if grey else 3), dtype=np.uint8)
     for color, shape in zip(colors, shapes, strict=True):
-        inside = raster.fill(raster.areal(shape), width, height)
+        inside = raster.cover(shape, width, height)
         out[inside] = color.r if grey else color.rgb
     return out
 
@@ -35,12 +35,13 @@ def crop_alpha(
 ) -> np.ndarray | None:
     """The alpha band (None: opaque everywhere)."""
     import numpy as np
-    import shapely
 
     if transparency == 0:
         return None
     full = 65535 if dtype == np.uint16 else 255
-    inside = raster.fill(raster.areal(shapely.GeometryCollection(shapes)), width, height)
+    inside = np.zeros((height, width), dtype=bool)
+    for shape in shapes:
+        raster.cover(shape, width, height, inside)
     outside = round((1 - transparency / 100) * full)
     return np.where(inside, full, outside).astype(dtype)[..., None]
 
@@ -62,11 +63,12 @@ def draw(
     for a, shape in zip(annotations, shapes, strict=True):
         layers = []
         if a.fill is not None:
-            layers.append((raster.areal(shape), a.fill))
+            layers.append((raster.cover(shape, width, height), a.fill))
         if a.stroke is not None:
-            layers.append((raster.stroke(shape, a.stroke_width, point_cross), a.stroke))
-        for layer, color in layers:
-            inside = raster.fill(layer, width, height)
+            layers.append(
+                (raster.stroke(shape, a.stroke_width, width, height, point_cross), a.stroke)
+            )
+        for inside, color in layers:
             value = np.asarray(color.rgb if out.shape[2] == 3 else color.rgb[:1], np.float32)
             value *= 257 if out.dtype == np.uint16 else 1  # 16-bit windows: 255 -> 65535
             weight = color.a / 255

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 
 MARGIN = 64.0  # output pixels kept around the grid: more than a stroke or a marker reaches
+GRID = 1e-6  # output pixels: the precision of placed geometries
 
 
 class Mode(StrEnum):
@@ -108,7 +109,9 @@ def render(
     def placed(geometry: BaseGeometry) -> BaseGeometry:
         """On the output grid, cut a little outside it (strokes and markers stay whole)."""
         moved = shapely.transform(geometry, lambda xy: xy * scale - offset)
-        return shapely.clip_by_rect(moved, -MARGIN, -MARGIN, width + MARGIN, height + MARGIN)
+        cut = shapely.clip_by_rect(moved, -MARGIN, -MARGIN, width + MARGIN, height + MARGIN)
+        # on a 1e-6 pixel grid: no degenerate sub-grid segments left for the buffers
+        return shapely.set_precision(cut, GRID)
 
     shapes = [placed(a.geometry) for a in annotations]
     if style.mode is Mode.MASK:

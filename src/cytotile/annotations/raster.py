@@ -7,8 +7,8 @@ and fills the spans with a difference array and a cumulative sum: the cost grows
 an edge spans and the pixels filled, never with Python loops over pixels. The expected filled
 area is the shape's area (centre sampling has no bias).
 
-Lines and points have no area: ``areal`` turns them into shapes first (a 1-pixel-wide band; the
-pixel under a point), and strokes are buffers of contours (``stroke``).
+Lines and points have no area: ``cover`` turns them into shapes first (a 1-pixel-wide band;
+the pixel under a point), and strokes are buffers of contours (``stroke``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ MARKER_RADIUS = 6.0  # of a point's circle
 MARKER_GAP = 3.0  # the crosshair's empty centre
 
 
-def fill(shape: BaseGeometry, width: int, height: int) -> np.ndarray:
-    """(height, width) bool: the pixels whose centre is inside the polygons of ``shape``."""
+def fill(shape: BaseGeometry, width: int, height: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(height, width) bool: the pixels whose centre is inside the polygons of ``shape`` (even-
+    odd over all their rings: the polygons must not overlap, as in a valid MultiPolygon), added
+    to ``out`` when given."""
     import numpy as np
     import shapely
 
-    mask = np.zeros((height, width), dtype=bool)
+    mask = np.zeros((height, width), dtype=bool) if out is None else out
     polygons = [g for g in shapely.get_parts(shape) if g.geom_type in ("Polygon", "MultiPolygon")]
     if not polygons or shape.is_empty:
         return mask
@@ -70,28 +72,47 @@ def fill(shape: BaseGeometry, width: int, height: int) -> np.ndarray:
     diff[r0 - top, c0 - left] += 1
     diff[r0 - top, c1 - left] -= 1
     inside = np.cumsum(diff, axis=1, dtype=np.int8)[:, : right - left]
-    mask[top:bottom, left:right] = inside > 0
+    mask[top:bottom, left:right] |= inside > 0
     return mask
 
 
-def areal(geometry: BaseGeometry) -> BaseGeometry:
-    """The geometry as polygons: polygons as they are, lines as 1-pixel-wide bands, points as
-    the pixel-sized square around them (output coordinates)."""
+def leaves(geometry: BaseGeometry) -> list[BaseGeometry]:
+    """The simple parts of a geometry, however deeply its collections nest."""
     import shapely
 
-    parts = shapely.get_parts(shapely.get_parts(geometry))  # collections and multi-parts
-    shapes = []
-    for part in parts:
+    out, todo = [], [geometry]
+    while todo:
+        g = todo.pop()
+        parts = shapely.get_parts(g)
+        if (
+            len(parts) == 1
+            and parts[0].geom_type == g.geom_type
+            and not g.geom_type.startswith(("Multi", "GeometryCollection"))
+        ):
+            out.append(g)
+        else:
+            todo.extend(parts)
+    return [g for g in out if not g.is_empty]
+
+
+def cover(
+    geometry: BaseGeometry, width: int, height: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The pixels of any geometry: polygons filled (each on its own, so overlapping parts of a
+    collection stay filled: no union, which GEOS may refuse), lines as 1-pixel-wide bands,
+    points as the pixel under them (output coordinates)."""
+    import numpy as np
+    import shapely
+
+    mask = np.zeros((height, width), dtype=bool) if out is None else out
+    for part in leaves(geometry):
         kind = part.geom_type
-        if kind == "Polygon":
-            shapes.append(part)
-        elif kind in ("LineString", "LinearRing"):
-            shapes.append(shapely.buffer(part, 0.5, cap_style="square", join_style="mitre"))
+        if kind in ("LineString", "LinearRing"):
+            part = shapely.buffer(part, 0.5, cap_style="square", join_style="mitre")
         elif kind == "Point":
-            shapes.append(shapely.buffer(part, 0.5, cap_style="square"))
-    if len(shapes) == 1:
-        return shapes[0]
-    return shapely.union_all(shapes) if shapes else shapely.GeometryCollection()
+            part = shapely.buffer(part, 0.5, cap_style="square")
+        fill(part, width, height, mask)
+    return mask
 
 
 def contour(geometry: BaseGeometry, point_style: str = "CROSS") -> BaseGeometry:
@@ -129,9 +150,17 @@ def marker(x: float, y: float, style: str) -> BaseGeometry:
     return shapely.MultiLineString([[(x - arm, y), (x + arm, y)], [(x, y - arm), (x, y + arm)]])
 
 
-def stroke(geometry: BaseGeometry, width: int, point_style: str = "CROSS") -> BaseGeometry:
-    """The band of ``width`` output pixels (at least 1) centred on the geometry's contour."""
+def stroke(
+    geometry: BaseGeometry, stroke_width: int, width: int, height: int, point_style: str = "CROSS"
+) -> np.ndarray:
+    """The band of ``stroke_width`` output pixels (at least 1) centred on the geometry's
+    contour, each piece buffered and filled on its own (no union)."""
+    import numpy as np
     import shapely
 
-    line = contour(geometry, point_style)
-    return shapely.buffer(line, max(1, width) / 2, cap_style="square", join_style="mitre")
+    mask = np.zeros((height, width), dtype=bool)
+    half = max(1, stroke_width) / 2
+    for piece in leaves(contour(geometry, point_style)):
+        band = shapely.buffer(piece, half, cap_style="square", join_style="mitre")
+        fill(band, width, height, mask)
+    return mask
