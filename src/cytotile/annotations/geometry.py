@@ -91,7 +91,10 @@ def parse_geometry(wkt: Any, origin: Origin, l0_height: int, name: str) -> BaseG
         geom = shapely.transform(geom, lambda xy: xy * (1.0, -1.0) + (0.0, float(l0_height)))
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        geom = shapely.make_valid(geom)
+        try:
+            geom = shapely.make_valid(geom)
+        except ShapelyError:
+            geom = shapely.GeometryCollection()
         if geom.is_empty or not geom.is_valid:
             raise InvalidGeometry(f"{name}: invalid geometry that cannot be repaired ({reason})")
     return geom

@@ -110,8 +110,10 @@ def render(
         """On the output grid, cut a little outside it (strokes and markers stay whole)."""
         moved = shapely.transform(geometry, lambda xy: xy * scale - offset)
         cut = shapely.clip_by_rect(moved, -MARGIN, -MARGIN, width + MARGIN, height + MARGIN)
-        # on a 1e-6 pixel grid: no degenerate sub-grid segments left for the buffers
-        return shapely.set_precision(cut, GRID)
+        try:  # on a 1e-6 pixel grid: no degenerate sub-grid segments left for the buffers
+            return shapely.set_precision(cut, GRID)
+        except shapely.errors.GEOSException:  # a robustness failure of GEOS: keep it as is
+            return cut
 
     shapes = [placed(a.geometry) for a in annotations]
     if style.mode is Mode.MASK:
