@@ -59,6 +59,7 @@ class ServerSettings:
     heavy_requests: int = 0
     keep_alive_s: int = 5  # an idle keep-alive connection is closed after this
     body_timeout_s: float = 30.0  # a request body that stalls this long is answered 408
+    head_timeout_s: float = 10.0  # cytotile serve: a request head not complete by then: closed
 
 
 @dataclasses.dataclass(frozen=True)

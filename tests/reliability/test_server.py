@@ -94,7 +94,9 @@ def serve(root: Path, tmp: Path, **env: str) -> Iterator[Server]:
 
 @pytest.fixture
 def server(sample_root: tuple[Path, str], tmp_path: Path) -> Iterator[Server]:
-    yield from serve(sample_root[0], tmp_path, CYTOTILE_BODY_TIMEOUT_S="2")
+    yield from serve(
+        sample_root[0], tmp_path, CYTOTILE_BODY_TIMEOUT_S="2", CYTOTILE_HEAD_TIMEOUT_S="2"
+    )
 
 
 def _thumb(server: Server, path: str) -> int:
@@ -160,6 +162,21 @@ def test_stalled_bodies_are_answered_408_and_closed(
     assert "Traceback" not in log and "ERROR" not in log
     assert log.count("answered 408 and closed") == 2  # one info line per stalled request
     assert ServerSettings().body_timeout_s + 5 < 40
+
+
+def test_stalled_request_heads_are_closed(server: Server) -> None:
+    """Nothing sent, or a head that never ends (a byte now and then): closed, no answer."""
+    host, port = server.base.removeprefix("http://").split(":")
+    for sent in (b"", b"GET /uploads HTTP/1.1\r\nHost: x\r\n"):
+        start = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(sent)
+            sock.sendall(b"X")  # a trickle: uvicorn's keep-alive timer alone would not close it
+            assert sock.recv(100) == b""  # closed by the server
+        assert time.monotonic() - start < 10
+    assert server.get("/uploads")[0] == 200  # a normal request still works
+    assert "Traceback" not in server.log.read_text()
+    assert ServerSettings().head_timeout_s < 40
 
 
 def test_client_disconnects_are_one_info_line(

@@ -110,6 +110,8 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from cytotile.api.h11_deadline import protocol_class
+
     log_config = copy.deepcopy(LOGGING_CONFIG)  # cytotile's lines beside uvicorn's, same format
     log_config["loggers"]["cytotile"] = {
         "handlers": ["default"],
@@ -124,5 +126,6 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
         log_level="info",
         access_log=settings.access_log,
         timeout_keep_alive=settings.keep_alive_s,  # idle keep-alive connections
+        http=protocol_class(settings.head_timeout_s),  # h11, with a deadline on request heads
         timeout_graceful_shutdown=10,
     )
