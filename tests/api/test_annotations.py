@@ -350,3 +350,13 @@ def test_random_masks_have_the_polygons_area(
     assert not (mask & ~shapely.intersects_xy(placed.buffer(1e-6), xs, ys)).any()
     if placed.area > 3000:
         assert abs(mask.sum() - placed.area) / placed.area < 0.01
+
+
+def test_without_shapely_501(
+    client: TestClient, images: Images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "shapely", None)  # `import shapely` raises ImportError
+    response = post(client, images.rgb.path, "mask", {"annotations": POLYGON})
+    assert response.status_code == 501 and "annotation-api" in response.json()["details"]
