@@ -8,7 +8,9 @@
 
 LAMBDA_MK := $(abspath $(lastword $(MAKEFILE_LIST)))
 CYTOTILE_REPO ?= $(abspath $(dir $(LAMBDA_MK))..)
-LAMBDA_PYTHON_VERSION ?= 3.11
+# Lambda's python3.11 runtime is a recent 3.11 patch release: say so, or pip takes 3.11.0 and
+# refuses wheels that require a later 3.11 (soupsieve: >= 3.11.5).
+LAMBDA_PYTHON_VERSION ?= 3.11.14
 LAMBDA_PIP ?= python3 -m pip
 LAMBDA_PLATFORMS ?= manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
 
