@@ -106,10 +106,14 @@ def api_base(api_url: str, endpoint: str) -> str:
     return f"{endpoint.rstrip('/')}/_aws/execute-api/{api_id}/{stage}"
 
 
-def function_environment(cfn: Any, lam: Any, stack: str, logical_id: str) -> dict[str, str]:
+def function_configuration(cfn: Any, lam: Any, stack: str, logical_id: str) -> dict[str, Any]:
     resource = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
     name = resource["StackResourceDetail"]["PhysicalResourceId"]
-    configuration = lam.get_function_configuration(FunctionName=name)
+    return dict(lam.get_function_configuration(FunctionName=name))
+
+
+def function_environment(cfn: Any, lam: Any, stack: str, logical_id: str) -> dict[str, str]:
+    configuration = function_configuration(cfn, lam, stack, logical_id)
     return dict(configuration.get("Environment", {}).get("Variables", {}))
 
 
@@ -254,11 +258,14 @@ def protocol_checks(
     )
     if ok and expected.status_code == 200:
         got, want = remote.json(), expected.json()
+        service = str(got.get("id", ""))
         report.check(
-            "IIIF info.json: id names the image through API Gateway",
-            str(got.get("id", "")).startswith("http")
-            and str(got.get("id", "")).endswith(f"/iiif/3/{identifier}"),
-            str(got.get("id")),
+            "IIIF info.json: id names the image through API Gateway, with the stage",
+            service.startswith(("http://", "https://"))
+            and service.endswith(
+                f"/{api.base_url.path.rstrip('/').split('/')[-1]}/iiif/3/{identifier}"
+            ),
+            service,
         )
         got.pop("id", None)
         want.pop("id", None)
@@ -350,6 +357,10 @@ def run(args: argparse.Namespace, report: Report, workdir: Path) -> None:
     for name, value in tile_env.items():
         if name.startswith("CYTOTILE_"):
             os.environ[name] = value
+    # The memory the Lambda runtime announces decides the budget of one request (and so the
+    # ETags of rendered answers and IIIF's maxArea): the local app gets the same.
+    memory = function_configuration(cfn, lam, args.stack_name, "TileFunction")["MemorySize"]
+    os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory)
     from starlette.testclient import TestClient
 
     from cytotile.api.app import create_app

@@ -239,6 +239,8 @@ def test_stage_prefix_behind_api_gateway(images: Images) -> None:
         "aws.event": event,
     }  # fmt: skip
     assert public_base(Request(scope)) == "https://abc.execute-api.eu-west-1.amazonaws.com/Prod"
+    shouting = {**scope, "scheme": "HTTP"}  # LocalStack's X-Forwarded-Proto
+    assert public_base(Request(shouting)).startswith("http://abc.execute-api")
 
 
 def test_memory_budget(images: Images) -> None:

@@ -45,7 +45,8 @@ def public_base(request: Request) -> str:
     public_host = request.headers.get(PUBLIC_HOST)
     if public_host and HOST.match(public_host):
         return f"https://{public_host}"
-    base = str(request.base_url).rstrip("/")
+    scheme, sep, rest = str(request.base_url).rstrip("/").partition("://")
+    base = scheme.lower() + sep + rest  # a proxy's X-Forwarded-Proto may be "HTTP"
     event = request.scope.get("aws.event")
     if isinstance(event, dict):
         outer = str((event.get("requestContext") or {}).get("path") or "")
