@@ -25,13 +25,14 @@ def box(height: int, left: int, top: int, right: int, bottom: int) -> str:
     return "POLYGON((" + ",".join(f"{x} {height - y}" for x, y in up) + "))"
 
 
+CORE_TILE_QUERY = (
+    "channels=0,1&z_slices=0&timepoints=0&gammas=1,1&colormaps=DEFAULT,!FF0000"
+    "&min_intensities=0,0&max_intensities=255,4095"
+)
+
+
 def test_tile_thumb_associated_under_ims(client: TestClient, images: Images) -> None:
-    # the call has colormaps=DEFAULT,!FF0000: a bare hex id, refused so far by
-    # pipeline/colormaps (not this feature's); the rest of the call is as the core sends it
-    query = (
-        "channels=0,1&z_slices=0&timepoints=0&gammas=1,1&colormaps=DEFAULT,!RED"
-        "&min_intensities=0,0&max_intensities=255,4095"
-    )
+    query = CORE_TILE_QUERY  # exactly as the core sends it (a bare inverted hex colormap)
     url = f"/ims/image/{images.multi.path}/normalized-tile/zoom/0/tx/0/ty/0?{query}"
     tile = client.get(url, headers={"Accept": "image/webp"})
     assert tile.status_code == 200 and tile.headers["content-type"] == "image/webp"

@@ -67,10 +67,15 @@ def test_constant_colours() -> None:
 
 def test_ids() -> None:
     assert colormaps.normalize_id(" jet ") == "JET"
-    assert colormaps.normalize_id("default") == "NONE"
+    assert colormaps.normalize_id("default") == "DEFAULT"
+    assert colormaps.normalize_id("none") == "NONE"
+    assert colormaps.normalize_id("!default") == "!DEFAULT"
+    assert colormaps.normalize_id("!FF0000") == "!#FF0000"
+    assert colormaps.normalize_id("0f0") == "#0F0"
+    assert colormaps.normalize_id("!red") == "!RED"
     assert colormaps.normalize_id("!Viridis") == "!VIRIDIS"
     assert colormaps.normalize_id("!#abc") == "!#ABC"
-    for bad in ("#12345", "nope", "!none", "#ggg"):
+    for bad in ("#12345", "nope", "!none", "#ggg", "12345", "!!red"):
         with pytest.raises(BadParameter):
             colormaps.normalize_id(bad)
     assert colormaps.find("!jet") == {"id": "!JET", "name": "Jet (Inverted)",

@@ -93,7 +93,9 @@ def test_general_only_parameters() -> None:
 def test_colormaps_and_filters() -> None:
     manip = parse_manipulation(q(colormaps="jet,!Red,#00ff00", filters="Otsu"))
     assert manip.colormaps == ("JET", "!RED", "#00FF00") and manip.filter == "OTSU"
-    assert parse_manipulation(q(colormaps="none")).colormaps == ()
+    assert parse_manipulation(q(colormaps="default")).colormaps == ()
+    assert parse_manipulation(q(colormaps="none")).colormaps == ("NONE",)  # grey, not DEFAULT
+    assert parse_manipulation(q(colormaps="DEFAULT,!FF0000")).colormaps == ("DEFAULT", "!#FF0000")
     assert parse_manipulation(q(filters="none")).filter is None
 
 

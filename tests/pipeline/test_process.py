@@ -68,7 +68,7 @@ def test_colormaps() -> None:
 
 def test_colormap_ids() -> None:
     assert colormaps.normalize_id(" jet ") == "JET"
-    assert colormaps.normalize_id("default") == "NONE"
+    assert colormaps.normalize_id("default") == "DEFAULT"
     assert colormaps.normalize_id("!#aabbcc") == "!#AABBCC"
     with pytest.raises(BadParameter):
         colormaps.normalize_id("#12345")

@@ -3,9 +3,10 @@
 The named maps (matplotlib's, VIRIDIS to GIST_NCAR, plus PIMS's HEATMAP) are 256-entry tables
 in ``colormaps.json``, written once by ``scripts/make_colormaps.py`` (matplotlib is not needed
 here). A constant colour shades intensities from black to that colour. Ids are case-insensitive;
-``!`` before an id inverts it. ``NONE`` (or ``DEFAULT``) keeps the default rendering: grey for
-one channel, the channel's colour (from the image metadata, else the default palette) when
-several channels are merged.
+``!`` before any id inverts it (named maps, colour names, hex with or without ``#``).
+``DEFAULT`` is the default rendering: grey for one channel, the channel's colour (from the image
+metadata, else the default palette) when several channels are merged; ``!DEFAULT`` inverts that
+colour (white when there is none). ``NONE`` applies no colormap: every channel is grey (PIMS).
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ COLORS: dict[str, RGB] = {
 }
 #: colours of channels that have none in their metadata, by channel index (PIMS's order)
 DEFAULT_PALETTE = ("RED", "LIME", "BLUE", "CYAN", "MAGENTA", "YELLOW")
-NO_COLORMAP = ("NONE", "DEFAULT")
+NONE, DEFAULT = "NONE", "DEFAULT"
+#: the ids that depend on the image (the channel's own colour) or that apply no colormap
+SPECIAL = (NONE, DEFAULT, "!" + DEFAULT)
 
 HEX = re.compile(r"^#([0-9A-F]{3}|[0-9A-F]{6})$")
+BARE_HEX = re.compile(r"^[0-9A-F]{3}$|^[0-9A-F]{6}$")
 
 
 @lru_cache(maxsize=1)
@@ -70,12 +74,9 @@ def hex_rgb(text: str) -> RGB | None:
 
 
 def color_rgb(text: str) -> RGB | None:
-    """A constant colour: hex, or a CSS colour name (case-insensitive); None otherwise."""
-    rgb = hex_rgb(text)
-    if rgb is not None:
-        return rgb
+    """A constant colour: a CSS colour name (case-insensitive), else hex; None otherwise."""
     css = _data()["css"].get(text.strip().upper())
-    return hex_rgb(css) if css else None
+    return hex_rgb(css) if css else hex_rgb(text)
 
 
 def short_hex(rgb: RGB) -> str:
@@ -87,16 +88,21 @@ def short_hex(rgb: RGB) -> str:
 
 
 def normalize_id(text: str, name: str = "colormaps") -> str:
-    """The canonical id (upper case, ``!`` kept); BadParameter for an unknown one."""
+    """The canonical id (upper case, ``!`` kept, ``#`` before a bare hex colour); BadParameter
+    for an unknown one. ``NONE`` cannot be inverted (there is no colormap to invert)."""
     cid = text.strip().upper()
-    base = cid[1:] if cid.startswith("!") else cid
-    if base in NO_COLORMAP and not cid.startswith("!"):
-        return "NONE"
-    if base in named() or color_rgb(base) is not None:
-        return cid
+    inverted = cid.startswith("!")
+    base = cid[1:].strip() if inverted else cid
+    prefix = "!" if inverted else ""
+    if cid in SPECIAL or (base in named() and base != NONE):
+        return prefix + base
+    if BARE_HEX.match(base) and base not in _data()["css"]:
+        return prefix + "#" + base  # a colormap id may omit the '#' (Cytomine sends FF0000)
+    if color_rgb(base) is not None:
+        return prefix + base
     raise BadParameter(
-        f"{name}: unknown colormap {text!r}; known: NONE, a name of /colormaps, "
-        "a CSS colour name, #rgb or #rrggbb, each invertible with a leading '!'"
+        f"{name}: unknown colormap {text!r}; known: NONE, DEFAULT, a name of /colormaps, "
+        "a CSS colour name, #rgb or #rrggbb ('#' optional), each but NONE invertible with '!'"
     )
 
 
@@ -126,6 +132,8 @@ def lut(cid: str) -> np.ndarray:
 
     reverse = cid.startswith("!")
     base = cid[1:] if reverse else cid
+    if base in SPECIAL:
+        raise ValueError(f"{cid} depends on the image: resolve it first (render.channel_renders)")
     item = named().get(base)
     table: np.ndarray
     if item is not None:

@@ -65,7 +65,7 @@ class Manipulation:
     max_intensities: tuple[Intensity, ...] = (IntensityMode.AUTO_IMAGE,)
     gammas: tuple[float, ...] = (1.0,)
     log: bool = False
-    colormaps: tuple[str, ...] = ()  # canonical ids; () or ("NONE",): default colours
+    colormaps: tuple[str, ...] = ()  # canonical ids; (): DEFAULT (the default colours)
     filter: str | None = None
     bits: int | None = 8  # None: AUTO (the source's bit depth when the format allows it)
     colorspace: str = "AUTO"  # AUTO | GRAY | COLOR
@@ -162,7 +162,7 @@ def parse_manipulation(args: Args, *, general: bool = False) -> Manipulation:
         max_intensities=_intensities(args, "max_intensities"),
         gammas=tuple(gammas),
         log=bool(args.get_bool("log")),
-        colormaps=() if cmaps in ((), ("NONE",)) else cmaps,
+        colormaps=() if cmaps in ((), (colormaps.DEFAULT,)) else cmaps,
         filter=filters.normalize_id(str(filter_ids[0])) if filter_ids else None,
         bits=bits,
         colorspace=colorspace,

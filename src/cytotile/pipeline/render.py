@@ -172,11 +172,27 @@ def channel_renders(
         hi = _bound(maxs[k], False, view, c, band)  # type: ignore[arg-type]
         if lo > hi:
             raise BadParameter(f"min_intensities: {lo} is greater than max_intensities {hi}")
-        cmap = cmaps[k] if cmaps[k] != "NONE" else None
-        color = None
-        if n > 1 and cmap is None:
-            name = colormaps.DEFAULT_PALETTE[c % len(colormaps.DEFAULT_PALETTE)]
-            meta_color = None if rgb_image else view.channel_color(c)
-            color = (meta_color and colormaps.hex_rgb(meta_color)) or colormaps.COLORS[name]
+        color, cmap = _colours(view, c, n, rgb_image, cmaps[k])  # type: ignore[arg-type]
         out.append(ChannelRender(lo, hi, float(gammas[k]), color, cmap))  # type: ignore[arg-type]
     return out
+
+
+def _colours(
+    view: ImageView, c: int, n: int, rgb_image: bool, cid: str | None
+) -> tuple[colormaps.RGB | None, str | None]:
+    """(colour, colormap) of channel ``c`` among ``n`` selected, from its canonical colormap
+    id (None: DEFAULT). DEFAULT: grey alone, else the channel's colour (metadata, else the
+    palette); ``!DEFAULT``: that colour inverted (white when alone); NONE: grey (white ramps
+    added when merged)."""
+    if cid == colormaps.NONE:
+        return (None if n == 1 else colormaps.COLORS["WHITE"]), None
+    if cid not in (None, colormaps.DEFAULT, "!" + colormaps.DEFAULT):
+        return None, cid
+    color = None
+    if n > 1:
+        name = colormaps.DEFAULT_PALETTE[c % len(colormaps.DEFAULT_PALETTE)]
+        meta_color = None if rgb_image else view.channel_color(c)
+        color = (meta_color and colormaps.hex_rgb(meta_color)) or colormaps.COLORS[name]
+    if cid == "!" + colormaps.DEFAULT:
+        return None, "!" + colormaps.short_hex(color or colormaps.COLORS["WHITE"]).upper()
+    return color, None
