@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,6 +36,7 @@ from cytotile.api import (
 from cytotile.api.annotations import routes as annotation_routes
 from cytotile.api.basepath import BasePath
 from cytotile.api.errors import HANDLERS, CatchAll
+from cytotile.api.fastpath import fast_path
 from cytotile.api.iiif import routes as iiif_routes
 from cytotile.api.routing import Context
 from cytotile.api.timeouts import BodyDeadline
@@ -79,27 +81,30 @@ def heavy_slots() -> int:
 def create_app(settings: ServerSettings | None = None, storage: Storage | None = None) -> Starlette:
     settings = settings or from_env(ServerSettings)
     storage = storage or open_storage(settings.root)
-    middleware = []
+    inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
+    heavy = asyncio.Semaphore(settings.heavy_requests or heavy_slots())
+    ctx = Context(settings, storage, inline_io, heavy)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    cors: dict[str, Any] | None = None
     if origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=origins,
-                allow_methods=["GET", "HEAD", "POST", "DELETE"],
-                allow_headers=["*"],
-                expose_headers=EXPOSED_HEADERS,
-                max_age=3600,
-            )
+        cors = dict(
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=3600,
         )
+    middleware = []
+    if settings.tile_fast_path:  # passthrough tiles answered before the stack (fastpath.py)
+        middleware.append(Middleware(fast_path(ctx, cors, settings.api_base_path)))
+    if cors:
+        middleware.append(Middleware(CORSMiddleware, **cors))
     middleware.append(Middleware(CatchAll))
     if settings.api_base_path:  # /ims/image/... as /image/... (Cytomine's convention)
         middleware.append(Middleware(BasePath, prefix=settings.api_base_path))
     middleware.append(Middleware(BodyDeadline, seconds=settings.body_timeout_s))
     app = Starlette(routes=all_routes(), middleware=middleware, exception_handlers=HANDLERS)
-    inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
-    heavy = asyncio.Semaphore(settings.heavy_requests or heavy_slots())
-    app.state.cytotile = Context(settings, storage, inline_io, heavy)
+    app.state.cytotile = ctx
     return app
 
 
