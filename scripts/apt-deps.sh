@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs: chromium and chromium-driver (browser tests),
-# libmagic1 (python-magic, which the IIIF validator imports).
+# libmagic1 (python-magic, which the IIIF validator imports), wrk (the bench's HTTP load).
 # A no-op (no network, well under a second) when they are already installed.
 set -euo pipefail
 
-PACKAGES=(chromium chromium-driver libmagic1)
+PACKAGES=(chromium chromium-driver libmagic1 wrk)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
