@@ -140,6 +140,9 @@ def reference_plane(path: Path, fmt: str, c: int, z: int, t: int) -> np.ndarray:
     return plane
 
 
+INT8_SAMPLES = ("multi-channel-z-series.ome.tif", "viv-multi-channel.ome.tif")
+
+
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_real_samples(name: str) -> None:
     path = sample(name)
@@ -150,6 +153,8 @@ def test_real_samples(name: str) -> None:
         m = source.metadata
         assert (m.n_concrete_channels, m.depth, m.duration, m.n_samples) == (c, z, t, s)
         assert m.pixel_type == ptype
+        # the file's own type when signed (stored shifted to ptype)
+        assert m.sample_type == ("int8" if name in INT8_SAMPLES else None)
         assert [ch.suggested_name for ch in m.channels] == names
         last = (c - 1, z - 1, t - 1)
         plane = source.plane(*last).numpy()

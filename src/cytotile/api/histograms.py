@@ -25,6 +25,7 @@ from cytotile.api.routing import context, route
 from cytotile.errors import BadParameter, NotFound
 from cytotile.manifest import HISTOGRAM_NAME, Manifest
 from cytotile.pipeline.args import Args, to_int
+from cytotile.pipeline.params import signed_offset
 
 Band = tuple[int, int, int, dict[str, Any]]  # (channel, z, t, band)
 
@@ -42,8 +43,13 @@ class Stored:
         self.type = str(data.get("type", "FAST"))
         self.n_bins = int(data.get("n_bins", 256))
         self.bits = int(data.get("bits", 16 if self.image.get("pixel_type") == "uint16" else 8))
+        #: signed samples are stored shifted: minimum, maximum and ranges in the file's values
+        self.offset = signed_offset(self.image)
         #: 32-bit samples: the bins span the image's [min, max], not the type's range
-        self.range: list[float] | None = data.get("range")
+        stored_range = data.get("range")
+        self.range: list[float] | None = (
+            [v - self.offset for v in stored_range] if stored_range else None
+        )
         self.bands: list[Band] = [
             (plane["c"] * n_samples + s, plane["z"], plane["t"], band)
             for plane in data.get("planes", [])
@@ -63,9 +69,9 @@ class Stored:
         for *_, band in bands:
             for i, count in enumerate(band["bins"][: self.n_bins]):
                 total[i] += int(count)
-        lo = min((b[3]["min"] for b in bands), default=0)
-        hi = max((b[3]["max"] for b in bands), default=0)
-        return total, lo, hi
+        lo = min((b[3]["min"] for b in bands), default=self.offset)
+        hi = max((b[3]["max"] for b in bands), default=self.offset)
+        return total, lo - self.offset, hi - self.offset
 
     def pick(self, channel: int, z: int | None = None, t: int | None = None) -> list[Band]:
         return [

@@ -24,7 +24,7 @@ def _detailed(stored: Stored, pool: str, bands: list[Band], n_bins: int) -> dict
     start, span = (
         (stored.range[0], stored.range[1] - stored.range[0])
         if stored.range
-        else (0, 1 << stored.bits)
+        else (-stored.offset, 1 << stored.bits)
     )
     width = span / n_bins
     return {

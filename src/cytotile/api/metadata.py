@@ -65,6 +65,8 @@ def image_info(m: Manifest) -> dict[str, Any]:
         "are_rgb_planes": n_samples > 1,
         "n_distinct_channels": img.get("n_distinct_channels", 1),
         "bits": BITS.get(img.get("pixel_type", ""), img.get("significant_bits")),
+        # the file's own type: signed samples are stored shifted, invisibly to clients
+        "pixel_type": img.get("sample_type") or img.get("pixel_type"),
     }
     return {k: computed[k] if k in computed else img.get(k) for k in IMAGE_FIELDS}
 

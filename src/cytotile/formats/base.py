@@ -42,7 +42,7 @@ class ImageMetadata:
     n_channels: int  # 3 for RGB, 1 for grey, C for multi-channel
     n_concrete_channels: int  # planes per (Z, T): 1 for interleaved RGB
     n_samples: int  # samples per pixel of one concrete plane (3 for RGB, else 1)
-    pixel_type: str  # uint8 | uint16 | ...
+    pixel_type: str  # uint8 | uint16 | ... (the stored samples')
     significant_bits: int
     depth: int = 1
     duration: int = 1
@@ -58,6 +58,8 @@ class ImageMetadata:
     channels: list[ChannelInfo] = field(default_factory=list)
     associated: dict[str, AssociatedInfo] = field(default_factory=dict)
     raw_metadata: dict[str, Any] = field(default_factory=dict)  # "namespace.key" -> value
+    #: the file's own signed type (int8, int16, int32) stored shifted to ``pixel_type``
+    sample_type: str | None = None
 
     @property
     def n_planes(self) -> int:

@@ -17,6 +17,15 @@ from cytotile.pipeline import colormaps, filters
 from cytotile.pipeline.args import Args, is_number_text, to_int
 
 MAX_INTENSITY = 2**32 - 1  # uint32 planes
+MIN_INTENSITY = -(2**31)  # int32 planes
+#: signed samples are stored shifted by these to the unsigned type of their size (lossless,
+#: order kept); clients see the file's own values: intensities in, histograms and types out
+SIGNED_OFFSET = {"int8": 128, "int16": 32768, "int32": 2**31}
+
+
+def signed_offset(image: dict[str, object]) -> int:
+    """What was added to the file's samples to store them (0 unless they are signed)."""
+    return SIGNED_OFFSET.get(str(image.get("sample_type") or ""), 0)
 
 
 class IntensityMode(StrEnum):
@@ -130,7 +139,7 @@ def _intensities(args: Args, name: str) -> tuple[Intensity, ...]:
                     f"{name}: {value!r} is neither an intensity nor one of {modes}"
                 ) from None
         else:
-            out.append(to_int(name, value, 0, MAX_INTENSITY))
+            out.append(to_int(name, value, MIN_INTENSITY, MAX_INTENSITY))
     return tuple(out)
 
 

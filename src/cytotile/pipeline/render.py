@@ -15,6 +15,7 @@ from cytotile.pipeline.params import (
     Manipulation,
     PlaneSelection,
     Reduction,
+    signed_offset,
 )
 from cytotile.pipeline.process import ChannelRender
 from cytotile.pyramid import Region
@@ -126,7 +127,7 @@ def per_channel(values: tuple[object, ...], n: int, name: str) -> list[object]:
 
 def _bound(value: Intensity, is_min: bool, view: ImageView, c: int, band: np.ndarray | None) -> int:
     if isinstance(value, int) and not isinstance(value, IntensityMode):
-        return value
+        return value + signed_offset(view.meta)  # given in the file's values
     if value in AUTO and view.header.pixel_type == "uint8":
         return 0 if is_min else 255
     if value in (IntensityMode.AUTO_IMAGE, IntensityMode.STRETCH_IMAGE) or band is None:
@@ -146,14 +147,19 @@ def is_identity(view: ImageView, sel: Selection, manip: Manipulation, bits: int)
     if any(g != 1.0 for g in manip.gammas):
         return False
     full = (1 << view.bits) - 1
+    offset = signed_offset(view.meta) if not all(_auto(manip)) else 0
     for values, expected in ((manip.min_intensities, 0), (manip.max_intensities, full)):
         for value in values:
             if isinstance(value, IntensityMode):
                 if view.bits != 8 or value not in AUTO:
                     return False
-            elif value != expected:
+            elif value + offset != expected:
                 return False
     return True
+
+
+def _auto(manip: Manipulation) -> list[bool]:
+    return [isinstance(v, IntensityMode) for v in manip.min_intensities + manip.max_intensities]
 
 
 def channel_renders(

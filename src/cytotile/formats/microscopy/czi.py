@@ -130,6 +130,7 @@ class CziFormat(Format):
             depth=planes.size("Z"),
             duration=planes.size("T"),
             pixel_type=pixel_type,
+            sample_type=str(planes.czi.dtype),
             significant_bits=parsed["significant_bits"],
             physical_size_x=px,
             physical_size_y=py,

@@ -50,6 +50,7 @@ def open_series(format_id: str, path: Path, raw: dict[str, Any], **meta: Any) ->
             depth=lay.sizes["Z"],
             duration=lay.sizes["T"],
             pixel_type=pixel_type,
+            sample_type=lay.sample_type,
             raw_metadata=raw,
             **meta,
         )

@@ -123,6 +123,7 @@ def stack_metadata(format_id: str, width: int, height: int, **kw: Any) -> ImageM
     n_samples = kw.pop("n_samples", 1)
     n_concrete = kw.pop("n_concrete_channels")
     pixel_type = kw.pop("pixel_type")
+    sample_type = kw.pop("sample_type", None)
     check_planes(format_id, n_concrete * kw.get("depth", 1) * kw.get("duration", 1))
     return ImageMetadata(
         format_id=format_id,
@@ -133,6 +134,7 @@ def stack_metadata(format_id: str, width: int, height: int, **kw: Any) -> ImageM
         n_samples=n_samples,
         pixel_type=pixel_type,
         significant_bits=kw.pop("significant_bits", None) or BITS[pixel_type],
+        sample_type=sample_type if sample_type in SHIFT else None,
         **kw,
     )
 
