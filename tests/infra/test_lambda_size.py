@@ -73,6 +73,7 @@ def test_trim_keeps_the_jpeglib_build_the_retiler_loads() -> None:
     keep = trim.jpeglib_version()
     assert keep == JPEGLIB_VERSION
     assert not trim.trimmed(f"jpeglib/cjpeglib/cjpeglib_{keep}.abi3.so", keep)
+    assert not trim.trimmed("jpeglib/cjpeglib/cjpeglib_6b.abi3.so", keep)  # bound on import
     assert not trim.trimmed("jpeglib/cjpeglib/__init__.py", keep)
     assert not trim.trimmed("jpeglib/_bind.py", keep)
     assert trim.trimmed("jpeglib/cjpeglib/cjpeglib_9f.abi3.so", keep)
@@ -88,6 +89,7 @@ def test_trim_deletes_only_what_the_rule_names(tmp_path: Path) -> None:
     files = [
         "jpeglib/cjpeglib/cjpeglib_turbo210.abi3.so",
         "jpeglib/cjpeglib/cjpeglib_8d.abi3.so",
+        "jpeglib/cjpeglib/cjpeglib_6b.abi3.so",
         "jpeglib/cjpeglib/8d/jconfig.h",
         "jpeglib/cjpeglib/__init__.py",
         "numpy/linalg/tests/test_linalg.py",
@@ -100,7 +102,34 @@ def test_trim_deletes_only_what_the_rule_names(tmp_path: Path) -> None:
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert left == [
         "jpeglib/cjpeglib/__init__.py",
+        "jpeglib/cjpeglib/cjpeglib_6b.abi3.so",
         "jpeglib/cjpeglib/cjpeglib_turbo210.abi3.so",
         "numpy/linalg/_linalg.py",
     ]
     assert not (tmp_path / "jpeglib/cjpeglib/8d").exists()
+
+
+def test_a_trimmed_jpeglib_imports_and_binds_the_retilers_build(tmp_path: Path) -> None:
+    """The trimmed package as the import function carries it: ``import jpeglib`` and the
+    re-tiler's ``version.set`` work from it alone (in a fresh interpreter)."""
+    import shutil
+    import subprocess
+    import sys
+
+    import jpeglib
+
+    trim = _trim_module()
+    shutil.copytree(Path(jpeglib.__file__).parent, tmp_path / "jpeglib")
+    trim.trim(tmp_path, trim.jpeglib_version())
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import jpeglib; "
+        "assert jpeglib.__file__.startswith(sys.argv[1]); "
+        f"jpeglib.version.set({trim.jpeglib_version()!r})"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
