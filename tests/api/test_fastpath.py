@@ -180,3 +180,24 @@ def test_fast_path_can_be_off(images: Images) -> None:
     while hasattr(layer, "app"):
         assert not isinstance(layer, TileFastPath)
         layer = layer.app
+
+
+def test_remote_storage_reads_off_the_loop_and_the_cache_is_bounded(
+    images: Images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cytotile.api import fastpath
+    from cytotile.api.routing import Context
+
+    monkeypatch.setattr(fastpath, "MAX_ENTRIES", 2)
+    settings = ServerSettings(root=str(images.root), cors_origins="", tile_fast_path=False)
+    full = create_app(settings, images.storage)
+    counting = Counting(full)
+    # storage read in the thread pool, as for S3 outside Lambda
+    lean = TileFastPath(counting, Context(settings, images.storage, inline_io=False), None, "")
+    for tail in tails(images):
+        path = f"/image/{images.rgb.path}/{tail}"
+        call(lean, "GET", path)  # type: ignore[arg-type]
+        before = counting.calls
+        assert call(lean, "GET", path) == call(full, "GET", path)  # type: ignore[arg-type]
+        assert counting.calls == before
+    assert lean.n_entries <= 2

@@ -38,7 +38,10 @@ TILE_URL = re.compile(
     r"^/image/(.+?)/(normalized-tile|tile)/(zoom|level)/" + NUM
     + rf"/(?:ti/{NUM}|tx/{NUM}/ty/{NUM})(\.[A-Za-z][A-Za-z0-9]{{0,4}})?$"
 )  # fmt: skip
-MAX_ENTRIES = 65536  # per pyramid: (ETag, headers, range) of tiles already answered
+#: (ETag, headers, range) of tiles already answered, over all pyramids (~1 KB each); all are
+#: dropped when full (a 40000 x 30000 slide has ~24,000 tiles, tiers included)
+MAX_ENTRIES = 32768
+MAX_PATHS = 4096  # request paths -> pyramid keys
 NEGOTIATED_MAX = 256  # (extension, Accept) pairs remembered
 _NO_ORIGIN = Headers(raw=[])
 
@@ -64,6 +67,7 @@ class TileFastPath:
         self.base = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.entries: weakref.WeakKeyDictionary[PyramidReader, dict[tuple[Any, ...], Entry]]
         self.entries = weakref.WeakKeyDictionary()
+        self.n_entries = 0
         self.formats: dict[tuple[str | None, str | None], Format | None] = {}
         self.keys: dict[str, str] = {}  # verified request path -> pyramid key
 
@@ -108,7 +112,7 @@ class TileFastPath:
         try:
             if key is None:
                 key = pyramid_key(upload_id_of(path))
-                if len(self.keys) >= MAX_ENTRIES:
+                if len(self.keys) >= MAX_PATHS:
                     self.keys.clear()
                 self.keys[path] = key
             tile = (resource, kind, n, ti, tx, ty)
@@ -200,10 +204,10 @@ class TileFastPath:
         ]
         ok_headers, not_modified = self._cors_headers(200, ok), self._cors_headers(304, cached)
         entry = Entry(etag, ok_headers, not_modified, (ok, cached), offset, count, prefix)
-        entries = self.entries.setdefault(reader, {})
-        if len(entries) >= MAX_ENTRIES:
-            entries.clear()
-        entries[tile] = entry
+        if self.n_entries >= MAX_ENTRIES:
+            self.entries, self.n_entries = weakref.WeakKeyDictionary(), 0
+        self.entries.setdefault(reader, {})[tile] = entry
+        self.n_entries += 1
         return entry
 
     def _cors_headers(
