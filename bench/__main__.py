@@ -120,6 +120,17 @@ def run(cfg: Config) -> list[Section]:
             return section
 
         sections.append(guarded(HTTP_TITLE, http_section))
+        from bench.tile_path import TITLE as PATH_TITLE
+        from bench.tile_path import bench_tile_path
+
+        sections.append(
+            guarded(
+                PATH_TITLE,
+                lambda: bench_tile_path(
+                    cfg.workdir, head.width, head.height, cfg.http_seconds, cfg.app_tiles
+                ),
+            )
+        )
     if tiles and cfg.http and cfg.mix_seconds > 0:
         from bench.load_mix import TITLE as MIX_TITLE
         from bench.load_mix import bench_load_mix

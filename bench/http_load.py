@@ -95,16 +95,21 @@ def running_server(
     pin: list[str],
     log: Path,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    env: dict[str, str] | None = None,
+    module: list[str] | None = None,
 ) -> Iterator[str]:
     """The base URL of ``cytotile serve`` on a free loopback port; killed on exit.
-    ``on_start``: given the server's process once it answers (its pid, for its peak RSS)."""
+    ``on_start``: given the server's process once it answers (its pid, for its peak RSS).
+    ``env``: more variables (CYTOTILE_*); ``module``: another server (``-m`` and its
+    arguments, given ``--port`` last), answering ``/info`` too."""
     port = free_port()
-    cmd = [*pin, sys.executable, "-m", "cytotile.cli", "serve", "--root", str(root)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    serve = module or ["cytotile.cli", "serve", "--root", str(root), "--host", "127.0.0.1"]
+    cmd = [*pin, sys.executable, "-m", *serve, "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as err:
         # uvicorn's access log (stdout) is discarded, but still written by the server
-        env = {**child_env(), "CYTOTILE_ACCESS_LOG": "0"}  # measure serving, not logging
+        # measure serving, not logging (unless env asks for the log)
+        env = {**child_env(), "CYTOTILE_ACCESS_LOG": "0", **(env or {})}
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -74,17 +74,24 @@ def apps(request: pytest.FixtureRequest, images: Images) -> tuple[Starlette, Sta
     return full, fast, counting
 
 
-def tails(images: Images) -> list[str]:
-    return [
-        "normalized-tile/level/0/ti/0.jpg",
-        "normalized-tile/level/0/ti/15.jpg",  # the corner edge tile
-        "normalized-tile/level/0/tx/3/ty/1",  # right edge, Accept-negotiated
-        "normalized-tile/zoom/0/ti/0.jpeg",  # the top of the pyramid
-        "normalized-tile/level/1/tx/1/ty/1.JPG",
-        "normalized-tile/level/2/ti/0",
-        "tile/level/0/ti/5",
-        "tile/zoom/2/tx/1/ty/1.jpg",
-    ]
+def urls(images: Images) -> list[str]:
+    """Route paths of passthrough tiles: PIMS and DeepZoom (maxL 10: levels 10..8 are tiers)."""
+    pims = [f"/image/{images.rgb.path}/{tail}" for tail in PIMS_TAILS]
+    dzi = [f"/dzi/{images.rgb.path}_files/{tail}" for tail in DZI_TAILS]
+    return pims + dzi
+
+
+DZI_TAILS = ["10/0_0.jpeg", "10/3_3.jpg", "9/1_1.JPEG", "8/0_0.jpeg"]
+PIMS_TAILS = [
+    "normalized-tile/level/0/ti/0.jpg",
+    "normalized-tile/level/0/ti/15.jpg",  # the corner edge tile
+    "normalized-tile/level/0/tx/3/ty/1",  # right edge, Accept-negotiated
+    "normalized-tile/zoom/0/ti/0.jpeg",  # the top of the pyramid
+    "normalized-tile/level/1/tx/1/ty/1.JPG",
+    "normalized-tile/level/2/ti/0",
+    "tile/level/0/ti/5",
+    "tile/zoom/2/tx/1/ty/1.jpg",
+]
 
 
 FAST = [
@@ -107,8 +114,8 @@ def test_fast_answers_are_the_full_apps(
     prefix: str,
 ) -> None:
     full, fast, counting = apps
-    for tail in tails(images):
-        path = f"{prefix}/image/{images.rgb.path}/{tail}"
+    for url in urls(images):
+        path = prefix + url
         expected = call(full, method, path, headers)
         assert expected[0] == 200 and (b"x-cytotile-passthrough", b"1") in expected[1]
         call(fast, method, path, headers)  # the first may check the path in the full app
@@ -135,6 +142,11 @@ def test_fast_answers_are_the_full_apps(
         "normalized-tile/level/0/ti/1?gammas=1.2",  # parameters: the full app
         "normalized-tile/level/0/ti/1?channels=0",
         "normalized-tile/level/0/ti/-1",
+        "dzi:7/0_0.jpeg",  # below the smallest tier: rendered
+        "dzi:10/0_0.png",
+        "dzi:10/9_9.jpeg",  # 400
+        "dzi:11/0_0.jpeg",
+        "dzi:10/0_0.jpeg?channels=0",
     ],
 )
 def test_everything_else_is_the_full_apps(
@@ -142,6 +154,8 @@ def test_everything_else_is_the_full_apps(
 ) -> None:
     full, fast, counting = apps
     path = f"/image/{images.rgb.path}/{tail}"
+    if tail.startswith("dzi:"):
+        path = f"/dzi/{images.rgb.path}_files/{tail[4:]}"
     for headers in ({}, {"origin": "https://viewer.example"}):
         expected = call(full, "GET", path, headers)
         before = counting.calls
@@ -194,8 +208,7 @@ def test_remote_storage_reads_off_the_loop_and_the_cache_is_bounded(
     counting = Counting(full)
     # storage read in the thread pool, as for S3 outside Lambda
     lean = TileFastPath(counting, Context(settings, images.storage, inline_io=False), None, "")
-    for tail in tails(images):
-        path = f"/image/{images.rgb.path}/{tail}"
+    for path in urls(images):
         call(lean, "GET", path)  # type: ignore[arg-type]
         before = counting.calls
         assert call(lean, "GET", path) == call(full, "GET", path)  # type: ignore[arg-type]

@@ -44,8 +44,8 @@ def test_every_section_ran(tiny_run: tuple[int, dict, Path]) -> None:
     assert errors == []  # an OpenSlide failure on a tiny slide is tolerated, nothing else
     assert code == (1 if data["errors"] else 0)
     titles = [s["title"].split(" ")[0] for s in data["sections"]]
-    expected = ["Conversion", "Serving", "Tiles", "GETs", "HTTP", "Load", "Tile", "Archives"]
-    assert titles == [*expected, "Vendor", "Plane"]
+    expected = ["Conversion", "Serving", "Tiles", "GETs", "HTTP", "Passthrough", "Load", "Tile"]
+    assert titles == [*expected, "Archives", "Vendor", "Plane"]
 
 
 def test_conversion_and_tiles_measured(tiny_run: tuple[int, dict, Path]) -> None:
@@ -82,6 +82,20 @@ def test_http_measured(tiny_run: tuple[int, dict, Path]) -> None:
     http = rows(data, "HTTP")
     assert http["passthrough .jpg: requests/s"]["value"] > 0
     assert http["decoded .jpg?gammas=1.2: p99 latency"]["value"] > 0
+
+
+def test_tile_path_measured(tiny_run: tuple[int, dict, Path]) -> None:
+    _, data, _ = tiny_run
+    path = rows(data, "Passthrough tile path")
+    for kind in ("in-process ASGI", "warm Lambda via Mangum"):
+        floor = path[f"{kind}: Starlette floor (dict)"]
+        assert floor["value"] > 0 and floor["ratio"] == 1.0
+        assert path[f"{kind}: cytotile fast path"]["ratio"] > 0
+    fast = path["HTTP: cytotile fast path, access log off"]
+    assert fast["value"] > 0 and fast["target"] and fast["ok"] in (True, False)
+    assert path["HTTP: cytotile fast path, access log on"]["ratio"] > 0
+    assert path["HTTP: Starlette floor (dict), access log off"]["value"] > 0
+    assert "large_image" in path["HTTP: large_image passthrough"]["note"]
 
 
 def test_slide_looks_like_tissue(tiny_run: tuple[int, dict, Path]) -> None:

@@ -38,6 +38,7 @@ TILE_URL = re.compile(
     r"^/image/(.+?)/(normalized-tile|tile)/(zoom|level)/" + NUM
     + rf"/(?:ti/{NUM}|tx/{NUM}/ty/{NUM})(\.[A-Za-z][A-Za-z0-9]{{0,4}})?$"
 )  # fmt: skip
+DZI_URL = re.compile(rf"^/dzi/(.+?)_files/{NUM}/{NUM}_{NUM}\.([A-Za-z]{{3,4}})$")
 #: (ETag, headers, range) of tiles already answered, over all pyramids (~1 KB each); all are
 #: dropped when full (a 40000 x 30000 slide has ~24,000 tiles, tiers included)
 MAX_ENTRIES = 32768
@@ -91,10 +92,17 @@ class TileFastPath:
 
     async def answer(self, scope: Scope, send: Send) -> bool:
         """True when the tile was sent; False leaves the request to the full app."""
-        match = TILE_URL.match(self._route_path(scope))
-        if match is None:
-            return False
-        path, resource, kind, n, ti, tx, ty, ext = match.groups()
+        route_path = self._route_path(scope)
+        match = TILE_URL.match(route_path)
+        if match is not None:
+            path, resource, kind, n, ti, tx, ty, ext = match.groups()
+            tile: tuple[Any, ...] = (resource, kind, n, ti, tx, ty)
+        else:
+            match = DZI_URL.match(route_path)
+            if match is None or match.group(5).lower() not in ("jpeg", "jpg"):
+                return False
+            path, level, col, row, _ = match.groups()
+            tile, ext = ("dzi-tile", level, col, row), None
         storage = self.ctx.storage
         if verified_image_path(storage, path) is None:
             return False  # the full app checks it (and remembers it)
@@ -106,8 +114,8 @@ class TileFastPath:
                 if_none_match = value.decode("latin-1")
             elif name == b"origin":
                 origin = value
-        if self._format(ext, accept) is not Format.JPEG:
-            return False
+        if tile[0] != "dzi-tile" and self._format(ext, accept) is not Format.JPEG:
+            return False  # (DeepZoom: the extension alone says the format)
         key = self.keys.get(path)
         try:
             if key is None:
@@ -115,7 +123,6 @@ class TileFastPath:
                 if len(self.keys) >= MAX_PATHS:
                     self.keys.clear()
                 self.keys[path] = key
-            tile = (resource, kind, n, ti, tx, ty)
             if self.ctx.inline_io:
                 found = self._lookup(key, path, tile, if_none_match)
             else:  # remote storage: its reads leave the event loop
@@ -169,16 +176,28 @@ class TileFastPath:
     def _make(self, reader: PyramidReader, path: str, tile: tuple[Any, ...]) -> Entry | None:
         """The tile's entry, as the full app computes it (:mod:`cytotile.api.tiles`); None
         when the tile is not sent untouched. Domain errors propagate (full app's answer)."""
-        resource, kind, n, ti, tx, ty = tile
         view = ImageView(self.ctx.storage, upload_id_of(path), reader)
         pyramid = view.pyramid
-        tier = pyramid.at_zoom(int(n)) if kind == "zoom" else pyramid.at_level(int(n))
-        if ti is not None:
-            tile_tx, tile_ty = tier.ti_to_txty(int(ti))
-        else:
-            tile_tx, tile_ty = int(tx), int(ty)
-            tier.check_txty(tile_tx, tile_ty)
         opts = outputs.Options(Format.JPEG, self.ctx.settings.output_jpeg_quality)
+        if tile[0] == "dzi-tile":  # as cytotile.api.dzi.tile
+            from cytotile.api.dzi import _tile_region
+
+            level, tile_tx, tile_ty = map(int, tile[1:])
+            k, _ = _tile_region(pyramid, level, tile_tx, tile_ty)
+            if k > pyramid.max_level:
+                return None  # rendered from the smallest tier
+            tier = pyramid.at_level(k)
+            tier.check_txty(tile_tx, tile_ty)
+            etag_of = ("dzi-tile", view.digest, level, tile_tx, tile_ty)
+        else:
+            resource, kind, n, ti, tx, ty = tile
+            tier = pyramid.at_zoom(int(n)) if kind == "zoom" else pyramid.at_level(int(n))
+            if ti is not None:
+                tile_tx, tile_ty = tier.ti_to_txty(int(ti))
+            else:
+                tile_tx, tile_ty = int(tx), int(ty)
+                tier.check_txty(tile_tx, tile_ty)
+            etag_of = (resource, view.digest, tier.level, tile_tx, tile_ty)
         plane = outputs.passthrough_plane(view, tier, DEFAULT_PARAMS, opts)
         if plane is None:
             return None
@@ -190,10 +209,7 @@ class TileFastPath:
             offset, count = stored.offsets[index], stored.byte_counts[index]
             prefix = stored.jpeg_tables[:-2] if stored.jpeg_tables else b""
         size = count - 2 + len(prefix) if prefix else count
-        etag = make_etag(
-            resource, view.digest, tier.level, tile_tx, tile_ty, "default",
-            Format.JPEG.value, opts.quality,
-        )  # fmt: skip
+        etag = make_etag(*etag_of, "default", Format.JPEG.value, opts.quality)
         caching = caching_headers(etag, self.ctx.settings.cache_max_age)
         cached = [(k.lower().encode(), v.encode()) for k, v in caching.items()]
         ok = [
