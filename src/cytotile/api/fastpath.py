@@ -2,12 +2,15 @@
 
 A warm passthrough tile costs the full app route matching over every pattern, the middleware
 stack, parameter parsing, the ETag hash and header building. :class:`TileFastPath` recognises
-the PIMS tile URLs (``normalized-tile`` and ``tile``, by ``ti`` or ``tx``/``ty``, under the
-base path too) with one regex and answers them from a per-pyramid cache of (ETag, headers,
-byte range): one dict lookup, one ranged read, one raw ASGI send. Anything else goes to the
+the PIMS tile URLs (``normalized-tile`` and ``tile``, by ``ti`` or ``tx``/``ty``) and the
+DeepZoom tile URLs of the tiers, under the base path too, by regex, and answers them from a
+per-pyramid cache of (ETag, headers, byte range): one dict lookup, one ranged read, one raw
+ASGI send. Anything else goes to the
 full app unchanged: a query string (plane or rendering parameters), a path not yet checked by
 the full app, another format, a tile that is not passthrough, any error (the full app answers
 it, and its errors). The answers are the full app's, byte for byte (tests/api/test_fastpath.py).
+IIIF tiles are not here yet: their URL (region, size) maps to a stored tile only after the
+info.json arithmetic, which stays in :mod:`cytotile.api.iiif`.
 """
 
 from __future__ import annotations
