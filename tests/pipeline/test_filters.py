@@ -13,7 +13,8 @@ def test_aliases() -> None:
     items = {i["id"]: i for i in filters.describe()}
     assert items["ISODATA"]["aliases"] == ["BINARY"] and items["OTSU"]["aliases"] == []
     assert items["MINIMUM"]["name"] == "Minimum Threshold"
-    assert {i["type"] for i in items.values()} == {"GLOBAL"}
+    assert {items[f]["type"] for f in filters.FILTERS} == {"GLOBAL"}  # thresholds
+    assert {i["type"] for i in items.values()} == {"GLOBAL", "PIXEL"}  # + colour deconvolution
 
 
 def test_minimum_is_the_valley_between_two_peaks() -> None:

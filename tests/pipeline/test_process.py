@@ -96,8 +96,8 @@ def test_threshold_of_a_flat_image() -> None:
 
 def test_filter_ids() -> None:
     assert filters.normalize_id("yen") == "YEN" and filters.normalize_id("") is None
-    with pytest.raises(BadParameter, match="not supported yet"):
-        filters.normalize_id("H_DAB")
+    with pytest.raises(BadParameter, match="unknown filter"):
+        filters.normalize_id("H_DAB")  # PIMS's id is HDAB-DAB
     with pytest.raises(BadParameter, match="unknown"):
         filters.normalize_id("sharpen")
 

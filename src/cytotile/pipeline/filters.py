@@ -1,4 +1,5 @@
-"""Image filters: global thresholds computed on the rendered 8-bit luminance.
+"""Image filters: global thresholds computed on the rendered 8-bit luminance, and PIMS's colour
+deconvolution filters (``PIXEL``, :mod:`cytotile.pipeline.deconvolution`) on the rendered RGB.
 
 A threshold filter turns the output into a binary image (foreground white: intensities above
 the threshold). It is computed on the pixels of the answer itself (a tile thresholds on its
@@ -32,14 +33,19 @@ FILTERS: dict[str, tuple[str, str]] = {
 MAX_SMOOTHING = 10_000
 #: other ids of a filter (PIMS: BINARY is ImageJ's default auto threshold, a variant of IsoData)
 ALIASES: dict[str, tuple[str, ...]] = {"ISODATA": ("BINARY",)}
-#: PIMS filters that are recognized but not implemented yet
-NOT_YET = ("H_DAB", "H_E", "HE_DAB", "RGB_FROM_HED", "HED_FROM_RGB")
+
+
+def is_pixel(fid: str) -> bool:
+    """A colour deconvolution filter (pixel by pixel) rather than a global threshold."""
+    from cytotile.pipeline import deconvolution
+
+    return fid in deconvolution.FILTERS
 
 
 def canonical(text: str) -> str | None:
     """The filter id of an id or alias (case-insensitive), None when unknown."""
     fid = text.strip().upper()
-    if fid in FILTERS:
+    if fid in FILTERS or is_pixel(fid):
         return fid
     return next((f for f, aliases in ALIASES.items() if fid in aliases), None)
 
@@ -51,15 +57,14 @@ def normalize_id(text: str) -> str | None:
     known = canonical(fid)
     if known:
         return known
-    supported = ", ".join(FILTERS)
-    if fid in NOT_YET:
-        raise BadParameter(f"filters: filter {text!r} is not supported yet; supported: {supported}")
-    raise BadParameter(f"filters: unknown filter {text!r}; supported: {supported}")
+    raise BadParameter(f"filters: unknown filter {text!r}; known: those of /filters")
 
 
 def describe() -> list[dict[str, object]]:
     """The ``/filters`` items: PIMS's filter fields (id, aliases, name, type, description)."""
-    return [
+    from cytotile.pipeline import deconvolution
+
+    thresholds: list[dict[str, object]] = [
         {
             "id": fid,
             "aliases": list(ALIASES.get(fid, ())),
@@ -69,6 +74,17 @@ def describe() -> list[dict[str, object]]:
         }
         for fid, (name, text) in FILTERS.items()
     ]
+    pixel: list[dict[str, object]] = [
+        {
+            "id": fid,
+            "aliases": [],
+            "name": name,
+            "type": "PIXEL",
+            "description": deconvolution.describe(fid),
+        }
+        for fid, (_, _, name) in deconvolution.FILTERS.items()
+    ]
+    return thresholds + pixel
 
 
 def threshold(fid: str, grey: np.ndarray) -> int:

@@ -136,7 +136,11 @@ def render(
         for k, ch in enumerate(channels):
             out += colorize(stretched(stack[..., k], ch, log, coarse), ch)
         np.clip(out, 0.0, 1.0, out=out)
-    if filter_id is not None:
+    if filter_id is not None and filters.is_pixel(filter_id):
+        from cytotile.pipeline import deconvolution
+
+        out = deconvolution.apply(filter_id, out)  # PIMS: on the RGB (COLOR) rendering
+    elif filter_id is not None:
         grey = out if out.shape[2] == 1 else luminance(out)
         grey8 = np.rint(grey * 255).astype(np.uint8)
         out = (grey8 > filters.threshold(filter_id, grey8)).astype(np.float32)
@@ -159,13 +163,15 @@ def render_rows(
 ) -> np.ndarray:
     """:func:`render` by strips of rows of about ``strip_pixels`` pixels: the float32 working
     copies exist for one strip at a time, never for the whole output. A threshold filter
-    needs the whole image (its threshold is global): it renders in one piece."""
+    needs the whole image (its threshold is global): it renders in one piece; a colour
+    deconvolution works pixel by pixel."""
     import numpy as np
 
     height, width = stack.shape[:2]
     rows = max(1, strip_pixels // max(1, width))
     kwargs = {"log": log, "filter_id": filter_id, "colorspace": colorspace, "bits": bits}
-    if filter_id is not None or height <= rows:
+    global_filter = filter_id is not None and not filters.is_pixel(filter_id)
+    if global_filter or height <= rows:
         return render(stack, channels, **kwargs)  # type: ignore[arg-type]
     first = render(stack[:rows], channels, **kwargs)  # type: ignore[arg-type]
     out = np.empty((height, width, first.shape[2]), dtype=first.dtype)
