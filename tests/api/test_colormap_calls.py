@@ -103,3 +103,13 @@ def test_named_maps_on_one_channel(client: TestClient, blocks: Deployed, cmap: s
 def test_refused_forms(client: TestClient, blocks: Deployed, bad: str) -> None:
     url = f"/image/{blocks.path}/normalized-tile/zoom/0/tx/0/ty/0.png?colormaps={bad}"
     assert client.get(url.replace("#", "%23")).status_code == 422
+
+
+def test_none_on_an_rgb_image_is_the_image(client: TestClient, images: Images) -> None:
+    base = f"/image/{images.rgb.path}/normalized-tile/level/0/ti/0.png"
+    plain = decode(client.get(base).content)
+    assert np.array_equal(decode(client.get(base + "?colormaps=NONE").content), plain)
+    # two of its samples without colormap: grey ramps added (PIMS: no colormap, grey)
+    two = decode(client.get(base + "?channels=0,1&colormaps=NONE").content).astype(int)
+    want = np.minimum(plain[..., 0].astype(int) + plain[..., 1], 255)
+    assert np.abs(two - want[..., None]).max() <= 1

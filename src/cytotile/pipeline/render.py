@@ -171,6 +171,8 @@ def channel_renders(
     gammas = per_channel(manip.gammas, n, "gammas")
     cmaps = per_channel(manip.colormaps, n, "colormaps") if manip.colormaps else [None] * n
     rgb_image = view.header.n_samples == 3 and view.header.n_concrete_channels == 1
+    if rgb_image and n == 3 and all(c == colormaps.NONE for c in cmaps):
+        cmaps = [None] * n  # PIMS: the RGB samples untinted are the RGB image as it is
     out = []
     for k, c in enumerate(sel.channels):
         band = stack[..., k] if stack is not None else None
