@@ -31,14 +31,24 @@ def viewer_pixels(browser: Browser, path: Path) -> np.ndarray:
 
     from PIL import Image
 
-    browser.evaluate("void cytotileViewer.viewport.goHome(true)")
-    browser.evaluate(
-        "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))",
-        await_promise=True,
-    )
-    browser.wait_for(SETTLED_JS, "the home view's tiles")
-    url = browser.evaluate("cytotileViewer.drawer.canvas.toDataURL('image/png')")
-    png = base64.b64decode(url.split(",", 1)[1])
+    def capture() -> bytes:
+        browser.evaluate("void cytotileViewer.viewport.goHome(true)")
+        browser.evaluate(
+            "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))",
+            await_promise=True,
+        )
+        browser.wait_for(SETTLED_JS, "the home view's tiles")
+        url = browser.evaluate("cytotileViewer.drawer.canvas.toDataURL('image/png')")
+        return base64.b64decode(url.split(",", 1)[1])
+
+    # A side panel filling in late can resize the viewer between the home view and the
+    # capture (on a loaded machine): the view is taken once two captures in a row agree.
+    png, previous = capture(), b""
+    for _ in range(8):
+        if png == previous:
+            break
+        browser.evaluate("new Promise(r => setTimeout(r, 250))", await_promise=True)
+        png, previous = capture(), png
     path.write_bytes(png)
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float64)
