@@ -14,7 +14,7 @@ from cytotile.formats import detect
 from cytotile.settings import ServerSettings
 from cytotile.storage.local import LocalStorage
 from tests.api.conftest import Images, decode
-from tests.formats.test_microscopy import SAMPLES, reference_plane
+from tests.formats.test_microscopy import INT8_SAMPLES, SAMPLES, reference_plane
 from tests.helpers.deployed import deploy
 from tests.helpers.samples import sample
 
@@ -93,6 +93,8 @@ def test_real_sample_tiles(samples_root: tuple[LocalStorage, dict[str, str]], na
     fmt_id, n_c, depth, duration, n_samples, pixel_type, _ = SAMPLES[name]
     settings = ServerSettings(root=str(storage.root))
     full = 65535 if pixel_type == "uint16" else 255
+    # intensities are in the file's values: int8 samples (stored +128) span -128..127
+    low = -128 if name in INT8_SAMPLES else 0
     with TestClient(create_app(settings, storage)) as client:
         for c, z, t in {(0, 0, 0), (n_c - 1, depth - 1, duration - 1), (n_c // 2, depth // 2, 0)}:
             channels = ",".join(str(c * n_samples + s) for s in range(n_samples))
@@ -102,8 +104,8 @@ def test_real_sample_tiles(samples_root: tuple[LocalStorage, dict[str, str]], na
                 channels=channels,
                 z_slices=z,
                 timepoints=t,
-                min_intensities=0,
-                max_intensities=full,
+                min_intensities=low,
+                max_intensities=low + full,
                 bits=16 if full > 255 else 8,
             )
             ref = reference_plane(Path(sample(name)), fmt_id, c, z, t)
