@@ -95,7 +95,8 @@ def test_tile_path_measured(tiny_run: tuple[int, dict, Path]) -> None:
     assert fast["value"] > 0 and fast["target"] and fast["ok"] in (True, False)
     assert path["HTTP: cytotile fast path, access log on"]["ratio"] > 0
     assert path["HTTP: Starlette floor (dict), access log off"]["value"] > 0
-    assert "large_image" in path["HTTP: large_image passthrough"]["note"]
+    large_image = path["HTTP: large_image passthrough"]
+    assert large_image["value"] or "unavailable" in large_image["note"]  # with the reason
 
 
 def test_slide_looks_like_tissue(tiny_run: tuple[int, dict, Path]) -> None:
