@@ -76,12 +76,15 @@ def matrices(system: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def concentrations(rgb: np.ndarray, system: str) -> np.ndarray:
-    """(..., 3) stain concentrations (>= 0) of (..., 3) RGB in [0, 1]."""
+    """(..., 3) stain concentrations (>= 0) of (..., 3) RGB in [0, 1], in the input's float
+    type (float32 tiles: float32 maths)."""
     import numpy as np
 
     _, inverse = matrices(system)
-    od = np.log(np.maximum(rgb, FLOOR, dtype=np.float64)) / np.log(FLOOR)
-    stains: np.ndarray = np.maximum(od @ inverse, 0.0)
+    dtype = rgb.dtype if rgb.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    od = np.log(np.maximum(rgb.astype(dtype, copy=False), dtype.type(FLOOR)))
+    od *= dtype.type(1 / np.log(FLOOR))
+    stains: np.ndarray = np.maximum(od @ inverse.astype(dtype), 0)
     return stains
 
 
@@ -90,7 +93,9 @@ def combine(stains: np.ndarray, system: str) -> np.ndarray:
     import numpy as np
 
     forward, _ = matrices(system)
-    rgb: np.ndarray = np.clip(np.exp((stains @ forward) * np.log(FLOOR)), 0.0, 1.0)
+    log_rgb = stains @ forward.astype(stains.dtype)
+    log_rgb *= stains.dtype.type(np.log(FLOOR))
+    rgb: np.ndarray = np.clip(np.exp(log_rgb), 0.0, 1.0)
     return rgb
 
 
