@@ -208,10 +208,16 @@ def _work(
     )
 
 
+#: a thumbnail is read from a tier at least this many times its size (level 0 if none is), as
+#: libvips's and Pillow's reducing gap: lanczos over less than 2x of a box-averaged tier is
+#: sharper than the image reduced from full resolution, by 3-4 of 255 on tissue (docs/quality.md)
+THUMB_GAP = 2
+
+
 def plan_thumb(view: ImageView, target: Target, params: ImageParams, opts: Options) -> Plan:
     base = view.pyramid.base
     width, height = sizes.scaled_size(target, base.width, base.height, None)
-    return _plan_whole(view, width, height, params, opts, 8)
+    return _plan_whole(view, width, height, params, opts, 8, THUMB_GAP)
 
 
 def plan_resized(view: ImageView, target: Target, params: ImageParams, opts: Options) -> Plan:
@@ -222,14 +228,20 @@ def plan_resized(view: ImageView, target: Target, params: ImageParams, opts: Opt
 
 
 def _plan_whole(
-    view: ImageView, width: int, height: int, params: ImageParams, opts: Options, bits: int
+    view: ImageView,
+    width: int,
+    height: int,
+    params: ImageParams,
+    opts: Options,
+    bits: int,
+    gap: int = 1,
 ) -> Plan:
     def work_of(w: int, h: int) -> budget.Work:
-        tier = view.pyramid.most_appropriate_tier(w, h)
+        tier = view.pyramid.most_appropriate_tier(w * gap, h * gap)
         return _work(view, params, opts, bits, Region(0, 0, tier.width, tier.height), w * h)
 
     width, height, headers = _fit(width, height, opts, work_of)
-    tier = view.pyramid.most_appropriate_tier(width, height)
+    tier = view.pyramid.most_appropriate_tier(width * gap, height * gap)
     return Plan(tier, Region(0, 0, tier.width, tier.height), width, height, bits, headers)
 
 
