@@ -69,6 +69,34 @@ def lossy(meta: ImageMetadata) -> bool:
     return meta.pixel_type == "uint8" and meta.n_concrete_channels == 1 and meta.n_samples in (1, 3)
 
 
+#: images of at most this many pixels (whose whole pyramid is a few dozen tiles) are stored at
+#: SMALL_IMAGE_QUALITY or more, where libvips no longer subsamples chroma: their size does not
+#: matter, and 4:2:0 halves the chroma of every sharp edge (docs/quality.md)
+SMALL_IMAGE_PIXELS = 4_000_000
+SMALL_IMAGE_QUALITY = 95
+
+
+def overview_level(sizes: list[tuple[int, int]]) -> int:
+    """The first tier of at most SMALL_IMAGE_PIXELS: it and the tiers below are stored at
+    SMALL_IMAGE_QUALITY or more (thumbnails and overviews are read from them)."""
+    return next(k for k, (w, h) in enumerate(sizes) if w * h <= SMALL_IMAGE_PIXELS)
+
+
+def save_overview(
+    image: pyvips.Image, path: Path, sizes: list[tuple[int, int]], level: int, quality: int
+) -> None:
+    """The pyramid of tiers ``level``.. of ``image`` (level 0), one generation: the image padded
+    as :func:`save_plane_pyramid` pads it, box-averaged by ``2 ** level``, encoded 4:4:4."""
+    factor = 1 << (len(sizes) - 1)
+    padded_w = ceil_div(image.width, factor) * factor
+    padded_h = ceil_div(image.height, factor) * factor
+    if (padded_w, padded_h) != (image.width, image.height):
+        image = image.embed(0, 0, padded_w, padded_h, extend="copy")
+    image = image.shrink(1 << level, 1 << level)
+    n_tiers = len(sizes) - level
+    save_plane_pyramid(image, path, n_tiers, jpeg=True, quality=max(quality, SMALL_IMAGE_QUALITY))
+
+
 def save_plane_pyramid(
     image: pyvips.Image,
     path: Path,
@@ -173,8 +201,11 @@ def convert(
     retiled = convert_jpeg_tiled(source, out_path, header, sizes, quality, workdir)
     if retiled is not None:
         return retiled
+    overview = overview_level(sizes) if jpeg else len(sizes)
+    if overview == 0:  # a small image: every tier (docs/quality.md)
+        quality = max(quality, SMALL_IMAGE_QUALITY)
     with tempfile.TemporaryDirectory(prefix="cytotile-conv-", dir=workdir) as tmp:
-        plane_paths = []
+        plane_paths, overviews = [], []
         planes: list[dict[str, Any]] = []
         wide = meta.pixel_type in ("uint32", "float32")
         value_range: tuple[float, float] | None = None
@@ -194,6 +225,9 @@ def convert(
                     image, path, len(sizes), jpeg=False, quality=quality, deflate=False
                 )
             plane_paths.append(path)
+            if 0 < overview < len(sizes):
+                overviews.append(Path(tmp, f"overview-{n}.tif"))
+                save_overview(source.plane(c, z, t), overviews[-1], sizes, overview, quality)
             if wide:  # 32-bit: bins over the image's range, known once every plane is written
                 continue
             with decoding(f"plane c={c} z={z} t={t}"):
@@ -204,7 +238,9 @@ def convert(
                 levels0 = [_level0(path, meta, "random") for path in plane_paths]
                 planes, value_range = wide_histograms(plane_order(meta), levels0)
         header.extra["stats"] = channel_stats(planes, meta.n_samples)
-        index_size = write_pyramid(out_path, plane_paths, header, sizes, quality)
+        index_size = write_pyramid(
+            out_path, plane_paths, header, sizes, quality, overviews, overview
+        )
     return ConversionResult(
         index_size=index_size,
         n_tiers=len(sizes),

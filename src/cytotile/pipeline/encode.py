@@ -90,10 +90,15 @@ def encode(pixels: np.ndarray, fmt: Format, quality: int = 85) -> bytes:
     if fmt is Format.JPEG:
         import simplejpeg
 
-        colorspace = "GRAY" if pixels.shape[2] == 1 else "RGB"
+        grey = pixels.shape[2] == 1
+        # 4:4:4: a decoded answer (a thumbnail, a window, a rendered tile) is a few hundred
+        # pixels a side; halving its chroma would cost it more than the bytes it saves
         return bytes(
             simplejpeg.encode_jpeg(
-                np.ascontiguousarray(pixels), quality=quality, colorspace=colorspace
+                np.ascontiguousarray(pixels),
+                quality=quality,
+                colorspace="GRAY" if grey else "RGB",
+                colorsubsampling="Gray" if grey else "444",
             )
         )
     return _save(to_vips(np.ascontiguousarray(pixels)), fmt, quality)

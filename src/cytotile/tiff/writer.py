@@ -87,7 +87,10 @@ def _edge_jpeg(
     return bytes(jpeg)
 
 
-def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int) -> list[_Ifd]:
+def _plane_ifds(
+    path: Path, fd: int, sizes: list[tuple[int, int]], quality: int, first: int = 0
+) -> list[_Ifd]:
+    """The IFDs of tiers ``first``.. (of sizes ``sizes``) from the pages 0.. of ``path``."""
     import tifffile
 
     ifds: list[_Ifd] = []
@@ -98,8 +101,8 @@ def _plane_ifds(path: Path, fd: int, sizes: list[tuple[int, int]], quality: int)
         if len(pages) < len(sizes):
             raise ConversionError(f"libvips wrote {len(pages)} tiers, {len(sizes)} expected")
         fh = tif.filehandle
-        for level, (width, height) in enumerate(sizes):
-            page = pages[level]
+        for n, (width, height) in enumerate(sizes):
+            page, level = pages[n], first + n
             tile_w, tile_h = int(page.tilewidth), int(page.tilelength)
             if page.imagewidth < width or page.imagelength < height or tile_w == 0:
                 raise ConversionError(f"intermediate tier {level} is too small or not tiled")
@@ -138,19 +141,28 @@ def write_pyramid(
     header: L.PyramidHeader,
     sizes: list[tuple[int, int]],
     quality: int = 85,
+    overviews: Sequence[Path] = (),
+    overview_level: int = 0,
 ) -> int:
     """Repack ``plane_tiffs`` (one libvips pyramid per plane, plane order) into ``out_path``.
 
-    Returns the index size. ``sizes`` are the normalized tier sizes, level 0 first.
+    Returns the index size. ``sizes`` are the normalized tier sizes, level 0 first. With
+    ``overviews`` (one per plane), tiers from ``overview_level`` on come from those pyramids
+    (whose page 0 is that tier) instead of ``plane_tiffs``.
     """
-    fds = [os.open(p, os.O_RDONLY) for p in plane_tiffs]
+    split = overview_level if overviews else len(sizes)
+    paths = [*plane_tiffs, *overviews]
+    fds = {p: os.open(p, os.O_RDONLY) for p in paths}
     try:
         ifds: list[_Ifd] = []
-        for path, fd in zip(plane_tiffs, fds, strict=True):
-            ifds.extend(_plane_ifds(path, fd, sizes, quality))
+        for n, path in enumerate(plane_tiffs):
+            ifds.extend(_plane_ifds(path, fds[path], sizes[:split], quality))
+            if overviews:
+                lower = overviews[n]
+                ifds.extend(_plane_ifds(lower, fds[lower], sizes[split:], quality, split))
         return write_ifds(out_path, ifds, header)
     finally:
-        for fd in fds:
+        for fd in fds.values():
             os.close(fd)
 
 

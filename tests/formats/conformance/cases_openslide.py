@@ -27,10 +27,6 @@ register(
             "microscope_model": "C9600-12",
             "raw:HAMAMATSU.SourceLens": 40,
         },
-        # measured 7.0: DAPI stored as saturated blue on black; the tiers below 1:2 are JPEG
-        # 4:2:0 (docs/quality.md), whose halved chroma smears blue nuclei edges (tiers 0-1:
-        # 0.2; tiers 3-5: 5.0-7.6 against a box average of level 0)
-        thumb_tolerance=8.0,
     ),
 )
 
