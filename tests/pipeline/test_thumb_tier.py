@@ -30,7 +30,9 @@ def rgb(storage: LocalStorage) -> Deployed:
     return deploy(storage, rgb_source(1001, 777), "rgb.tif")  # tiers 1001, 501, 251 wide
 
 
-@pytest.mark.parametrize(("length", "level"), [(64, 2), (100, 2), (128, 1), (250, 1), (260, 0), (600, 0)])
+@pytest.mark.parametrize(
+    ("length", "level"), [(64, 2), (100, 2), (128, 1), (250, 1), (260, 0), (600, 0)]
+)
 def test_the_thumbnail_tier_is_at_least_twice_its_size(
     storage: LocalStorage, rgb: Deployed, length: int, level: int
 ) -> None:
