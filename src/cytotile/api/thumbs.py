@@ -54,6 +54,7 @@ def deferred(
     """A 304 at once; else the output's work, flagged heavy when it is large (it then waits
     for a slot of the app's semaphore of heavy requests, tiles never do)."""
     settings = context(request).settings
+    etag = make_etag(etag, plan.width, plan.height, plan.bits)  # the size the budget allowed
     if etag_matches(request.headers.get("if-none-match"), etag):
         return conditional(request, etag, settings.cache_max_age, build)
     heavy = plan.pixels > settings.heavy_pixels

@@ -25,8 +25,10 @@ class Options:
     quality: int = 85
     max_pixels: int = 100_000_000
     safety: Safety = Safety.SAFE_REJECT
-    #: bytes one answer may take: the deployment's (budget.request_budget) unless given
-    memory_budget: int = field(default_factory=budget.deployment_budget)
+    #: bytes one answer may take: the deployment's (budget.request_budget) unless given. Not
+    #: part of the repr that ETags hash: functions of different memory sizes give the same
+    #: answer the same ETag (what the budget changes, the planned size, is hashed instead)
+    memory_budget: int = field(default_factory=budget.deployment_budget, repr=False)
 
 
 class TileStats:
