@@ -78,7 +78,17 @@ def urls(images: Images) -> list[str]:
     """Route paths of passthrough tiles: PIMS and DeepZoom (maxL 10: levels 10..8 are tiers)."""
     pims = [f"/image/{images.rgb.path}/{tail}" for tail in PIMS_TAILS]
     dzi = [f"/dzi/{images.rgb.path}_files/{tail}" for tail in DZI_TAILS]
-    return pims + dzi
+    iiif = [f"/iiif/{tail.replace('ID', images.rgb.path)}" for tail in IIIF_TAILS]
+    return pims + dzi + iiif
+
+
+IIIF_TAILS = [  # (the identifier's %2F arrives decoded in the ASGI path)
+    "3/ID/0,0,256,256/256,/0/default.jpg",
+    "2/ID/256,0,256,256/256,/0/default.jpg",
+    "3/ID/0,0,512,512/256,/0/color.jpg",  # level 1
+    "3/ID/768,768,233,9/233,/0/default.jpg",  # the corner edge tile
+    "2/ID/full/251,/0/default.jpg",  # the smallest tier, whole
+]
 
 
 DZI_TAILS = ["10/0_0.jpeg", "10/3_3.jpg", "9/1_1.JPEG", "8/0_0.jpeg"]
@@ -147,6 +157,13 @@ def test_fast_answers_are_the_full_apps(
         "dzi:10/9_9.jpeg",  # 400
         "dzi:11/0_0.jpeg",
         "dzi:10/0_0.jpeg?channels=0",
+        "iiif:3/ID/0,0,256,256/128,/0/default.jpg",  # rendered
+        "iiif:3/ID/0,0,256,256/256,/90/default.jpg",
+        "iiif:3/ID/0,0,256,256/256,/0/gray.jpg",
+        "iiif:3/ID/0,0,256,256/256,/0/default.png",
+        "iiif:3/ID/0,0,256,256/256,/0/default.jpg?channels=0",
+        "iiif:4/ID/0,0,256,256/256,/0/default.jpg",  # 404
+        "iiif:3/ID/2000,0,256,256/256,/0/default.jpg",  # 400
     ],
 )
 def test_everything_else_is_the_full_apps(
@@ -156,6 +173,8 @@ def test_everything_else_is_the_full_apps(
     path = f"/image/{images.rgb.path}/{tail}"
     if tail.startswith("dzi:"):
         path = f"/dzi/{images.rgb.path}_files/{tail[4:]}"
+    if tail.startswith("iiif:"):
+        path = f"/iiif/{tail[5:].replace('ID', images.rgb.path)}"
     for headers in ({}, {"origin": "https://viewer.example"}):
         expected = call(full, "GET", path, headers)
         before = counting.calls

@@ -2,20 +2,17 @@
 
 A warm passthrough tile costs the full app route matching over every pattern, the middleware
 stack, parameter parsing, the ETag hash and header building. :class:`TileFastPath` recognises
-the PIMS tile URLs (``normalized-tile`` and ``tile``, by ``ti`` or ``tx``/``ty``) and the
-DeepZoom tile URLs of the tiers, under the base path too, by regex, and answers them from a
-per-pyramid cache of (ETag, headers, byte range): one dict lookup, one ranged read, one raw
-ASGI send. Anything else goes to the
-full app unchanged: a query string (plane or rendering parameters), a path not yet checked by
-the full app, another format, a tile that is not passthrough, any error (the full app answers
-it, and its errors). The answers are the full app's, byte for byte (tests/api/test_fastpath.py).
-IIIF tiles are not here yet: their URL (region, size) maps to a stored tile only after the
-info.json arithmetic, which stays in :mod:`cytotile.api.iiif`.
+the tile URLs of :mod:`cytotile.api.fastpath_urls` (PIMS ``normalized-tile``/``tile``,
+DeepZoom, IIIF requests equal to a stored tile), under the base path too, and answers them from
+a per-pyramid cache of (ETag, headers, byte range): one dict lookup, one ranged read, one raw
+ASGI send. Anything else goes to the full app unchanged: a query string (plane or rendering
+parameters), a path the full app has not accepted yet, another format, a tile that is not
+passed through, any error (the full app answers it). The answers are the full app's, byte for
+byte (tests/api/test_fastpath.py).
 """
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,28 +23,23 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cytotile.api.http import caching_headers, etag_matches, make_etag, negotiate
+from cytotile.api.fastpath_urls import parse, resolve
+from cytotile.api.http import caching_headers, etag_matches, negotiate
 from cytotile.api.routing import Context
 from cytotile.errors import CytotileError
 from cytotile.manifest import pyramid_key, upload_id_of
 from cytotile.pipeline import outputs
 from cytotile.pipeline.encode import Format
 from cytotile.pipeline.image import ImageView, verified_image_path
-from cytotile.pipeline.params import DEFAULT_PARAMS
 from cytotile.tiff.reader import PyramidReader, open_pyramid
 
-NUM = r"(\d{1,9})"
-TILE_URL = re.compile(
-    r"^/image/(.+?)/(normalized-tile|tile)/(zoom|level)/" + NUM
-    + rf"/(?:ti/{NUM}|tx/{NUM}/ty/{NUM})(\.[A-Za-z][A-Za-z0-9]{{0,4}})?$"
-)  # fmt: skip
-DZI_URL = re.compile(rf"^/dzi/(.+?)_files/{NUM}/{NUM}_{NUM}\.([A-Za-z]{{3,4}})$")
 #: (ETag, headers, range) of tiles already answered, over all pyramids (~1 KB each); all are
 #: dropped when full (a 40000 x 30000 slide has ~24,000 tiles, tiers included)
 MAX_ENTRIES = 32768
 MAX_PATHS = 4096  # request paths -> pyramid keys
 NEGOTIATED_MAX = 256  # (extension, Accept) pairs remembered
 _NO_ORIGIN = Headers(raw=[])
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ class TileFastPath:
         self.ctx = context
         self.cors = CORSMiddleware(app, **cors) if cors else None
         self.base = "/" + base_path.strip("/") if base_path.strip("/") else ""
-        self.entries: weakref.WeakKeyDictionary[PyramidReader, dict[tuple[Any, ...], Entry]]
+        self.entries: weakref.WeakKeyDictionary[PyramidReader, dict[tuple[Any, ...], Any]]
         self.entries = weakref.WeakKeyDictionary()
         self.n_entries = 0
         self.formats: dict[tuple[str | None, str | None], Format | None] = {}
@@ -95,17 +87,10 @@ class TileFastPath:
 
     async def answer(self, scope: Scope, send: Send) -> bool:
         """True when the tile was sent; False leaves the request to the full app."""
-        route_path = self._route_path(scope)
-        match = TILE_URL.match(route_path)
-        if match is not None:
-            path, resource, kind, n, ti, tx, ty, ext = match.groups()
-            tile: tuple[Any, ...] = (resource, kind, n, ti, tx, ty)
-        else:
-            match = DZI_URL.match(route_path)
-            if match is None or match.group(5).lower() not in ("jpeg", "jpg"):
-                return False
-            path, level, col, row, _ = match.groups()
-            tile, ext = ("dzi-tile", level, col, row), None
+        parsed = parse(self._route_path(scope))
+        if parsed is None:
+            return False
+        path, tile, ext = parsed
         storage = self.ctx.storage
         if verified_image_path(storage, path) is None:
             return False  # the full app checks it (and remembers it)
@@ -117,8 +102,8 @@ class TileFastPath:
                 if_none_match = value.decode("latin-1")
             elif name == b"origin":
                 origin = value
-        if tile[0] != "dzi-tile" and self._format(ext, accept) is not Format.JPEG:
-            return False  # (DeepZoom: the extension alone says the format)
+        if tile[0] == "pims" and self._format(ext, accept) is not Format.JPEG:
+            return False  # (DeepZoom, IIIF: the extension alone says the format)
         key = self.keys.get(path)
         try:
             if key is None:
@@ -170,8 +155,10 @@ class TileFastPath:
     ) -> tuple[Entry, bool, bytes] | None:
         """In the thread pool (remote storage): the reader, its entry, the tile's bytes."""
         reader = open_pyramid(self.ctx.storage, key)
-        entry = self.entries.get(reader, {}).get(tile) or self._make(reader, path, tile)
-        if entry is None:
+        entry = self.entries.get(reader, {}).get(tile, _UNKNOWN)
+        if entry is _UNKNOWN:
+            entry = self._make(reader, path, tile)
+        if not isinstance(entry, Entry):  # not passed through: the full app renders it
             return None
         matched = etag_matches(if_none_match, entry.etag)
         return entry, matched, b"" if matched else self._read(reader, entry)
@@ -180,30 +167,12 @@ class TileFastPath:
         """The tile's entry, as the full app computes it (:mod:`cytotile.api.tiles`); None
         when the tile is not sent untouched. Domain errors propagate (full app's answer)."""
         view = ImageView(self.ctx.storage, upload_id_of(path), reader)
-        pyramid = view.pyramid
-        opts = outputs.Options(Format.JPEG, self.ctx.settings.output_jpeg_quality)
-        if tile[0] == "dzi-tile":  # as cytotile.api.dzi.tile
-            from cytotile.api.dzi import _tile_region
-
-            level, tile_tx, tile_ty = map(int, tile[1:])
-            k, _ = _tile_region(pyramid, level, tile_tx, tile_ty)
-            if k > pyramid.max_level:
-                return None  # rendered from the smallest tier
-            tier = pyramid.at_level(k)
-            tier.check_txty(tile_tx, tile_ty)
-            etag_of = ("dzi-tile", view.digest, level, tile_tx, tile_ty)
-        else:
-            resource, kind, n, ti, tx, ty = tile
-            tier = pyramid.at_zoom(int(n)) if kind == "zoom" else pyramid.at_level(int(n))
-            if ti is not None:
-                tile_tx, tile_ty = tier.ti_to_txty(int(ti))
-            else:
-                tile_tx, tile_ty = int(tx), int(ty)
-                tier.check_txty(tile_tx, tile_ty)
-            etag_of = (resource, view.digest, tier.level, tile_tx, tile_ty)
-        plane = outputs.passthrough_plane(view, tier, DEFAULT_PARAMS, opts)
-        if plane is None:
+        found = resolve(view, self.ctx, tile)
+        if found is None:
+            self._keep(reader, tile, None)  # remembered: the next time goes straight on
             return None
+        got, plane = found
+        tier, tile_tx, tile_ty, etag = got.tier, got.tile_tx, got.tile_ty, got.etag
         stored = reader.tier(plane, tier.level)
         index = tile_ty * stored.n_tx + tile_tx
         if index in stored.edge_tiles:
@@ -212,22 +181,27 @@ class TileFastPath:
             offset, count = stored.offsets[index], stored.byte_counts[index]
             prefix = stored.jpeg_tables[:-2] if stored.jpeg_tables else b""
         size = count - 2 + len(prefix) if prefix else count
-        etag = make_etag(*etag_of, "default", Format.JPEG.value, opts.quality)
         caching = caching_headers(etag, self.ctx.settings.cache_max_age)
         cached = [(k.lower().encode(), v.encode()) for k, v in caching.items()]
         ok = [
+            *got.front,
             (b"x-cytotile-passthrough", b"1"),
             (b"content-length", str(size).encode()),
             (b"content-type", Format.JPEG.media_type.encode()),
             *cached,
+            *got.back,
         ]
-        ok_headers, not_modified = self._cors_headers(200, ok), self._cors_headers(304, cached)
-        entry = Entry(etag, ok_headers, not_modified, (ok, cached), offset, count, prefix)
+        not_modified = [*cached, *got.back]
+        cors_ok, cors_304 = self._cors_headers(200, ok), self._cors_headers(304, not_modified)
+        entry = Entry(etag, cors_ok, cors_304, (ok, not_modified), offset, count, prefix)
+        self._keep(reader, tile, entry)
+        return entry
+
+    def _keep(self, reader: PyramidReader, tile: tuple[Any, ...], entry: Entry | None) -> None:
         if self.n_entries >= MAX_ENTRIES:
             self.entries, self.n_entries = weakref.WeakKeyDictionary(), 0
         self.entries.setdefault(reader, {})[tile] = entry
         self.n_entries += 1
-        return entry
 
     def _cors_headers(
         self, status: int, headers: list[tuple[bytes, bytes]]
