@@ -86,7 +86,10 @@ def estimate(work: Work) -> int:
         TEMP_BYTES
     )
     rendered = rendered_px * work.out_bands * work.out_bytes
-    encoded = int(work.out_pixels * work.out_bands * work.out_bytes * ENCODED_SHARE[work.fmt])
+    # the encoded answer three times: libvips' output buffer as it grows (reallocated: up to
+    # twice its final size), then its copy as the response's bytes (measured: a 580 MB PNG
+    # answer took 1.7 GB at its peak when counted once; 430 MB took 1.3 GB counted twice)
+    encoded = 3 * int(work.out_pixels * work.out_bands * work.out_bytes * ENCODED_SHARE[work.fmt])
     if work.upscaled:
         return src + rendered + temps + encoded + STREAM_BYTES
     resized = work.out_pixels * work.in_bands * work.in_bytes * 2
