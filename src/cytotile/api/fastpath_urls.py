@@ -15,6 +15,7 @@ from typing import Any
 
 from cytotile.api.http import make_etag
 from cytotile.api.routing import Context, compile_pattern
+from cytotile.api.tiles import tile_etag
 from cytotile.pipeline import outputs
 from cytotile.pipeline.encode import Format
 from cytotile.pipeline.image import ImageView
@@ -70,7 +71,7 @@ def pims(view: ImageView, ctx: Context, tile: tuple[Any, ...]) -> Resolved | Non
         tile_tx, tile_ty = int(tx), int(ty)
         tier.check_txty(tile_tx, tile_ty)
     quality = ctx.settings.output_jpeg_quality
-    etag = make_etag(resource, view.digest, tier.level, tile_tx, tile_ty, "default", JPEG, quality)
+    etag = tile_etag(resource, view.digest, tier.level, tile_tx, tile_ty, "default", JPEG, quality)
     return Resolved(tier, tile_tx, tile_ty, etag, [], [])
 
 
