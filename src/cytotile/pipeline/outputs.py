@@ -138,7 +138,8 @@ def normalized_tile(
     plane = passthrough_plane(view, tier, params, opts)
     if plane is not None:
         return passthrough_tile(view, tier, tx, ty, plane)
-    data = _render(view, params, tier, region, (region.width, region.height), opts)
+    bits = output_bits(params.manipulation.bits, view, opts.fmt)  # 8 unless bits is asked
+    data = _render(view, params, tier, region, (region.width, region.height), opts, bits)
     STATS.count(False)
     return Output(data, opts.fmt.media_type)
 
