@@ -166,9 +166,14 @@ def route(
     name: str | None = None,
     inline: bool = False,
     doc: Op | None = None,
+    image_path: bool | None = None,
 ) -> PatternRoute:
-    """``doc``: the route's OpenAPI description (:mod:`cytotile.api.openapi`)."""
-    image_path = "{path}" in pattern and not pattern.startswith("/file/")  # images, not files
+    """``doc``: the route's OpenAPI description (:mod:`cytotile.api.openapi`). ``image_path``:
+    check that ``{path}`` names an image before the handler runs (by default on every route
+    with a ``{path}`` but files'); False for a handler that checks it itself (IIIF's, whose
+    errors carry CORS)."""
+    if image_path is None:
+        image_path = "{path}" in pattern and not pattern.startswith("/file/")
     run = endpoint(handler, inline, image_path)
     made = PatternRoute(pattern, run, methods, name or handler.__name__)
     if doc is not None:

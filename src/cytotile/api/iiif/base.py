@@ -13,9 +13,11 @@ from starlette.responses import Response
 
 from cytotile.api.errors import error_response, status_of
 from cytotile.api.iiif.request import Unsupported
-from cytotile.api.routing import Handler, Later
+from cytotile.api.openapi import Op
+from cytotile.api.routing import Handler, Later, PatternRoute, context, route
 from cytotile.errors import BadParameter, BadPath, CytotileError, NotAcceptable
 from cytotile.pipeline.args import Args
+from cytotile.pipeline.image import check_image_path
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 ALLOW_ORIGIN = b"access-control-allow-origin"
@@ -74,6 +76,7 @@ def iiif_handler(handler: Handler) -> Handler:
 
     def run(request: Request, args: Args) -> Response | Later:
         try:
+            check_image_path(context(request).storage, request.path_params["path"])
             result = handler(request, args)
         except CytotileError as exc:
             return _error(exc)
@@ -83,6 +86,14 @@ def iiif_handler(handler: Handler) -> Handler:
 
     run.__name__ = handler.__name__
     return run
+
+
+def iiif_route(
+    pattern: str, handler: Handler, inline: bool = False, doc: Op | None = None
+) -> PatternRoute:
+    """A route of ``handler`` wrapped by :func:`iiif_handler`, which checks the image path
+    itself: an identifier that names no image is a IIIF 404 with CORS too."""
+    return route(pattern, iiif_handler(handler), inline=inline, doc=doc, image_path=False)
 
 
 def _guarded(work: Callable[[], Response]) -> Callable[[], Response]:

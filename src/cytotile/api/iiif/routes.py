@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 
 from cytotile.api.http import JSON, conditional, etag_matches, image_response, make_etag
 from cytotile.api.iiif import docs, documents, render
-from cytotile.api.iiif.base import identifier_of, iiif_handler, json_ld, public_base
+from cytotile.api.iiif.base import identifier_of, iiif_route, json_ld, public_base
 from cytotile.api.iiif.presentation import manifest
 from cytotile.api.iiif.request import (
     MAX_SIDE,
@@ -30,7 +30,7 @@ from cytotile.api.iiif.request import (
     parse_rotation,
     parse_size,
 )
-from cytotile.api.routing import Context, Later, context, route
+from cytotile.api.routing import Context, Later, context
 from cytotile.api.thumbs import options
 from cytotile.errors import BadParameter, NotFound
 from cytotile.pipeline import outputs
@@ -178,13 +178,9 @@ def base_redirect(request: Request, args: Args) -> Response:
 def routes() -> list[BaseRoute]:
     image_pattern = "/iiif/{version}/{path}/{region}/{size}/{rotation}/{quality}.{format}"
     return [
-        route(image_pattern, iiif_handler(image), inline=True, doc=docs.IMAGE),
-        route(
-            "/iiif/{version}/{path}/info.json", iiif_handler(info_json), inline=True, doc=docs.INFO
-        ),
-        route("/iiif/3/{path}/manifest", iiif_handler(manifest), doc=docs.MANIFEST),
-        route("/iiif/3/{path}/manifest.json", iiif_handler(manifest), doc=docs.MANIFEST),
-        route(
-            "/iiif/{version}/{path}", iiif_handler(base_redirect), inline=True, doc=docs.REDIRECT
-        ),
+        iiif_route(image_pattern, image, inline=True, doc=docs.IMAGE),
+        iiif_route("/iiif/{version}/{path}/info.json", info_json, inline=True, doc=docs.INFO),
+        iiif_route("/iiif/3/{path}/manifest", manifest, doc=docs.MANIFEST),
+        iiif_route("/iiif/3/{path}/manifest.json", manifest, doc=docs.MANIFEST),
+        iiif_route("/iiif/{version}/{path}", base_redirect, inline=True, doc=docs.REDIRECT),
     ]
