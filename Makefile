@@ -103,7 +103,7 @@ fmt: venv ## fix lint issues that ruff can fix, then format
 
 # About 15 minutes: schemathesis on /openapi.json and the Hypothesis fuzzers of the API, with
 # many more examples than the default suite (never a 5xx; see docs/openapi.md).
-FUZZ_EXAMPLES ?= 300
+FUZZ_EXAMPLES ?= 600
 fuzz: venv ## long fuzzing of the API (~15 min): schemathesis + Hypothesis, never a 5xx
 	CYTOTILE_SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES) CYTOTILE_FUZZ_EXAMPLES=$$(( $(FUZZ_EXAMPLES) * 6 )) \
 	  timeout 1200 $(PY) -m pytest -n 0 -p no:cacheprovider --timeout 1200 \
