@@ -96,6 +96,7 @@ def render(
     params: ImageParams,
     opts: outputs.Options,
 ) -> Output:
+    import numpy as np
     import shapely
 
     pyramid = view.pyramid
@@ -110,9 +111,13 @@ def render(
         """On the output grid, cut a little outside it (strokes and markers stay whole)."""
         moved = shapely.transform(geometry, lambda xy: xy * scale - offset)
         cut = shapely.clip_by_rect(moved, -MARGIN, -MARGIN, width + MARGIN, height + MARGIN)
-        try:  # on a 1e-6 pixel grid: no degenerate sub-grid segments left for the buffers
-            return shapely.set_precision(cut, GRID)
-        except shapely.errors.GEOSException:  # a robustness failure of GEOS: keep it as is
+        # on a 1e-6 pixel grid: no degenerate sub-grid segments left for the buffers. A
+        # robustness failure of GEOS, or a floating-point error of its grid maths on extreme
+        # coordinates (numpy's errstate is per thread): keep the geometry as it is
+        try:
+            with np.errstate(all="raise"):
+                return shapely.set_precision(cut, GRID)
+        except (shapely.errors.GEOSException, FloatingPointError):
             return cut
 
     shapes = [placed(a.geometry) for a in annotations]
