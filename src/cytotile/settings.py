@@ -50,6 +50,10 @@ class ServerSettings:
     api_base_path: str = "/ims"  # the API is also served under it (Cytomine's PIMS path); "": no
     #: when set, DELETE and other writes need ``Authorization: Bearer <admin_token>``
     admin_token: str = ""
+    #: Cytomine's HMAC keys, ``public:private,...`` (api/cytomine_auth.py); empty: not checked
+    cytomine_keys: str = dataclasses.field(default="", repr=False)
+    cytomine_auth_scope: str = "writes"  # writes (uploads, DELETE, exports) | all
+    cytomine_auth_max_skew_s: int = 900  # a signed request's Date this far from now: 401; 0: any
     #: memory one image answer may take, in MiB; 0: derived from the deployment (Lambda: the
     #: function's memory less the runtime's share; else 1024)
     request_memory_mb: int = 0
