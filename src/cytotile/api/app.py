@@ -40,6 +40,7 @@ from cytotile.api.errors import HANDLERS, CatchAll
 from cytotile.api.fastpath import fast_path
 from cytotile.api.iiif import routes as iiif_routes
 from cytotile.api.routing import Context
+from cytotile.api.storage import routes as storage_routes
 from cytotile.api.timeouts import BodyDeadline
 from cytotile.settings import ServerSettings, from_env
 from cytotile.storage import open_storage
@@ -65,6 +66,7 @@ def all_routes() -> list[BaseRoute]:
         *exports.routes(),
         *presigned.routes(),
         *uploads.routes(),
+        *storage_routes(),
         *viewer.routes(),
         *openapi.routes(),
     ]
