@@ -78,6 +78,10 @@ class ImportSettings:
     max_pixels: int = 4_294_967_296
     workdir: str = ""  # scratch space; the system temp dir when empty
     webhook_url: str = ""  # optional listener: POST every import event as JSON
+    #: a Cytomine core's API root: each upload status change is PUT there, signed with
+    #: core_keys (``public:private``) (importer/core_callback.py); empty: no callback
+    core_callback_url: str = ""
+    core_keys: str = dataclasses.field(default="", repr=False)
     #: time.time() by which every isolated step must have ended (0: none): the import function
     #: sets it from Lambda's remaining time, so a step too long ends ERROR_CONVERSION, recorded
     deadline: float = 0.0

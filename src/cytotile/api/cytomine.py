@@ -23,17 +23,12 @@ from typing import Any
 from cytotile.api.errors import ImportUnavailable
 from cytotile.api.multipart import Received
 from cytotile.errors import BadParameter, ImageNotFound
+from cytotile.importer.core_callback import CODES  # the core's UploadedFileStatus codes
 from cytotile.manifest import Manifest
 from cytotile.storage.base import Storage
 
 log = logging.getLogger("cytotile.api")
 
-#: Cytomine core's UploadedFileStatus codes (even: information or success, odd: an error)
-CODES = {
-    "UPLOADED": 0, "DETECTING_FORMAT": 10, "ERROR_FORMAT": 11, "EXTRACTING_DATA": 20,
-    "ERROR_EXTRACTION": 21, "CONVERTING": 30, "ERROR_CONVERSION": 31, "DEPLOYING": 40,
-    "ERROR_DEPLOYMENT": 41, "DEPLOYED": 100, "EXTRACTED": 102, "CONVERTED": 104,
-}  # fmt: skip
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 

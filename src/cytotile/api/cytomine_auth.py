@@ -19,8 +19,6 @@ signature cannot be replayed later.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 from email.utils import parsedate_to_datetime
@@ -31,6 +29,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cytotile.api.errors import error_response
+from cytotile.cytomine_hmac import parse_keys as hmac_keys
+from cytotile.cytomine_hmac import sign, text_to_sign
 from cytotile.errors import BadParameter
 
 #: the scope key a verified request carries: the public key it was signed with
@@ -41,20 +41,10 @@ REALM = {"WWW-Authenticate": 'CYTOMINE realm="cytotile"'}
 
 def parse_keys(text: str) -> dict[str, str]:
     """``public:private,...`` as {public: private}."""
-    keys = {}
-    for pair in text.split(","):
-        if not pair.strip():
-            continue
-        public, sep, private = pair.strip().partition(":")
-        if not sep or not public.strip() or not private.strip():
-            raise BadParameter("CYTOTILE_CYTOMINE_KEYS: public:private pairs are expected")
-        keys[public.strip()] = private.strip()
-    return keys
-
-
-def sign(private_key: str, text: str) -> str:
-    digest = hmac.new(private_key.encode(), text.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    try:
+        return hmac_keys(text)
+    except ValueError:
+        raise BadParameter("CYTOTILE_CYTOMINE_KEYS: public:private pairs are expected") from None
 
 
 def texts_to_sign(method: str, headers: Headers, path: str, query: str) -> list[str]:
@@ -63,8 +53,9 @@ def texts_to_sign(method: str, headers: Headers, path: str, query: str) -> list[
     content_type = headers.get("content-type-full", headers.get("content-type", ""))
     content_type = "" if content_type == "null" else content_type
     date = headers.get("date", headers.get("datefull", ""))
-    head = f"{method}\n{headers.get('content-md5', '')}\n{content_type}\n{date}\n"
-    return [head + path + "?" + query] + ([head + path] if not query else [])
+    md5 = headers.get("content-md5", "")
+    targets = [path + "?" + query] + ([path] if not query else [])
+    return [text_to_sign(method, md5, content_type, date, target) for target in targets]
 
 
 def protected(scope: Scope, which: str, base_path: str) -> bool:

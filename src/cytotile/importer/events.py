@@ -1,7 +1,7 @@
 """Import events: every step emits one at its start and one at its end or failure.
 
-A log listener always listens; others (a webhook, an SNS topic, the manifest's history) are added
-by configuration.
+A log listener always listens; others (a webhook, a Cytomine core, an SNS topic, the manifest's
+history) are added by configuration (``configured``).
 """
 
 from __future__ import annotations
@@ -63,6 +63,18 @@ class WebhookListener:
                 pass
         except OSError as exc:
             log.warning("webhook %s failed: %s", self.url, exc)
+
+
+def configured(settings: Any) -> list[Listener]:
+    """The listeners ``settings`` (an ImportSettings) asks for: a webhook, a Cytomine core."""
+    found: list[Listener] = []
+    if settings.webhook_url:
+        found.append(WebhookListener(settings.webhook_url))
+    if settings.core_callback_url:
+        from cytotile.importer.core_callback import CoreCallback
+
+        found.append(CoreCallback(settings.core_callback_url, settings.core_keys))
+    return found
 
 
 class Emitter:

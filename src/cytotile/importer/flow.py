@@ -29,7 +29,7 @@ from cytotile.errors import (
     ImportFailure,
 )
 from cytotile.importer.archives_collection import ChildImporter, import_archive, import_inline
-from cytotile.importer.events import Emitter, ImportEvent, Listener, WebhookListener
+from cytotile.importer.events import Emitter, ImportEvent, Listener, configured
 from cytotile.importer.sandbox import run_isolated
 from cytotile.manifest import HISTOGRAM_NAME, PYRAMID_NAME, FileEntry, Manifest, Status
 from cytotile.settings import ImportSettings
@@ -157,9 +157,7 @@ def import_file(
                 return previous
             history = previous.history
     listeners = list(listeners)
-    extra: list[Listener] = list(listeners)
-    if settings.webhook_url:
-        extra.append(WebhookListener(settings.webhook_url))
+    extra: list[Listener] = [*listeners, *configured(settings)]
     manifest = Manifest(
         id=uid,
         original_name=name,
@@ -237,9 +235,7 @@ def record_failure(
         )
         if upload_ref:
             manifest.files = [FileEntry("UPLOAD", upload_ref, size, is_reference=True)]
-    extra: list[Listener] = list(listeners)
-    if settings.webhook_url:
-        extra.append(WebhookListener(settings.webhook_url))
+    extra: list[Listener] = [*listeners, *configured(settings)]
     _fail(_Run(storage, manifest, settings, Emitter(extra)), status, reason)
     return manifest
 
