@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-import urllib.request
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cytotile.cytomine_hmac import sign, text_to_sign
-from cytotile.importer.events import ImportEvent
+
+if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
+    from cytotile.importer.events import ImportEvent
 
 log = logging.getLogger("cytotile.import")
 
@@ -82,6 +83,8 @@ class CoreCallback:
 
     def put(self, path: str, body: dict[str, Any]) -> bool:
         """True when the core accepted it; never raises."""
+        import urllib.request
+
         url = self.url + path
         target = urllib.parse.urlsplit(url)
         signed = target.path + (f"?{target.query}" if target.query else "")
