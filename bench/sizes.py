@@ -7,7 +7,9 @@ boto3/botocore/s3transfer are provided by the Lambda runtime and are not counted
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -59,12 +61,23 @@ def _marker_true(marker: str) -> bool:
     return bool(Marker(marker).evaluate({"extra": ""}))
 
 
-def dist_size(name: str) -> int:
+def lambda_trim() -> Callable[[str], bool]:
+    """The rule of scripts/lambda_trim.py: whether `sam build` leaves an installed file out."""
+    spec = importlib.util.spec_from_file_location("lambda_trim", ROOT / "scripts/lambda_trim.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keep = module.jpeglib_version()
+    return lambda relpath: bool(module.trimmed(relpath, keep))
+
+
+def dist_size(name: str, skip: Callable[[str], bool] | None = None) -> int:
+    """Bytes of an installed distribution's files (RECORD), less those ``skip`` names."""
     dist = metadata.distribution(name)
     total = 0
     for file in dist.files or []:
         path = Path(str(dist.locate_file(file)))
-        if path.is_file():
+        if path.is_file() and not (skip and skip(file.as_posix())):
             total += path.stat().st_size
     return total
 
@@ -75,12 +88,12 @@ def tree_size(folder: Path) -> int:
     )
 
 
-def package_sizes(names: set[str]) -> dict[str, float]:
+def package_sizes(names: set[str], skip: Callable[[str], bool] | None = None) -> dict[str, float]:
     """MB per installed distribution (RECORD files), plus cytotile's sources; absent ones: -1."""
     sizes: dict[str, float] = {}
     for name in sorted(names):
         try:
-            sizes[name] = dist_size(name) / 1e6
+            sizes[name] = dist_size(name, skip) / 1e6
         except metadata.PackageNotFoundError:
             sizes[name] = -1.0
     sizes["cytotile (src)"] = tree_size(SRC / "cytotile") / 1e6
@@ -100,7 +113,9 @@ def requirement_names(files: list[Path]) -> set[str]:
 def size_rows() -> list[Row]:
     listed = package_sizes(closure(TILE_PACKAGES))
     present = [f for f in DEPLOY_REQUIREMENTS if f.is_file()]
-    deployed = package_sizes(requirement_names(present)) if len(present) == 2 else None
+    deployed = (
+        package_sizes(requirement_names(present), lambda_trim()) if len(present) == 2 else None
+    )
     rows = [_size_row("unzipped size: tile packages + deps + cytotile", listed)]
     if deployed is None:
         rows.append(

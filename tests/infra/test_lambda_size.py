@@ -7,8 +7,6 @@ Sizes are those of the pinned packages as installed here (the same manylinux whe
 from __future__ import annotations
 
 import importlib.util
-import re
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_LIMIT_MB = 250
 #: "well under" the limit: what a function may take with its layer
 BUDGET_MB = {"import": 235, "tile": 150, "annotation": 170}
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 
 
 def _trim_module():  # type: ignore[no-untyped-def]
@@ -28,29 +25,6 @@ def _trim_module():  # type: ignore[no-untyped-def]
     return module
 
 
-def _names(requirements: Path) -> list[str]:
-    names = []
-    for line in requirements.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            names.append(re.split(r"[\s<>=!~\[;]", line, maxsplit=1)[0])
-    return [n for n in names if n.lower() not in RUNTIME_PROVIDED]
-
-
-def _installed_mb(names: list[str], keep: str, trim) -> float:  # type: ignore[no-untyped-def]
-    total = 0
-    for name in names:
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            pytest.fail(f"{name} is pinned for a Lambda but not installed in the dev venv")
-        for file in dist.files or []:
-            path = Path(str(dist.locate_file(file)))
-            if path.is_file() and not trim.trimmed(file.as_posix(), keep):
-                total += path.stat().st_size
-    return total / 1e6
-
-
 def _sources_mb() -> float:
     src = ROOT / "src" / "cytotile"
     return sum(p.stat().st_size for p in src.rglob("*") if p.is_file()) / 1e6
@@ -58,11 +32,11 @@ def _sources_mb() -> float:
 
 @pytest.mark.parametrize("function", sorted(BUDGET_MB))
 def test_function_with_its_layer_fits(function: str) -> None:
-    trim = _trim_module()
-    keep = trim.jpeglib_version()
-    layer = _names(ROOT / "layers/vips/requirements.txt")
-    own = _names(ROOT / f"functions/{function}/requirements.txt")
-    size = _installed_mb(layer + own, keep, trim) + _sources_mb()
+    from bench.sizes import dist_size, lambda_trim, requirement_names
+
+    skip = lambda_trim()
+    files = [ROOT / "layers/vips/requirements.txt", ROOT / f"functions/{function}/requirements.txt"]
+    size = sum(dist_size(n, skip) for n in requirement_names(files)) / 1e6 + _sources_mb()
     assert size < BUDGET_MB[function] < LAMBDA_LIMIT_MB, f"{function}: {size:.0f} MB unzipped"
 
 
