@@ -19,6 +19,7 @@ from cytotile.manifest import FileEntry, Manifest
 from cytotile.settings import ServerSettings
 from cytotile.storage.local import LocalStorage
 from tests.helpers.deployed import Deployed, deploy, grey_source
+from tests.helpers.motoserver import moto_s3_server
 
 ORIGINAL = np.random.default_rng(7).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
 
@@ -112,25 +113,8 @@ BUCKET = "images-export"
 
 @pytest.fixture
 def s3_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://{host}:{port}")
-    client = boto3.client("s3")
-    for bucket in (BUCKET, "uploads-elsewhere"):
-        client.create_bucket(Bucket=bucket)
-    try:
+    with moto_s3_server(monkeypatch, BUCKET, "uploads-elsewhere") as client:
         yield client
-    finally:
-        server.stop()
 
 
 def test_s3_presigned_redirect(s3_server: Any) -> None:

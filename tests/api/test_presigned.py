@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from cytotile.api import presigned
 from cytotile.api.app import create_app
 from cytotile.settings import ServerSettings
 from cytotile.storage.local import LocalStorage
+from tests.helpers.motoserver import moto_s3_server
 
 BUCKET = "upload-bucket"
 ROOT = f"s3://{BUCKET}/incoming"
@@ -24,24 +24,8 @@ ROOT = f"s3://{BUCKET}/incoming"
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Any]:
     """moto on 127.0.0.1 (a real HTTP endpoint for presigned URLs) and a client on it."""
-    import boto3
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-                mp.delenv(name, raising=False)
-            mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-            mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-            mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-            mp.setenv("AWS_ENDPOINT_URL_S3", f"http://{host}:{port}")
-            client = boto3.client("s3")
-            client.create_bucket(Bucket=BUCKET)
-            yield client
-    finally:
-        server.stop()
+    with pytest.MonkeyPatch.context() as mp, moto_s3_server(mp, BUCKET) as client:
+        yield client
 
 
 def app_client(tmp_path: Path, upload_root: str) -> TestClient:
