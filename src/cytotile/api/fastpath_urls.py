@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cytotile.api.http import make_etag
 from cytotile.api.routing import Context, compile_pattern
 from cytotile.api.tiles import tile_etag
 from cytotile.pipeline import outputs
@@ -77,6 +76,7 @@ def pims(view: ImageView, ctx: Context, tile: tuple[Any, ...]) -> Resolved | Non
 
 def dzi(view: ImageView, ctx: Context, tile: tuple[Any, ...]) -> Resolved | None:
     from cytotile.api.dzi import _tile_region
+    from cytotile.api.dzi import tile_etag as dzi_tile_etag
 
     level, col, row = map(int, tile[1:])
     pyramid = view.pyramid
@@ -86,7 +86,7 @@ def dzi(view: ImageView, ctx: Context, tile: tuple[Any, ...]) -> Resolved | None
     tier = pyramid.at_level(k)
     tier.check_txty(col, row)
     quality = ctx.settings.output_jpeg_quality
-    etag = make_etag("dzi-tile", view.digest, level, col, row, "default", JPEG, quality)
+    etag = dzi_tile_etag(view.digest, level, col, row, "default", JPEG, quality)
     return Resolved(tier, col, row, etag, [], [])
 
 
@@ -94,7 +94,7 @@ def iiif(view: ImageView, ctx: Context, tile: tuple[Any, ...]) -> Resolved | Non
     from cytotile.api.iiif import render
     from cytotile.api.iiif.base import ALLOW_ORIGIN
     from cytotile.api.iiif.request import parse_quality, parse_region, parse_rotation, parse_size
-    from cytotile.api.iiif.routes import PROFILE_LINK, limits
+    from cytotile.api.iiif.routes import PROFILE_LINK, limits, stored_etag
 
     _, version, region_s, size_s, rotation_s, quality_s = tile
     rotation, quality = parse_rotation(rotation_s), parse_quality(quality_s)
@@ -111,9 +111,7 @@ def iiif(view: ImageView, ctx: Context, tile: tuple[Any, ...]) -> Resolved | Non
     if found is None:
         return None
     tier, tile_tx, tile_ty = found
-    etag = make_etag(
-        "iiif", view.digest, "stored", tier.level, tile_tx, tile_ty, quality, "default"
-    )
+    etag = stored_etag(view.digest, tier.level, tile_tx, tile_ty, quality, "default")
     link = [(b"link", PROFILE_LINK[int(version)].encode("latin-1"))]
     return Resolved(tier, tile_tx, tile_ty, etag, link, [(ALLOW_ORIGIN, b"*")])
 

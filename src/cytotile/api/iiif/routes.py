@@ -96,6 +96,12 @@ def info_json(request: Request, args: Args) -> Response:
     return conditional(request, etag, ctx.settings.cache_max_age, build)
 
 
+def stored_etag(digest: str, level: int, tile_tx: int, tile_ty: int, *rest: object) -> str:
+    """The ETag of an image request answered by a stored tile (the fast path's too:
+    ``api/fastpath_urls.py``)."""
+    return make_etag("iiif", digest, "stored", level, tile_tx, tile_ty, *rest)
+
+
 def image(request: Request, args: Args) -> Response | Later:
     ctx = context(request)
     p = request.path_params
@@ -121,8 +127,7 @@ def image(request: Request, args: Args) -> Response | Later:
             opts = outputs.Options(fmt, ctx.settings.output_jpeg_quality)
             plane = outputs.passthrough_plane(view, tier, params, opts)
             if plane is not None:  # the stored bytes: one read, on the event loop
-                key = ("stored", tier.level, tile_tx, tile_ty, quality, rendering)
-                etag = make_etag("iiif", view.digest, *key)
+                etag = stored_etag(view.digest, tier.level, tile_tx, tile_ty, quality, rendering)
 
                 def stored() -> Response:
                     output = outputs.passthrough_tile(view, tier, tile_tx, tile_ty, plane)
