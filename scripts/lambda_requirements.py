@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Provided by the Lambda Python runtime: never packaged.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 
+# Requirements a package declares that no code path of cytotile loads, left out of the Lambda
+# artifacts (they are installed with --no-deps): nd2 imports dask (and its
+# resource-backed-dask-array wrapper) only in to_dask/to_xarray, and ome-types only for its
+# OME-XML export; its reader needs numpy alone (tests/formats/test_nd2.py checks that reading
+# an ND2 loads none of them). 23 MB the import function does not have room for.
+UNUSED: dict[str, set[str]] = {"nd2": {"dask", "ome-types", "resource-backed-dask-array"}}
+
 # target file -> (top-level packages, comment)
 TARGETS: dict[str, tuple[list[str], str]] = {
     "layers/vips/requirements.txt": (
@@ -43,6 +50,7 @@ TARGETS: dict[str, tuple[list[str], str]] = {
             "pydicom",
             "czifile",
             "readlif",
+            "nd2",
             "aws-lambda-powertools",
         ],
         "ImportFunction: readers for the formats libvips cannot open.",
@@ -83,8 +91,9 @@ def closure(names: list[str]) -> dict[str, str]:
                 continue
             if marker.strip() and not _marker_true(marker):
                 continue
-            dep = re.split(r"[\s<>=!~\[(]", spec.strip(), maxsplit=1)[0]
-            todo.append(canon(dep))
+            dep = canon(re.split(r"[\s<>=!~\[(]", spec.strip(), maxsplit=1)[0])
+            if dep not in UNUSED.get(name, set()):
+                todo.append(dep)
     return seen
 
 

@@ -1,0 +1,145 @@
+"""Nikon ND2 (issue 7): synthesized files (tests/helpers/nd2files.py) that the nd2 package reads
+as written; cytotile imports them with their C/Z/T, channel names, colours and wavelengths,
+physical sizes, and planes equal to the nd2 package's read, without dask or ome-types."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nd2
+import numpy as np
+import pytest
+
+from cytotile.formats import detect
+from cytotile.formats.microscopy import rawplanes
+from cytotile.importer.convert import convert
+from cytotile.pyramid import Region
+from cytotile.storage.local import LocalStorage
+from cytotile.tiff.reader import PyramidReader
+from tests.helpers.nd2files import Nd2Channel, Nd2Spec, write_nd2
+
+T, Z, H, W = 2, 3, 70, 90
+CHANNELS = [
+    Nd2Channel("DAPI", (0, 0, 255), 461.0, 405.0),
+    Nd2Channel("GFP", (0, 255, 0), 525.0, 488.0),
+    Nd2Channel("Cy5", (255, 0, 255), 670.0, 640.0),
+]
+
+
+@pytest.fixture(scope="module")
+def five_d(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    folder = tmp_path_factory.mktemp("nd2")
+    frames = np.random.default_rng(7).integers(0, 4096, (T, Z, H, W, 3), dtype=np.uint16)
+    spec = Nd2Spec([("T", T), ("Z", Z)], CHANNELS, significant_bits=12, period_ms=250.0)
+    return write_nd2(folder / "five.nd2", frames, spec), frames
+
+
+def test_the_nd2_package_reads_the_synthesized_file(five_d: tuple[Path, np.ndarray]) -> None:
+    path, frames = five_d
+    with nd2.ND2File(path) as f:
+        assert dict(f.sizes) == {"T": T, "Z": Z, "C": 3, "Y": H, "X": W}
+        assert f.voxel_size() == (0.325, 0.325, 1.5)
+        names = [c.channel.name for c in f.metadata.channels]
+        assert names == ["DAPI", "GFP", "Cy5"]
+        assert np.array_equal(f.asarray(), frames.transpose(0, 1, 4, 2, 3))
+
+
+def test_nd2_metadata(five_d: tuple[Path, np.ndarray]) -> None:
+    path, _ = five_d
+    fmt = detect(path)
+    assert fmt.id == "ND2" and fmt.importable
+    with fmt.open(path) as source:
+        m = source.metadata
+    assert (m.n_concrete_channels, m.depth, m.duration, m.n_planes) == (3, Z, T, 3 * Z * T)
+    assert (m.width, m.height, m.pixel_type, m.significant_bits) == (W, H, "uint16", 12)
+    assert [c.suggested_name for c in m.channels] == ["DAPI", "GFP", "Cy5"]
+    assert [c.color for c in m.channels] == ["#0000FF", "#00FF00", "#FF00FF"]
+    assert [c.emission_wavelength for c in m.channels] == [461.0, 525.0, 670.0]
+    assert [c.excitation_wavelength for c in m.channels] == [405.0, 488.0, 640.0]
+    assert (m.physical_size_x, m.physical_size_y, m.physical_size_z) == (0.325, 0.325, 1.5)
+    assert m.frame_rate == 4.0  # one frame every 250 ms
+    assert m.objective_nominal_magnification == 20.0
+    assert m.raw_metadata["ND2.Loops"] == ["TimeLoop:2", "ZStackLoop:3"]
+    assert m.raw_metadata["ND2.Attributes.bitsPerComponentSignificant"] == 12
+
+
+def _converted(path: Path, folder: Path) -> tuple[PyramidReader, dict]:
+    with detect(path).open(path) as source:
+        result = convert(source, folder / "pyramid.tif", workdir=folder)
+    return PyramidReader.load(LocalStorage(folder), "pyramid.tif"), result.histogram
+
+
+def test_nd2_planes_equal_the_nd2_packages_read(
+    five_d: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    path, _ = five_d
+    reader, histogram = _converted(path, tmp_path)
+    with nd2.ND2File(path) as f:
+        truth = f.asarray()  # (T, Z, C, Y, X)
+    for t in range(T):
+        for z in range(Z):
+            for c in range(3):
+                plane = reader.header.plane_index(c, z, t)
+                got = reader.read_region(plane, 0, Region(0, 0, W, H))[..., 0]
+                assert np.array_equal(got, truth[t, z, c]), (c, z, t)
+    for plane in histogram["planes"]:
+        values = truth[plane["t"], plane["z"], plane["c"]]
+        bins = np.histogram(values, histogram["n_bins"], (0, 65536))[0]
+        assert plane["channels"][0]["bins"] == bins.tolist()
+
+
+def test_large_planes_go_through_the_file_backed_canvas(
+    five_d: tuple[Path, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, frames = five_d
+    monkeypatch.setattr(rawplanes.RawPlanes, "IN_MEMORY", 1024)
+    monkeypatch.setattr("cytotile.formats.microscopy.nd2.STRIP_BYTES", W * 2 * 16)  # 16 rows
+    with detect(path).open(path) as source:
+        image = source.plane(2, 1, 1)
+        got = np.ndarray((H, W), np.uint16, image.write_to_memory())
+    assert np.array_equal(got, frames[1, 1, :, :, 2])
+
+
+def test_rgb_and_float_nd2(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(2).integers(0, 256, (1, 40, 60, 3), dtype=np.uint8)
+    brightfield = [Nd2Channel("Brightfield", (255, 255, 255), 0.0, 0.0)]
+    path = write_nd2(tmp_path / "rgb.nd2", rgb, Nd2Spec([("T", 1)], brightfield, rgb=True))
+    with detect(path).open(path) as source:
+        m = source.metadata
+        assert (m.n_concrete_channels, m.n_samples, m.n_channels) == (1, 3, 3)
+        assert [c.suggested_name for c in m.channels] == ["R", "G", "B"]
+        got = np.ndarray((40, 60, 3), np.uint8, source.plane().write_to_memory())
+    assert np.array_equal(got, rgb[0])
+    floats = np.random.default_rng(3).normal(0, 50, (2, 30, 40, 2)).astype(np.float32)
+    chans = CHANNELS[:2]
+    path = write_nd2(tmp_path / "f.nd2", floats, Nd2Spec([("Z", 2)], chans, z_step_um=0.5))
+    with detect(path).open(path) as source:
+        m = source.metadata
+        assert (m.pixel_type, m.depth, m.physical_size_z) == ("float32", 2, 0.5)
+        plane = source.plane(1, 1, 0)
+        got = np.ndarray((30, 40), np.float32, plane.write_to_memory())
+    assert np.array_equal(got, floats[1, :, :, 1])
+
+
+NO_DASK = """
+import sys
+for name in ("dask", "ome_types", "xarray", "resource_backed_dask_array", "pydantic"):
+    sys.modules[name] = None  # as in the import function: absent, any import fails
+from pathlib import Path
+from cytotile.formats import detect
+path = Path(sys.argv[1])
+with detect(path).open(path) as source:
+    plane = source.plane(1, 2, 1)
+    print(plane.width, plane.height, plane.avg() > 0)
+"""
+
+
+def test_reading_needs_neither_dask_nor_ome_types(five_d: tuple[Path, np.ndarray]) -> None:
+    path, _ = five_d
+    done = subprocess.run(
+        [sys.executable, "-c", NO_DASK, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(W), str(H), "True"]
