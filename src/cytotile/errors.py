@@ -53,8 +53,24 @@ class OverBudget(TooLarge):
     title = "Over the memory budget"
 
 
+class OverTimeBudget(OverBudget):
+    """The answer would take longer to make than one request may take."""
+
+    title = "Over the time budget"
+
+
 class StorageError(CytotileError):
     title = "Storage error"
+
+
+class CoreProblem(CytotileError):
+    """A Cytomine core refused a call an upload needs (a storage or project it does not have)."""
+
+    title = "Cytomine core communication error"
+
+
+class CoreUnavailable(CoreProblem):
+    """A Cytomine core an upload needs could not be asked."""
 
 
 class PyramidError(CytotileError):

@@ -44,6 +44,16 @@ class BodyTimeout(E.CytotileError):
     headers: ClassVar[dict[str, str]] = {"Connection": "close"}
 
 
+class Busy(E.CytotileError):
+    """Heavy requests already queued: this one could not be made within the time budget."""
+
+    title = "Too many requests"
+
+    def __init__(self, details: str, retry_after_s: int) -> None:
+        super().__init__(details)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 STATUS: dict[type[E.CytotileError], int] = {
     E.ImageNotFound: 404,
     E.NotFound: 404,
@@ -58,8 +68,11 @@ STATUS: dict[type[E.CytotileError], int] = {
     ImportUnavailable: 501,
     Unauthorized: 401,
     BodyTimeout: 408,
+    Busy: 429,
     E.OverBudget: 413,
     E.PyramidError: 500,
+    E.CoreProblem: 400,  # PIMS's CytomineProblem
+    E.CoreUnavailable: 502,
 }
 
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cytotile.api.errors import MalformedBody
+from cytotile.api.heavy import HeavyQueue
 from cytotile.api.jsonbody import parse_json
 from cytotile.api.openapi import Op, describe
 from cytotile.pipeline.args import Args
@@ -39,6 +40,8 @@ class Later:
     work: Callable[[], Response]
     #: a large output: runs under the app's semaphore of heavy requests (tiles never wait)
     heavy: bool = False
+    #: the estimated seconds of ``work`` (budget.seconds): how long it holds the queue
+    seconds: float = 0.0
 
 
 Handler = Callable[[Request, Args], "Response | Later"]
@@ -76,6 +79,13 @@ class Context:
     inline_io: bool = False
     #: bounds how many heavy outputs are made at once (None: no bound)
     heavy: asyncio.Semaphore | None = field(default=None, compare=False)
+    #: admits heavy outputs through ``heavy`` when they can end within the time budget
+    queue: HeavyQueue | None = field(default=None, compare=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.heavy is not None:
+            queue = HeavyQueue(self.heavy, self.settings.request_time_s)
+            object.__setattr__(self, "queue", queue)
 
 
 def context(request: Request) -> Context:
@@ -128,10 +138,9 @@ async def check_path(request: Request) -> None:
 
 
 async def run_later(request: Request, later: Later) -> Response:
-    heavy = context(request).heavy
-    if later.heavy and heavy is not None:
-        async with heavy:  # waits on the event loop: no thread is held while queued
-            return await run_in_threadpool(later.work)
+    queue = context(request).queue
+    if later.heavy and queue is not None:  # waits on the event loop: no thread held meanwhile
+        return await queue.run(later.seconds, later.work)
     return await run_in_threadpool(later.work)
 
 

@@ -20,20 +20,24 @@ from cytotile.pipeline.params import parse_image_params, parse_safety
 from cytotile.pipeline.regions import parse_target
 
 THUMB_LENGTH = 256
+BUDGET_STATUSES = {
+    413: "Over the memory or time budget of one request",
+    429: "Other large images are being made: retry after Retry-After seconds",
+}
 PRECOMPUTED = Param("use_precomputed", {"type": "boolean"}, "accepted (tiers are as cheap)")
 THUMB_DOC = Op(
     "A thumbnail: the whole image, 8 bits, for display (length 256 by default)",
     tags=ops.IMAGE_TAGS,
     returns="image",
     query=(*ops.SIZE, *ops.PLANES, *ops.MANIPULATION, PRECOMPUTED, ops.SAFETY),
-    statuses={413: "Over the memory budget of one request"},
+    statuses=BUDGET_STATUSES,
 )
 RESIZED_DOC = Op(
     "The whole image at a size, zoom or level (16 bits when asked and the format holds it)",
     tags=ops.IMAGE_TAGS,
     returns="image",
     query=(*ops.SIZE, *ops.TIERS, *ops.PLANES, *ops.MANIPULATION, *ops.GENERAL, ops.SAFETY),
-    statuses={413: "Over the memory budget of one request"},
+    statuses=BUDGET_STATUSES,
 )
 
 
@@ -45,6 +49,7 @@ def options(request: Request, fmt: outputs.Format) -> outputs.Options:
         settings.max_output_pixels,
         parse_safety(request.headers.get("x-image-size-safety")),
         request_budget(settings.request_memory_mb),
+        settings.request_time_s,
     )
 
 
@@ -58,7 +63,11 @@ def deferred(
     if etag_matches(request.headers.get("if-none-match"), etag):
         return conditional(request, etag, settings.cache_max_age, build)
     heavy = plan.pixels > settings.heavy_pixels
-    return Later(lambda: conditional(request, etag, settings.cache_max_age, build), heavy)
+
+    def work() -> Response:
+        return conditional(request, etag, settings.cache_max_age, build)
+
+    return Later(work, heavy, plan.seconds)
 
 
 def _whole_image(request: Request, args: Args, resource: str) -> Response | Later:

@@ -11,7 +11,7 @@ from cytotile.api.annotations import WINDOW_PARAMS, window_annotations
 from cytotile.api.http import image_response, make_etag, negotiate
 from cytotile.api.openapi import Op
 from cytotile.api.routing import Later, context, route
-from cytotile.api.thumbs import deferred, options
+from cytotile.api.thumbs import BUDGET_STATUSES, deferred, options
 from cytotile.pipeline import outputs
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.image import ImageView
@@ -51,5 +51,5 @@ WINDOW_DOC = Op(
     returns="image",
     query=(*ops.WINDOW, *ops.SIZE, *ops.TIERS, *ops.PLANES, *ops.MANIPULATION, *ops.GENERAL,
            *WINDOW_PARAMS, ops.SAFETY),
-    statuses={413: "Over the memory budget of one request"},
+    statuses=BUDGET_STATUSES,
 )  # fmt: skip

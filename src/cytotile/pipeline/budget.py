@@ -8,7 +8,10 @@ Three rules, in this order, on the output size the request asks for:
    SAFE_RESIZE (UNSAFE cannot lift what the format cannot hold);
 3. the memory budget of one request (:func:`request_budget`): the bytes the pipeline of
    :mod:`cytotile.pipeline.outputs` will hold at its peak (:func:`estimate`) must fit; refused
-   (:class:`OverBudget`), or shrunk under SAFE_RESIZE. UNSAFE lifts the size rule, never this.
+   (:class:`OverBudget`), or shrunk under SAFE_RESIZE. UNSAFE lifts the size rule, never this;
+4. the time budget of one request (``request_time_s``): the seconds the work would take on
+   this server (:func:`seconds`, from throughput measured per output sample and format) must
+   fit; refused (:class:`OverTimeBudget`), or shrunk under SAFE_RESIZE. UNSAFE does not lift it.
 
 When the answer is smaller than asked, ``X-Image-Size-Limit`` says so (PIMS's header).
 """
@@ -21,7 +24,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cytotile.errors import OverBudget, TooLarge
+from cytotile.errors import OverBudget, OverTimeBudget, TooLarge
 from cytotile.pipeline.encode import Format
 from cytotile.pipeline.params import Safety
 from cytotile.pipeline.sizes import limit
@@ -35,6 +38,19 @@ TEMP_BYTES = 48  # float32 working copies per pixel of a strip being rendered
 STREAM_BYTES = 32 << 20  # libvips' own buffers while it resizes and encodes, streaming
 #: encoded bytes per raw byte, at worst (noise): PNG barely compresses it, JPEG/WebP do
 ENCODED_SHARE = {Format.JPEG: 0.5, Format.WEBP: 0.5, Format.PNG: 1.05}
+DEFAULT_TIME_S = 10.0
+#: seconds per output sample (pixel x band), by format and bytes per sample: resize, render
+#: and encode, on 2 CPUs (REFERENCE_CPUS), at the slow end of what was measured on a shared
+#: 2-core machine (upscaled sample.png / CMU-1: JPEG 16-24 ns, PNG 60, WebP 77, 16-bit PNG 171)
+SAMPLE_S = {
+    (Format.JPEG, 1): 25e-9,
+    (Format.PNG, 1): 70e-9,
+    (Format.PNG, 2): 190e-9,
+    (Format.WEBP, 1): 90e-9,
+}
+SOURCE_SAMPLE_S = 10e-9  # reading (decoding) one source sample of the tier region
+FIXED_S = 0.02
+REFERENCE_CPUS = 2  # a machine with fewer CPUs takes that much longer (the encoders use one)
 
 
 def request_budget(memory_mb: int = 0) -> int:
@@ -96,6 +112,33 @@ def estimate(work: Work) -> int:
     return src + resized + rendered + temps + encoded
 
 
+def cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def seconds(work: Work) -> float:
+    """Seconds the work takes on this machine, at worst (noisy content, a loaded machine)."""
+    per_sample = SAMPLE_S[(work.fmt, work.out_bytes if work.fmt is Format.PNG else 1)]
+    out = work.out_pixels * work.out_bands * per_sample
+    src = work.src_pixels * work.in_bands * work.copies * SOURCE_SAMPLE_S
+    return (FIXED_S + out + src) * REFERENCE_CPUS / min(cpus(), REFERENCE_CPUS)
+
+
+def _over(width: int, height: int, cost: int, budget: int, secs: float, time_s: float) -> str:
+    if cost > budget:
+        return (
+            f"a {width}x{height} answer would need about {cost >> 20} MiB, more than the "
+            f"{budget >> 20} MiB one request may use on this server"
+        )
+    return (
+        f"a {width}x{height} answer would take about {secs:.0f} s to make on this server, "
+        f"more than the {time_s:g} s one request may take"
+    )
+
+
 def _shrunk(width: int, height: int, ratio: float) -> tuple[int, int]:
     return max(1, math.floor(width * ratio)), max(1, math.floor(height * ratio))
 
@@ -108,10 +151,11 @@ def fit(
     safety: Safety,
     budget: int,
     work_of: Callable[[int, int], Work],
+    time_s: float = DEFAULT_TIME_S,
 ) -> tuple[int, int, dict[str, str]]:
-    """The output size once the three rules hold, and the response headers saying so; or
-    TooLarge / OverBudget with the reason. ``work_of(w, h)``: the work of a ``w`` x ``h``
-    output (its source tier depends on its size)."""
+    """The output size once the four rules hold, and the response headers saying so; or
+    TooLarge / OverBudget / OverTimeBudget with the reason. ``work_of(w, h)``: the work of a
+    ``w`` x ``h`` output (its source tier depends on its size)."""
     asked = (width, height)
     width, height, _ = limit(width, height, max_pixels, safety)
     side = MAX_SIDE[fmt]
@@ -123,20 +167,19 @@ def fit(
                 "X-Image-Size-Safety: SAFE_RESIZE"
             )
         width, height = _shrunk(width, height, side / max(width, height))
-    cost = estimate(work_of(width, height))
     for _ in range(12):
-        if cost <= budget:
+        work = work_of(width, height)
+        cost, secs = estimate(work), seconds(work)
+        if cost <= budget and secs <= time_s:
             break
         if safety is not Safety.SAFE_RESIZE:
-            raise OverBudget(
-                f"a {width}x{height} answer would need about {cost >> 20} MiB, more than the "
-                f"{budget >> 20} MiB one request may use on this server; ask a smaller size, "
-                "or send X-Image-Size-Safety: SAFE_RESIZE"
-            )
-        width, height = _shrunk(width, height, 0.97 * math.sqrt(budget / cost))
-        cost = estimate(work_of(width, height))
+            error = OverBudget if cost > budget else OverTimeBudget
+            reason = _over(width, height, cost, budget, secs, time_s)
+            raise error(f"{reason}; ask a smaller size, or send X-Image-Size-Safety: SAFE_RESIZE")
+        ratio = min(math.sqrt(budget / cost), math.sqrt(time_s / secs))
+        width, height = _shrunk(width, height, 0.97 * ratio)
     else:
-        raise OverBudget(f"no answer of this image fits the {budget >> 20} MiB budget")
+        raise OverBudget(f"no answer of this image fits {budget >> 20} MiB and {time_s:g} s")
     if (width, height) == asked:
         return width, height, {}
     header = (

@@ -29,6 +29,8 @@ class Options:
     #: part of the repr that ETags hash: functions of different memory sizes give the same
     #: answer the same ETag (what the budget changes, the planned size, is hashed instead)
     memory_budget: int = field(default_factory=budget.deployment_budget, repr=False)
+    #: seconds one answer may take (budget.seconds estimates them); not in the repr either
+    time_budget: float = field(default=budget.DEFAULT_TIME_S, repr=False)
 
 
 class TileStats:
@@ -176,6 +178,7 @@ class Plan:
     height: int
     bits: int
     headers: dict[str, str]
+    seconds: float = 0.0  # the estimated time of its work (budget.seconds)
 
     @property
     def pixels(self) -> int:
@@ -245,7 +248,8 @@ def _plan_whole(
 
     width, height, headers = _fit(width, height, opts, work_of)
     tier = view.pyramid.most_appropriate_tier(width * gap, height * gap)
-    return Plan(tier, Region(0, 0, tier.width, tier.height), width, height, bits, headers)
+    secs = budget.seconds(work_of(width, height))
+    return Plan(tier, Region(0, 0, tier.width, tier.height), width, height, bits, headers, secs)
 
 
 def plan_window(
@@ -265,12 +269,14 @@ def plan_window(
 
     width, height, headers = _fit(width, height, opts, work_of)
     tier, src = source(width, height)
-    return Plan(tier, src, width, height, bits, headers)
+    secs = budget.seconds(work_of(width, height))
+    return Plan(tier, src, width, height, bits, headers, secs)
 
 
 def _fit(
     width: int, height: int, opts: Options, work_of: Callable[[int, int], budget.Work]
 ) -> tuple[int, int, dict[str, str]]:
     return budget.fit(
-        width, height, opts.fmt, opts.max_pixels, opts.safety, opts.memory_budget, work_of
-    )
+        width, height, opts.fmt, opts.max_pixels, opts.safety, opts.memory_budget, work_of,
+        opts.time_budget,
+    )  # fmt: skip
