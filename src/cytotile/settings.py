@@ -62,6 +62,9 @@ class ServerSettings:
     #: never wait for them
     heavy_pixels: int = 1_000_000
     heavy_requests: int = 0
+    #: seconds one image answer may take: larger outputs are refused (413) or shrunk, and a
+    #: heavy request that could not end in time behind the queued ones is answered 429
+    request_time_s: float = 10.0
     keep_alive_s: int = 5  # an idle keep-alive connection is closed after this
     body_timeout_s: float = 30.0  # a request body that stalls this long is answered 408
     head_timeout_s: float = 10.0  # cytotile serve: a request head not complete by then: closed
