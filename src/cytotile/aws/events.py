@@ -12,7 +12,10 @@ Three shapes reach the import function:
 An archive's import enqueues one message per image it held, shaped like an S3 notification of
 the extracted file (``upload-<parent>/extracted/<path>`` in the images bucket) whose record also
 carries ``"cytotile": {"parent": ..., "member": ...}``: the child's upload id is derived from
-them (:func:`cytotile.importer.archives.child_upload_id`).
+them (:func:`cytotile.importer.archives.child_upload_id`). An image of a file holding several
+(:mod:`cytotile.importer.series`) is announced the same way, naming the parent's own object,
+with ``"cytotile": {"parent": ..., "series": <index>, "name": ...}``: its id is derived from the
+parent and the index (:func:`cytotile.importer.series.series_child_id`).
 
 S3 URL-encodes object keys in notifications (``+`` for a space, ``%C3%A9`` for ``é``): every key
 is decoded with :func:`urllib.parse.unquote_plus`. Only ``ObjectCreated:*`` records are imports;
@@ -47,6 +50,9 @@ class S3ObjectRef:
     #: an archive's member: the archive's upload id, and the member's path in it
     parent: str | None = None
     member: str | None = None
+    #: an image of a file holding several: its index in the file, and its upload's name
+    series: int | None = None
+    name: str | None = None
 
     @property
     def url(self) -> str:
@@ -85,6 +91,10 @@ def upload_id_for(ref: S3ObjectRef) -> str:
     """A deterministic ``upload-<uuid>`` for an object, so a redelivered notification maps to the
     same upload (and the import's idempotency returns the finished one). An archive's member
     has the id its archive gave it."""
+    if ref.parent is not None and ref.series is not None:
+        from cytotile.importer.series import series_child_id
+
+        return series_child_id(ref.parent, ref.series)
     if ref.parent is not None and ref.member is not None:
         from cytotile.importer.archives import child_upload_id
 
@@ -131,11 +141,18 @@ def _parse_s3_record(record: Any) -> S3ObjectRef | None:
     size = obj.get("size")
     etag = obj.get("eTag") or obj.get("etag")
     child = record.get("cytotile")
-    parent = member = None
+    parent = member = name = None
+    series: int | None = None
     if child is not None:
-        if not (isinstance(child, dict) and child.get("parent") and child.get("member")):
-            raise EventError("an archive member's record without its parent and path")
-        parent, member = str(child["parent"]), str(child["member"])
+        if not (isinstance(child, dict) and child.get("parent")):
+            raise EventError("a child's record without its parent")
+        parent = str(child["parent"])
+        if child.get("member"):
+            member = str(child["member"])
+        elif isinstance(child.get("series"), int) and child["series"] >= 0:
+            series, name = int(child["series"]), str(child.get("name") or "") or None
+        else:
+            raise EventError("a child's record without its path or series index")
     return S3ObjectRef(
         bucket=bucket,
         key=key,
@@ -144,19 +161,34 @@ def _parse_s3_record(record: Any) -> S3ObjectRef | None:
         version_id=str(obj["versionId"]) if obj.get("versionId") else None,
         parent=parent,
         member=member,
+        series=series,
+        name=name,
     )
 
 
-def child_notification(bucket: str, key: str, size: int, parent: str, member: str) -> str:
-    """The message body announcing an archive's member to the import queue."""
+def child_notification(
+    bucket: str,
+    key: str,
+    size: int,
+    parent: str,
+    member: str | None,
+    *,
+    series: int | None = None,
+    name: str | None = None,
+) -> str:
+    """The message body announcing an archive's member, or image ``series`` (named ``name``) of
+    the file at ``key``, to the import queue."""
     from urllib.parse import quote_plus
 
+    child: dict[str, Any] = {"parent": parent, "member": member}
+    if series is not None:
+        child = {"parent": parent, "series": series, "name": name}
     record = {
         "eventSource": "aws:s3",
         "eventName": "ObjectCreated:Extracted",
         "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/"),
                                                       "size": size}},
-        "cytotile": {"parent": parent, "member": member},
+        "cytotile": child,
     }  # fmt: skip
     return json.dumps({"Records": [record]}, separators=(",", ":"))
 

@@ -27,15 +27,17 @@ ends before the invocation does (the deadline), so a too long conversion ends ER
 since their notification are skipped, and so are objects under the images root (what an import
 writes: importing it would loop), but for an archive's members announced by the import itself.
 
-Archives: the members are extracted to ``upload-<archive>/extracted/...`` of the images bucket
-and, when ``import_queue_url`` is set (the template sets it), each image among them is enqueued
-as one message on the import queue (:func:`queue_children`), then the archive ends EXTRACTED.
+Collections: an archive's members are extracted to ``upload-<archive>/extracted/...`` of the
+images bucket (the images of a file holding several stay in its own object) and, when
+``import_queue_url`` is set (the template sets it), each image among them is enqueued as one
+message on the import queue (:func:`queue_children`), then the archive ends EXTRACTED.
 Each child is then imported in its own invocation, with its own 15 minutes, like any upload:
 its id is derived from the archive's id and the member's path, so the lease, the idempotency
 of a finished upload and the last-delivery rules hold for it as they do for an upload. A
 retried archive (killed after enqueuing some) enqueues them again: the duplicates find their
 upload finished or leased. Without a queue, the children are imported one after the other in
-the archive's own invocation (each step still bounded by its deadline).
+the archive's own invocation (each step still bounded by its deadline). A child's final status
+is written into its parent's manifest (:mod:`cytotile.aws.children`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from urllib.parse import urlparse
 
 from cytotile.aws import lease as leases
 from cytotile.aws import queue
+from cytotile.aws.children import ParentBusy, is_series_child, object_of, report_to_parent
 from cytotile.aws.events import (
     EventError,
     Message,
@@ -215,16 +218,21 @@ def is_member(ref: S3ObjectRef, root: str) -> bool:
 
 
 def queue_children(queue_url: str, storage: Storage, client: Any = None) -> ChildImporter:
-    """An archive's children enqueued on the import queue, one message each (in batches of
-    10); a failed send fails the archive's import, which SQS delivers again."""
+    """A collection's children (an archive's members, the images of a file holding several)
+    enqueued on the import queue, one message each (in batches of 10); a failed send fails the
+    collection's import, which SQS delivers again."""
 
     def enqueue(run: _Run, children: list[Child]) -> None:
         sqs = client if client is not None else queue._sqs_client(None)
-        bucket, prefix = getattr(storage, "bucket", ""), getattr(storage, "prefix", "")
         entries = []
         for index, c in enumerate(children):
-            key = f"{prefix}/{c.key}" if prefix else c.key
-            body = child_notification(bucket, key, c.size, run.manifest.id, c.path)
+            bucket, key = object_of(c.key, storage)
+            if c.series is None:
+                body = child_notification(bucket, key, c.size, run.manifest.id, c.path)
+            else:  # an image of the parent's own file
+                body = child_notification(
+                    bucket, key, c.size, run.manifest.id, None, series=c.series, name=c.name
+                )
             entries.append({"Id": str(index), "MessageBody": body})
         for start in range(0, len(entries), 10):
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries[start : start + 10])
@@ -409,7 +417,7 @@ def _record(
         upload_id,
         status,
         reason,
-        name=ref.basename,
+        name=ref.name or ref.basename,
         upload_ref=ref.url,
         size=ref.size,
         settings=settings,
@@ -438,13 +446,14 @@ def _import(
         return import_file(
             storage,
             local,
-            name=ref.basename,
+            name=ref.name or ref.basename,
             settings=settings,
             upload_id=upload_id,
             upload_ref=ref.url,
             raise_retryable=True,
             parent=ref.parent,
             children=children,
+            series=ref.series,
         )
 
 
@@ -471,14 +480,37 @@ def process(ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: D
         result.retry_after_s = queue.backoff_s(delivery.receive_count)
     if result.outcome is Outcome.GAVE_UP:
         result.imported = True
+    if result.manifest is not None and result.outcome is not Outcome.RETRY:
+        _report(settings, client, result)
     if result.imported:
         result.seconds = time.monotonic() - started
     return result
 
 
-def _refs(message: Message, settings: ImportSettings) -> Iterator[S3ObjectRef]:
+def _report(settings: ImportSettings, client: Any, result: Result) -> None:
+    """A child's final status written into its parent's manifest (:mod:`cytotile.aws.children`);
+    when the parent's lease stays held, the message comes back to report again."""
+    manifest = result.manifest
+    if manifest is None or manifest.parent is None or not manifest.status.is_final:
+        return
+    try:
+        report_to_parent(images_storage(settings.root, client), manifest)
+    except ParentBusy as exc:
+        result.outcome, result.reason, result.error = Outcome.IN_PROGRESS, str(exc), exc
+        result.retry_after_s = max(0.0, min(exc.expires_at - time.time(), 60.0)) + 5
+    except Exception as exc:  # the child is imported; only its parent's record is late
+        log.warning("%s: cannot record its status in %s: %s", manifest.id, manifest.parent, exc)
+
+
+def _refs(message: Message, settings: ImportSettings, client: Any) -> Iterator[S3ObjectRef]:
     for ref in message.refs:
-        if ref.parent is not None and not is_member(ref, settings.root):
+        if ref.parent is not None and ref.series is not None:
+            if is_series_child(ref, images_storage(settings.root, client)):
+                yield ref
+            else:
+                log.warning("%s is not image %d of %s: not imported", ref.url, ref.series,
+                            ref.parent)  # fmt: skip
+        elif ref.parent is not None and not is_member(ref, settings.root):
             log.warning("%s is not a member of %s: not imported", ref.url, ref.parent)
         elif ref.parent is None and inside_root(ref, settings.root):
             log.warning("%s is inside the images root %s: not imported", ref.url, settings.root)
@@ -527,7 +559,7 @@ def handle_import_event(
             failures.append({"itemIdentifier": message.message_id})
             continue
         delivery = Delivery(message.receive_count, settings.max_receive_count, ends_at, budget_s)
-        for ref in _refs(message, settings):
+        for ref in _refs(message, settings, client):
             if observer is not None:
                 observer.started(upload_id_for(ref))
             result = process(ref, settings, client, delivery)

@@ -152,3 +152,19 @@ class Format(ABC):
     def open(cls, path: Path) -> Source:
         """Parse metadata and prepare planes. Raise ``FormatError`` for what is not this format or
         is malformed, ``ConversionError`` for pixels that cannot be decoded."""
+
+    @classmethod
+    def images(cls, path: Path) -> list[str]:
+        """The names of the separate images a file of several holds (LIF series, OME-XML
+        ``Image`` elements, CZI scenes): each becomes its own upload, the file's upload a
+        collection (cytotile.importer.series). Empty (the default) or one name: one image."""
+        return []
+
+    @classmethod
+    def open_image(cls, path: Path, index: int) -> Source:
+        """Image ``index`` of :meth:`images` (0 is what :meth:`open` opens)."""
+        if index == 0:
+            return cls.open(path)
+        from cytotile.errors import FormatError
+
+        raise FormatError(f"a {cls.name} file holds one image, not image {index + 1}")

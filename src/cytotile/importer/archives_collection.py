@@ -51,6 +51,9 @@ class Child:
     key: str  # upload-<parent>/extracted/<path>
     local: Path  # the file on this machine
     size: int
+    #: the image of a file holding several (cytotile.importer.series): ``key`` is then the
+    #: parent's file (a storage key, or an s3:// reference), ``path`` its name
+    series: int | None = None
 
 
 #: how an archive's children get imported (given the archive's run, once they are recorded)
@@ -222,7 +225,7 @@ def _store(run: _Run, prefix: str, out: Path, members: list[dict[str, Any]]) -> 
 
 def import_inline(run: _Run, children: list[Child]) -> None:
     """The default :data:`ChildImporter`: each child imported here, one after the other, its
-    final status recorded in the archive's manifest as it ends."""
+    final status recorded in the collection's manifest as it ends."""
     from cytotile.importer.flow import import_file
 
     for index, child in enumerate(children):
@@ -236,6 +239,7 @@ def import_inline(run: _Run, children: list[Child]) -> None:
             parent=run.manifest.id,
             listeners=run.listeners,
             raise_retryable=run.raise_retryable,
+            series=child.series,
         )
-        run.manifest.children[index]["status"] = result.status.value
+        run.manifest.children[index].update(status=result.status.value, reason=result.reason)
         run.manifest.save(run.storage)

@@ -31,6 +31,7 @@ from cytotile.errors import (
 from cytotile.importer.archives_collection import ChildImporter, import_archive, import_inline
 from cytotile.importer.events import Emitter, ImportEvent, Listener, configured
 from cytotile.importer.sandbox import run_isolated
+from cytotile.importer.series import import_series
 from cytotile.manifest import HISTOGRAM_NAME, PYRAMID_NAME, FileEntry, Manifest, Status
 from cytotile.settings import ImportSettings
 from cytotile.storage.base import Storage
@@ -42,7 +43,7 @@ DETECT_TIMEOUT_S = 120
 def safe_name(name: str) -> str:
     """The uploaded file's base name, with anything odd replaced."""
     base = re.split(r"[\\/]", name)[-1].strip()
-    base = re.sub(r"[^\w.\- ()+,@]", "_", base).lstrip(".")
+    base = re.sub(r"[^\w.\- ()+,@\[\]:]", "_", base).lstrip(".")
     return base[:200] or "upload"
 
 
@@ -130,6 +131,7 @@ def import_file(
     raise_retryable: bool = False,
     parent: str | None = None,
     children: ChildImporter = import_inline,
+    series: int | None = None,
 ) -> Manifest:
     """Import ``local_path`` into ``storage``; return the final manifest (never raises for bad
     input: the manifest's status says what happened).
@@ -144,7 +146,8 @@ def import_file(
     function lets SQS deliver the message again) or records the failure itself.
 
     An archive's children are imported by ``children`` (here, one after the other, by default);
-    ``parent`` is the archive upload a child comes from.
+    ``parent`` is the archive upload a child comes from. So are the images of a file holding
+    several (:mod:`cytotile.importer.series`): ``series`` is then the child's image in it.
     """
     settings = settings or ImportSettings()
     name = safe_name(name or local_path.name)
@@ -158,13 +161,10 @@ def import_file(
             history = previous.history
     listeners = list(listeners)
     extra: list[Listener] = [*listeners, *configured(settings)]
-    manifest = Manifest(
-        id=uid,
-        original_name=name,
-        source={"ref": upload_ref} if upload_ref else {},
-        history=history,
-        parent=parent,
-    )
+    source: dict[str, Any] = {"ref": upload_ref} if upload_ref else {}
+    if series is not None:
+        source["series"] = series
+    manifest = Manifest(id=uid, original_name=name, source=source, history=history, parent=parent)
     run = _Run(
         storage,
         manifest,
@@ -265,11 +265,23 @@ def _process(run: _Run, local_path: Path, tmp: Path) -> None:
             return  # a collection: EXTRACTED, its children imported or enqueued
         local_path = image  # the ORIGINAL of a multi-file image, recorded
     else:
+        images = found.get("images") or []
+        series = manifest.source.get("series")
+        if series is None and len(images) > 1:
+            import_series(run, local_path, images)
+            return  # a collection: EXTRACTED, its images imported or enqueued
+        if series is not None and not 0 <= series < max(len(images), 1):
+            raise FormatError(f"the file holds {max(len(images), 1)} images, not {series + 1}")
         upload = manifest.files[0]
         manifest.files.append(
             FileEntry("ORIGINAL", upload.key, upload.size, manifest.format_id, is_reference=True)
         )
-    payload = {"path": str(local_path), "format_id": manifest.format_id, "workdir": str(tmp)}
+    payload = {
+        "path": str(local_path),
+        "format_id": manifest.format_id,
+        "workdir": str(tmp),
+        "series": manifest.source.get("series"),
+    }
     with run.step(Status.EXTRACTING_DATA):
         extracted = run.isolated("extract", payload, settings.timeout_s)
         manifest.image = extracted["metadata"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ExtractionError
+
+if TYPE_CHECKING:
+    from cytotile.formats.base import Format, Source
 
 ASSOCIATED = ("label", "macro", "thumb")
 
@@ -25,7 +28,33 @@ def detect(payload: dict[str, Any]) -> dict[str, Any]:
     if archive is not None:
         return {"archive": archive}
     fmt = detect_format(Path(payload["path"]))
-    return {"format_id": fmt.id, "format_name": fmt.name}
+    found: dict[str, Any] = {"format_id": fmt.id, "format_name": fmt.name}
+    if fmt.importable:
+        found["images"] = list_images(fmt, Path(payload["path"]))
+    return found
+
+
+def list_images(fmt: type[Format], path: Path) -> list[str]:
+    """The names of the images of a file of several (a collection), else []."""
+    from cytotile.errors import FormatError, ImportFailure
+
+    try:
+        return [str(name) for name in fmt.images(path)]
+    except ImportFailure:
+        raise
+    except Exception as exc:
+        why = " ".join(str(exc).split())[:300]
+        raise FormatError(f"cannot list the images of the {fmt.name} file: {why}") from exc
+
+
+def open_source(payload: dict[str, Any]) -> Source:
+    """The source of the payload's file: image ``series`` of a file of several, when given."""
+    from cytotile.formats import format_by_id
+
+    fmt = format_by_id(payload["format_id"])
+    series = payload.get("series")
+    path = Path(payload["path"])
+    return fmt.open(path) if series is None else fmt.open_image(path, int(series))
 
 
 def unpack(payload: dict[str, Any]) -> dict[str, Any]:
@@ -68,13 +97,10 @@ def classify(payload: dict[str, Any]) -> dict[str, Any]:
 
 def extract(payload: dict[str, Any]) -> dict[str, Any]:
     """Parse metadata and save the associated images as PNG files in ``workdir``."""
-    from cytotile.formats import format_by_id
-
     _setup_vips()
-    fmt = format_by_id(payload["format_id"])
     workdir = Path(payload["workdir"])
     associated: dict[str, str] = {}
-    with fmt.open(Path(payload["path"])) as source:
+    with open_source(payload) as source:
         meta = source.metadata
         for name in ASSOCIATED:
             try:
@@ -90,12 +116,10 @@ def extract(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def convert(payload: dict[str, Any]) -> dict[str, Any]:
-    from cytotile.formats import format_by_id
     from cytotile.importer.convert import convert as convert_source
 
     _setup_vips()
-    fmt = format_by_id(payload["format_id"])
-    with fmt.open(Path(payload["path"])) as source:
+    with open_source(payload) as source:
         result = convert_source(
             source,
             Path(payload["out"]),

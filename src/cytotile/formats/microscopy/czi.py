@@ -1,6 +1,8 @@
 """Zeiss CZI (czifile, pure Python over tifffile/imagecodecs): C/Z/T planes assembled from the
 full-resolution subblocks (mosaics included; pyramid subblocks skipped), one plane in memory at
-a time; scaling, channels (name, colour, wavelengths), objective from the XML metadata."""
+a time; scaling, channels (name, colour, wavelengths), objective from the XML metadata. Several
+scenes (axis S): each scene is its own image (a collection), its plane the bounding box of its
+own subblocks."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class CziPlanes:
     """Planes assembled from the subblocks of one (c, z, t): in memory when small, else in a
     temporary raw file that libvips maps (bounded memory for large mosaics)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, scene: int | None = None) -> None:
         import czifile
 
         self.czi = czifile.CziFile(str(path))
@@ -44,6 +46,32 @@ class CziPlanes:
         self.shape = tuple(int(v) for v in self.czi.shape)
         self.entries = list(self.czi.filtered_subblock_directory)
         self.raw = RawPlanes()
+        if scene is not None and "S" in self.axes:
+            self._restrict(scene)
+
+    def _restrict(self, scene: int) -> None:
+        """Keep the subblocks of ``scene`` (0-based, from the file's first S) and their
+        bounding box as the plane."""
+        s0 = self.start[self.axes.index("S")]
+        kept = [
+            e
+            for e in self.entries
+            if int(dict(zip(e.axes, e.start, strict=False)).get("S", s0)) - s0 == scene
+        ]
+        if not kept:
+            raise FormatError(f"CZI has no subblock in scene {scene + 1}")
+        start, shape = list(self.start), list(self.shape)
+        start[self.axes.index("S")], shape[self.axes.index("S")] = s0 + scene, 1
+        for axis in "YX":
+            if axis not in self.axes:
+                continue
+            k = self.axes.index(axis)
+            lo = min(int(e.start[e.axes.index(axis)]) for e in kept)
+            hi = max(
+                int(e.start[e.axes.index(axis)]) + int(e.shape[e.axes.index(axis)]) for e in kept
+            )
+            start[k], shape[k] = lo, hi - lo
+        self.entries, self.start, self.shape = kept, tuple(start), tuple(shape)
 
     def size(self, axis: str) -> int:
         return self.shape[self.axes.index(axis)] if axis in self.axes else 1
@@ -98,18 +126,43 @@ class CziFormat(Format):
         return head.startswith(MAGIC)
 
     @classmethod
-    def open(cls, path: Path) -> Source:
+    def images(cls, path: Path) -> list[str]:
         with decoding("CZI file"):
             planes = CziPlanes(path)
         try:
-            return cls._source(planes)
+            n_scenes = planes.size("S")
+            names = parse_metadata(planes.czi.metadata()).get("scenes", [])
+        finally:
+            planes.close()
+        if n_scenes <= 1:
+            return []
+        return [
+            names[k] if k < len(names) and names[k] else f"Scene {k + 1}" for k in range(n_scenes)
+        ]
+
+    @classmethod
+    def open(cls, path: Path) -> Source:
+        return cls.open_image(path, 0)
+
+    @classmethod
+    def open_image(cls, path: Path, index: int) -> Source:
+        with decoding("CZI file"):
+            planes = CziPlanes(path)
+        try:
+            n_scenes = planes.size("S")
+            if not 0 <= index < n_scenes:
+                raise FormatError(f"the CZI holds {n_scenes} scenes, not scene {index + 1}")
+            if n_scenes > 1:
+                with decoding("CZI file"):
+                    planes._restrict(index)
+            return cls._source(planes, index if n_scenes > 1 else None)
         except Exception:
             planes.close()
             raise
 
     @classmethod
-    def _source(cls, planes: CziPlanes) -> Source:
-        extra = [a for a in planes.axes if a not in "CZTYX0B" and planes.size(a) > 1]
+    def _source(cls, planes: CziPlanes, scene: int | None = None) -> Source:
+        extra = [a for a in planes.axes if a not in "CZTYX0BS" and planes.size(a) > 1]
         if extra:
             raise FormatError(f"CZI dimensions {''.join(extra)} are not supported (only C, Z, T)")
         width, height, samples = planes.size("X"), planes.size("Y"), planes.size("0")
@@ -117,6 +170,8 @@ class CziFormat(Format):
         with decoding("CZI metadata"):
             parsed = parse_metadata(planes.czi.metadata())
         raw = parsed["raw"]
+        if scene is not None:
+            raw["CZI.SceneIndex"] = scene  # 0-based
         pixel_type = served_type(str(planes.czi.dtype), raw)
         n_c = planes.size("C")
         chans = parsed["channels"] if len(parsed["channels"]) == n_c else []

@@ -64,6 +64,7 @@ def parse_metadata(text: str) -> dict[str, Any]:
                     "excitation": _number(_text(ch, "ExcitationWavelength")),
                 }
             )
+        out["scenes"] = [sc.get("Name") for sc in image.findall("Dimensions/S/Scenes/Scene")]
         out["acquired_at"] = _text(image, "AcquisitionDateAndTime")
         out["frame_rate"] = _frame_rate(image)
     objective = root.find("Metadata/Information/Instrument/Objectives/Objective")

@@ -1,5 +1,5 @@
-"""Leica LIF (readlif): one image per series. A multi-series file imports its first series
-(collections of series are not built yet; the others are named in the raw metadata)."""
+"""Leica LIF (readlif): one image per series. A file of several series is a collection (each
+series its own upload: :meth:`LifFormat.images`, :meth:`LifFormat.open_image`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from cytotile.errors import FormatError
 from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
-from cytotile.formats.common import add_note, decoding
+from cytotile.formats.common import decoding
 from cytotile.formats.microscopy.planes import (
     NAMED,
     PlaneSource,
@@ -23,32 +23,36 @@ MAGIC = b"\x70\x00\x00\x00"
 MEMORY_BLOCK = 0x2A
 
 
-def _image(fh: Any) -> tuple[Any, list[str], list[str | None]]:
-    """The first series, the names of all, the LUT names of the first one's channels (read
-    through ``fh``, a file cytotile opens and closes: readlif leaves its own open)."""
+def _image(fh: Any, index: int = 0) -> tuple[Any, list[str], list[str | None]]:
+    """Series ``index``, the names of all, the LUT names of its channels (read through ``fh``,
+    a file cytotile opens and closes: readlif leaves its own open)."""
     from readlif.reader import LifFile
 
     lif = LifFile(fh)
     names = [str(info.get("name")) for info in lif.image_list]
     if not names:
         raise FormatError("LIF file holds no image")
-    first = next(lif.xml_root.iter("Image"), None)
+    if not 0 <= index < len(names):
+        raise FormatError(f"LIF file holds {len(names)} series, not series {index + 1}")
+    # readlif lists the Image elements that have a memory block, in document order
+    found = list(lif.xml_root.iter("Image"))
+    element = found[index] if len(found) == len(names) else None
     luts = (
         []
-        if first is None
+        if element is None
         else [
             ch.get("LUTName")
-            for ch in first.iterfind("ImageDescription/Channels/ChannelDescription")
+            for ch in element.iterfind("ImageDescription/Channels/ChannelDescription")
         ]
     )
-    return lif.get_image(0), names, luts
+    return lif.get_image(index), names, luts
 
 
 class LifFormat(Format):
     id = "LIF"
     name = "Leica LIF"
     order = ORDER_MICROSCOPY + 40
-    remarks = "Leica Image File: C/Z/T planes, 8/16-bit; the first series of a multi-series file."
+    remarks = "Leica Image File: C/Z/T planes, 8/16-bit; several series: one image each."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
@@ -60,18 +64,32 @@ class LifFormat(Format):
         )
 
     @classmethod
+    def images(cls, path: Path) -> list[str]:
+        from readlif.reader import LifFile
+
+        with open(path, "rb") as fh, decoding("LIF file"):
+            names = [str(info.get("name")) for info in LifFile(fh).image_list]
+        return names if len(names) > 1 else []
+
+    @classmethod
     def open(cls, path: Path) -> Source:
+        return cls.open_image(path, 0)
+
+    @classmethod
+    def open_image(cls, path: Path, index: int) -> Source:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the source
         try:
             with decoding("LIF file"):
-                image, names, luts = _image(fh)
-            return cls._source(fh, image, names, luts)
+                image, names, luts = _image(fh, index)
+            return cls._source(fh, image, names, luts, index)
         except BaseException:
             fh.close()
             raise
 
     @classmethod
-    def _source(cls, fh: Any, image: Any, names: list[str], luts: list[str | None]) -> Source:
+    def _source(
+        cls, fh: Any, image: Any, names: list[str], luts: list[str | None], index: int
+    ) -> Source:
         dims = image.dims
         if int(dims.m) > 1:
             raise FormatError("LIF mosaics (tiled series) are not supported yet")
@@ -81,7 +99,7 @@ class LifFormat(Format):
         raw: dict[str, Any] = {"LIF.ImageName": image.name, "LIF.Series": names}
         raw.update({f"LIF.{k}": v for k, v in (image.settings or {}).items()})
         if len(names) > 1:
-            add_note(raw, f"first of {len(names)} series imported")
+            raw["LIF.SeriesIndex"] = index  # 0-based, in LIF.Series
         pixel_type = served_type("uint8" if bits <= 8 else "uint16", raw)
         scale = image.scale
         px, py, pz = (1.0 / s if s else None for s in scale[:3])

@@ -1,5 +1,7 @@
 """OME-TIFF: planar or pyramidal (SubIFDs), 8/16/32-bit, any DimensionOrder, single file or
-several files named by the OME-XML's TiffData UUIDs (found beside the named file)."""
+several files named by the OME-XML's TiffData UUIDs (found beside the named file). Several
+``Image`` elements: each is its own image (a collection), but a slide's label/macro/thumbnail
+and a pyramid stored as images (:mod:`cytotile.formats.microscopy.omeimages`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from cytotile.errors import FormatError
 from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
 from cytotile.formats.microscopy import omexml
+from cytotile.formats.microscopy.omeassociated import with_associated
+from cytotile.formats.microscopy.omeimages import Grouping, OmeImage, group, summaries
 from cytotile.formats.microscopy.planes import (
     PlaneSource,
     channel_list,
@@ -29,11 +33,14 @@ def ome_xml(path: Path) -> str | None:
     return None
 
 
-def open_series(format_id: str, path: Path, raw: dict[str, Any], **meta: Any) -> PlaneSource:
-    """The source of series 0: sizes from tifffile's mapping, ``meta`` completes the metadata."""
+def open_series(
+    format_id: str, path: Path, raw: dict[str, Any], index: int = 0, **meta: Any
+) -> PlaneSource:
+    """The source of series ``index``: sizes from tifffile's mapping, ``meta`` completes the
+    metadata."""
     info = structure.inspect(path)
     safety.check_tiff(info, list(info.pages), max_pixels=None)
-    planes = SeriesPlanes(path)
+    planes = SeriesPlanes(path, index)
     try:
         lay = planes.layout
         safety.check_dimensions(lay.width, lay.height, max_pixels=None, what=format_id)
@@ -71,13 +78,32 @@ class OmeTiffFormat(Format):
         return structure.is_tiff(head) and ome_xml(path) is not None
 
     @classmethod
+    def images(cls, path: Path) -> list[str]:
+        xml = ome_xml(path)
+        if xml is None:
+            return []
+        found, grouping = _grouping(path, xml)
+        return [found[i].name for i in grouping.images] if len(grouping.images) > 1 else []
+
+    @classmethod
     def open(cls, path: Path) -> Source:
+        return cls.open_image(path, 0)
+
+    @classmethod
+    def open_image(cls, path: Path, index: int) -> Source:
         xml = ome_xml(path)
         if xml is None:
             raise FormatError("not an OME-TIFF: no OME-XML in the first page")
-        ome = omexml.parse(xml)
+        found, grouping = _grouping(path, xml)
+        if not 0 <= index < len(grouping.images):
+            raise FormatError(f"the OME-TIFF holds {len(grouping.images)} images, not {index + 1}")
+        element = grouping.images[index]
+        ome = omexml.parse(xml, element)
         raw: dict[str, Any] = dict(ome.raw)
         raw["OME.ImageName"] = ome.image_name
+        if len(found) > 1:
+            raw["OME.ImageIndex"] = element
+            raw["OME.Images"] = [image.name for image in found]
         channels = channel_list(
             ome.size_c if ome.channels and all(c.samples == 1 for c in ome.channels) else 0,
             [c.name for c in ome.channels],
@@ -89,6 +115,7 @@ class OmeTiffFormat(Format):
             cls.id,
             path,
             raw,
+            element,
             significant_bits=ome.significant_bits,
             physical_size_x=ome.physical_size_x,
             physical_size_y=ome.physical_size_y,
@@ -109,4 +136,17 @@ class OmeTiffFormat(Format):
             )
         if meta.significant_bits > 8 * 4 or meta.significant_bits < 1:
             meta.significant_bits = 16 if meta.pixel_type == "uint16" else 8
-        return source
+        return with_associated(source, path, grouping.associated)
+
+
+def _grouping(path: Path, xml: str) -> tuple[list[OmeImage], Grouping]:
+    """The file's images, sorted (one image when tifffile's series do not map one to one onto
+    the ``Image`` elements: then only the first is known to be where tifffile puts it)."""
+    import tifffile
+
+    found = summaries(omexml.document(xml))
+    with tifffile.TiffFile(path) as tif:
+        n_series = len(tif.series)
+    if len(found) <= 1 or n_series != len(found):
+        return found, Grouping(images=[0])
+    return found, group(found)

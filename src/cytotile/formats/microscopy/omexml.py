@@ -1,4 +1,4 @@
-"""A small OME-XML reader: what cytotile needs of the OME model (the first Image's Pixels, its
+"""A small OME-XML reader: what cytotile needs of the OME model (one Image's Pixels, its
 channels and TiffData, the objective), not the whole schema (ome-types is much heavier).
 
 Untrusted XML: documents declaring a DTD or entities are refused before parsing."""
@@ -97,17 +97,23 @@ def ome_color(value: str | None) -> str | None:
     return None if rgba is None else f"#{rgba >> 8:06X}"
 
 
-def parse(xml: str) -> OmePixels:
-    """The first image of an OME-XML document; ``FormatError`` when it is not usable."""
+def document(xml: str) -> Any:
+    """The root element of an OME-XML document (untrusted: no DTD, no entities)."""
     import xml.etree.ElementTree as ET
 
     if re.search(r"<!(DOCTYPE|ENTITY)", xml[:100_000]):
         raise FormatError("OME-XML declaring a DTD or entities is refused")
     try:
-        root = ET.fromstring(xml)
+        return ET.fromstring(xml)
     except ET.ParseError as exc:
         raise FormatError(f"malformed OME-XML: {exc}") from exc
-    image = next((e for e in root if _tag(e) == "Image"), None)
+
+
+def parse(xml: str, index: int = 0) -> OmePixels:
+    """Image ``index`` of an OME-XML document; ``FormatError`` when it is not usable."""
+    root = document(xml)
+    images = [e for e in root if _tag(e) == "Image"]
+    image = images[index] if 0 <= index < len(images) else None
     pixels = _find(image, "Pixels") if image is not None else None
     if pixels is None:
         raise FormatError("OME-XML has no Image with Pixels")
