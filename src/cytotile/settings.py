@@ -54,6 +54,13 @@ class ServerSettings:
     cytomine_keys: str = dataclasses.field(default="", repr=False)
     cytomine_auth_scope: str = "writes"  # writes (uploads, DELETE, exports) | all
     cytomine_auth_max_skew_s: int = 900  # a signed request's Date this far from now: 401; 0: any
+    #: a Cytomine core's API root (``https://core/api``): users' keys are asked of it, and
+    #: Cytomine's uploads registered in it (api/cytomine_core.py), signed with core_keys (this
+    #: server's ``public:private`` at the core); empty: no core
+    core_url: str = ""
+    core_keys: str = dataclasses.field(default="", repr=False)
+    core_image_server_url: str = ""  # this server's URL in the core's image servers (PIMS_URL)
+    core_key_ttl_s: int = 300  # a user's key asked of the core is kept this long
     #: memory one image answer may take, in MiB; 0: derived from the deployment (Lambda: the
     #: function's memory less the runtime's share; else 1024)
     request_memory_mb: int = 0
@@ -81,10 +88,6 @@ class ImportSettings:
     max_pixels: int = 4_294_967_296
     workdir: str = ""  # scratch space; the system temp dir when empty
     webhook_url: str = ""  # optional listener: POST every import event as JSON
-    #: a Cytomine core's API root: each upload status change is PUT there, signed with
-    #: core_keys (``public:private``) (importer/core_callback.py); empty: no callback
-    core_callback_url: str = ""
-    core_keys: str = dataclasses.field(default="", repr=False)
     #: time.time() by which every isolated step must have ended (0: none): the import function
     #: sets it from Lambda's remaining time, so a step too long ends ERROR_CONVERSION, recorded
     deadline: float = 0.0

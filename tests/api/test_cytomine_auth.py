@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cytotile.api.app import create_app
-from cytotile.api.cytomine_auth import CytomineAuth, parse_keys
+from cytotile.api.cytomine_auth import AuthConfig, CytomineAuth, parse_keys
 from cytotile.errors import BadParameter
 from cytotile.settings import ServerSettings
 from tests.api.conftest import Images
@@ -155,4 +155,5 @@ def test_keys_are_parsed_checked_and_never_shown(images: Images) -> None:
     with make(images) as client:
         assert "secret" not in client.get("/info").text
     with pytest.raises(BadParameter):
-        CytomineAuth(create_app(settings, images.storage), {}, which="tiles")
+        AuthConfig.from_settings(ServerSettings(cytomine_keys=KEYS, cytomine_auth_scope="tiles"))
+    assert "secret" not in repr(AuthConfig.from_settings(settings))

@@ -35,7 +35,7 @@ from cytotile.api import (
 )
 from cytotile.api.annotations import routes as annotation_routes
 from cytotile.api.basepath import BasePath
-from cytotile.api.cytomine_auth import CytomineAuth, parse_keys
+from cytotile.api.cytomine_auth import AuthConfig, CytomineAuth
 from cytotile.api.errors import HANDLERS, CatchAll
 from cytotile.api.fastpath import fast_path
 from cytotile.api.iiif import routes as iiif_routes
@@ -98,11 +98,9 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
             max_age=3600,
         )
     middleware = []
-    if settings.cytomine_keys:  # Cytomine's HMAC signature (cytomine_auth.py); none: no cost
-        keys = parse_keys(settings.cytomine_keys)
-        middleware.append(Middleware(CytomineAuth, keys=keys, which=settings.cytomine_auth_scope,
-                                     base_path=settings.api_base_path, cors=cors,
-                                     max_skew_s=settings.cytomine_auth_max_skew_s))  # fmt: skip
+    auth = AuthConfig.from_settings(settings)  # Cytomine's HMAC signature; None: no cost
+    if auth is not None:
+        middleware.append(Middleware(CytomineAuth, config=auth, cors=cors))
     if settings.tile_fast_path:  # passthrough tiles answered before the stack (fastpath.py)
         middleware.append(Middleware(fast_path(ctx, cors, settings.api_base_path)))
     if cors:

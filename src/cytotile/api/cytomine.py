@@ -2,13 +2,15 @@
 ``files[]``), as PIMS takes it.
 
 PIMS checks the query (a storage, integer projects, as many keys as values), then registers an
-``UploadedFile`` in the core and calls the core back at every import step (its Cytomine
-listener). cytotile has no core to call: it checks the same fields, records them in the upload's
-manifest (``source.cytomine``) and answers, per file, PIMS's ``uploadedFile`` member beside its
-own fields, with the status as the core's numeric code. A Cytomine call (``idStorage``
-given) without ``sync=true`` is answered at once, as PIMS does (status UPLOADED, no images
-yet), and the files are imported after the answer; other calls are answered once imported.
-What a core-backed deployment still needs is in docs/annotations.md ("Cytomine").
+``UploadedFile`` in the core and creates the images there as they are imported (its Cytomine
+listener). cytotile checks the same fields and records them in the upload's manifest
+(``source.cytomine``). With a core (``CYTOTILE_CORE_URL``) the upload is registered there
+(:mod:`cytotile.api.cytomine_core`) and each file's ``uploadedFile`` is the core's object, its
+images the core's ``image`` and ``imageInstances``; without one, ``uploadedFile`` is made of
+cytotile's own members, the status as the core's numeric code. A Cytomine call
+(``idStorage`` given) without ``sync=true`` is answered at once, as PIMS does (status
+UPLOADED, no images yet), and the files are imported after the answer; other calls are
+answered once imported.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cytotile.api.cytomine_core import Plan
 from cytotile.api.errors import ImportUnavailable
 from cytotile.api.multipart import Received
 from cytotile.errors import BadParameter, ImageNotFound
@@ -82,21 +85,40 @@ def parse_fields(query: Mapping[str, str]) -> UploadFields:
                         sync_text in TRUE, core)  # fmt: skip
 
 
-def answer(storage: Storage, item: dict[str, Any], fields: UploadFields) -> dict[str, Any]:
-    """One file's answer: ``item`` (cytotile's) with PIMS's ``uploadedFile`` and ``size``; the
-    fields are recorded in the upload's manifest when the query had any."""
-    upload_id = item.get("id")
-    if fields.given and upload_id:
-        try:
-            manifest = Manifest.load(storage, upload_id)
-            manifest.source = {**manifest.source, "cytomine": fields.to_dict()}
-            manifest.save(storage)
-        except ImageNotFound:
-            pass
-    return answer_only(item, fields)
+def answer(
+    storage: Storage, item: dict[str, Any], fields: UploadFields, plan: Plan | None = None
+) -> dict[str, Any]:
+    """One imported file's answer: ``item`` (cytotile's) with PIMS's ``uploadedFile`` and
+    ``size`` (the core's own objects when the upload is registered there: its ``UploadedFile``
+    as it is now, each image's ``image`` and ``imageInstances``); the fields are recorded in
+    the upload's manifest when the query had any."""
+    record(storage, str(item.get("id") or ""), fields, plan)
+    return answer_only(item, fields, plan, imported=True)
 
 
-def answer_only(item: dict[str, Any], fields: UploadFields) -> dict[str, Any]:
+def record(storage: Storage, upload_id: str, fields: UploadFields, plan: Plan | None) -> None:
+    if not fields.given or not upload_id:
+        return
+    recorded = fields.to_dict()
+    if plan is not None and plan.listener is not None:
+        recorded["uploadedFile"] = plan.listener.uploaded_file.get("id")  # the core's id
+    try:
+        manifest = Manifest.load(storage, upload_id)
+        manifest.source = {**manifest.source, "cytomine": recorded}
+        manifest.save(storage)
+    except ImageNotFound:
+        pass
+
+
+def answer_only(
+    item: dict[str, Any], fields: UploadFields, plan: Plan | None = None, imported: bool = False
+) -> dict[str, Any]:
+    listener = plan.listener if plan is not None else None
+    if listener is not None:
+        uploaded = listener.current() if imported else listener.uploaded_file
+        found = {i["upload_id"]: i for i in listener.images}
+        images = [{**image, **_core_image(found, image)} for image in item.get("images", [])]
+        return {**item, "size": item.get("size"), "uploadedFile": uploaded, "images": images}
     upload_id = item.get("id")
     name = str(item.get("original_name") or item.get("name") or "")
     uploaded = {
@@ -112,34 +134,42 @@ def answer_only(item: dict[str, Any], fields: UploadFields) -> dict[str, Any]:
     return {**item, "size": item.get("size"), "uploadedFile": uploaded}
 
 
-def accepted(received: Received, upload_id: str, fields: UploadFields) -> dict[str, Any]:
+def _core_image(found: dict[str, dict[str, Any]], image: dict[str, Any]) -> dict[str, Any]:
+    """PIMS's ``image`` (AbstractImage) and ``imageInstances`` of one of cytotile's images."""
+    core = found.get(str(image.get("path", "")).split("/", 1)[0])
+    return {"image": core["image"], "imageInstances": core["imageInstances"]} if core else {}
+
+
+def accepted(received: Received, plan: Plan, fields: UploadFields) -> dict[str, Any]:
     """The answer for a file imported after the answer: UPLOADED, no image yet."""
     try:
         from cytotile.importer.flow import safe_name
     except ImportError as exc:
         raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
-    name = safe_name(received.filename)
-    item = {"id": upload_id, "original_name": name, "name": name, "path": f"{upload_id}/{name}",
-            "status": "UPLOADED", "size": received.size, "images": []}  # fmt: skip
-    return answer_only(item, fields)
+    name, upload_id = safe_name(received.filename), plan.upload_id
+    item: dict[str, Any] = {"id": upload_id, "original_name": name, "name": name,
+                            "path": f"{upload_id}/{name}", "status": "UPLOADED",
+                            "size": received.size, "images": []}  # fmt: skip
+    return answer_only(item, fields, plan)
 
 
 def import_later(
-    run_one: Callable[[Received, str], dict[str, Any]],
+    run_one: Callable[[Received, Plan], dict[str, Any]],
     storage: Storage,
     files: Sequence[Received],
-    upload_ids: Sequence[str],
+    plans: Sequence[Plan],
     fields: UploadFields,
     folder: str,
 ) -> None:
-    """The background task: import each file under its announced id, record the fields, then
-    remove the received files."""
+    """The background task: import each file as planned (under its announced id), record the
+    fields, then remove the received files."""
     try:
-        for received, upload_id in zip(files, upload_ids, strict=True):
+        for received, plan in zip(files, plans, strict=True):
             try:
-                answer(storage, run_one(received, upload_id), fields)
+                record(storage, str(run_one(received, plan).get("id") or ""), fields, plan)
             except Exception:
-                log.exception("background import of %s (%s) failed", received.filename, upload_id)
+                log.exception("background import of %s (%s) failed", received.filename,
+                              plan.upload_id)  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

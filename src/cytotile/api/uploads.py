@@ -25,8 +25,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from cytotile.api import cytomine, multipart
+from cytotile.api import cytomine, cytomine_core, multipart
 from cytotile.api.admin import require_admin
+from cytotile.api.cytomine_core import Plan
 from cytotile.api.errors import ImportUnavailable, MalformedBody
 from cytotile.api.http import JSON
 from cytotile.api.openapi import Op, Param, describe
@@ -78,7 +79,7 @@ def list_uploads(request: Request, args: Args) -> Response:
 
 
 def _import(
-    request: Request, received: multipart.Received, upload_id: str | None = None
+    request: Request, received: multipart.Received, plan: Plan | None = None
 ) -> dict[str, Any]:
     try:
         from cytotile.importer.flow import import_file
@@ -86,13 +87,12 @@ def _import(
         raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
     ctx = context(request)
     settings = from_env(ImportSettings, root=ctx.settings.root)
-    path, filename = received.path, received.filename
-    if upload_id:  # announced in the answer, before the import
-        manifest = import_file(
-            ctx.storage, path, name=filename, settings=settings, upload_id=upload_id
-        )
-    else:
-        manifest = import_file(ctx.storage, path, name=filename, settings=settings)
+    plan = plan or Plan()  # an id announced before the import; the core's listener
+    given: dict[str, Any] = {"upload_id": plan.upload_id} if plan.upload_id else {}
+    if plan.listener is not None:
+        given["listeners"] = [plan.listener]
+    manifest = import_file(ctx.storage, received.path, name=received.filename, settings=settings,
+                           **given)  # fmt: skip
     known = {}
     for child in manifest.children:
         try:
@@ -125,18 +125,21 @@ async def upload(request: Request) -> Response:
         )
         if not files:
             raise MalformedBody("the form has no file (field files[] or file)")
+        plans = await run_in_threadpool(cytomine_core.plans, request, storage, files, fields)
         if fields.in_background:  # Cytomine's call without sync=true: answered at once (PIMS)
-            ids = [cytomine.new_upload_id() for _ in files]
-            answers = [cytomine.accepted(f, i, fields) for f, i in zip(files, ids, strict=True)]
+            answers = [cytomine.accepted(f, p, fields) for f, p in zip(files, plans, strict=True)]
             run_one = functools.partial(_import, request)
-            task = BackgroundTask(cytomine.import_later, run_one, storage, files, ids, fields, tmp)
+            task = BackgroundTask(
+                cytomine.import_later, run_one, storage, files, plans, fields, tmp
+            )
             handed_over = True  # the task removes the files once imported
             return JSON(answers, background=task)
-        results = [await run_in_threadpool(_import, request, f) for f in files]
+        done = [(await run_in_threadpool(_import, request, f, p), p)
+                for f, p in zip(files, plans, strict=True)]  # fmt: skip
     finally:
         if not handed_over:
             shutil.rmtree(tmp, ignore_errors=True)
-    return JSON([await run_in_threadpool(cytomine.answer, storage, r, fields) for r in results])
+    return JSON([await run_in_threadpool(cytomine.answer, storage, r, fields, p) for r, p in done])
 
 
 def delete_upload(request: Request, args: Args) -> Response:

@@ -1,31 +1,35 @@
-"""Calling a Cytomine core back during an import, as PIMS's Cytomine listener updates the
-core's ``UploadedFile`` at every step: a listener of the import events.
+"""The Cytomine listener: what PIMS's ``CytomineListener`` does in a core during an import, as a
+listener of the import events (:mod:`cytotile.importer.events`).
 
-With ``CYTOTILE_CORE_CALLBACK_URL`` (the core's API root, e.g. ``https://core/api``) each change
-of an upload's status is sent as ``PUT <url>/uploadedfile/<upload id>.json`` with the
-``UploadedFile`` members PIMS updates (``status`` as the core's numeric code, ``filename``,
-``originalFilename``, ``size``) and cytotile's own (``statusName``, ``reason``), signed as
-Cytomine's clients sign (``authorization: CYTOMINE <public key>:<signature>``, the key pair of
-``CYTOTILE_CORE_KEYS``, ``public:private``, never logged). A step's start sends its code
-(DETECTING_FORMAT 10, CONVERTING 30, ...), the end of the upload or of a final step its
-(UPLOADED 0, DEPLOYED 100, ERROR_FORMAT 11, ...); a status already sent is not sent again. A
-core that does not answer never fails the import (logged). What PIMS does besides (registering
-the ``UploadedFile`` at upload time, creating ``AbstractImage``, slices and ``ImageInstance``s)
-is left to do (docs/annotations.md, "Cytomine").
+The upload route registers the upload's ``UploadedFile`` in the core first
+(:mod:`cytotile.api.cytomine_core`): its id is what the core knows. Then, signed with this
+server's key pair (``CYTOTILE_CORE_KEYS``):
+
+- a step's start updates the ``UploadedFile``'s status (``PUT uploadedfile/<id>.json``, the whole
+  object as the core last answered it): DETECTING_FORMAT 10, EXTRACTING_DATA 20, CONVERTING 30
+  (which also creates the ``UploadedFile`` of the serving pyramid, a child, as PIMS registers its
+  converted file), DEPLOYING 40; each code once;
+- DEPLOYED: the converted child gets its size and CONVERTED (104); ``POST abstractimage.json``,
+  its ``AbstractSlice``s (``POST abstractslice.json``, by 15), the image's metadata as
+  properties (``POST domain/<class>/<id>/property.json``), the upload DEPLOYED (100) with its
+  format, the user's ``keys``/``values`` as properties, and an ``ImageInstance`` in each project
+  (``POST imageinstance.json``); ``images`` keeps what the core answered (PIMS's sync answer);
+- an ERROR_* status is set on the file and its parents (PIMS propagates errors); EXTRACTED 102;
+- an archive's member (another upload id) gets its own ``UploadedFile``, child of the archive's.
+
+A core that is down or refuses never fails the import (logged); a DEPLOYED upload whose images
+the core refused is marked ERROR_DEPLOYMENT there.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.parse
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from cytotile.cytomine_hmac import sign, text_to_sign
-
 if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
+    from cytotile.cytomine_core import CoreClient
     from cytotile.importer.events import ImportEvent
+    from cytotile.storage.base import Storage
 
 log = logging.getLogger("cytotile.import")
 
@@ -35,68 +39,158 @@ CODES = {
     "ERROR_EXTRACTION": 21, "CONVERTING": 30, "ERROR_CONVERSION": 31, "DEPLOYING": 40,
     "ERROR_DEPLOYMENT": 41, "DEPLOYED": 100, "EXTRACTED": 102, "CONVERTED": 104,
 }  # fmt: skip
-#: statuses sent when recorded as ended: the upload itself, and the final ones
-AT_END = {"UPLOADED", "DEPLOYED", "EXTRACTED", "CONVERTED"}
+AT_START = ("DETECTING_FORMAT", "EXTRACTING_DATA", "CONVERTING", "DEPLOYING")
 
 
-class CoreCallback:
-    """A listener: one signed ``PUT`` to the core per status change of an upload."""
+class CytomineListener:
+    """The core's side of one upload (and of its archive's members)."""
 
-    def __init__(self, url: str, keys: str, timeout_s: float = 5.0) -> None:
-        public, sep, private = keys.partition(":")
-        if not sep or not public.strip() or not private.strip():
-            raise ValueError("CYTOTILE_CORE_KEYS: public:private is expected")
-        self.url = url.rstrip("/")
-        self.public, self.private = public.strip(), private.strip()
-        self.timeout_s = timeout_s
-        self.sent: dict[str, int] = {}  # upload id -> last code sent
-        self.names: dict[str, dict[str, Any]] = {}  # upload id -> name and size, once known
+    def __init__(
+        self,
+        core: CoreClient,
+        storage: Storage,
+        upload_id: str,
+        uploaded_file: dict[str, Any],
+        projects: tuple[int, ...] = (),
+        properties: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.core, self.storage, self.upload_id = core, storage, upload_id
+        self.projects, self.properties = projects, properties
+        self.files: dict[str, dict[str, Any]] = {upload_id: uploaded_file}  # upload id -> UF
+        self.converted: dict[str, dict[str, Any]] = {}  # upload id -> its pyramid's UF
+        self.sent: dict[str, int] = {}  # upload id -> last status code sent
+        self.images: list[dict[str, Any]] = []  # {"image": ..., "imageInstances": [...]}
+
+    @property
+    def uploaded_file(self) -> dict[str, Any]:
+        return self.files[self.upload_id]
 
     def __call__(self, event: ImportEvent) -> None:
-        step = event.step
-        if event.upload_id not in self.names or "size" in event.details:
-            known = self.names.setdefault(event.upload_id, {})
-            known.update({k: v for k, v in event.details.items() if k in ("size", "name")})
-        wanted = event.phase == "start" or (
-            event.phase == "end" and (step in AT_END or step.startswith("ERROR_"))
-        )
-        code = CODES.get(step)
-        if not wanted or code is None or self.sent.get(event.upload_id) == code:
-            return
-        body = {
-            "id": event.upload_id,
-            "status": code,
-            "statusName": step,
-            "reason": event.details.get("reason"),
-            **self._file(event.upload_id),
-        }
-        if self.put(f"/uploadedfile/{urllib.parse.quote(event.upload_id)}.json", body):
-            self.sent[event.upload_id] = code
+        from cytotile.cytomine_core import CoreError
 
-    def _file(self, upload_id: str) -> dict[str, Any]:
-        known = self.names.get(upload_id, {})
-        name = known.get("name")
-        found = {"size": known.get("size")}
-        if name:
-            found |= {"originalFilename": name, "filename": f"{upload_id}/{name}"}
-        return found
-
-    def put(self, path: str, body: dict[str, Any]) -> bool:
-        """True when the core accepted it; never raises."""
-        import urllib.request
-
-        url = self.url + path
-        target = urllib.parse.urlsplit(url)
-        signed = target.path + (f"?{target.query}" if target.query else "")
-        date, kind = formatdate(usegmt=True), "application/json"
-        signature = sign(self.private, text_to_sign("PUT", "", kind, date, signed))
-        headers = {"Content-Type": kind, "Date": date, "Accept": "application/json",
-                   "Authorization": f"CYTOMINE {self.public}:{signature}"}  # fmt: skip
-        data = json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, headers=headers, method="PUT")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s):
-                return True
-        except OSError as exc:  # URLError and HTTPError included
-            log.warning("core callback %s %s failed: %s", body["id"], body["statusName"], exc)
-            return False
+            self._handle(event.upload_id, event.step, event.phase)
+        except CoreError as exc:
+            log.warning("core %s %s %s: %s", event.upload_id, event.step, event.phase, exc)
+
+    def _handle(self, upload_id: str, step: str, phase: str) -> None:
+        if phase not in ("start", "end") or not self._known(upload_id):
+            return
+        if phase == "start" and step in AT_START:
+            if step == "CONVERTING":
+                self._start_conversion(upload_id)
+            self._status(upload_id, CODES[step])
+        elif phase == "end" and step == "DEPLOYED":
+            self._deployed(upload_id)
+        elif phase == "end" and step == "EXTRACTED":
+            self._status(upload_id, CODES[step])
+        elif phase == "end" and step.startswith("ERROR_"):
+            self._error(upload_id, CODES.get(step, CODES["ERROR_DEPLOYMENT"]))
+
+    def _known(self, upload_id: str) -> bool:
+        """An archive's member is registered at its first event after it is stored."""
+        if upload_id in self.files:
+            return True
+        from cytotile.errors import ImageNotFound
+        from cytotile.importer.core_models import uploaded_file
+        from cytotile.manifest import Manifest
+
+        try:
+            manifest = Manifest.load(self.storage, upload_id)
+        except ImageNotFound:
+            return False  # not stored yet
+        parent = self.files.get(manifest.parent or "", self.uploaded_file)
+        body = uploaded_file(parent, manifest.original_name,
+                             f"{upload_id}/{manifest.original_name}", manifest.size,
+                             CODES["UPLOADED"], parent.get("id"))  # fmt: skip
+        self.files[upload_id] = self.core.saved("POST", "uploadedfile.json", body, "uploadedfile")
+        return True
+
+    def _status(self, upload_id: str, code: int, **changes: Any) -> None:
+        if self.sent.get(upload_id) == code and not changes:
+            return
+        self.files[upload_id] = self._put({**self.files[upload_id], **changes, "status": code})
+        self.sent[upload_id] = code
+
+    def _put(self, uf: dict[str, Any]) -> dict[str, Any]:
+        return self.core.saved("PUT", f"uploadedfile/{uf['id']}.json", uf, "uploadedfile")
+
+    def _start_conversion(self, upload_id: str) -> None:
+        from cytotile.importer.core_models import uploaded_file
+        from cytotile.manifest import PYRAMID_NAME
+
+        parent = self.files[upload_id]
+        body = uploaded_file(parent, PYRAMID_NAME.rsplit("/", 1)[-1], f"{upload_id}/{PYRAMID_NAME}",
+                             0, CODES["CONVERTING"], parent["id"])  # fmt: skip
+        self.converted[upload_id] = self.core.saved(
+            "POST", "uploadedfile.json", body, "uploadedfile"
+        )
+
+    def _deployed(self, upload_id: str) -> None:
+        from cytotile.cytomine_core import CoreError
+        from cytotile.manifest import Manifest, pyramid_key
+
+        # as last saved (at the last step's start): the image's metadata and format are in it
+        manifest = Manifest.load(self.storage, upload_id)
+        if upload_id in self.converted:
+            size = self.storage.size(pyramid_key(upload_id))
+            pyramid = {**self.converted[upload_id], "size": size}
+            self.converted[upload_id] = self._put({**pyramid, "status": CODES["CONVERTED"]})
+        try:
+            self._register_image(upload_id, manifest.image or {}, manifest)
+        except CoreError:
+            self._status(upload_id, CODES["ERROR_DEPLOYMENT"])
+            raise
+
+    def _register_image(self, upload_id: str, image: dict[str, Any], manifest: Any) -> None:
+        from cytotile.importer import core_models as models
+
+        uf = self.files[upload_id]
+        body = models.abstract_image(
+            image, uf["id"], uf.get("originalFilename") or manifest.original_name
+        )
+        ai = self.core.saved("POST", "abstractimage.json", body, "abstractimage")
+        for chunk in models.chunks(models.abstract_slices(image, ai["id"], uf["id"])):
+            self.core.post("abstractslice.json", chunk)
+        self._save_properties(ai, list((image.get("raw_metadata") or {}).items()))
+        self._status(upload_id, CODES["DEPLOYED"], contentType=manifest.format_id or "")
+        self._save_properties(ai, list(self.properties))
+        instances = []
+        for project in self.projects:
+            body = {"baseImage": ai["id"], "project": project}
+            instances.append(self.core.saved("POST", "imageinstance.json", body, "imageinstance"))
+        self.images.append({"upload_id": upload_id, "image": ai, "imageInstances": instances})
+
+    def _save_properties(self, ai: dict[str, Any], pairs: list[tuple[str, Any]]) -> None:
+        """By 15; a refused chunk is logged and the others saved (PIMS: a partial upload does
+        not fail the import)."""
+        from cytotile.cytomine_core import CoreError
+        from cytotile.importer import core_models as models
+
+        for chunk in models.chunks(models.properties(ai, pairs)):
+            try:
+                self.core.post(models.property_uri(ai), chunk)
+            except CoreError as exc:
+                log.warning("core: properties of abstract image %s: %s", ai["id"], exc)
+
+    def _error(self, upload_id: str, code: int) -> None:
+        pyramid = self.converted.get(upload_id)
+        if pyramid is not None and pyramid.get("status") == CODES["CONVERTING"]:
+            self.converted[upload_id] = self._put({**pyramid, "status": code})
+        self._status(upload_id, code)
+        parent_id = self.files[upload_id].get("parent")
+        parent = next((k for k, f in self.files.items() if f.get("id") == parent_id), None)
+        if parent is not None and parent != upload_id:
+            self._error(parent, code)  # PIMS propagates an error to the parents
+
+    def current(self) -> dict[str, Any]:
+        """The upload's ``UploadedFile`` as the core has it now (fetched, as PIMS answers a sync
+        upload), or as last answered when the core cannot be asked."""
+        from cytotile.cytomine_core import CoreError
+
+        try:
+            found = self.core.get(f"uploadedfile/{self.uploaded_file['id']}.json")
+        except CoreError as exc:
+            log.warning("core: uploaded file %s: %s", self.uploaded_file["id"], exc)
+            return self.uploaded_file
+        return found if isinstance(found, dict) else self.uploaded_file

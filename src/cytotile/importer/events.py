@@ -66,14 +66,11 @@ class WebhookListener:
 
 
 def configured(settings: Any) -> list[Listener]:
-    """The listeners ``settings`` (an ImportSettings) asks for: a webhook, a Cytomine core."""
+    """The listeners ``settings`` (an ImportSettings) asks for: a webhook. (A Cytomine core's
+    listener is the upload route's, once the upload is registered there: core_callback.py.)"""
     found: list[Listener] = []
     if settings.webhook_url:
         found.append(WebhookListener(settings.webhook_url))
-    if settings.core_callback_url:
-        from cytotile.importer.core_callback import CoreCallback
-
-        found.append(CoreCallback(settings.core_callback_url, settings.core_keys))
     return found
 
 
