@@ -141,3 +141,25 @@ def test_slices_of_a_multichannel_stack_and_of_rgb() -> None:
     )
     assert one["channelName"] == "R|G|B" and "channelColor" not in one
     assert [len(c) for c in core_models.chunks([{}] * 40)] == [15, 15, 10]
+
+
+def test_an_archives_images_get_their_own_uploaded_files(tmp_path: Path, core: Core) -> None:
+    import zipfile
+
+    src = tmp_path / "two.zip"
+    with zipfile.ZipFile(src, "w") as archive:
+        for name, width in (("a.png", 120), ("b.png", 90)):
+            archive.writestr(name, tissue(width, 80).pngsave_buffer())
+    manifest, hearer = run(tmp_path, core, src)
+    assert manifest.status is Status.EXTRACTED, manifest.reason
+    root_id = hearer.uploaded_file["id"]
+    assert core.of("PUT", rf"uploadedfile/{root_id}\.json")[-1]["body"]["status"] == 102
+    members = [
+        c["body"] for c in core.of("POST", r"/uploadedfile\.json") if c["body"]["status"] == 0
+    ]
+    assert sorted(m["originalFilename"] for m in members) == ["a.png", "b.png"]
+    assert all(m["parent"] == root_id and m["storage"] == 12 for m in members)
+    widths = sorted(i["image"]["width"] for i in hearer.images)
+    assert widths == [90, 120] and all(len(i["imageInstances"]) == 2 for i in hearer.images)
+    ai_files = {c["body"]["uploadedFile"] for c in core.of("POST", r"abstractimage\.json")}
+    assert root_id not in ai_files and len(ai_files) == 2  # each image on its member's file
