@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent
 JPEGLIB_IMPORT_VERSION = "6b"  # what ``import jpeglib`` binds (jpeglib/__init__.py)
-RETILE = ROOT / "src" / "cytotile" / "importer" / "retile.py"
+RETILE = ROOT / "src" / "cytotile" / "importer" / "dctcodec.py"  # JPEGLIB_VERSION
 
 
 def jpeglib_version(source: Path = RETILE) -> str:

@@ -65,3 +65,21 @@ def test_import_serves_the_source(tmp_path: Path, encoder: Encoder, method: str)
                 baselines.append(single_encode_loss(part))
         # no worse than one 4:2:0 encode of the true tier at the lowest quality used, plus 1
         assert float(np.mean(mads)) <= float(np.mean(baselines)) + 1.0, (level, mads, baselines)
+
+
+def test_histogram_is_the_sources(tmp_path: Path) -> None:
+    """The DCT path's complete histogram (from its one decode of the source's tiles) is the one
+    libvips computes from its own read of the source: every bin, min and max."""
+    from cytotile.importer.histograms import plane_histogram
+    from cytotile.importer.jpegpath import write_jpeg_pyramid
+    from cytotile.importer.retile import probe
+    from cytotile.pyramid import normalized_sizes
+    from cytotile.tiff.layout import PyramidHeader
+
+    src = write_jpeg_tiff(tmp_path / "slide.tif", texture(WIDTH, HEIGHT), 240, libjpeg(75))
+    sizes = normalized_sizes(WIDTH, HEIGHT)
+    header = PyramidHeader(WIDTH, HEIGHT, len(sizes), n_samples=3)
+    out = tmp_path / "pyramid.tif"
+    _, bands = write_jpeg_pyramid(probe(src), out, header, sizes, 85, tmp_path)
+    assert bands == plane_histogram(pyvips.Image.tiffload(str(src)))
+    assert [b["min"] < b["max"] for b in bands] == [True] * 3

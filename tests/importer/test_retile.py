@@ -10,6 +10,8 @@ import pyvips
 import simplejpeg
 
 from cytotile.importer import jpegmarkers as jm
+from cytotile.importer import retile as retile_module
+from cytotile.importer.dctcodec import Codec
 from cytotile.importer.retile import NotRetilable, probe, retile
 from tests.helpers.jpegtiff import libjpeg, sampled, texture, write_jpeg_tiff
 
@@ -135,3 +137,41 @@ def test_quality_estimate() -> None:
     for quality in (30, 50, 75, 85, 95):
         stream = libjpeg(quality)(texture(64, 64), 0)
         assert jm.estimate_quality(jm.quant_tables(stream)[0]) == quality
+
+
+def test_threads_and_bands_do_not_change_the_tiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bands of rows re-tiled by several threads give the same tiles, in the same order, as one
+    thread (each band reads the source rows it needs itself)."""
+    src = write_jpeg_tiff(tmp_path / "src.tif", texture(WIDTH, HEIGHT), SOURCE_TILE, libjpeg(75))
+    level = probe(src)
+    monkeypatch.setattr(retile_module, "BAND_ROWS", 1)  # 3 bands of 1 row
+    one = [(t.tx, t.ty, t.padded, t.exact) for t in retile(level, tmp_path, threads=1)]
+    three = [(t.tx, t.ty, t.padded, t.exact) for t in retile(level, tmp_path, threads=3)]
+    assert one == three
+    assert [(tx, ty) for tx, ty, _, _ in one] == [(tx, ty) for ty in range(3) for tx in range(4)]
+
+
+def test_codec_round_trip(tmp_path: Path) -> None:
+    """Coefficients read and written back decode to the same pixels, exactly."""
+    stream = libjpeg(75)(texture(240, 240), 0)
+    frame = jm.frame(stream)
+    assert frame is not None
+    codec = Codec(frame, "JCS_YCbCr", tmp_path)
+    try:
+        comps = codec.read(stream, 240, 240)
+        assert [c.shape for c in comps] == [(30, 30, 8, 8), (15, 15, 8, 8), (15, 15, 8, 8)]
+        again = codec.write(comps, 240, 240)
+        back = codec.read(again, 240, 240)
+        assert all(np.array_equal(a, b) for a, b in zip(back, comps, strict=True))
+        assert np.array_equal(simplejpeg.decode_jpeg(again), simplejpeg.decode_jpeg(stream))
+        # a partial MCU: libjpeg's own block counts (no dummy blocks)
+        assert [c.shape[:2] for c in codec.read(codec.write(comps, 200, 100), 200, 100)] == [
+            (13, 25),
+            (7, 13),
+            (7, 13),
+        ]
+    finally:
+        codec.close()
+    assert not codec.path.exists()

@@ -162,12 +162,12 @@ def convert_jpeg_tiled(
         return None
     room = 16 * meta.n_samples  # for the stats, known once the pyramid is written
     try:
-        index_size = write_jpeg_pyramid(level, out_path, header, sizes, quality, workdir, room)
+        args = (level, out_path, header, sizes, quality, workdir, room)
+        index_size, bands = write_jpeg_pyramid(*args)
     except NotRetilable as exc:
         log.info("re-encode path for %s: %s", level.path.name, exc)
         return None
-    with decoding("image"):
-        planes = [{"c": 0, "z": 0, "t": 0, "channels": plane_histogram(source.plane(0, 0, 0))}]
+    planes = [{"c": 0, "z": 0, "t": 0, "channels": bands}]
     with_stats = replace(header, extra={**header.extra})
     with_stats.extra["stats"] = channel_stats(planes, meta.n_samples)
     rewrite_header(out_path, header, with_stats, room)

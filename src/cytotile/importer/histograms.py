@@ -24,8 +24,16 @@ def plane_histogram(image: pyvips.Image) -> list[dict[str, Any]]:
     counts = image.hist_find().numpy().reshape(-1, image.bands)  # (values, bands)
     size = 256 if image.format == "uchar" else 65536
     counts = np.pad(counts, ((0, size - counts.shape[0]), (0, 0)))
+    return bands_of(counts)
+
+
+def bands_of(counts: Any) -> list[dict[str, Any]]:
+    """Per band of ``counts`` (values, bands: 256 or 65536 values): exact min and max, bins."""
+    import numpy as np
+
+    size = counts.shape[0]
     bands = []
-    for b in range(image.bands):
+    for b in range(counts.shape[1]):
         found = np.flatnonzero(counts[:, b])  # exact bounds, before any folding
         lo, hi = (int(found[0]), int(found[-1])) if found.size else (0, 0)
         bins = counts[:, b]

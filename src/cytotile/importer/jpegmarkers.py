@@ -159,3 +159,19 @@ def mark_rgb(stream: bytes) -> bytes:
     if rest != -1:
         raise ValueError("JPEG stream without a scan")
     return b"".join(parts)
+
+
+def drop_app(stream: bytes) -> bytes:
+    """``stream`` without its APPn segments (libjpeg then takes 3 components for YCbCr, as
+    libtiff tells it to for photometric YCbCr, whatever JFIF or Adobe markers said)."""
+    seg = segments(stream)
+    if not any(0xE0 <= marker <= 0xEF for marker, _, _ in seg):
+        return stream
+    parts = [b"\xff\xd8"]
+    for marker, start, end in seg[1:]:
+        if marker == SOS:
+            parts.append(stream[start:])
+            break
+        if not 0xE0 <= marker <= 0xEF:
+            parts.append(stream[start:end])
+    return b"".join(parts)

@@ -1,27 +1,25 @@
 """The serving pyramid of a JPEG-tiled source: level 0 re-tiled losslessly, lower tiers once.
 
 Level 0 is re-tiled in the DCT domain (:mod:`cytotile.importer.retile`): the source's own
-coefficients, so no generation loss and about the source's size. Level 1 comes from the 1/2
-scaled decoding of those tiles, each further tier from the one above
-(:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality matched to the source's (see
-``docs/quality.md``). The full-resolution level is never decoded at full size.
+coefficients, so no generation loss and about the source's size. Beside it, in another thread,
+the source's tiles are decoded once for the complete histogram and level 1 (their 2x2 mean),
+each further tier from the one above (:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality
+matched to the source's (see ``docs/quality.md``). Nothing is decoded twice.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from cytotile.importer.lower import builders, half_decode
+from cytotile.importer.histograms import bands_of
+from cytotile.importer.lower import TierBuilder, builders, halve, source_strips
 from cytotile.importer.retile import JpegLevel, retile
-from cytotile.pyramid import TILE_SIZE
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
@@ -32,6 +30,25 @@ def lower_quality(level: JpegLevel, quality: int) -> int:
     return max(MIN_LOWER_QUALITY, min(quality, level.quality))
 
 
+def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> None:
+    """The lower tiers and the complete histogram from one decode of the source's tiles (run
+    beside the re-tiling); ``out`` gets the histogram's bands, or the exception."""
+    import numpy as np
+    import pyvips
+
+    try:
+        counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
+        for strip in source_strips(level):
+            height, width, bands = strip.shape
+            image = pyvips.Image.new_from_memory(strip.data, width, height, bands, "uchar")
+            counts += image.hist_find().numpy().reshape(-1, bands)
+            if 1 in chain:
+                chain[1].feed(halve(strip))
+        out.append(bands_of(counts))
+    except BaseException as exc:  # handed to the caller's thread
+        out.append(exc)
+
+
 def write_jpeg_pyramid(
     level: JpegLevel,
     out_path: Path,
@@ -40,17 +57,17 @@ def write_jpeg_pyramid(
     quality: int,
     workdir: Path | None = None,
     reserve: int = 0,
-) -> int:
-    """Write the single-plane pyramid of ``level``; returns the index size.
+) -> tuple[int, list[dict[str, Any]]]:
+    """Write the single-plane pyramid of ``level``; returns the index size and the level's
+    complete histogram (per band, as :func:`~cytotile.importer.histograms.plane_histogram`).
 
     Raises :class:`~cytotile.importer.retile.NotRetilable` (nothing written) when a tile turns
     out not to qualify."""
-    import numpy as np
-
     n_samples = len(level.frame.components)
     grey = n_samples == 1
     y_sampling = level.frame.components[0][1:3]
     lower_q = lower_quality(level, quality)
+    lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="cytotile-jpeg-", dir=workdir) as tmp:
         spool_path = Path(tmp, "tiles.bin")
         with spool_path.open("wb") as spool:
@@ -62,23 +79,24 @@ def write_jpeg_pyramid(
 
                 def sink(lvl: int, tx: int, ty: int, data: bytes, exact: bytes | None) -> None:
                     nonlocal pos
-                    spool.write(data)
-                    tiles[lvl].append((fd, pos, len(data)))
-                    pos += len(data)
-                    if exact is not None:
-                        edges[lvl].append(exact)
+                    with lock:  # level 0 and the lower tiers come from two threads
+                        spool.write(data)
+                        tiles[lvl].append((fd, pos, len(data)))
+                        pos += len(data)
+                        if exact is not None:
+                            edges[lvl].append(exact)
 
                 chain = builders(sizes, lower_q, sink)
-                row: list[np.ndarray] = []
-                for tile in retile(level, Path(tmp)):
-                    sink(0, tile.tx, tile.ty, tile.padded, tile.exact)
-                    if 1 in chain:
-                        w = min(TILE_SIZE, level.width - tile.tx * TILE_SIZE)
-                        h = min(TILE_SIZE, level.height - tile.ty * TILE_SIZE)
-                        row.append(half_decode(tile.padded, w, h, grey))
-                        if len(row) * TILE_SIZE >= level.width:
-                            chain[1].feed(np.concatenate(row, axis=1))
-                            row = []
+                found: list[Any] = []
+                lower = threading.Thread(target=_lower, args=(level, chain, found), daemon=True)
+                lower.start()
+                try:
+                    for tile in retile(level, Path(tmp)):
+                        sink(0, tile.tx, tile.ty, tile.padded, tile.exact)
+                finally:
+                    lower.join()
+                if isinstance(found[0], BaseException):
+                    raise found[0]
                 spool.flush()
                 photometric = 1 if grey else 6
                 l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, None, y_sampling)
@@ -87,6 +105,6 @@ def write_jpeg_pyramid(
                     ifds.append(jpeg_ifd(k, sizes[k], n_samples, photometric, chain[k].tables))
                 for k, ifd in enumerate(ifds):
                     ifd.tiles, ifd.edges = tiles[k], edges[k]
-                return write_ifds(out_path, ifds, header, reserve)
+                return write_ifds(out_path, ifds, header, reserve), found[0]
             finally:
                 os.close(fd)

@@ -1,15 +1,17 @@
 """The serving pyramid's lower tiers, from its full-resolution JPEG tiles, in bounded memory.
 
-Level 1 comes from libjpeg's scaled decoding (1/2) of each level-0 tile: the reduced IDCT of
-its coefficients, which costs a fraction of a full decode. Each further tier is the previous one
-halved (2x2 mean, the last odd row/column averaged with itself: the normalized tier sizes round
-up). Every tier is streamed one row of tiles at a time and encoded once, YCbCr 4:2:0 (or grey),
-at the given quality: the tiles share one set of tables (TIFF ``JPEGTables``).
+The source's full-resolution tiles are decoded once, as libtiff decodes them (the complete
+histogram needs every pixel anyway: no second decode by libvips); level 1 is their 2x2 mean, each
+further tier the previous one halved (the last odd row/column averaged with itself: the
+normalized tier sizes round up): the box-downsampled read the tiers are measured against.
+Every tier is streamed one row of tiles at a time and encoded once, YCbCr 4:2:0 (or grey), at
+the given quality: the tiles share one set of tables (TIFF ``JPEGTables``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,8 @@ from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from cytotile.importer.retile import JpegLevel
 
 #: (level, tile_tx, tile_ty, padded 256x256 abbreviated stream, exact-size complete stream|None)
 TileSink = Callable[[int, int, int, bytes, bytes | None], None]
@@ -133,24 +137,29 @@ def builders(sizes: list[tuple[int, int]], quality: int, sink: TileSink) -> dict
     return chain
 
 
-def half_decode(stream: bytes, width: int, height: int, grey: bool) -> np.ndarray:
-    """Level-1 pixels of a level-0 tile whose exact size is ``width`` x ``height``: libjpeg's
-    1/2 scaled decoding (a reduced IDCT: a fraction of a full decode), cropped to the halved
-    size (rounded up). Measured on CMU-1-Small-Region against 2x2 means of the full decode:
-    the same mean difference to OpenSlide's box-downsampled read (3.35 vs 3.33 at level 1)."""
+def source_strips(level: JpegLevel) -> Iterator[np.ndarray]:
+    """The level's pixels, one row of its tiles at a time (height, width, samples), each tile
+    decoded as libtiff (so OpenSlide and libvips) decodes it: alone, its components read as the
+    TIFF's photometric says (RGB-coded or YCbCr), cropped at the image's edge."""
+    import numpy as np
     import simplejpeg
 
-    half = TILE_SIZE // 2
+    grey = level.photometric == 1
+    fd = os.open(level.path, os.O_RDONLY)
     try:
-        pixels = simplejpeg.decode_jpeg(
-            stream,
-            colorspace="GRAY" if grey else "RGB",
-            min_factor=2,
-            min_height=half,
-            min_width=half,
-        )
-    except ValueError as exc:
-        raise ConversionError(f"cannot decode a re-tiled tile: {exc}") from exc
-    pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
-    cropped: np.ndarray = pixels[: ceil_div(height, 2), : ceil_div(width, 2)]
-    return cropped
+        for ty in range(level.n_ty):
+            height = min(level.tile_height, level.height - ty * level.tile_height)
+            row = []
+            for tx in range(level.n_tx):
+                width = min(level.tile_width, level.width - tx * level.tile_width)
+                stream = level.stream(fd, ty * level.n_tx + tx)
+                # libtiff sets the colour space from the photometric, whatever the markers say
+                stream = jm.mark_rgb(stream) if level.photometric == 2 else jm.drop_app(stream)
+                try:
+                    pixels = simplejpeg.decode_jpeg(stream, colorspace="GRAY" if grey else "RGB")
+                except ValueError as exc:
+                    raise ConversionError(f"cannot decode source tile {tx},{ty}: {exc}") from exc
+                row.append(pixels.reshape(pixels.shape[0], pixels.shape[1], -1)[:height, :width])
+            yield np.concatenate(row, axis=1)
+    finally:
+        os.close(fd)

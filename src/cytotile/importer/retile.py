@@ -13,19 +13,21 @@ or while re-tiling (a tile with other tables): the caller then takes the re-enco
 from __future__ import annotations
 
 import os
-import tempfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cytotile.importer import jpegmarkers as jm
+from cytotile.importer.dctcodec import JPEGLIB_VERSION, Codec, CodecError
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
     import numpy as np
 
-JPEGLIB_VERSION = "turbo210"  # the libjpeg build of jpeglib used (libjpeg-turbo 2.1.0)
+__all__ = ["JPEGLIB_VERSION", "JpegLevel", "NotRetilable", "RetiledTile", "probe", "retile"]
 
 
 class NotRetilable(Exception):
@@ -131,11 +133,10 @@ def probe(path: Path, page_index: int = 0) -> JpegLevel:
 class _Reader:
     """Coefficients of source tiles, one row of tiles kept at a time (bounded memory)."""
 
-    def __init__(self, level: JpegLevel, tmp: Path) -> None:
-        self.level, self.tmp = level, tmp
+    def __init__(self, level: JpegLevel, codec: Codec) -> None:
+        self.level, self.codec = level, codec
         self.fd = os.open(level.path, os.O_RDONLY)
         self.rows: dict[int, list[list[np.ndarray]]] = {}
-        self.qt: Any = None
 
     def row(self, ty: int) -> list[list[np.ndarray]]:
         if ty not in self.rows:
@@ -145,9 +146,6 @@ class _Reader:
         return self.rows[ty]
 
     def _tile(self, index: int) -> list[np.ndarray]:
-        import jpeglib
-        import numpy as np
-
         stream = self.level.stream(self.fd, index)
         try:
             frame = jm.frame(stream)
@@ -157,20 +155,12 @@ class _Reader:
             raise NotRetilable(f"tile {index} is coded differently")
         if frame.components != self.level.frame.components:
             raise NotRetilable(f"tile {index} has other components or sampling")
-        path = self.tmp / "in.jpg"
-        path.write_bytes(stream)
+        if (frame.width, frame.height) != (self.level.tile_width, self.level.tile_height):
+            raise NotRetilable(f"tile {index}'s frame size differs from the tile size")
         try:
-            dct = jpeglib.read_dct(str(path))
-            dct.load()
-        except Exception as exc:  # libjpeg's complaint, as OSError or similar
-            raise NotRetilable(f"tile {index}: libjpeg cannot read it: {exc}") from exc
-        qt = np.asarray(dct.qt)
-        if self.qt is None:
-            self.qt = qt
-        elif qt.shape != self.qt.shape or not np.array_equal(qt, self.qt):
-            raise NotRetilable(f"tile {index} has other quantization tables")
-        comps = [dct.Y] + ([dct.Cb, dct.Cr] if dct.has_chrominance else [])
-        return [np.asarray(c) for c in comps]
+            return self.codec.read(stream, frame.width, frame.height)
+        except CodecError as exc:
+            raise NotRetilable(f"tile {index}: {exc}") from exc
 
     def close(self) -> None:
         os.close(self.fd)
@@ -212,45 +202,11 @@ def _assemble(
     return out
 
 
-def _encode(level: JpegLevel, reader: _Reader, comps: list[np.ndarray], w: int, h: int) -> bytes:
-    import jpeglib
-    import numpy as np
-
-    frame = level.frame
-    grey = len(comps) == 1
-    # libjpeg's own block counts (it adds the partial MCU's dummy blocks itself)
-    hmax = max(c[1] for c in frame.components)
-    vmax = max(c[2] for c in frame.components)
-    comps = [
-        np.ascontiguousarray(blocks[: ceil_div(h * c[2], 8 * vmax), : ceil_div(w * c[1], 8 * hmax)])
-        for blocks, c in zip(comps, frame.components, strict=True)
-    ]
-    samp = np.array([[c[2], c[1]] for c in frame.components], dtype=np.int32)
-    dct = jpeglib.DCTJPEG(
-        path=None,
-        content=None,
-        height=h,
-        width=w,
-        block_dims=np.array([c.shape[:2] for c in comps], dtype=np.int32),
-        samp_factor=samp,
-        jpeg_color_space=jpeglib.Colorspace[level.colorspace],
-        num_scans=1,
-        quant_tbl_no=np.array([c[3] for c in frame.components]),
-        markers=[],
-        huffmans=None,
-        Y=comps[0],
-        Cb=None if grey else comps[1],
-        Cr=None if grey else comps[2],
-        K=None,
-        qt=reader.qt,
-        progressive_mode=False,
-    )
-    path = reader.tmp / "out.jpg"
+def _encode(level: JpegLevel, codec: Codec, comps: list[np.ndarray], w: int, h: int) -> bytes:
     try:
-        dct.write_dct(str(path), flags=["+OPTIMIZE_CODING"])
-    except Exception as exc:
-        raise NotRetilable(f"libjpeg cannot write the re-tiled coefficients: {exc}") from exc
-    data = path.read_bytes()
+        data = codec.write(comps, w, h)
+    except CodecError as exc:
+        raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
     return jm.mark_rgb(data) if level.colorspace == "JCS_RGB" else data
 
 
@@ -262,26 +218,73 @@ class RetiledTile:
     exact: bytes | None  # the exact-size JPEG of a partial edge tile
 
 
-def retile(level: JpegLevel, workdir: Path | None = None) -> Iterator[RetiledTile]:
-    """The 256x256 tiles of the level, row-major, each a complete JPEG stream."""
-    import jpeglib
+#: rows of output tiles re-tiled by one task (a source row at each band's seam is read twice)
+BAND_ROWS = 8
 
-    jpeglib.version.set(JPEGLIB_VERSION)
-    n_tx, n_ty = ceil_div(level.width, TILE_SIZE), ceil_div(level.height, TILE_SIZE)
-    with tempfile.TemporaryDirectory(prefix="cytotile-retile-", dir=workdir) as tmp:
-        reader = _Reader(level, Path(tmp))
+
+def workers() -> int:
+    """Threads for the re-tiling: the CPUs this process may run on (libjpeg releases the GIL)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _band(level: JpegLevel, rows: range, workdir: Path | None, qt: Any) -> list[RetiledTile]:
+    """The re-tiled tiles of output rows ``rows``, with a codec of its own."""
+    codec = Codec(level.frame, level.colorspace, workdir)
+    codec.qt = qt
+    reader = _Reader(level, codec)
+    out = []
+    try:
+        for ty in rows:
+            for tx in range(ceil_div(level.width, TILE_SIZE)):
+                x0, y0 = tx * TILE_SIZE, ty * TILE_SIZE
+                w = min(TILE_SIZE, level.width - x0)
+                h = min(TILE_SIZE, level.height - y0)
+                full = _assemble(level, reader, x0, y0, TILE_SIZE, TILE_SIZE)
+                padded = _encode(level, codec, full, TILE_SIZE, TILE_SIZE)
+                exact = None
+                if (w, h) != (TILE_SIZE, TILE_SIZE):
+                    part = _assemble(level, reader, x0, y0, w, h)
+                    exact = _encode(level, codec, part, w, h)
+                out.append(RetiledTile(tx, ty, padded, exact))
+    finally:
+        reader.close()
+        codec.close()
+    return out
+
+
+def retile(
+    level: JpegLevel, workdir: Path | None = None, threads: int | None = None
+) -> Iterator[RetiledTile]:
+    """The 256x256 tiles of the level, row-major, each a complete JPEG stream; bands of rows
+    are re-tiled by ``threads`` threads (default: :func:`workers`), a few bands ahead at most
+    (bounded memory)."""
+    first = Codec(level.frame, level.colorspace, workdir)
+    try:  # the level's tables: every tile read must have them
+        first.read(level.stream_of(0), level.tile_width, level.tile_height)
+    except CodecError as exc:
+        raise NotRetilable(f"tile 0: {exc}") from exc
+    finally:
+        first.close()
+    n_ty = ceil_div(level.height, TILE_SIZE)
+    bands = [range(y, min(n_ty, y + BAND_ROWS)) for y in range(0, n_ty, BAND_ROWS)]
+    threads = threads or workers()
+    if threads == 1:
+        for rows in bands:
+            yield from _band(level, rows, workdir, first.qt)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="retile") as pool:
+        pending: deque[Future[list[RetiledTile]]] = deque()
+        todo = iter(bands)
         try:
-            for ty in range(n_ty):
-                for tx in range(n_tx):
-                    x0, y0 = tx * TILE_SIZE, ty * TILE_SIZE
-                    w = min(TILE_SIZE, level.width - x0)
-                    h = min(TILE_SIZE, level.height - y0)
-                    full = _assemble(level, reader, x0, y0, TILE_SIZE, TILE_SIZE)
-                    padded = _encode(level, reader, full, TILE_SIZE, TILE_SIZE)
-                    exact = None
-                    if (w, h) != (TILE_SIZE, TILE_SIZE):
-                        part = _assemble(level, reader, x0, y0, w, h)
-                        exact = _encode(level, reader, part, w, h)
-                    yield RetiledTile(tx, ty, padded, exact)
+            for rows in todo:
+                pending.append(pool.submit(_band, level, rows, workdir, first.qt))
+                if len(pending) >= 2 * threads:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
         finally:
-            reader.close()
+            for future in pending:
+                future.cancel()
