@@ -61,6 +61,8 @@ class ServerSettings:
     core_keys: str = dataclasses.field(default="", repr=False)
     core_image_server_url: str = ""  # this server's URL in the core's image servers (PIMS_URL)
     core_key_ttl_s: int = 300  # a user's key asked of the core is kept this long
+    #: an AWS Secrets Manager secret holding core_keys / cytomine_keys (api/cytomine_secret.py)
+    cytomine_secret_arn: str = ""
     #: memory one image answer may take, in MiB; 0: derived from the deployment (Lambda: the
     #: function's memory less the runtime's share; else 1024)
     request_memory_mb: int = 0

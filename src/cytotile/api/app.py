@@ -36,6 +36,7 @@ from cytotile.api import (
 from cytotile.api.annotations import routes as annotation_routes
 from cytotile.api.basepath import BasePath
 from cytotile.api.cytomine_auth import AuthConfig, CytomineAuth
+from cytotile.api.cytomine_secret import with_secret
 from cytotile.api.errors import HANDLERS, CatchAll
 from cytotile.api.fastpath import fast_path
 from cytotile.api.iiif import routes as iiif_routes
@@ -82,7 +83,7 @@ def heavy_slots() -> int:
 
 
 def create_app(settings: ServerSettings | None = None, storage: Storage | None = None) -> Starlette:
-    settings = settings or from_env(ServerSettings)
+    settings = with_secret(settings or from_env(ServerSettings))  # Cytomine's keys, if there
     storage = storage or open_storage(settings.root)
     inline_io = isinstance(storage, LocalStorage) or bool(os.environ.get(LAMBDA_ENV))
     heavy = asyncio.Semaphore(settings.heavy_requests or heavy_slots())
