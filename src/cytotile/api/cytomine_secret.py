@@ -17,8 +17,6 @@ from typing import Any
 from cytotile.errors import BadParameter
 from cytotile.settings import ServerSettings
 
-MEMBERS = ("core_keys", "cytomine_keys")
-
 
 def read_secret(arn: str) -> dict[str, Any]:
     import boto3
@@ -40,5 +38,8 @@ def with_secret(settings: ServerSettings) -> ServerSettings:
     if not settings.cytomine_secret_arn:
         return settings
     found = read_secret(settings.cytomine_secret_arn)
-    keys = {m: str(found.get(m) or "") for m in MEMBERS if not getattr(settings, m)}
-    return dataclasses.replace(settings, **keys)
+    return dataclasses.replace(
+        settings,
+        core_keys=settings.core_keys or str(found.get("core_keys") or ""),
+        cytomine_keys=settings.cytomine_keys or str(found.get("cytomine_keys") or ""),
+    )
