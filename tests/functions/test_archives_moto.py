@@ -108,7 +108,10 @@ def test_children_are_enqueued_then_imported_once(
     cloud.gets.reset()
     again = next(m for m in messages if '"member":"a.png"' in m["Body"])
     assert handler(as_event(again, arn, 2), lambda_context) == {"batchItemFailures": []}
-    assert cloud.gets.count(IMAGES_BUCKET) == 1  # its manifest only
+    # its manifest, and its parent's, to check that its final status is recorded there
+    # (cytotile.aws.children): nothing else, and not the member
+    assert cloud.gets.count(IMAGES_BUCKET) == 2
+    assert {key.split("/", 1)[0] for _, key, _ in cloud.gets.calls} == {first["id"], parent}
     assert cloud.manifest(first["id"]) == first
     # and a redelivered archive enqueues nothing new: it is finished
     assert handler(put, lambda_context) == {"batchItemFailures": []}
