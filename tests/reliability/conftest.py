@@ -65,3 +65,12 @@ def make_client(root: Root) -> Iterator[ClientFactory]:
 @pytest.fixture
 def client(make_client: ClientFactory) -> TestClient:
     return make_client()
+
+
+@pytest.fixture(scope="module")
+def sample_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A root with the real sample.png imported (290 x 442, 16-bit RGB), and its image path."""
+    from tests.reliability.serving import import_sample
+
+    root = tmp_path_factory.mktemp("served")
+    return root, import_sample(root, "sample.png")

@@ -5,6 +5,7 @@ queued ones are answered 429 with Retry-After at once (or when their wait runs o
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,14 +14,21 @@ import pytest
 import pyvips
 from starlette.responses import Response
 
+from cytotile.api import heavy
 from cytotile.api.errors import Busy
-from cytotile.api.heavy import HeavyQueue
+from cytotile.api.heavy import SLOWDOWN_HALF_LIFE_S, HeavyQueue, Slowdown
 from cytotile.pipeline import budget, outputs
 from cytotile.pipeline.encode import Format
 from tests.reliability.conftest import ClientFactory, Root
 
 UNSAFE = {"X-Image-Size-Safety": "UNSAFE"}
 RESIZE = {"X-Image-Size-Safety": "SAFE_RESIZE"}
+
+
+@pytest.fixture(autouse=True)
+def idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue as on an idle machine: the tests' timings, not the machine's load, decide."""
+    monkeypatch.setattr(heavy, "load_factor", lambda: 1.0)
 
 
 def test_seconds_grow_with_the_output_and_its_format() -> None:
@@ -148,3 +156,47 @@ def test_heavy_requests_over_the_backlog_get_429(
         if answer.status_code == 429:
             assert int(answer.headers["retry-after"]) >= 1
             assert "retry after" in answer.json()["details"]
+
+
+def test_work_slower_than_estimated_makes_the_queue_stricter() -> None:
+    """A loaded machine: work took twice its estimate; an idle server then refuses what
+    would not end in time at that speed (429, retry once the slowdown has faded)."""
+
+    async def scenario() -> None:
+        queue = HeavyQueue(asyncio.Semaphore(1), time_s=1.0)
+        await queue.run(0.3, _sleeper(0.6))
+        assert 1.4 < queue.slowdown.now(asyncio.get_running_loop().time()) < 1.6
+        with pytest.raises(Busy) as refused:
+            await queue.run(0.8, _sleeper(0.0))  # 0.8 s at 1.5 times: over 1 s
+        assert int(refused.value.headers["Retry-After"]) > 1
+        assert (await queue.run(0.5, _sleeper(0.0))).body == b"made"  # 0.75 s: in time
+
+    asyncio.run(scenario())
+
+
+def test_the_slowdown_fades() -> None:
+    slowdown = Slowdown()
+    slowdown.measured(100.0, 1.0, 5.0)  # took 5 times its estimate
+    assert slowdown.now(100.0) == 3.0  # averaged with the last (none: 1)
+    assert slowdown.now(100.0 + SLOWDOWN_HALF_LIFE_S) == pytest.approx(2.0)
+    slowdown.measured(100.0, 0.01, 5.0)  # too short a work to say anything
+    assert slowdown.now(100.0) == 3.0
+    assert slowdown.fits_after(100.0, 0.5, 1.0) == pytest.approx(SLOWDOWN_HALF_LIFE_S)
+
+
+def test_a_loaded_machine_refuses_sooner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the real load_factor, on a chosen load
+    monkeypatch.setattr(os, "getloadavg", lambda: (8.0, 1.0, 1.0))
+    monkeypatch.setattr(budget, "cpus", lambda: 2)
+    assert heavy.load_factor() == 4.0  # 8 runnable tasks on 2 CPUs
+
+    async def scenario() -> None:
+        queue = HeavyQueue(asyncio.Semaphore(1), time_s=1.0)
+        with pytest.raises(Busy) as refused:
+            await queue.run(0.3, _sleeper(0.0))  # 1.2 s on this machine now
+        assert refused.value.headers["Retry-After"] == str(heavy.RETRY_LOADED_S)
+        assert (await queue.run(0.2, _sleeper(0.0))).body == b"made"
+
+    asyncio.run(scenario())
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 1.0, 1.0))
+    assert heavy.load_factor() == 1.0
