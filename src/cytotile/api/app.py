@@ -49,7 +49,7 @@ from cytotile.storage.base import Storage
 from cytotile.storage.local import LocalStorage
 
 LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime: one request at a time
-EXPOSED_HEADERS = ["ETag", "X-Cytotile-Passthrough", "X-Image-Size-Limit"]
+EXPOSED_HEADERS = ["ETag", "X-Cytotile-Passthrough", "X-Pims-Cache", "X-Image-Size-Limit"]
 
 
 def all_routes() -> list[BaseRoute]:

@@ -186,6 +186,7 @@ class TileFastPath:
         ok = [
             *got.front,
             (b"x-cytotile-passthrough", b"1"),
+            (b"x-pims-cache", b"HIT"),  # PIMS's header: the stored tile, not rendered (http.py)
             (b"content-length", str(size).encode()),
             (b"content-type", Format.JPEG.media_type.encode()),
             *cached,

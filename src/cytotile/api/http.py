@@ -113,8 +113,9 @@ def conditional(
 
 def image_response(output: Output, *, tile: bool = False) -> Response:
     headers = output.headers
-    if tile:
-        headers = {**headers, "X-Cytotile-Passthrough": "1" if output.passthrough else "0"}
+    if tile:  # X-Pims-Cache as PIMS logs it: HIT, the stored tile sent as it is; MISS, rendered
+        headers = {**headers, "X-Cytotile-Passthrough": "1" if output.passthrough else "0",
+                   "X-Pims-Cache": "HIT" if output.passthrough else "MISS"}  # fmt: skip
     return Response(output.data, media_type=output.media_type, headers=headers)
 
 
