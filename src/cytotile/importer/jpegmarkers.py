@@ -141,6 +141,23 @@ def split_tables(stream: bytes) -> tuple[bytes, bytes]:
     return b"".join(tables) + b"\xff\xd9", b"".join(tile)
 
 
+def split_quant(stream: bytes) -> tuple[bytes, bytes]:
+    """A complete stream as (SOI DQT... EOI, the stream without its DQT segments nor JFIF APP0).
+
+    The re-tiled level's tiles share their quantization tables (TIFF ``JPEGTables``) but keep
+    their own optimized Huffman tables (a tile's DHT overrides the shared ones): ~150 bytes a
+    tile less, and a reader splicing tables and tile gets the complete stream back."""
+    tables, tile = [b"\xff\xd8"], [b"\xff\xd8"]
+    for marker, start, end in segments(stream)[1:]:
+        if marker == DQT:
+            tables.append(stream[start:end])
+        elif marker == SOS:
+            tile.append(stream[start:])
+        elif marker != 0xE0:  # JFIF says nothing the TIFF does not (an Adobe marker stays)
+            tile.append(stream[start:end])
+    return b"".join(tables) + b"\xff\xd9", b"".join(tile)
+
+
 #: APP14 "Adobe", version 100, no flags, transform 0: the components are R, G, B (no YCbCr)
 ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
 

@@ -15,9 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.histograms import bands_of
 from cytotile.importer.lower import TierBuilder, builders, halve, source_strips
-from cytotile.importer.retile import JpegLevel, retile
+from cytotile.importer.retile import JpegLevel, NotRetilable, retile
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
 
@@ -90,16 +91,22 @@ def write_jpeg_pyramid(
                 found: list[Any] = []
                 lower = threading.Thread(target=_lower, args=(level, chain, found), daemon=True)
                 lower.start()
+                quant: bytes | None = None  # level 0's shared tables: its DQT
                 try:
                     for tile in retile(level, Path(tmp)):
-                        sink(0, tile.tx, tile.ty, tile.padded, tile.exact)
+                        tables, data = jm.split_quant(tile.padded)
+                        if quant is None:
+                            quant = tables
+                        elif tables != quant:
+                            raise NotRetilable("the re-tiled tiles have other quantization tables")
+                        sink(0, tile.tx, tile.ty, data, tile.exact)
                 finally:
                     lower.join()
                 if isinstance(found[0], BaseException):
                     raise found[0]
                 spool.flush()
                 photometric = 1 if grey else 6
-                l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, None, y_sampling)
+                l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, quant, y_sampling)
                 ifds: list[_Ifd] = [l0]
                 for k in range(1, len(sizes)):
                     ifds.append(jpeg_ifd(k, sizes[k], n_samples, photometric, chain[k].tables))
