@@ -156,3 +156,15 @@ def test_without_cytomine_fields_the_core_is_not_called(core: Core, root: Path) 
         response = post_upload(client, "sync=true")
     assert response.status_code == 200  # type: ignore[attr-defined]
     assert [c["path"] for c in core.calls] == [f"/api/userkey/{USER[0]}/keys.json"]
+
+
+def test_nothing_is_registered_where_the_import_is_not_installed(
+    core: Core, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cytotile.importer.flow", None)  # as on TileFunction
+    with app(core, root) as client:
+        response = post_upload(client, QUERY)
+    assert response.status_code == 501  # type: ignore[attr-defined]
+    assert not core.of("POST")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from cytotile.api.cytomine_auth import VERIFIED, VERIFIED_PRIVATE
-from cytotile.api.errors import Unauthorized
+from cytotile.api.errors import ImportUnavailable, Unauthorized
 from cytotile.errors import CoreProblem, CoreUnavailable
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ def plans(
     core = core_of(context(request).settings) if fields.storage is not None else None
     if core is None:
         return [Plan(new_upload_id() if fields.in_background else None) for _ in files]
+    try:  # nothing is registered in the core for an upload this server cannot import
+        import cytotile.importer.flow  # noqa: F401
+    except ImportError as exc:
+        raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
     user_core = _as_user(core, request)
     server_id = _image_server(core, context(request).settings, request)
     user = _fetch(user_core, "user/current.json", "the signing user")
