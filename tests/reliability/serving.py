@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +41,17 @@ class Server:
         self, path: str, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
         """Status, body and headers (lower-case names) of a GET."""
-        request = urllib.request.Request(self.base + path, headers=headers or {})
+        return self.request("GET", path, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        url = self.base + urllib.parse.quote(path, safe="/?&=%:;,+")  # "slide one.svs"
+        request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
                 return response.status, response.read(), _headers(response.headers)
