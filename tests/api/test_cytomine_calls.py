@@ -48,6 +48,13 @@ def test_tile_thumb_associated_under_ims(client: TestClient, images: Images) -> 
     assert thumb.status_code == 200 and max(decode(thumb.content).shape[:2]) == 512
     macro = client.get(f"/ims/image/{images.rgb.path}/associated/macro?length=256")
     assert macro.status_code == 200 and max(decode(macro.content).shape[:2]) == 256
+    bounds = client.get(
+        f"/ims/image/{images.multi.path}/histogram/per-plane/z/0/t/0/bounds?channels=1"
+    )
+    assert bounds.status_code == 200 and bounds.headers["content-type"] == "application/json"
+    (item,) = bounds.json()["items"]  # channel 1 only, of the plane z=0, t=0
+    assert (item["channel"], item["z_slice"], item["timepoint"]) == (1, 0, 0)
+    assert item["minimum"] <= item["maximum"]
 
 
 @pytest.fixture(scope="module")
