@@ -73,6 +73,7 @@ class CoreClient:
 
     def call(self, method: str, uri: str, body: Any = None) -> Any:
         """One signed call; the JSON answer (None when empty)."""
+        import http.client
         import urllib.error
         import urllib.parse
         import urllib.request
@@ -97,7 +98,8 @@ class CoreClient:
                 raw = answer.read()
         except urllib.error.HTTPError as exc:
             raise CoreError(f"{method} {uri}: {exc.code} {_message(exc)}", exc.code) from None
-        except (OSError, ValueError) as exc:  # refused, timed out, a bad URL
+        # refused, timed out, a bad URL, an answer cut short
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             raise CoreError(f"{method} {uri}: no answer ({exc})") from None
         try:
             return json.loads(raw) if raw.strip() else None
