@@ -49,6 +49,10 @@ class JpegLevel:
     photometric: int
     frame: jm.Frame  # of the first tile
     quant: dict[int, tuple[int, ...]]
+    #: NDPI: the JPEG header of one restart interval (tifffile's ``jpegheader``: the image's
+    #: tables, its frame header resized to the interval, SOS); the "tiles" are the intervals
+    #: (McuStarts), each entropy-coded segment decodable alone (DC predictions restart)
+    header: bytes | None = None
 
     @property
     def n_tx(self) -> int:
@@ -60,6 +64,9 @@ class JpegLevel:
 
     def stream(self, fd: int, index: int) -> bytes:
         data = os.pread(fd, self.byte_counts[index], self.offsets[index])
+        if self.header is not None:  # an interval's scan data, up to its RSTn (or the EOI)
+            end = len(data) - 2 if data[-2:-1] == b"\xff" and data[-1] in RST_OR_EOI else None
+            return self.header + data[:end] + b"\xff\xd9"
         return self.tables[:-2] + data[2:] if self.tables else data
 
     def stream_of(self, index: int) -> bytes:
@@ -83,6 +90,9 @@ class JpegLevel:
         return jm.estimate_quality(luma) if luma else 85
 
 
+RST_OR_EOI = frozenset(range(0xD0, 0xDA))  # RST0..RST7, (SOI), EOI
+
+
 def probe(path: Path, page_index: int = 0) -> JpegLevel:
     """The page as a :class:`JpegLevel`, or :class:`NotRetilable` saying why it cannot be."""
     import tifffile
@@ -96,6 +106,7 @@ def probe(path: Path, page_index: int = 0) -> JpegLevel:
         if int(page.bitspersample) != 8 or int(page.samplesperpixel) not in (1, 3):
             raise NotRetilable("not 8-bit grey or RGB")
         tables = bytes(page.jpegtables) if page.jpegtables is not None else None
+        header = bytes(page.jpegheader) if page.is_ndpi else None
         offsets = tuple(int(v) for v in page.dataoffsets)
         counts = tuple(int(v) for v in page.databytecounts)
         level = (int(page.imagewidth), int(page.imagelength))
@@ -108,7 +119,7 @@ def probe(path: Path, page_index: int = 0) -> JpegLevel:
         first = os.pread(fd, counts[0], offsets[0])
     finally:
         os.close(fd)
-    stream = tables[:-2] + first[2:] if tables else first
+    stream = header + first if header else tables[:-2] + first[2:] if tables else first
     try:
         frame = jm.frame(stream)
         quant = jm.quant_tables(stream)
@@ -127,7 +138,11 @@ def probe(path: Path, page_index: int = 0) -> JpegLevel:
         raise NotRetilable(f"tiles {tile[0]}x{tile[1]} are not a multiple of the MCU")
     if TILE_SIZE % frame.mcu_width or TILE_SIZE % frame.mcu_height:
         raise NotRetilable("MCU does not divide 256")
-    return JpegLevel(path, *level, *tile, offsets, counts, tables, photometric, frame, quant)
+    if header is not None and ceil_div(level[0], frame.mcu_width) % (tile[0] // frame.mcu_width):
+        raise NotRetilable("the restart intervals do not tile the MCU rows")
+    return JpegLevel(
+        path, *level, *tile, offsets, counts, tables, photometric, frame, quant, header
+    )
 
 
 class _Reader:
@@ -140,10 +155,13 @@ class _Reader:
 
     def row(self, ty: int) -> list[list[np.ndarray]]:
         if ty not in self.rows:
-            for old in [k for k in self.rows if k < ty - 1]:
-                del self.rows[old]
             self.rows[ty] = [self._tile(ty * self.level.n_tx + tx) for tx in range(self.level.n_tx)]
         return self.rows[ty]
+
+    def forget(self, l0_y: int) -> None:
+        """Drop the rows of source tiles above pixel row ``l0_y`` (no longer needed)."""
+        for old in [k for k in self.rows if (k + 1) * self.level.tile_height <= l0_y]:
+            del self.rows[old]
 
     def _tile(self, index: int) -> list[np.ndarray]:
         stream = self.level.stream(self.fd, index)
@@ -238,6 +256,7 @@ def _band(level: JpegLevel, rows: range, workdir: Path | None, qt: Any) -> list[
     out = []
     try:
         for ty in rows:
+            reader.forget(ty * TILE_SIZE)
             for tx in range(ceil_div(level.width, TILE_SIZE)):
                 x0, y0 = tx * TILE_SIZE, ty * TILE_SIZE
                 w = min(TILE_SIZE, level.width - x0)

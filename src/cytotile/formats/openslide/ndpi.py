@@ -1,5 +1,6 @@
 """Hamamatsu NDPI: a TIFF with Hamamatsu's private tags (65420 marks it); levels are JPEG
-strips, so the converter re-encodes (the DCT re-tiler takes tiled pages only)."""
+strips with restart markers (McuStarts): the DCT re-tiler copies their coefficients interval by
+interval when they qualify (cytotile.importer.retile), else the converter re-encodes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,24 @@ class NdpiFormat(OpenSlideFormat):
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
         return structure.is_tiff(head) and "ndpi" in structure.inspect(path).flags
+
+    @classmethod
+    def level0_page(cls, path: Path, slide: Any) -> tuple[Path, int] | None:
+        """The one JPEG page of level 0's size with a positive magnification (not the macro,
+        not a second focal plane), which OpenSlide reads as level 0."""
+        import tifffile
+
+        width, height = slide.dimensions
+        with tifffile.TiffFile(path) as tif:
+            pages: list[Any] = list(tif.pages)
+            found = [
+                k
+                for k, page in enumerate(pages)
+                if (page.imagewidth, page.imagelength) == (width, height)
+                and int(page.compression) == 7
+                and float(page.tags.valueof(65421, -1.0)) > 0
+            ]
+        return (path, found[0]) if len(found) == 1 else None
 
     @classmethod
     def details(cls, path: Path, props: dict[str, str]) -> dict[str, Any]:
