@@ -77,7 +77,7 @@ def _check(case: Any, paths: list[str]) -> None:
         assert response.status_code in (401, 404, 405), case.as_curl_command()
 
 
-def test_never_a_server_error(api_schema: Any, paths: tuple[Path, list[str]]) -> None:
+def test_never_a_server_error(api_schema: Any, paths: tuple[Path, list[str]], app: Any) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) > 50
     for operation in operations:
@@ -93,3 +93,7 @@ def test_never_a_server_error(api_schema: Any, paths: tuple[Path, list[str]]) ->
             _check(case, paths[1])
 
         run()
+    client = TestClient(app)  # still up: it answers a listing and an image of each upload
+    assert client.get("/uploads").status_code == 200
+    for path in paths[1]:
+        assert client.get(f"/image/{path}/thumb.jpg?length=64").status_code == 200, path
