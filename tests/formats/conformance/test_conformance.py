@@ -52,13 +52,13 @@ def decode(body: bytes) -> np.ndarray:
 
 
 def as_served(pixels: np.ndarray, ref: Reference, case: Case) -> np.ndarray:
-    """Reference pixels as a normalized 8-bit RGB answer shows them: 16-bit stretched from the
-    image's own per-channel min/max (PIMS's AUTO_IMAGE), grey repeated in R, G and B."""
+    """Reference pixels as a normalized 8-bit RGB answer shows them: 16-bit and float stretched
+    from the image's own per-channel min/max (PIMS's AUTO_IMAGE), grey repeated in R, G, B."""
     out = pixels.astype(np.float64)
-    if case.pixel_type == "uint16":
+    if case.pixel_type in ("uint16", "float32"):
         whole = ref.full().astype(np.float64)
         lo, hi = whole.min(axis=(0, 1)), whole.max(axis=(0, 1))
-        out = (out - lo) / np.maximum(hi - lo, 1) * 255
+        out = (out - lo) / np.where(hi > lo, hi - lo, 1) * 255
     out = np.clip(np.rint(out), 0, 255)
     return np.repeat(out, 3, axis=2) if out.shape[2] == 1 else out
 
@@ -79,7 +79,7 @@ def test_dimensions(deployed: Imported, reference: Reference) -> None:
     assert (meta.width, meta.height) == reference.dimensions
     assert meta.n_channels == case.n_channels
     assert meta.pixel_type == case.pixel_type
-    assert meta.significant_bits == (16 if case.pixel_type == "uint16" else 8)
+    assert meta.significant_bits == {"uint16": 16, "float32": 32}.get(case.pixel_type, 8)
     names = [c.suggested_name for c in meta.channels]
     assert names == (["R", "G", "B"] if case.n_channels == 3 else ["L"])
 

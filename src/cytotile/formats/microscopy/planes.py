@@ -23,6 +23,7 @@ SERVED = {
     "int32": "uint32",
     "uint32": "uint32",
     "float32": "float32",
+    "float64": "float32",  # rounded to the nearest 32-bit float (24 significant bits)
 }
 SHIFT = {"int8": 128, "int16": 32768, "int32": 2**31}
 VIPS = {"uint8": "uchar", "uint16": "ushort", "uint32": "uint", "float32": "float"}
@@ -45,6 +46,8 @@ def served_type(sample_type: str, raw: dict[str, Any]) -> str:
         raise FormatError(f"{sample_type} samples are not supported") from None
     if sample_type in SHIFT:
         add_note(raw, f"{sample_type} samples shifted by +{SHIFT[sample_type]} to {served}")
+    if sample_type == "float64":
+        add_note(raw, "64-bit float samples rounded to 32-bit floats")
     return served
 
 

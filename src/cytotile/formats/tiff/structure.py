@@ -176,7 +176,7 @@ def unsupported_reason(page: TiffPage) -> str | None:
     if page.samples not in (1, 2, 3, 4):
         return f"{page.samples} samples per pixel are not supported yet"
     if page.compression == 6:
-        return "old-style JPEG compression (6) is not supported"
+        return "old-style JPEG compression (6) is only supported for 8-bit YCbCr or RGB"
     if page.compression in JPEG2000:
         return "JPEG 2000 compression is only supported in Aperio SVS"
     if page.compression not in DECODABLE:
