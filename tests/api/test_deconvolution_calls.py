@@ -22,5 +22,5 @@ def test_tile_with_a_deconvolution(client: TestClient, images: Images) -> None:
     response = client.get(base + "?filters=HEDAB-H")
     assert response.status_code == 200, response.text
     got = decode(response.content)
-    want = np.rint(deconvolution.apply("HEDAB-H", plain) * 255)
+    want = np.rint(deconvolution.apply("HEDAB-HEMATOXYLIN", plain) * 255)
     assert got.shape == want.shape and np.abs(got - want).max() <= 1

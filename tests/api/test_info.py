@@ -201,16 +201,20 @@ def test_multi_histograms_per_plane(client: TestClient, images: Images) -> None:
 def test_associated(client: TestClient, images: Images) -> None:
     base = f"/image/{images.rgb.path}/associated"
     stored = images.storage.read(images.rgb.manifest.associated["label"])
-    png = client.get(f"{base}/label.png")
-    assert png.status_code == 200 and png.content == stored
-    assert decode(client.get(f"{base}/macro.jpg").content).shape == (100, 300, 3)
+    label = next(i for i in client.get(f"/image/{images.rgb.path}/info/associated").json()["items"]
+                 if i["name"] == "label")  # fmt: skip
+    png = client.get(f"{base}/label.png", params={"length": max(label["width"], label["height"])})
+    assert png.status_code == 200 and png.content == stored  # its own size: the stored PNG
+    default = decode(client.get(f"{base}/label.png").content)
+    assert max(default.shape[:2]) == 256  # PIMS's default length
+    assert decode(client.get(f"{base}/macro.jpg").content).shape == (85, 256, 3)  # 300x100
     small = client.get(f"{base}/macro.webp", params={"length": 60})
     assert small.headers["content-type"] == "image/webp"
     assert decode(small.content).shape[:2] == (20, 60)
     assert decode(client.get(f"{base}/label", params={"height": 40}).content).shape[:2] == (40, 60)
     assert client.get(f"{base}/thumb").status_code == 404
     assert client.get(f"{base}/barcode").status_code == 422
-    etag = png.headers["etag"]
+    etag = client.get(f"{base}/label.png").headers["etag"]
     assert client.get(f"{base}/label.png", headers={"If-None-Match": etag}).status_code == 304
 
 

@@ -18,7 +18,8 @@ from tests.formats.test_microscopy import INT8_SAMPLES, SAMPLES, reference_plane
 from tests.helpers.deployed import deploy
 from tests.helpers.samples import sample
 
-RAW16 = {"min_intensities": 0, "max_intensities": 65535, "bits": 16}
+#: the plane's own samples: no colormap (DEFAULT tints one channel of several, as PIMS)
+RAW16 = {"min_intensities": 0, "max_intensities": 65535, "bits": 16, "colormaps": "NONE"}
 
 
 def tile(client: TestClient, path: str, **params: object) -> np.ndarray:
@@ -107,6 +108,7 @@ def test_real_sample_tiles(samples_root: tuple[LocalStorage, dict[str, str]], na
                 min_intensities=low,
                 max_intensities=low + full,
                 bits=16 if full > 255 else 8,
+                colormaps="NONE",
             )
             ref = reference_plane(Path(sample(name)), fmt_id, c, z, t)
             ref = ref.reshape(ref.shape[0], ref.shape[1], -1)[:256, :256]

@@ -76,7 +76,7 @@ def test_histogram_bins_match_numpy(client: TestClient, signed: tuple) -> None:
 def test_intensities_in_file_values(client: TestClient, signed: tuple) -> None:
     _, data, image = signed
     lo, hi = -40, 60
-    query = f"channels=1&min_intensities={lo}&max_intensities={hi}"
+    query = f"channels=1&min_intensities={lo}&max_intensities={hi}&colormaps=NONE"
     url = f"/image/{image.path}/normalized-tile/zoom/0/tx/0/ty/0.png?{query}"
     response = client.get(url)
     assert response.status_code == 200, response.text

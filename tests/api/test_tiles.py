@@ -238,7 +238,9 @@ def test_multichannel_tile(client: TestClient, images: Images) -> None:
     one = decode(
         client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?channels=1")).content
     )
-    assert one.shape == (200, 256, 1)
+    # one channel alone keeps its colour (DEFAULT, as PIMS): green, nothing in red or blue
+    assert one.shape == (200, 256, 3) and one[..., 1].max() > 0
+    assert one[..., 0].max() == 0 and one[..., 2].max() == 0
     z0 = client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?z_slices=0"))
     z2 = client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png?z_slices=2"))
     default = client.get(url(images.multi.path, "normalized-tile/level/0/ti/0.png"))

@@ -29,7 +29,7 @@ CONCENTRATIONS = np.array(
 
 @pytest.mark.parametrize(
     ("fid", "vectors", "stain"),
-    [("HEDAB-H", HED, 0), ("HEDAB-E", HED, 1), ("HEDAB-DAB", HED, 2),
+    [("HEDAB-HEMATOXYLIN", HED, 0), ("HEDAB-EOSIN", HED, 1), ("HEDAB-DAB", HED, 2),
      ("HE-HEMATOXYLIN", HE, 0), ("HE-EOSIN", HE, 1)],
 )  # fmt: skip
 def test_one_stain_comes_back_alone(fid: str, vectors: np.ndarray, stain: int) -> None:

@@ -17,6 +17,8 @@ from cytotile.pipeline.encode import Format, Output
 from cytotile.pipeline.regions import parse_target
 
 KINDS = ("label", "macro", "thumb")
+#: PIMS's default size: the longer side is 256 unless length, width or height says otherwise
+DEFAULT_LENGTH = 256
 
 
 def associated_image(request: Request, args: Args) -> Response:
@@ -25,7 +27,7 @@ def associated_image(request: Request, args: Args) -> Response:
     if kind not in KINDS:
         raise BadParameter(f"associated_key: {kind!r} is not one of {', '.join(KINDS)}")
     fmt = negotiate(request.path_params.get("ext"), request.headers.get("accept"))
-    target = parse_target(args, tiers=False)
+    target = parse_target(args, tiers=False, default_length=DEFAULT_LENGTH)
     opts = options(request, fmt)
     manifest = load(request)
     key = manifest.associated.get(kind)
@@ -34,16 +36,16 @@ def associated_image(request: Request, args: Args) -> Response:
     etag = make_etag("associated", manifest.to_json(), kind, target, opts)
 
     def build() -> Response:
-        data = ctx.storage.read(key)
-        if fmt is Format.PNG and target == type(target)():
-            return image_response(Output(data, fmt.media_type))
         import pyvips
 
+        data = ctx.storage.read(key)
         image = pyvips.Image.new_from_buffer(data, "", fail_on="error")
+        width, height = sizes.scaled_size(target, image.width, image.height, None)
+        if fmt is Format.PNG and (width, height) == (image.width, image.height):
+            return image_response(Output(data, fmt.media_type))  # the stored image as it is
         if image.bands in (2, 4):  # drop alpha
             image = image.extract_band(0, n=image.bands - 1)
         pixels = encode.from_vips(image.cast("uchar"))
-        width, height = sizes.scaled_size(target, image.width, image.height, None)
         source, bands = image.width * image.height, image.bands
 
         def work_of(w: int, h: int) -> budget.Work:

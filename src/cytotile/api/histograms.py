@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from cytotile.api.info import collection
-from cytotile.api.metadata import answer, image_of, load
+from cytotile.api.metadata import answer, channels_info, image_of, load
 from cytotile.api.routing import context, route
 from cytotile.errors import BadParameter, NotFound
 from cytotile.manifest import HISTOGRAM_NAME, Manifest
@@ -39,6 +39,8 @@ class Stored:
         except NotFound:
             raise NotFound(f"{m.id} has no histogram") from None
         self.image = image_of(m)
+        #: each channel's colour as /info/channels gives it (PIMS's, e.g. "#f00" for red)
+        self.colors = {int(c["index"]): c["color"] for c in channels_info(m)}
         n_samples = int(self.image.get("n_samples") or 1)
         self.type = str(data.get("type", "FAST"))
         self.n_bins = int(data.get("n_bins", 256))
@@ -57,11 +59,8 @@ class Stored:
         ]
 
     def color(self, channel: int) -> str | None:
-        for info in self.image.get("channels") or []:
-            if info.get("index") == channel:
-                color = info.get("color")
-                return str(color) if color else None
-        return None
+        color = self.colors.get(channel)
+        return str(color) if color else None
 
     def merged(self, bands: list[Band]) -> tuple[list[int], int, int]:
         """Summed bins, minimum and maximum of ``bands``."""

@@ -125,8 +125,9 @@ def file_info(
     info: dict[str, Any] = {
         "file_type": "COLLECTION" if m.status is Status.EXTRACTED else "SINGLE",
         "filepath": entry.key,
-        "stem": PurePosixPath(name).stem,
-        "extension": PurePosixPath(name).suffix,
+        # as PIMS: every suffix is the extension (".ome.tif"), the stem what precedes them
+        "stem": PurePosixPath(name).stem.split(".")[0],
+        "extension": "".join(PurePosixPath(name).suffixes),
         "created_at": m.created_at,
         "size": entry.size if entry.size is not None else 0,
         "is_symbolic": entry.is_reference,

@@ -34,8 +34,8 @@ SYSTEMS: dict[str, tuple[Vector, Vector, Vector | None]] = {
 }
 #: PIMS's filter id: (stain system, stain index, name)
 FILTERS: dict[str, tuple[str, int, str]] = {
-    "HEDAB-H": ("HEDAB", 0, "H&E DAB -> Hematoxylin"),
-    "HEDAB-E": ("HEDAB", 1, "H&E DAB -> Eosin"),
+    "HEDAB-HEMATOXYLIN": ("HEDAB", 0, "H&E DAB -> Hematoxylin"),
+    "HEDAB-EOSIN": ("HEDAB", 1, "H&E DAB -> Eosin"),
     "HEDAB-DAB": ("HEDAB", 2, "H&E DAB -> DAB"),
     "GIEMSA-METHYLBLUE": ("GIEMSA", 0, "Giemsa -> Methyl Blue"),
     "GIEMSA-EOSIN": ("GIEMSA", 1, "Giemsa -> Eosin"),

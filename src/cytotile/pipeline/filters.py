@@ -23,16 +23,32 @@ FILTERS: dict[str, tuple[str, str]] = {
         "(Ridler & Calvard, 1978).",
     ),
     "YEN": ("Yen Threshold", "Threshold maximizing the entropic correlation (Yen et al., 1995)."),
-    "MEAN": ("Mean Threshold", "Threshold at the mean intensity."),
     "MINIMUM": (
         "Minimum Threshold",
         "Threshold at the valley between the two peaks of the histogram, smoothed until it has "
         "two (Prewitt & Mendelsohn, 1966); IsoData when it never becomes bimodal.",
     ),
+    "MEAN": ("Mean Threshold", "Threshold at the mean intensity."),
 }
 MAX_SMOOTHING = 10_000
 #: other ids of a filter (PIMS: BINARY is ImageJ's default auto threshold, a variant of IsoData)
-ALIASES: dict[str, tuple[str, ...]] = {"ISODATA": ("BINARY",)}
+#: and the colour deconvolution filters' aliases as PIMS 1.x lists them (recorded, issue 13)
+ALIASES: dict[str, tuple[str, ...]] = {
+    "ISODATA": ("BINARY",),
+    "HEDAB-HEMATOXYLIN": ("HEDAB-HAEMATOXYLIN",),
+    "HDAB-HEMATOXYLIN": ("HDAB-HAEMATOXYLIN",),
+    "HDAB-DAB": ("HDAB-DAB",),
+    "HE-HEMATOXYLIN": ("HE-HAEMATOXYLIN",),
+    "HE-EOSIN": ("HE-EOSIN",),
+    "RGB-RED": ("R_RGB",),
+    "RGB-GREEN": ("G_RGB",),
+    "RGB-BLUE": ("B_RGB",),
+    "CMY-CYAN": ("C_CMY",),
+    "CMY-MAGENTA": ("M_CMY",),
+    "CMY-YELLOW": ("Y_CMY",),
+}
+#: ids cytotile used before it had PIMS's recorded ones: still accepted, not listed
+FORMER_IDS = {"HEDAB-H": "HEDAB-HEMATOXYLIN", "HEDAB-E": "HEDAB-EOSIN"}
 
 
 def is_pixel(fid: str) -> bool:
@@ -47,6 +63,8 @@ def canonical(text: str) -> str | None:
     fid = text.strip().upper()
     if fid in FILTERS or is_pixel(fid):
         return fid
+    if fid in FORMER_IDS:
+        return FORMER_IDS[fid]
     return next((f for f, aliases in ALIASES.items() if fid in aliases), None)
 
 
@@ -77,7 +95,7 @@ def describe() -> list[dict[str, object]]:
     pixel: list[dict[str, object]] = [
         {
             "id": fid,
-            "aliases": [],
+            "aliases": list(ALIASES.get(fid, ())),
             "name": name,
             "type": "PIXEL",
             "description": deconvolution.describe(fid),

@@ -144,6 +144,8 @@ def is_identity(view: ImageView, sel: Selection, manip: Manipulation, bits: int)
         return False
     if manip.log or manip.filter or manip.colormaps or bits != view.bits:
         return False
+    if len(sel.channels) == 1 and view.n_channels > 1:  # DEFAULT tints it (_colours)
+        return False
     if any(g != 1.0 for g in manip.gammas):
         return False
     full = (1 << view.bits) - 1
@@ -189,18 +191,21 @@ def _colours(
     view: ImageView, c: int, n: int, rgb_image: bool, cid: str | None
 ) -> tuple[colormaps.RGB | None, str | None]:
     """(colour, colormap) of channel ``c`` among ``n`` selected, from its canonical colormap
-    id (None: DEFAULT). DEFAULT: grey alone, else the channel's colour (metadata, else the
-    palette); ``!DEFAULT``: that colour inverted (white when alone); NONE: grey (white ramps
-    added when merged)."""
+    id (None: DEFAULT). DEFAULT: the channel's colour (metadata, else the palette), as PIMS
+    tints even one channel selected alone (the red sample of an RGB image is red); grey for
+    the only channel of a one-channel image, or a white one; ``!DEFAULT``: that colour
+    inverted (white when grey); NONE: grey (white ramps added when merged)."""
     if cid == colormaps.NONE:
         return (None if n == 1 else colormaps.COLORS["WHITE"]), None
     if cid not in (None, colormaps.DEFAULT, "!" + colormaps.DEFAULT):
         return None, cid
     color = None
-    if n > 1:
+    if n > 1 or view.n_channels > 1:
         name = colormaps.DEFAULT_PALETTE[c % len(colormaps.DEFAULT_PALETTE)]
         meta_color = None if rgb_image else view.channel_color(c)
         color = (meta_color and colormaps.hex_rgb(meta_color)) or colormaps.COLORS[name]
+        if n == 1 and color == colormaps.COLORS["WHITE"]:
+            color = None  # a white channel alone is grey: one band, as before
     if cid == "!" + colormaps.DEFAULT:
         return None, "!" + colormaps.short_hex(color or colormaps.COLORS["WHITE"]).upper()
     return color, None
