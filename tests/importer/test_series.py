@@ -175,3 +175,39 @@ def test_single_series_lif_stays_an_image(tmp_path: Path) -> None:
     path = write_lif(tmp_path / "one.lif", [data], ("Gray",))
     manifest = import_file(LocalStorage(tmp_path / "root"), path)
     assert manifest.status is Status.DEPLOYED and manifest.children == []
+
+
+def test_czi_scenes_each_an_image(tmp_path: Path) -> None:
+    from tests.helpers.czifiles import write_czi
+
+    a = RNG.integers(0, 4000, size=(2, 30, 40), dtype=np.uint16)
+    b = RNG.integers(0, 4000, size=(2, 20, 25), dtype=np.uint16)
+    path = write_czi(tmp_path / "plate.czi", [(a, 100, 50, "Well A1"), (b, 400, 300, "Well B2")])
+    assert detect(path).images(path) == ["Well A1", "Well B2"]
+    storage = LocalStorage(tmp_path / "root")
+    parent = import_file(storage, path)
+    assert parent.status is Status.EXTRACTED, parent.reason
+    assert [c["name"] for c in parent.children] == [
+        "plate.czi [series 1: Well A1]",
+        "plate.czi [series 2: Well B2]",
+    ]
+    for k, data in enumerate((a, b)):  # each scene its own frame: its subblocks' bounding box
+        kid = Manifest.load(storage, parent.children[k]["id"])
+        assert kid.status is Status.DEPLOYED, kid.reason
+        assert kid.image is not None
+        assert (kid.image["width"], kid.image["height"]) == (data.shape[2], data.shape[1])
+        assert kid.image["raw_metadata"]["CZI.SceneIndex"] == k
+        for c in range(2):
+            assert np.array_equal(plane(storage, kid.id, c)[..., 0], data[c])
+
+
+def test_single_scene_czi_stays_an_image(tmp_path: Path) -> None:
+    from tests.helpers.czifiles import write_czi
+
+    data = RNG.integers(0, 4000, size=(1, 12, 14), dtype=np.uint16)
+    path = write_czi(tmp_path / "one.czi", [(data, 7, 9, "only")])
+    assert detect(path).images(path) == []
+    storage = LocalStorage(tmp_path / "root")
+    manifest = import_file(storage, path)
+    assert manifest.status is Status.DEPLOYED and manifest.children == []
+    assert np.array_equal(plane(storage, manifest.id)[..., 0], data[0])
