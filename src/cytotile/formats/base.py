@@ -84,6 +84,9 @@ class Source(ABC):
     #: RGB, no conversion applied), when there is one: the converter may then copy its JPEG
     #: tiles' coefficients instead of decoding them (cytotile.importer.retile)
     tiff_page: tuple[Path, int] | None = None
+    #: a DICOM whole-slide instance whose JPEG frames are level 0 as the plane gives it: the
+    #: converter may copy their coefficients too (cytotile.importer.dicomframes)
+    dicom_level0: Path | None = None
 
     @abstractmethod
     def plane(self, c: int = 0, z: int = 0, t: int = 0) -> pyvips.Image:

@@ -135,14 +135,24 @@ def save_plane_pyramid(
 
 
 def jpeg_level(source: Source, meta: ImageMetadata) -> JpegLevel | None:
-    """The source's level 0 when it can be re-tiled in the DCT domain, else None (and why)."""
-    if source.tiff_page is None or not lossy(meta) or meta.n_planes != 1:
+    """The source's level 0 when it can be re-tiled in the DCT domain, else None (and why):
+    a TIFF page's JPEG tiles (or NDPI's restart intervals), or a DICOM instance's frames."""
+    if not lossy(meta) or meta.n_planes != 1:
         return None
-    path, page = source.tiff_page
+    from cytotile.importer.dicomframes import probe_dicom
+
     try:
-        return probe(path, page)
+        if source.tiff_page is not None:
+            level = probe(*source.tiff_page)
+        elif source.dicom_level0 is not None:
+            level = probe_dicom(source.dicom_level0)
+        else:
+            return None
+        if (level.width, level.height) != (meta.width, meta.height):
+            raise NotRetilable(f"{level.width}x{level.height} is not the image's size")
+        return level
     except NotRetilable as exc:
-        log.info("re-encode path for %s: %s", path.name, exc)
+        log.info("re-encode path for %s: %s", source.metadata.format_id, exc)
         return None
 
 

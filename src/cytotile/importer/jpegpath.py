@@ -17,7 +17,7 @@ from typing import Any
 
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.lower import TierBuilder, builders, halve, source_strips
+from cytotile.importer.lower import TierBuilder, builders, halve_wide, source_strips
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
@@ -44,7 +44,7 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
             image = pyvips.Image.new_from_memory(strip.data, width, height, bands, "uchar")
             counts += image.hist_find().numpy().reshape(-1, bands)
             if 1 in chain:
-                chain[1].feed(halve(strip))
+                chain[1].feed(halve_wide(strip))
         out.append(bands_of(counts))
     except BaseException as exc:  # handed to the caller's thread
         out.append(exc)

@@ -149,9 +149,10 @@ def source_strips(level: JpegLevel) -> Iterator[np.ndarray]:
     try:
         for ty in range(level.n_ty):
             height = min(level.tile_height, level.height - ty * level.tile_height)
-            row = []
+            strip = np.empty((height, level.width, 1 if grey else 3), np.uint8)
             for tx in range(level.n_tx):
-                width = min(level.tile_width, level.width - tx * level.tile_width)
+                x0 = tx * level.tile_width
+                width = min(level.tile_width, level.width - x0)
                 stream = level.stream(fd, ty * level.n_tx + tx)
                 # libtiff sets the colour space from the photometric, whatever the markers say
                 stream = jm.mark_rgb(stream) if level.photometric == 2 else jm.drop_app(stream)
@@ -159,7 +160,18 @@ def source_strips(level: JpegLevel) -> Iterator[np.ndarray]:
                     pixels = simplejpeg.decode_jpeg(stream, colorspace="GRAY" if grey else "RGB")
                 except ValueError as exc:
                     raise ConversionError(f"cannot decode source tile {tx},{ty}: {exc}") from exc
-                row.append(pixels.reshape(pixels.shape[0], pixels.shape[1], -1)[:height, :width])
-            yield np.concatenate(row, axis=1)
+                pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+                strip[:, x0 : x0 + width] = pixels[:height, :width]
+            yield strip
     finally:
         os.close(fd)
+
+
+def halve_wide(strip: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """:func:`halve` a column chunk at a time (its temporaries stay small on a wide strip)."""
+    import numpy as np
+
+    if strip.shape[1] <= chunk:
+        return halve(strip)
+    parts = [halve(strip[:, x : x + chunk]) for x in range(0, strip.shape[1], chunk)]
+    return np.concatenate(parts, axis=1)

@@ -27,7 +27,15 @@ from cytotile.pyramid import TILE_SIZE, ceil_div
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["JPEGLIB_VERSION", "JpegLevel", "NotRetilable", "RetiledTile", "probe", "retile"]
+__all__ = [
+    "JPEGLIB_VERSION",
+    "JpegLevel",
+    "NotRetilable",
+    "RetiledTile",
+    "check_frame",
+    "probe",
+    "retile",
+]
 
 
 class NotRetilable(Exception):
@@ -125,6 +133,17 @@ def probe(path: Path, page_index: int = 0) -> JpegLevel:
         quant = jm.quant_tables(stream)
     except ValueError as exc:
         raise NotRetilable(f"malformed JPEG tile: {exc}") from exc
+    check_frame(frame, tile, photometric)
+    assert frame is not None
+    if header is not None and ceil_div(level[0], frame.mcu_width) % (tile[0] // frame.mcu_width):
+        raise NotRetilable("the restart intervals do not tile the MCU rows")
+    return JpegLevel(
+        path, *level, *tile, offsets, counts, tables, photometric, frame, quant, header
+    )
+
+
+def check_frame(frame: jm.Frame | None, tile: tuple[int, int], photometric: int) -> None:
+    """:class:`NotRetilable` unless tiles coded with ``frame`` can be re-tiled on 256x256."""
     if frame is None:
         raise NotRetilable("no frame header")
     if not frame.baseline:
@@ -138,11 +157,6 @@ def probe(path: Path, page_index: int = 0) -> JpegLevel:
         raise NotRetilable(f"tiles {tile[0]}x{tile[1]} are not a multiple of the MCU")
     if TILE_SIZE % frame.mcu_width or TILE_SIZE % frame.mcu_height:
         raise NotRetilable("MCU does not divide 256")
-    if header is not None and ceil_div(level[0], frame.mcu_width) % (tile[0] // frame.mcu_width):
-        raise NotRetilable("the restart intervals do not tile the MCU rows")
-    return JpegLevel(
-        path, *level, *tile, offsets, counts, tables, photometric, frame, quant, header
-    )
 
 
 class _Reader:
@@ -300,7 +314,7 @@ def retile(
         try:
             for rows in todo:
                 pending.append(pool.submit(_band, level, rows, workdir, first.qt))
-                if len(pending) >= 2 * threads:
+                if len(pending) > threads:  # one band waiting at most (bounded memory)
                     yield from pending.popleft().result()
             while pending:
                 yield from pending.popleft().result()

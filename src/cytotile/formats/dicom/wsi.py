@@ -44,7 +44,10 @@ class DicomWsiFormat(Format):
         try:
             with decoding("DICOM attributes"):
                 metadata = slide_metadata(cls.id, slide, **fields)
+                level0 = header.level0(header.series_instances(path))
         except BaseException:
             slide.close()
             raise
-        return SlideSource(metadata, slide)
+        source = SlideSource(metadata, slide)
+        source.dicom_level0 = level0.path  # its frames may be re-tiled (same size checked)
+        return source
