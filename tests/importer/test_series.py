@@ -211,3 +211,28 @@ def test_single_scene_czi_stays_an_image(tmp_path: Path) -> None:
     manifest = import_file(storage, path)
     assert manifest.status is Status.DEPLOYED and manifest.children == []
     assert np.array_equal(plane(storage, manifest.id)[..., 0], data[0])
+
+
+def test_a_multi_image_file_in_an_archive_is_a_collection_of_its_own(
+    tmp_path: Path, collection: Path
+) -> None:
+    from tests.importer import archive_builders as build
+
+    archive = build.write_zip(
+        tmp_path / "batch.zip",
+        {"slide.ome.tif": collection.read_bytes(), "scan.png": build.png(4, 60, 40)},
+    )
+    storage = LocalStorage(tmp_path / "root")
+    parent = import_file(storage, archive)
+    assert parent.status is Status.EXTRACTED, parent.reason
+    by_path = {c["path"]: c for c in parent.children}
+    assert by_path["scan.png"]["status"] == "DEPLOYED"
+    assert by_path["slide.ome.tif"]["status"] == "EXTRACTED"  # itself a collection
+    member = Manifest.load(storage, by_path["slide.ome.tif"]["id"])
+    assert member.parent == parent.id and len(member.children) == 3
+    for entry in member.children:
+        kid = Manifest.load(storage, entry["id"])
+        assert kid.status is Status.DEPLOYED and kid.parent == member.id, kid.reason
+        upload = kid.file("UPLOAD")
+        assert upload is not None and upload.key == f"{parent.id}/extracted/slide.ome.tif"
+    assert len(storage.list_uploads()) == 1 + 2 + 3
