@@ -176,3 +176,32 @@ def test_a_child_waits_for_its_parents_lease_then_reports_on_redelivery(
     assert handler(as_event(message, arn, 2), lambda_context) == {"batchItemFailures": []}
     entry = next(c for c in cloud.manifest(parent["id"])["children"] if c["id"] == child_id)
     assert entry["status"] == "DEPLOYED"
+
+
+def test_a_child_failing_outside_the_flow_is_recorded_in_its_parent(
+    cloud: Cloud,
+    lambda_context: LambdaContext,
+    queue: tuple[Any, str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A child refused before its import starts (here: no room for it) is recorded ERROR_* as
+    the parent's child, and its parent's manifest says so."""
+    from cytotile.aws import importer
+
+    sqs, url, arn = queue
+    handler = load_handler("import").handler
+    handler(cloud.put("incoming/three.ome.tif", ome_bytes(tmp_path)), lambda_context)
+    parent = the_collection(cloud)
+    message = received(sqs, url)[1]
+    monkeypatch.setattr(importer, "disk_shortage", lambda size, workdir: "no room for it")
+    assert handler(as_event(message, arn), lambda_context) == {"batchItemFailures": []}
+    kid = cloud.manifest(parent["children"][1]["id"])
+    assert (kid["status"], kid["reason"], kid["parent"]) == (
+        "ERROR_CONVERSION",
+        "no room for it",
+        parent["id"],
+    )
+    assert kid["original_name"] == parent["children"][1]["name"]
+    entry = cloud.manifest(parent["id"])["children"][1]
+    assert (entry["status"], entry["reason"]) == ("ERROR_CONVERSION", "no room for it")

@@ -421,6 +421,7 @@ def _record(
         upload_ref=ref.url,
         size=ref.size,
         settings=settings,
+        parent=ref.parent,
     )
 
 

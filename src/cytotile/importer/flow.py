@@ -219,10 +219,12 @@ def record_failure(
     size: int | None = None,
     settings: ImportSettings | None = None,
     listeners: Iterable[Listener] = (),
+    parent: str | None = None,
 ) -> Manifest:
     """Record that ``upload_id`` ends ``status`` (an ERROR_*) for ``reason``, found outside the
     flow (the upload cannot fit, the last delivery of a failing import). An existing manifest
-    keeps its history; nothing under ``processed/`` is left."""
+    keeps its history; nothing under ``processed/`` is left. ``parent``: the collection a child
+    upload belongs to (kept by an existing manifest)."""
     settings = settings or ImportSettings()
     try:
         manifest = Manifest.load(storage, upload_id)
@@ -232,6 +234,7 @@ def record_failure(
             original_name=safe_name(name),
             source={"ref": upload_ref} if upload_ref else {},
             size=size,
+            parent=parent,
         )
         if upload_ref:
             manifest.files = [FileEntry("UPLOAD", upload_ref, size, is_reference=True)]
