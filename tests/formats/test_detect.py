@@ -57,6 +57,19 @@ def test_detects_supported_samples(name: str, format_id: str) -> None:
     assert detect(sample(name)).id == format_id
 
 
+def test_every_sample_is_expected() -> None:
+    """Every real sample is detected here; its import is checked elsewhere: pixel truth
+    (tests/formats/conformance, tests/formats/test_microscopy.py, tests/test_pixel_truth.py) or
+    its ERROR_* reason (truncated.jpg: tests/importer/test_flow.py; the MP4:
+    tests/formats/pillow/test_refusals.py)."""
+    from tests.helpers.samples import SAMPLES
+
+    if not SAMPLES.is_dir():
+        pytest.skip(f"no samples at {SAMPLES}")
+    files = {p.name for p in SAMPLES.iterdir() if p.is_file()} - {"README.md", "SHA256SUMS"}
+    assert sorted(files - set(SUPPORTED)) == []
+
+
 def test_refuses_a_grey_old_style_jpeg_with_a_reason(tmp_path: Path) -> None:
     from tests.helpers.ojpegfiles import write_ojpeg
 
