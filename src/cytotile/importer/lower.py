@@ -49,9 +49,13 @@ def halve(strip: np.ndarray) -> np.ndarray:
     h, w = strip.shape[:2]
     if h % 2 or w % 2:
         strip = np.pad(strip, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    s = strip.astype(np.uint16)
-    total = s[0::2, 0::2] + s[1::2, 0::2] + s[0::2, 1::2] + s[1::2, 1::2]
-    halved: np.ndarray = ((total + 2) >> 2).astype(np.uint8)
+    total = strip[0::2, 0::2].astype(np.uint16)  # quarter-size temporaries only
+    total += strip[1::2, 0::2]
+    total += strip[0::2, 1::2]
+    total += strip[1::2, 1::2]
+    total += 2
+    total >>= 2
+    halved: np.ndarray = total.astype(np.uint8)
     return halved
 
 
