@@ -98,6 +98,33 @@ def test_ome_tiff_of_several_images_is_a_collection(tmp_path: Path, collection: 
     assert mad(plane(storage, stack.id, 2)[..., 0], STACK[2]) < 3  # 8-bit grey: JPEG
     # each image carries the file's label
     assert set(fluo.associated) == {"label"} and set(stack.associated) == {"label"}
+    served_by_the_api(storage, parent, kids)
+
+
+def served_by_the_api(storage: LocalStorage, parent: Manifest, kids: list[Manifest]) -> None:
+    """The children are images of their own under their names (spaces, brackets, a colon); the
+    parent is a COLLECTION listing them."""
+    from urllib.parse import quote
+
+    from starlette.testclient import TestClient
+
+    from cytotile.api.app import create_app
+    from cytotile.settings import ServerSettings
+
+    app = create_app(ServerSettings(root=str(storage.root)), storage)
+    with TestClient(app) as client:
+        for kid in kids:
+            path = quote(f"{kid.id}/{kid.original_name}")
+            info = client.get(f"/image/{path}/info")
+            assert info.status_code == 200, info.text
+            assert info.json()["image"]["width"] == kid.image["width"]  # type: ignore[index]
+            tile = client.get(f"/image/{path}/normalized-tile/level/0/tx/0/ty/0.png")
+            assert tile.status_code == 200
+        listed = {u["id"]: u for u in client.get("/uploads").json()}
+        assert [c["status"] for c in listed[parent.id]["children"]] == ["DEPLOYED"] * len(kids)
+        assert {listed[k.id]["parent"] for k in kids} == {parent.id}
+        info = client.get(f"/file/{quote(f'{parent.id}/{parent.original_name}')}/info").json()
+        assert info["file_type"] == "COLLECTION" and len(info["children"]) == len(kids)
 
 
 def test_a_retried_collection_finds_the_same_children(tmp_path: Path, collection: Path) -> None:
