@@ -102,14 +102,19 @@ def pyvips_crop(path: Path, pyramid: Pyramid) -> Server:
 
 
 def large_image_peer(path: Path, pyramid: Pyramid) -> Server:
-    import large_image  # type: ignore[import-not-found]  # optional: skipped when absent
+    """large_image's tiff source on the same pyramid, ICC correction off: its stored tiles
+    passed through (bench/large_image_peer.py)."""
+    from bench.large_image_peer import open_source, unavailable
 
-    source = large_image.open(str(path))
+    missing = unavailable()
+    if missing is not None:
+        raise ImportError(missing)
+    source = open_source(path)
     top = source.levels - 1
 
     def serve(t: Tile) -> bytes:
         level, tx, ty = t
-        return bytes(source.getTile(tx, ty, top - level, encoding="JPEG", jpegQuality=85))
+        return bytes(source.getTile(tx, ty, top - level))
 
     return serve
 

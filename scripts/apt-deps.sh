@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs: chromium and chromium-driver (browser tests),
-# libmagic1 (python-magic, which the IIIF validator imports), wrk (the bench's HTTP load).
+# libmagic1 (python-magic, which the IIIF validator imports), wrk (the bench's HTTP load);
+# with --bench, libtiff-dev too (the bench-peers extra builds pylibtiff from its sdist).
 # A no-op (no network, well under a second) when they are already installed.
 set -euo pipefail
 
 PACKAGES=(chromium chromium-driver libmagic1 wrk)
+# --bench: also what the bench's peers build against (pylibtiff for large_image: libtiff-dev)
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES+=(libtiff-dev)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,105 @@
+"""large_image as an HTTP tile server peer: its TIFF source passing the stored JPEG tiles through.
+
+large_image's ``tiff`` source (``large-image-source-tiff``, over pylibtiff and libtiff) returns a
+stored JPEG tile as JPEGTables + the tile's raw bytes, without decoding, when no style applies.
+Its default ICC correction counts as a style (every tile decoded, corrected and re-encoded), so
+the peer turns it off (``icc_correction``), as a deployment serving stored tiles would. It opens
+the same pyramid file cytotile serves, behind the same minimal Starlette route as the floor:
+the row measures large_image's own per-tile path (``getTile`` and its tile cache).
+
+pylibtiff has no binary wheel: it is built from its sdist against Debian's ``libtiff-dev``
+(``scripts/apt-deps.sh --bench``, ``pip install -e .[bench-peers]``); without it the row says
+so and the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any
+
+URL = re.compile(r"/level/(\d+)/tx/(\d+)/ty/(\d+)\.jpg$")
+INSTALL = "pip install -e .[bench-peers] (pylibtiff from its sdist: scripts/apt-deps.sh --bench)"
+
+
+def unavailable() -> str | None:
+    """Why the peer cannot run here, or None."""
+    for module in ("large_image", "large_image_source_tiff", "libtiff"):
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            return f"{module} not installed: {INSTALL}"
+    return None
+
+
+def open_source(pyramid: Path) -> Any:
+    import large_image  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    import large_image_source_tiff  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    large_image.config.setConfig("icc_correction", False)  # else every tile is re-encoded
+    return large_image_source_tiff.open(str(pyramid))
+
+
+def tile_of(source: Any, path: str) -> bytes:
+    match = URL.search(path)
+    if match is None:
+        raise KeyError(path)
+    level, tx, ty = map(int, match.groups())
+    return bytes(source.getTile(tx, ty, source.levels - 1 - level))
+
+
+def app(pyramid: Path) -> Any:
+    """Starlette, one route (as the floor's): large_image's getTile of the URL's tile."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    source = open_source(pyramid)
+
+    async def tile(request: Request) -> Response:
+        return Response(tile_of(source, request.scope["path"]), media_type="image/jpeg")
+
+    async def info(request: Request) -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    return Starlette(routes=[Route("/info", info), Route("/image/{rest:path}", tile)])
+
+
+def passthrough_check(pyramid: Path, stored: dict[str, bytes], width: int, height: int) -> str:
+    """How large_image answers: the stored bytes (checked on full interior tiles) or not."""
+    from cytotile.pyramid import Pyramid
+
+    source = open_source(pyramid)
+    tiers = Pyramid(width, height).tiers
+    same = n = 0
+    for path, data in stored.items():
+        match = URL.search(path)
+        assert match is not None
+        level, tx, ty = map(int, match.groups())
+        tier = tiers[level]
+        if (tx + 1) * 256 > tier.width or (ty + 1) * 256 > tier.height:
+            continue  # an edge tile: cytotile serves it at its exact size, large_image padded
+        n += 1
+        same += tile_of(source, path) == data
+    how = "passthrough" if n and same == n else "NOT passthrough"
+    return f"large_image {how}: {same}/{n} interior tiles byte-equal to the stored ones"
+
+
+def main() -> None:
+    """``python -m bench.large_image_peer --pyramid FILE --port P`` (uvicorn, like the floor)."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pyramid", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(app(args.pyramid), host="127.0.0.1", port=args.port, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
