@@ -114,8 +114,8 @@ def test_imagej_composite(tmp_path: Path) -> None:
 
 
 SAMPLES = {  # name: (format, C, Z, T, n_samples, pixel type, channel names)
-    "multi-channel-z-series.ome.tif": ("OMETIFF", 3, 5, 1, 1, "uint8", ["C0", "C1", "C2"]),
-    "viv-multi-channel.ome.tif": ("OMETIFF", 3, 1, 1, 1, "uint8", ["C0", "C1", "C2"]),
+    "multi-channel-z-series.ome.tif": ("OMETIFF", 3, 5, 1, 1, "uint8", ["R", "G", "B"]),
+    "viv-multi-channel.ome.tif": ("OMETIFF", 3, 1, 1, 1, "uint8", ["R", "G", "B"]),
     "CellDivision_T3_Z5_CH2_X240_Y170.czi": ("CZI", 2, 5, 3, 1, "uint16", ["LED555", "LED470"]),
     "_blobs_3d_fiji_skeleton.tif": ("IMAGEJTIFF", 1, 30, 1, 1, "uint8", ["L"]),
     "CH1_16bit.tif": ("IMAGEJTIFF", 1, 1, 1, 1, "uint16", ["L"]),

@@ -99,14 +99,17 @@ class OmeTiffFormat(Format):
             raise FormatError(f"the OME-TIFF holds {len(grouping.images)} images, not {index + 1}")
         element = grouping.images[index]
         ome = omexml.parse(xml, element)
-        raw: dict[str, Any] = dict(ome.raw)
+        raw: dict[str, Any] = dict(structure.inspect(path).raw)  # page 0's TIFF tags, as PIMS
+        raw.update(ome.raw)
         raw["OME.ImageName"] = ome.image_name
         if len(found) > 1:
             raw["OME.ImageIndex"] = element
             raw["OME.Images"] = [image.name for image in found]
+        # PIMS names the unnamed channels of a 2- or 3-channel image R, G, B (by index)
+        rgb_names = 2 <= ome.size_c <= 3
         channels = channel_list(
             ome.size_c if ome.channels and all(c.samples == 1 for c in ome.channels) else 0,
-            [c.name for c in ome.channels],
+            [c.name or ("RGB"[i] if rgb_names else None) for i, c in enumerate(ome.channels)],
             [c.color for c in ome.channels],
             [c.emission for c in ome.channels],
             [c.excitation for c in ome.channels],
@@ -122,7 +125,7 @@ class OmeTiffFormat(Format):
             physical_size_z=ome.physical_size_z,
             frame_rate=1.0 / ome.time_increment if ome.time_increment else None,
             acquired_at=ome.acquired_at,
-            description=ome.description,
+            description=ome.description or ome.image_name,  # PIMS: the Image's Name if none
             objective_nominal_magnification=ome.objective_nominal,
             objective_calibrated_magnification=ome.objective_calibrated,
             microscope_model=ome.microscope,

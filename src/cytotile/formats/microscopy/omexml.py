@@ -175,6 +175,7 @@ def _raw(root: Any, pixels: dict[str, str]) -> dict[str, Any]:
     """``OME.*`` raw metadata: the Pixels attributes, the creator, the original metadata
     annotations (key/value pairs Bio-Formats keeps), capped."""
     raw: dict[str, Any] = {f"OME.Pixels.{k}": v for k, v in pixels.items() if k != "ID"}
+    raw.update(pims_keys(root))
     if "Creator" in root.attrib:
         raw["OME.Creator"] = root.attrib["Creator"]
     for element in root.iter():
@@ -190,3 +191,34 @@ def _raw(root: Any, pixels: dict[str, str]) -> dict[str, Any]:
                 if k != "ID":
                     raw[f"OME.{_tag(element)}.{k}"] = v
     return raw
+
+
+def _typed(value: str) -> Any:
+    """An XML attribute as a typed metadata value: booleans, integers, numbers, else text."""
+    if value in ("true", "false"):
+        return value == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def pims_keys(root: Any) -> dict[str, Any]:
+    """The attributes of the OME root, its Images, their Pixels and Channels under PIMS's
+    keys (``OME.UUID``, ``OME.Image[0].Name``, ``OME.Image[0].Pixels.SizeC``,
+    ``OME.Image[0].Pixels.Channel[1].SamplesPerPixel``), IDs left out."""
+    out: dict[str, Any] = {f"OME.{k}": _typed(v) for k, v in root.attrib.items()}
+    for i, image in enumerate(_children(root, "Image")):
+        scopes = [(f"Image[{i}]", image)]
+        pixels = _find(image, "Pixels")
+        if pixels is not None:
+            scopes.append((f"Image[{i}].Pixels", pixels))
+            channels = _children(pixels, "Channel")
+            scopes += [(f"Image[{i}].Pixels.Channel[{c}]", ch) for c, ch in enumerate(channels)]
+        for prefix, element in scopes:
+            for key, value in element.attrib.items():
+                if key != "ID":
+                    out[f"OME.{prefix}.{key}"] = _typed(value)
+    return out

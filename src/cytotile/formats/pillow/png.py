@@ -77,7 +77,7 @@ def parse_raw(path: Path, header: pnghead.PngHeader) -> dict[str, Any]:
         if kind == b"pHYs" and len(data) == 9:
             ppu_x, ppu_y, unit = struct.unpack(">IIB", data)
             raw.update({"png.PixelsPerUnitX": ppu_x, "png.PixelsPerUnitY": ppu_y})
-            raw["png.PixelUnits"] = "meter" if unit == 1 else "unknown"
+            raw["png.PixelUnits"] = "meters" if unit == 1 else "Unknown"  # ExifTool's, as PIMS
         elif kind == b"tIME" and len(data) == 7:
             y, mo, d, h, mi, s = struct.unpack(">HBBBBB", data)
             raw["png.ModifyDate"] = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
@@ -97,7 +97,7 @@ def parse_raw(path: Path, header: pnghead.PngHeader) -> dict[str, Any]:
 def physical_sizes(raw: dict[str, Any]) -> tuple[float | None, float | None]:
     """Micrometers per pixel from pHYs (when its unit is the meter), else from EXIF."""
     ppu_x, ppu_y = raw.get("png.PixelsPerUnitX"), raw.get("png.PixelsPerUnitY")
-    if raw.get("png.PixelUnits") == "meter" and ppu_x and ppu_y:
+    if raw.get("png.PixelUnits") in ("meters", "meter") and ppu_x and ppu_y:
         return 1e6 / ppu_x, 1e6 / ppu_y
     return tags.physical_sizes(raw, "exif")
 
