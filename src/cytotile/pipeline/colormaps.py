@@ -4,9 +4,9 @@ The named maps (matplotlib's, VIRIDIS to GIST_NCAR, plus PIMS's HEATMAP) are 256
 in ``colormaps.json``, written once by ``scripts/make_colormaps.py`` (matplotlib is not needed
 here). A constant colour shades intensities from black to that colour. Ids are case-insensitive;
 ``!`` before any id inverts it (named maps, colour names, hex with or without ``#``).
-``DEFAULT`` is the default rendering: grey for one channel, the channel's colour (from the image
-metadata, else the default palette) when several channels are merged; ``!DEFAULT`` inverts that
-colour (white when there is none). ``NONE`` applies no colormap: every channel is grey (PIMS).
+``DEFAULT`` is the default rendering: each channel's colour (from the image metadata, else the
+default palette), even for one channel selected alone as PIMS does; grey only for a one-channel
+image (or a white channel); ``!DEFAULT`` inverts that colour (white when there is none). ``NONE`` applies no colormap: every channel is grey (PIMS).
 """
 
 from __future__ import annotations
