@@ -12,6 +12,7 @@ import nd2
 import numpy as np
 import pytest
 
+from cytotile.errors import FormatError
 from cytotile.formats import detect
 from cytotile.formats.microscopy import rawplanes
 from cytotile.importer.convert import convert
@@ -128,6 +129,7 @@ import sys
 for name in ("dask", "ome_types", "xarray", "resource_backed_dask_array", "pydantic"):
     sys.modules[name] = None  # as in the import function: absent, any import fails
 from pathlib import Path
+from cytotile.errors import FormatError
 from cytotile.formats import detect
 path = Path(sys.argv[1])
 with detect(path).open(path) as source:
@@ -143,3 +145,25 @@ def test_reading_needs_neither_dask_nor_ome_types(five_d: tuple[Path, np.ndarray
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(W), str(H), "True"]
+
+
+def test_truncated_or_missing_frames_are_refused(
+    five_d: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    """The nd2 package reads a frame past the end of the file as zeros: cytotile refuses the
+    file instead of importing blank planes."""
+    path, _ = five_d
+    data = path.read_bytes()
+    cut = tmp_path / "cut.nd2"
+    cut.write_bytes(data[: len(data) // 2])
+    assert detect(cut).id == "ND2"
+    with pytest.raises(FormatError, match="chunk map"):
+        detect(cut).open(cut)
+    with nd2.ND2File(path) as f:  # where frame 4 starts, as the nd2 package maps it
+        offset = f._rdr.chunkmap[b"ImageDataSeq|4!"][0]  # type: ignore[attr-defined]
+    short = bytearray(data)
+    short[offset + 8 : offset + 16] = (8 + 100).to_bytes(8, "little")  # a 100-byte frame
+    bad = tmp_path / "short.nd2"
+    bad.write_bytes(bytes(short))
+    with pytest.raises(FormatError, match="frame 4 "):
+        detect(bad).open(bad)

@@ -35,9 +35,12 @@ class Nd2Planes:
     def __init__(self, path: Path) -> None:
         import nd2
 
+        self.path = path
         self.file = nd2.ND2File(str(path))
+        self.itemsize = int(self.file.dtype.itemsize)
         self.raw = RawPlanes()
-        self.index: dict[tuple[int, int], int] = {}
+        self.index: dict[tuple[int, int], int] = {}  # (z, t) -> sequence index
+        self.offsets: dict[int, int] = {}  # sequence index -> frame chunk in the file
         self.shape = (0, 0, 0, 1)  # channels, height, width, samples
 
     def read(self, c: int, z: int, t: int) -> Any:
@@ -74,8 +77,10 @@ class Nd2Format(Format):
 
     @classmethod
     def open(cls, path: Path) -> Source:
+        offsets = nd2meta.frame_offsets(path)  # the chunk map, checked before nd2 opens it
         with decoding("ND2 file"):
             planes = Nd2Planes(path)
+        planes.offsets = offsets
         try:
             with decoding("ND2 metadata"):
                 parsed = nd2meta.parse(planes.file)
@@ -97,6 +102,9 @@ class Nd2Format(Format):
         if missing:
             raise FormatError(f"ND2 has no frame for (z, t) = {missing[0]}")
         planes.shape = (n_c, height, width, samples)
+        compressed = planes.file.attributes.compressionType == "lossless"
+        frame_bytes = 0 if compressed else width * height * n_c * samples * planes.itemsize
+        nd2meta.check_frames(planes.path, planes.offsets, planes.index, frame_bytes)
         pixel_type = served_type(parsed["sample_type"], raw)
         px, py, pz = parsed["physical"]
         meta = stack_metadata(
