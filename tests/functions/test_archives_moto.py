@@ -102,6 +102,9 @@ def test_children_are_enqueued_then_imported_once(
         assert f"{child['id']}/processed/visualisation.PYRTIFF" in cloud.list_keys()
     assert children["scans/b.jpg"]["image"]["width"] == 300
     assert len(cloud.uploads()) == 4
+    stored = cloud.manifest(parent)  # each child wrote its final status (cytotile.aws.children)
+    assert [c["status"] for c in stored["children"]] == ["DEPLOYED"] * 3
+    assert stored["status"] == "EXTRACTED" and stored["history"] == archive["history"]
 
     # a duplicate delivery of a child: returned as it is, not downloaded nor imported again
     first = children["a.png"]

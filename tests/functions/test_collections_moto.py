@@ -1,8 +1,8 @@
 """Collections through the import function on moto: a file holding several images put in S3
 ends EXTRACTED and each image is imported as its own upload (enqueued with its series index,
 exactly once under its own lease, or inline without a queue); forged series messages import
-nothing; and a collection's stored manifest (an archive's too) ends with its children's final
-statuses, each child writing its own under the parent's lease."""
+nothing; and a collection's stored manifest ends with its children's final statuses, each child
+writing its own under the parent's lease (an archive's: tests/functions/test_archives_moto.py)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from tests.functions.support import (
     LambdaContext,
     load_handler,
 )
-from tests.functions.test_archives_moto import as_event, received, zip_bytes
-from tests.importer.test_series import FLUO, RGB, STACK, write_ome
+from tests.functions.test_archives_moto import as_event, received
+from tests.importer.test_series import FLUO, RGB, write_ome
 
 
 @pytest.fixture
@@ -45,8 +45,8 @@ def queue(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str, str]
 
 
 def ome_bytes(tmp_path: Path) -> bytes:
-    images = [(FLUO, "CYX", "fluo"), (RGB, "YXS", "brightfield"), (STACK, "ZYX", "stack")]
-    return write_ome(tmp_path / "three.ome.tif", images).read_bytes()
+    images = [(FLUO, "CYX", "fluo"), (RGB, "YXS", "brightfield")]  # two: each import costs
+    return write_ome(tmp_path / "two.ome.tif", images).read_bytes()
 
 
 def the_collection(cloud: Cloud) -> dict[str, Any]:
@@ -59,21 +59,21 @@ def test_images_of_a_file_are_enqueued_then_imported_once(
 ) -> None:
     sqs, url, arn = queue
     handler = load_handler("import").handler
-    put = cloud.put("incoming/three.ome.tif", ome_bytes(tmp_path))
+    put = cloud.put("incoming/two.ome.tif", ome_bytes(tmp_path))
     assert handler(put, lambda_context) == {"batchItemFailures": []}
     parent = the_collection(cloud)
     assert parent["status"] == "EXTRACTED", parent["reason"]
-    assert [c["series"] for c in parent["children"]] == [0, 1, 2]
-    assert [c["status"] for c in parent["children"]] == ["UPLOADED"] * 3
+    assert [c["series"] for c in parent["children"]] == [0, 1]
+    assert [c["status"] for c in parent["children"]] == ["UPLOADED"] * 2
     assert cloud.uploads() == [parent["id"]]  # the images wait in the queue
     assert not any("/extracted/" in k for k in cloud.list_keys())  # nothing copied
 
     messages = received(sqs, url)
-    assert len(messages) == 3
+    assert len(messages) == 2
     for message in messages:
         assert handler(as_event(message, arn), lambda_context) == {"batchItemFailures": []}
     stored = cloud.manifest(parent["id"])
-    assert [c["status"] for c in stored["children"]] == ["DEPLOYED"] * 3  # written by each child
+    assert [c["status"] for c in stored["children"]] == ["DEPLOYED"] * 2  # written by each child
     kids = [cloud.manifest(c["id"]) for c in parent["children"]]
     for k, kid in enumerate(kids):
         assert kid["status"] == "DEPLOYED", kid["reason"]
@@ -81,7 +81,7 @@ def test_images_of_a_file_are_enqueued_then_imported_once(
         assert kid["parent"] == parent["id"] and kid["source"]["series"] == k
         assert kid["original_name"] == parent["children"][k]["name"]
         upload = next(f for f in kid["files"] if f["role"] == "UPLOAD")
-        assert upload["key"] == f"s3://{UPLOAD_BUCKET}/incoming/three.ome.tif"
+        assert upload["key"] == f"s3://{UPLOAD_BUCKET}/incoming/two.ome.tif"
     storage = S3Storage.from_url(f"s3://{IMAGES_BUCKET}", client=cloud.s3)
     reader = PyramidReader.load(storage, f"{kids[0]['id']}/{PYRAMID_NAME}")
     for c in range(2):
@@ -100,12 +100,12 @@ def test_without_a_queue_the_images_are_imported_in_the_same_invocation(
     cloud: Cloud, lambda_context: LambdaContext, tmp_path: Path
 ) -> None:
     handler = load_handler("import").handler
-    put = cloud.put("incoming/three.ome.tif", ome_bytes(tmp_path))
+    put = cloud.put("incoming/two.ome.tif", ome_bytes(tmp_path))
     assert handler(put, lambda_context) == {"batchItemFailures": []}
     parent = the_collection(cloud)
     assert parent["status"] == "EXTRACTED", parent["reason"]
-    assert [c["status"] for c in parent["children"]] == ["DEPLOYED"] * 3
-    assert len(cloud.uploads()) == 4
+    assert [c["status"] for c in parent["children"]] == ["DEPLOYED"] * 2
+    assert len(cloud.uploads()) == 3
 
 
 def test_forged_series_messages_import_nothing(
@@ -113,7 +113,7 @@ def test_forged_series_messages_import_nothing(
 ) -> None:
     sqs, url, arn = queue
     handler = load_handler("import").handler
-    handler(cloud.put("incoming/three.ome.tif", ome_bytes(tmp_path)), lambda_context)
+    handler(cloud.put("incoming/two.ome.tif", ome_bytes(tmp_path)), lambda_context)
     parent = the_collection(cloud)
     received(sqs, url)
     cloud.put("incoming/other.ome.tif", ome_bytes(tmp_path))
@@ -121,11 +121,11 @@ def test_forged_series_messages_import_nothing(
     forged = [  # another object, an index the parent does not list, a name it does not give
         child_notification(UPLOAD_BUCKET, "incoming/other.ome.tif", 9, parent["id"], None,
                            series=1, name=name),
-        child_notification(UPLOAD_BUCKET, "incoming/three.ome.tif", 9, parent["id"], None,
+        child_notification(UPLOAD_BUCKET, "incoming/two.ome.tif", 9, parent["id"], None,
                            series=5, name=name),
-        child_notification(UPLOAD_BUCKET, "incoming/three.ome.tif", 9, parent["id"], None,
+        child_notification(UPLOAD_BUCKET, "incoming/two.ome.tif", 9, parent["id"], None,
                            series=1, name="x"),
-        child_notification(UPLOAD_BUCKET, "incoming/three.ome.tif", 9, "upload-nothing", None,
+        child_notification(UPLOAD_BUCKET, "incoming/two.ome.tif", 9, "upload-nothing", None,
                            series=0, name=name),
     ]  # fmt: skip
     for body in forged:
@@ -133,21 +133,6 @@ def test_forged_series_messages_import_nothing(
     for message in received(sqs, url):
         assert handler(as_event(message, arn), lambda_context) == {"batchItemFailures": []}
     assert cloud.uploads() == [parent["id"]]
-
-
-def test_an_archive_manifest_ends_with_its_children_statuses(
-    cloud: Cloud, lambda_context: LambdaContext, queue: tuple[Any, str, str], tmp_path: Path
-) -> None:
-    sqs, url, arn = queue
-    handler = load_handler("import").handler
-    handler(cloud.put("incoming/batch.zip", zip_bytes(tmp_path)), lambda_context)
-    archive = the_collection(cloud)
-    assert [c["status"] for c in archive["children"]] == ["UPLOADED"] * 3
-    for message in received(sqs, url):
-        handler(as_event(message, arn), lambda_context)
-    stored = cloud.manifest(archive["id"])
-    assert [c["status"] for c in stored["children"]] == ["DEPLOYED"] * 3
-    assert stored["status"] == "EXTRACTED" and stored["history"] == archive["history"]
 
 
 def test_a_child_waits_for_its_parents_lease_then_reports_on_redelivery(
@@ -160,7 +145,7 @@ def test_a_child_waits_for_its_parents_lease_then_reports_on_redelivery(
     sqs, url, arn = queue
     monkeypatch.setattr(child_side, "WAIT_S", 0.2)
     handler = load_handler("import").handler
-    handler(cloud.put("incoming/three.ome.tif", ome_bytes(tmp_path)), lambda_context)
+    handler(cloud.put("incoming/two.ome.tif", ome_bytes(tmp_path)), lambda_context)
     parent = the_collection(cloud)
     message = received(sqs, url)[0]
     child_id = series_child_id(parent["id"], json.loads(message["Body"])["Records"][0][
@@ -191,7 +176,7 @@ def test_a_child_failing_outside_the_flow_is_recorded_in_its_parent(
 
     sqs, url, arn = queue
     handler = load_handler("import").handler
-    handler(cloud.put("incoming/three.ome.tif", ome_bytes(tmp_path)), lambda_context)
+    handler(cloud.put("incoming/two.ome.tif", ome_bytes(tmp_path)), lambda_context)
     parent = the_collection(cloud)
     message = received(sqs, url)[1]
     monkeypatch.setattr(importer, "disk_shortage", lambda size, workdir: "no room for it")

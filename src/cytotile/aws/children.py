@@ -73,12 +73,13 @@ class ParentBusy(Exception):
         self.expires_at = held.expires_at
 
 
-def report_to_parent(storage: Storage, child: Manifest, wait_s: float = WAIT_S) -> bool:
+def report_to_parent(storage: Storage, child: Manifest, wait_s: float | None = None) -> bool:
     """Write ``child``'s final status into its parent's ``children``; whether it changed
-    anything. Raises :class:`ParentBusy` when the parent's lease stays held ``wait_s``."""
+    anything. Raises :class:`ParentBusy` when the parent's lease stays held ``wait_s``
+    (:data:`WAIT_S` by default)."""
     if child.parent is None or not child.status.is_final:
         return False
-    give_up = time.monotonic() + wait_s
+    give_up = time.monotonic() + (WAIT_S if wait_s is None else wait_s)
     while True:
         try:
             held = leases.acquire(storage, child.parent, LEASE_S)
