@@ -167,3 +167,49 @@ def test_truncated_or_missing_frames_are_refused(
     bad.write_bytes(bytes(short))
     with pytest.raises(FormatError, match="frame 4 "):
         detect(bad).open(bad)
+
+
+def test_xy_positions_are_separate_images(tmp_path: Path) -> None:
+    frames = np.random.default_rng(9).integers(0, 255, (2, 3, 2, 20, 30, 2), dtype=np.uint8)
+    spec = Nd2Spec([("T", 2), ("P", 3), ("Z", 2)], CHANNELS[:2], position_names=["A1", "B2", ""])
+    path = write_nd2(tmp_path / "multi.nd2", frames, spec)
+    with nd2.ND2File(path) as f:
+        assert dict(f.sizes) == {"T": 2, "P": 3, "Z": 2, "C": 2, "Y": 20, "X": 30}
+        truth = f.asarray()  # (T, P, Z, C, Y, X)
+    fmt = detect(path)
+    assert fmt.images(path) == ["A1", "B2", "Position 3"]
+    for p in range(3):
+        with fmt.open_image(path, p) as source:
+            m = source.metadata
+            assert (m.n_concrete_channels, m.depth, m.duration) == (2, 2, 2)
+            assert m.raw_metadata["ND2.Position"] == ["A1", "B2", "Position 3"][p]
+            plane = np.ndarray((20, 30), np.uint8, source.plane(1, 1, 1).write_to_memory())
+            assert np.array_equal(plane, truth[1, p, 1, 1])
+    with pytest.raises(FormatError, match="no XY position 4"):
+        fmt.open_image(path, 3)
+    single = write_nd2(
+        tmp_path / "one.nd2", frames[:, :1], Nd2Spec([("T", 2), ("P", 1), ("Z", 2)], CHANNELS[:2])
+    )
+    assert detect(single).images(single) == []
+
+
+def test_a_multi_position_nd2_imports_as_a_collection(tmp_path: Path) -> None:
+    """The whole import (isolated steps): the file's upload lists one child per XY position,
+    each DEPLOYED with the position's planes."""
+    from cytotile.importer.flow import import_file
+    from cytotile.manifest import PYRAMID_NAME, Manifest, Status
+
+    frames = np.random.default_rng(4).integers(0, 4000, (2, 2, 24, 32, 2), dtype=np.uint16)
+    spec = Nd2Spec([("P", 2), ("Z", 2)], CHANNELS[:2], position_names=["well A", "well B"])
+    path = write_nd2(tmp_path / "plate.nd2", frames, spec)
+    storage = LocalStorage(tmp_path / "root")
+    parent = import_file(storage, path)
+    assert parent.status is Status.EXTRACTED, parent.reason
+    assert len(parent.children) == 2
+    for p, child in enumerate(parent.children):
+        kid = Manifest.load(storage, child["id"])
+        assert kid.status is Status.DEPLOYED, kid.reason
+        assert kid.image is not None and kid.image["format_id"] == "ND2"
+        reader = PyramidReader.load(storage, f"{kid.id}/{PYRAMID_NAME}")
+        got = reader.read_region(reader.header.plane_index(1, 1, 0), 0, Region(0, 0, 32, 24))
+        assert np.array_equal(got[..., 0], frames[p, 1, :, :, 1])

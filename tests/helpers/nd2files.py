@@ -63,7 +63,7 @@ class Nd2Channel:
 
 @dataclass
 class Nd2Spec:
-    """What the written file declares: loops outermost first (("T", n), ("Z", n))."""
+    """What the written file declares: loops outermost first (("T", n), ("P", n), ("Z", n))."""
 
     loops: list[tuple[str, int]]
     channels: list[Nd2Channel]
@@ -73,6 +73,7 @@ class Nd2Spec:
     significant_bits: int | None = None
     objective: float = 20.0
     rgb: bool = False  # one channel of three components (a colour camera)
+    position_names: list[str] = field(default_factory=list)  # of a ("P", n) loop
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,6 +110,12 @@ def _loop(kind: str, count: int, spec: Nd2Spec, inner: dict[str, Any] | None) ->
         pars = {"uiCount": count, "dZLow": 0.0, "dZHigh": step * (count - 1), "dZStep": step}
         pars.update({"dZHome": 0.0, "bZInverted": False, "iType": 0})
         exp = {"eType": 4, "uLoopPars": pars}
+    elif kind == "P":
+        points = {
+            f"a{k}": {"dPosX": 100.0 * k, "dPosY": 50.0, "dPosZ": 0.0, "dPosName": name}
+            for k, name in enumerate(spec.position_names or [""] * count)
+        }
+        exp = {"eType": 2, "uLoopPars": {"bUseZ": False, "bRelativeXY": False, "Points": points}}
     else:
         raise ValueError(kind)
     if inner is not None:

@@ -3,7 +3,8 @@ reader. The package requires dask and ome-types, but its reader imports them onl
 ``to_dask`` / ``to_xarray`` and the OME-XML export, which cytotile never calls: the import
 function installs nd2 without them (scripts/lambda_requirements.py ``UNUSED``), so nd2 costs it
 0.4 MB instead of 23. One frame holds every channel of one (z, t), interleaved; a plane is one
-channel of it, copied out in strips (into a file-backed canvas above ``RawPlanes.IN_MEMORY``)."""
+channel of it, copied out in strips (into a file-backed canvas above ``RawPlanes.IN_MEMORY``).
+The XY positions of a multi-position experiment are separate images (``images``)."""
 
 from __future__ import annotations
 
@@ -69,22 +70,34 @@ class Nd2Format(Format):
     id = "ND2"
     name = "Nikon ND2"
     order = ORDER_MICROSCOPY + 50
-    remarks = "Nikon NIS-Elements ND2 (v3+): C/Z/T planes, 8/16-bit, float; first XY position."
+    remarks = "Nikon NIS-Elements ND2 (v3+): C/Z/T planes, 8/16-bit, float; XY positions as images."
 
     @classmethod
     def match(cls, path: Path, head: bytes) -> bool:
         return head.startswith(MAGIC) and SIGNATURE in head[:64]
 
     @classmethod
+    def images(cls, path: Path) -> list[str]:
+        """The XY positions of a multi-position experiment: each is an image of its own."""
+        import nd2
+
+        with decoding("ND2 file"), nd2.ND2File(str(path)) as nd2file:
+            return nd2meta.position_names(nd2file)
+
+    @classmethod
     def open(cls, path: Path) -> Source:
+        return cls.open_image(path, 0)
+
+    @classmethod
+    def open_image(cls, path: Path, index: int) -> Source:
         offsets = nd2meta.frame_offsets(path)  # the chunk map, checked before nd2 opens it
         with decoding("ND2 file"):
             planes = Nd2Planes(path)
         planes.offsets = offsets
         try:
             with decoding("ND2 metadata"):
-                parsed = nd2meta.parse(planes.file)
-                planes.index = nd2meta.frame_index(planes.file.loop_indices)
+                parsed = nd2meta.parse(planes.file, index)
+                planes.index = nd2meta.frame_index(planes.file.loop_indices, index)
             return cls._source(planes, parsed)
         except BaseException:
             planes.close()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
-from cytotile.formats.common import add_note
 
 #: loop axes the nd2 package names (T: time, Z: z-stack, P: XY positions, U: custom loop)
 SUPPORTED_AXES = set("TZPCSYX")
@@ -67,11 +66,20 @@ def check_frames(
                 raise FormatError(f"ND2 frame {seq} (z={z}, t={t}) ends past the end of the file")
 
 
-def frame_index(loops: tuple[dict[str, int], ...]) -> dict[tuple[int, int], int]:
-    """Sequence index of each (z, t) frame of the first XY position."""
+def position_names(nd2file: Any) -> list[str]:
+    """The XY positions of a multi-position experiment (each its own image), else []."""
+    for loop in nd2file.experiment:
+        if loop.type == "XYPosLoop" and loop.count > 1:
+            points = loop.parameters.points
+            return [p.name or f"Position {k + 1}" for k, p in enumerate(points)]
+    return []
+
+
+def frame_index(loops: tuple[dict[str, int], ...], position: int = 0) -> dict[tuple[int, int], int]:
+    """Sequence index of each (z, t) frame of XY position ``position``."""
     index: dict[tuple[int, int], int] = {}
     for seq, where in enumerate(loops):
-        if where.get("P", 0) == 0:
+        if where.get("P", 0) == position:
             index.setdefault((where.get("Z", 0), where.get("T", 0)), seq)
     return index
 
@@ -115,8 +123,9 @@ def _raw(nd2file: Any, sizes: dict[str, int]) -> dict[str, Any]:
     return raw
 
 
-def parse(nd2file: Any) -> dict[str, Any]:
-    """What the format needs to build its metadata, from an open ``nd2.ND2File``."""
+def parse(nd2file: Any, position: int = 0) -> dict[str, Any]:
+    """What the format needs to build its metadata, from an open ``nd2.ND2File``, for XY
+    position ``position`` (an image of its own when the experiment has several)."""
     sizes = {k: int(v) for k, v in nd2file.sizes.items()}
     extra = sorted(set(sizes) - SUPPORTED_AXES)
     if extra:
@@ -127,8 +136,12 @@ def parse(nd2file: Any) -> dict[str, Any]:
     if samples not in (1, 3) or (samples == 3 and n_c > 1):
         raise FormatError(f"ND2 with {n_c} channels of {samples} components is not supported")
     raw = _raw(nd2file, sizes)
-    if sizes.get("P", 1) > 1:
-        add_note(raw, f"first of {sizes['P']} XY positions imported")
+    positions = position_names(nd2file)
+    if not 0 <= position < max(1, len(positions)):
+        raise FormatError(f"ND2 has no XY position {position + 1}")
+    if positions:
+        raw["ND2.Positions"] = positions
+        raw["ND2.Position"] = positions[position]
     meta = nd2file.metadata
     channels = list(meta.channels or []) if meta else []
     physical: list[float | None] = [None, None, None]
