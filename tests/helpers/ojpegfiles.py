@@ -1,9 +1,10 @@
 """Old-style JPEG TIFFs (Compression 6, TIFF 6.0 section 22), written by hand: a baseline JPEG
 encoded by libjpeg (Pillow) is taken apart into its quantization and Huffman tables, stored in
 the JPEGQTables / JPEGDCTables / JPEGACTables tags, and its entropy-coded scan is the one strip,
-as old scanners wrote them. ``ojpeg_reference`` decodes such a file without libtiff: the JPEG
-stream rebuilt from the tags, decoded by libjpeg (libvips), then TIFF 6.0's YCbCr -> RGB with
-the file's ReferenceBlackWhite, in numpy."""
+as old scanners wrote them; or kept whole, named by JPEGInterchangeFormat (the other layout).
+``ojpeg_reference`` decodes such a file without libtiff: the JPEG stream rebuilt from the tags
+(or the one named), decoded by libjpeg, then TIFF 6.0's YCbCr -> RGB with the file's
+ReferenceBlackWhite, in numpy."""
 
 from __future__ import annotations
 
@@ -125,6 +126,54 @@ def write_ojpeg(
     return path
 
 
+def write_ojpeg_interchange(path: Path, rgb: np.ndarray) -> Path:
+    """``rgb`` as an old-style JPEG TIFF of the other layout: a whole JPEG stream named by
+    JPEGInterchangeFormat (tables and all), the strip its entropy-coded scan inside it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=92, subsampling=2)
+    jpeg = buffer.getvalue()
+    pos = 2
+    while jpeg[pos + 1] != 0xDA:  # to the scan: after the SOS segment
+        pos += 2 + struct.unpack(">H", jpeg[pos + 2 : pos + 4])[0]
+    scan_at = pos + 2 + struct.unpack(">H", jpeg[pos + 2 : pos + 4])[0]
+    h, w = rgb.shape[:2]
+    entries: list[tuple[int, int, list[int]]] = [
+        (256, LONG, [w]),
+        (257, LONG, [h]),
+        (258, SHORT, [8, 8, 8]),
+        (259, SHORT, [6]),
+        (262, SHORT, [6]),
+        (273, LONG, [0]),  # the scan, inside the stream: filled below
+        (277, SHORT, [3]),
+        (278, LONG, [h]),
+        (279, LONG, [jpeg.rindex(b"\xff\xd9") - scan_at]),
+        (284, SHORT, [1]),
+        (513, LONG, [0]),  # JPEGInterchangeFormat: filled below
+        (514, LONG, [len(jpeg)]),
+        (530, SHORT, [2, 2]),
+        (532, RATIONAL, [0, 1, 255, 1, 128, 1, 255, 1, 128, 1, 255, 1]),
+    ]
+    extra_at = 8 + 2 + 12 * len(entries) + 4
+    out_of_line, fields = b"", []
+    for tag, kind, values in entries:
+        packed = struct.pack(f"<{len(values)}{'H' if kind == SHORT else 'I'}", *values)
+        count = len(values) // (2 if kind == RATIONAL else 1)
+        if len(packed) > 4:
+            fields.append((tag, kind, count, struct.pack("<I", extra_at + len(out_of_line))))
+            out_of_line += packed
+        else:
+            fields.append((tag, kind, count, packed.ljust(4, b"\0")))
+    jpeg_at = extra_at + len(out_of_line)
+    fixed = {273: struct.pack("<I", jpeg_at + scan_at), 513: struct.pack("<I", jpeg_at)}
+    body = struct.pack("<H", len(fields)) + b"".join(
+        struct.pack("<HHI", t, k, c) + fixed.get(t, f) for t, k, c, f in fields
+    )
+    path.write_bytes(b"II*\0" + struct.pack("<I", 8) + body + bytes(4) + out_of_line + jpeg)
+    return path
+
+
 def ojpeg_reference(path: Path) -> np.ndarray:
     """The pixels of an old-style JPEG TIFF's first strip or tile set, decoded without libtiff."""
     import pyvips
@@ -134,12 +183,17 @@ def ojpeg_reference(path: Path) -> np.ndarray:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
         tag: Any = page.tags
+        if "JPEGInterchangeFormat" in tag:  # a whole stream: libjpeg decodes it as it is
+            at = int(np.ravel(tag["JPEGInterchangeFormat"].value)[0])
+            length = int(np.ravel(tag["JPEGInterchangeFormatLength"].value)[0])
+            rbw = _reference(tag["ReferenceBlackWhite"].value)
+            return _to_rgb(_ycbcr(raw[at : at + length]), rbw)
         n = int(page.samplesperpixel)
         width, height = int(page.imagewidth), int(page.imagelength)
         seg_w = int(page.tilewidth) or width
         seg_h = int(page.tilelength) or int(tag["RowsPerStrip"].value)
         sub = tag["YCbCrSubSampling"].value if n == 3 else (1, 1)
-        rbw = [float(v) for v in tag["ReferenceBlackWhite"].value] if n == 3 else []
+        rbw = _reference(tag["ReferenceBlackWhite"].value) if n == 3 else []
         q = [raw[o : o + 64] for o in tag["JPEGQTables"].value]
 
         def huff(o: int) -> bytes:
@@ -148,8 +202,6 @@ def ojpeg_reference(path: Path) -> np.ndarray:
         dc = [huff(o) for o in tag["JPEGDCTables"].value]
         ac = [huff(o) for o in tag["JPEGACTables"].value]
         segments = list(zip(page.dataoffsets, page.databytecounts, strict=True))
-    if len(rbw) == 12:  # tifffile gives numerators and denominators
-        rbw = [rbw[i] / rbw[i + 1] for i in range(0, 12, 2)]
 
     def seg(marker: int, body: bytes) -> bytes:
         return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
@@ -176,6 +228,12 @@ def ojpeg_reference(path: Path) -> np.ndarray:
     if n == 1:
         return out[..., 0].round().astype(np.uint8)
     return _to_rgb(out, rbw)
+
+
+def _reference(value: Any) -> list[float]:
+    """ReferenceBlackWhite's 6 values (tifffile gives 6, or 12 numerators and denominators)."""
+    flat = [float(v) for v in np.ravel(value)]
+    return [flat[i] / flat[i + 1] for i in range(0, 12, 2)] if len(flat) == 12 else flat
 
 
 def _ycbcr(stream: bytes) -> np.ndarray:

@@ -12,7 +12,7 @@ import tifffile
 from tests.formats.conformance.case import Case, real, register
 from tests.formats.conformance.references import ArrayReference, TifffileReference
 from tests.helpers import synth
-from tests.helpers.ojpegfiles import ojpeg_reference, write_ojpeg
+from tests.helpers.ojpegfiles import ojpeg_reference, write_ojpeg, write_ojpeg_interchange
 
 
 class OjpegReference(ArrayReference):
@@ -44,6 +44,10 @@ def _ojpeg_studio(folder: Path) -> Path:
     return write_ojpeg(folder / "s.tif", rgb, reference_black_white=(16, 235, 128, 240, 128, 240))
 
 
+def _ojpeg_interchange(folder: Path) -> Path:
+    return write_ojpeg_interchange(folder / "i.tif", synth.to_numpy(synth.tissue(200, 130, seed=6)))
+
+
 def _float64_rgb_planes(folder: Path) -> Path:
     # one page: the reference stretches from its own range, the server from the whole stack's;
     # a wide range: the server's AUTO_IMAGE bounds are whole numbers (pipeline/image.py)
@@ -64,6 +68,7 @@ register(
     real("ojpeg-tile.tif", "OJPEGTIFF", OjpegReference),
     Case("synthetic-ojpeg-ycbcr", "OJPEGTIFF", _ojpeg, OjpegReference),
     Case("synthetic-ojpeg-studio-range", "OJPEGTIFF", _ojpeg_studio, OjpegReference),
+    Case("synthetic-ojpeg-interchange", "OJPEGTIFF", _ojpeg_interchange, OjpegReference),
     real("multipage_rgb.tif", "FLOATTIFF", FloatReference, pixel_type="float32"),
     Case(
         "synthetic-float64-rgb-planes", "FLOATTIFF", _float64_rgb_planes, FloatReference,
