@@ -213,3 +213,16 @@ def test_a_multi_position_nd2_imports_as_a_collection(tmp_path: Path) -> None:
         reader = PyramidReader.load(storage, f"{kid.id}/{PYRAMID_NAME}")
         got = reader.read_region(reader.header.plane_index(1, 1, 0), 0, Region(0, 0, 32, 24))
         assert np.array_equal(got[..., 0], frames[p, 1, :, :, 1])
+
+
+@pytest.mark.parametrize("variant", [{"compressed": True}, {"row_padding": 6}])
+def test_compressed_frames_and_padded_rows(tmp_path: Path, variant: dict) -> None:
+    frames = np.random.default_rng(6).integers(0, 4000, (2, 30, 41, 3), dtype=np.uint16)
+    path = write_nd2(tmp_path / "v.nd2", frames, Nd2Spec([("Z", 2)], CHANNELS, **variant))
+    with nd2.ND2File(path) as f:
+        truth = f.asarray()  # (Z, C, Y, X)
+    assert np.array_equal(truth, frames.transpose(0, 3, 1, 2))
+    with detect(path).open(path) as source:
+        for c in range(3):
+            got = np.ndarray((30, 41), np.uint16, source.plane(c, 1, 0).write_to_memory())
+            assert np.array_equal(got, truth[1, c])

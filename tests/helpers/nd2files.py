@@ -14,6 +14,7 @@ into the chunk) is an 8-byte timestamp and the frame's samples, channels interle
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,8 @@ class Nd2Spec:
     objective: float = 20.0
     rgb: bool = False  # one channel of three components (a colour camera)
     position_names: list[str] = field(default_factory=list)  # of a ("P", n) loop
+    compressed: bool = False  # frames deflated (NIS-Elements' lossless compression)
+    row_padding: int = 0  # bytes after each row (uiWidthBytes larger than the samples)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -128,7 +131,7 @@ def _metadata_chunks(spec: Nd2Spec, frames: np.ndarray) -> dict[bytes, bytes]:
     bits = frames.dtype.itemsize * 8
     attrs = {
         "uiWidth": width,
-        "uiWidthBytes": width * n_c * frames.dtype.itemsize,
+        "uiWidthBytes": width * n_c * frames.dtype.itemsize + spec.row_padding,
         "uiHeight": height,
         "uiComp": n_c,
         "uiBpcInMemory": bits,
@@ -136,7 +139,7 @@ def _metadata_chunks(spec: Nd2Spec, frames: np.ndarray) -> dict[bytes, bytes]:
         "uiSequenceCount": int(np.prod([n for _, n in spec.loops], dtype=int)),
         "uiTileWidth": width,
         "uiTileHeight": height,
-        "eCompression": 2,
+        "eCompression": 0 if spec.compressed else 2,
         "dCompressionParam": 0.0,
     }
     components = 3 if spec.rgb else 1
@@ -185,7 +188,10 @@ def write_nd2(path: Path, frames: np.ndarray, spec: Nd2Spec) -> Path:
         flat = frames.reshape(-1, *frames.shape[-3:])
         for index, frame in enumerate(flat):
             stamp = struct.pack("<d", index * spec.period_ms)
-            data = stamp + np.ascontiguousarray(frame).tobytes()
+            rows = np.ascontiguousarray(frame).reshape(frame.shape[0], -1).view(np.uint8)
+            if spec.row_padding:
+                rows = np.pad(rows, ((0, 0), (0, spec.row_padding)), constant_values=0xEE)
+            data = stamp + (zlib.compress(rows.tobytes()) if spec.compressed else rows.tobytes())
             chunk(f"ImageDataSeq|{index}!".encode(), data, FRAME_NAME_LENGTH)
         for name, data in _metadata_chunks(spec, frames).items():
             chunk(name, data)

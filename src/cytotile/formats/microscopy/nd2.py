@@ -43,23 +43,43 @@ class Nd2Planes:
         self.index: dict[tuple[int, int], int] = {}  # (z, t) -> sequence index
         self.offsets: dict[int, int] = {}  # sequence index -> frame chunk in the file
         self.shape = (0, 0, 0, 1)  # channels, height, width, samples
+        self.starts: dict[int, int] = {}  # sequence index -> samples of an uncompressed frame
+        self.width_bytes = 0
 
     def read(self, c: int, z: int, t: int) -> Any:
         n_c, height, width, samples = self.shape
         seq = self.index.get((z, t))
         if seq is None:
             raise FormatError(f"ND2 has no frame for z={z} t={t}")
-        frame = self.file.read_frame(seq)  # a view of the mapped file when uncompressed
-        if samples == 1:
-            plane = frame.reshape(n_c, height, width)[c][..., None]
-        else:
-            plane = frame.reshape(height, width, samples)
-        dtype = str(plane.dtype)
-        canvas = self.raw.canvas((height, width, samples), dtype)
-        rows = max(1, STRIP_BYTES // max(1, width * samples * plane.dtype.itemsize))
-        for y in range(0, height, rows):
-            canvas[y : y + rows] = plane[y : y + rows]
-        return self.raw.image(canvas, dtype)
+        dtype = self.file.dtype.newbyteorder("<")
+        canvas = self.raw.canvas((height, width, samples), str(dtype.newbyteorder("=")))
+        if seq in self.starts:  # uncompressed: read in strips (nothing of the file mapped)
+            self._read_strips(canvas, self.starts[seq], c, dtype)
+        else:  # compressed (zlib): the nd2 package inflates the whole frame
+            frame = self.file.read_frame(seq)
+            if samples == 1:
+                canvas[...] = frame.reshape(n_c, height, width)[c][..., None]
+            else:
+                canvas[...] = frame.reshape(height, width, samples)
+        return self.raw.image(canvas, str(canvas.dtype))
+
+    def _read_strips(self, canvas: Any, start: int, c: int, dtype: Any) -> None:
+        """Rows of ``width_bytes`` (row padding allowed), channels interleaved in each pixel."""
+        import numpy as np
+
+        n_c, height, width, samples = self.shape
+        components = n_c * samples
+        rows = max(1, STRIP_BYTES // self.width_bytes)
+        with open(self.path, "rb") as fh:
+            for y in range(0, height, rows):
+                n = min(rows, height - y)
+                fh.seek(start + y * self.width_bytes)
+                data = fh.read(n * self.width_bytes)
+                if len(data) != n * self.width_bytes:
+                    raise FormatError(f"ND2 frame ends before row {y + n} (truncated file)")
+                strip = np.frombuffer(data, dtype).reshape(n, -1)[:, : width * components]
+                pixels = strip.reshape(n, width, n_c, samples)
+                canvas[y : y + n] = pixels[:, :, c] if samples == 1 else pixels[:, :, 0]
 
     def close(self) -> None:
         self.file.close()
@@ -115,9 +135,13 @@ class Nd2Format(Format):
         if missing:
             raise FormatError(f"ND2 has no frame for (z, t) = {missing[0]}")
         planes.shape = (n_c, height, width, samples)
-        compressed = planes.file.attributes.compressionType == "lossless"
-        frame_bytes = 0 if compressed else width * height * n_c * samples * planes.itemsize
-        nd2meta.check_frames(planes.path, planes.offsets, planes.index, frame_bytes)
+        attrs = planes.file.attributes
+        compressed = attrs.compressionType == "lossless"
+        packed = width * n_c * samples * planes.itemsize
+        planes.width_bytes = max(int(attrs.widthBytes or 0), packed)
+        frame_bytes = 0 if compressed else planes.width_bytes * height
+        starts = nd2meta.check_frames(planes.path, planes.offsets, planes.index, frame_bytes)
+        planes.starts = {} if compressed else starts
         pixel_type = served_type(parsed["sample_type"], raw)
         px, py, pz = parsed["physical"]
         meta = stack_metadata(

@@ -47,11 +47,13 @@ def frame_offsets(path: Path) -> dict[int, int]:
 
 def check_frames(
     path: Path, offsets: dict[int, int], index: dict[tuple[int, int], int], frame_bytes: int
-) -> None:
-    """Every frame the planes need lies whole inside the file (its chunk header says how
-    long it is): the nd2 package reads a missing or truncated frame as zeros, which would
-    import as a blank plane. ``frame_bytes``: an uncompressed frame's samples, else 0."""
-    size = path.stat().st_size
+) -> dict[int, int]:
+    """Where the samples of each frame the planes need start (sequence index -> byte, after
+    the chunk's header, name and 8-byte timestamp), each checked to lie whole inside the file
+    (its chunk header says how long it is): the nd2 package reads a missing or truncated frame
+    as zeros, which would import as a blank plane. ``frame_bytes``: an uncompressed frame's
+    bytes, else 0."""
+    size, starts = path.stat().st_size, {}
     with open(path, "rb") as fh:
         for (z, t), seq in sorted(index.items()):
             offset = offsets.get(seq)
@@ -64,6 +66,8 @@ def check_frames(
                 raise FormatError(f"ND2 frame {seq} (z={z}, t={t}): no frame chunk there")
             if offset + 16 + name_length + data_length > size:
                 raise FormatError(f"ND2 frame {seq} (z={z}, t={t}) ends past the end of the file")
+            starts[seq] = offset + 16 + name_length + 8
+    return starts
 
 
 def position_names(nd2file: Any) -> list[str]:
