@@ -2,9 +2,12 @@
 reader. The package requires dask and ome-types, but its reader imports them only for
 ``to_dask`` / ``to_xarray`` and the OME-XML export, which cytotile never calls: the import
 function installs nd2 without them (scripts/lambda_requirements.py ``UNUSED``), so nd2 costs it
-0.4 MB instead of 23. One frame holds every channel of one (z, t), interleaved; a plane is one
-channel of it, copied out in strips (into a file-backed canvas above ``RawPlanes.IN_MEMORY``).
-The XY positions of a multi-position experiment are separate images (``images``)."""
+0.4 MB instead of 23. Metadata and deflated frames come from the nd2 package. One frame holds
+every channel of one (z, t), interleaved; a plane is one channel of it: an uncompressed frame
+is read by cytotile in strips of rows (where the chunk map and the chunk's header say its
+samples start, checked at open), into a canvas that is file-backed above
+``RawPlanes.IN_MEMORY``: memory stays bounded whatever the frame. The XY positions of a
+multi-position experiment are separate images (``images``)."""
 
 from __future__ import annotations
 
