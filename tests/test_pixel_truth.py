@@ -36,9 +36,11 @@ WORST_TILE = 9.0  # of one tile of a 4:2:0 tier (measured: 7.9 on CMU-1-Small-Re
 RETILED = {"CMU-1-Small-Region.svs"}  # JPEG-tiled: level 0 re-tiled from its coefficients
 
 
-def original(name: str) -> np.ndarray:
+def original(name: str, stretch: bool = True) -> np.ndarray:
     """The original's level 0 as 8-bit RGB, read without cytotile; 16-bit is stretched from the
-    image's own min/max per channel (PIMS's default AUTO_IMAGE intensities)."""
+    image's own min/max per channel (PIMS's default AUTO_IMAGE intensities of thumb and tiles),
+    or, ``stretch=False``, scaled from its full range (PIMS's default of window and resized,
+    recorded from PIMS in issue 13)."""
     path = SAMPLES / name
     if name.endswith(".svs"):
         import openslide
@@ -48,7 +50,9 @@ def original(name: str) -> np.ndarray:
             return np.asarray(rgba.convert("RGB"))
     image = pyvips.Image.new_from_file(str(path), access="random")
     pixels = image.numpy().astype(np.float64)
-    if image.format == "ushort":
+    if image.format == "ushort" and not stretch:
+        pixels = pixels * 255 / 65535
+    elif image.format == "ushort":
         lo = pixels.min(axis=(0, 1))
         hi = pixels.max(axis=(0, 1))
         pixels = (pixels - lo) / np.maximum(hi - lo, 1) * 255
@@ -125,7 +129,7 @@ def test_thumb(deployed: tuple[TestClient, dict[str, str]], name: str) -> None:
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_window(deployed: tuple[TestClient, dict[str, str]], name: str) -> None:
     client, paths = deployed
-    reference = original(name)
+    reference = original(name, stretch=False)
     height, width = reference.shape[:2]
     region = {"left": width // 5, "top": height // 4, "width": width // 2, "height": height // 3}
     body = {"region": region, "level": 0}

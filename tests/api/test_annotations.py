@@ -228,7 +228,7 @@ def test_targets_planes_and_cache(client: TestClient, images: Images) -> None:
         client, images.multi.path, "crop",
         {"annotations": "POLYGON ((10 10, 90 10, 90 60, 10 10))", "channels": [1], "z_slices": 2},
     )  # fmt: skip
-    assert image(multi).shape == (50, 80, 2)  # grey + alpha
+    assert image(multi).shape == (50, 80, 4)  # one channel keeps its colour (PIMS), + alpha
     bad = post(client, images.multi.path, "crop", {"annotations": POLYGON, "z_slices": 9})
     assert bad.status_code == 422
     first = post(client, images.rgb.path, "drawing", {"annotations": POLYGON, "length": 50})

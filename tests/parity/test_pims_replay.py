@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
@@ -80,6 +81,18 @@ def test_sample_images(served: tuple[TestClient, dict[str, str]]) -> None:
     differ = [s for s in statuses if s[2] != s[3]]
     assert not differ, differ  # the issue's bar is 127 of 129; these four agree on every one
     assert not unexplained, "\n".join(unexplained)
+
+
+def test_window_bits(served: tuple[TestClient, dict[str, str]]) -> None:
+    """PIMS's window of a 16-bit image is 8 bits whatever ``bits`` says (recorded): cytotile's
+    default is the same, an explicit ``bits`` is honoured; no bounds: the full range."""
+    client, paths = served
+    url = f"/image/{paths['png']}/window.png"
+    region = {"region": {"left": 0, "top": 0, "width": 64, "height": 64}}
+    eight = replay.summary(client.post(url, json=region).content)
+    sixteen = replay.summary(client.post(url, json={**region, "bits": 16}).content)
+    assert (eight["format"], sixteen["format"]) == ("uchar", "ushort")
+    assert replay.grid_difference(eight["grid"], (np.asarray(sixteen["grid"]) / 257).tolist()) < 1
 
 
 def test_every_deliberate_difference_is_documented() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -25,6 +27,10 @@ def window(request: Request, args: Args) -> Response | Later:
     win = parse_window(args)
     target = parse_target(args, tiers=True)
     params = parse_image_params(args, general=True)
+    if params.manipulation.bits is None and not args.has("bits"):
+        # PIMS's window answers 8 bits unless told (recorded: 8 even for bits=16; here an
+        # explicit bits=16 or AUTO is honoured), so clients reading 8-bit windows keep working
+        params = replace(params, manipulation=replace(params.manipulation, bits=8))
     opts = options(request, fmt)
     view = ImageView.open(ctx.storage, request.path_params["path"])
     drawn = window_annotations(request, args, view)  # None without `annotations`

@@ -33,9 +33,14 @@ class IntensityMode(StrEnum):
     AUTO_PLANE = "AUTO_PLANE"
     STRETCH_IMAGE = "STRETCH_IMAGE"
     STRETCH_PLANE = "STRETCH_PLANE"
+    #: not a parameter value: what resized, window and annotation crops take when no bound is
+    #: given, as PIMS: the full range of the significant bits, 0 to 2^bits - 1, in the file's
+    #: values (PIMS's display routes, thumb and tiles, default to AUTO_IMAGE instead)
+    FULL = "FULL"
 
 
 Intensity = int | IntensityMode
+GIVEN_MODES = tuple(m for m in IntensityMode if m is not IntensityMode.FULL)
 
 
 class Safety(StrEnum):
@@ -124,17 +129,20 @@ def parse_planes(args: Args) -> PlaneSelection:
     )
 
 
-def _intensities(args: Args, name: str) -> tuple[Intensity, ...]:
+def _intensities(args: Args, name: str, default: IntensityMode) -> tuple[Intensity, ...]:
     values = args.many(name)
     if not values:
-        return (IntensityMode.AUTO_IMAGE,)
+        return (default,)
     out: list[Intensity] = []
     for value in values:
         if isinstance(value, str) and not is_number_text(value):
             try:
-                out.append(IntensityMode(value.strip().upper()))
+                mode = IntensityMode(value.strip().upper())
+                if mode not in GIVEN_MODES:
+                    raise ValueError(mode)
+                out.append(mode)
             except ValueError:
-                modes = ", ".join(m.value for m in IntensityMode)
+                modes = ", ".join(m.value for m in GIVEN_MODES)
                 raise BadParameter(
                     f"{name}: {value!r} is neither an intensity nor one of {modes}"
                 ) from None
@@ -166,9 +174,10 @@ def parse_manipulation(args: Args, *, general: bool = False) -> Manipulation:
         colorspace = (args.get_str("colorspace") or "AUTO").upper()
         if colorspace not in ("AUTO", "GRAY", "COLOR"):
             raise BadParameter(f"colorspace: {colorspace!r} is not one of AUTO, GRAY, COLOR")
+    default = IntensityMode.FULL if general else IntensityMode.AUTO_IMAGE
     return Manipulation(
-        min_intensities=_intensities(args, "min_intensities"),
-        max_intensities=_intensities(args, "max_intensities"),
+        min_intensities=_intensities(args, "min_intensities", default),
+        max_intensities=_intensities(args, "max_intensities", default),
         gammas=tuple(gammas),
         log=bool(args.get_bool("log")),
         colormaps=() if cmaps in ((), (colormaps.DEFAULT,)) else cmaps,

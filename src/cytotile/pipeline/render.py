@@ -128,8 +128,14 @@ def per_channel(values: tuple[object, ...], n: int, name: str) -> list[object]:
 def _bound(value: Intensity, is_min: bool, view: ImageView, c: int, band: np.ndarray | None) -> int:
     if isinstance(value, int) and not isinstance(value, IntensityMode):
         return value + signed_offset(view.meta)  # given in the file's values
+    if value is IntensityMode.FULL:  # 0 to 2^significant_bits - 1, in the file's values
+        if view.header.pixel_type in ("uint8", "uint16"):
+            top = (1 << significant_bits(view)) - 1
+            return signed_offset(view.meta) + (0 if is_min else top)
+        value = IntensityMode.AUTO_IMAGE  # 32-bit samples: their range, as before
     if value in AUTO and view.header.pixel_type == "uint8":
-        return 0 if is_min else 255
+        offset = signed_offset(view.meta)  # int8: the file's 0..255, as PIMS (negatives: 0)
+        return offset if is_min else 255 + offset
     if value in (IntensityMode.AUTO_IMAGE, IntensityMode.STRETCH_IMAGE) or band is None:
         lo, hi = view.channel_range(c)
         return lo if is_min else hi
@@ -142,6 +148,8 @@ def is_identity(view: ImageView, sel: Selection, manip: Manipulation, bits: int)
         return False
     if view.header.pixel_type not in ("uint8", "uint16"):  # 32-bit samples always rendered
         return False
+    if signed_offset(view.meta):  # signed samples are stored shifted: always rendered
+        return False
     if manip.log or manip.filter or manip.colormaps or bits != view.bits:
         return False
     if len(sel.channels) == 1 and view.n_channels > 1:  # DEFAULT tints it (_colours)
@@ -152,12 +160,21 @@ def is_identity(view: ImageView, sel: Selection, manip: Manipulation, bits: int)
     offset = signed_offset(view.meta) if not all(_auto(manip)) else 0
     for values, expected in ((manip.min_intensities, 0), (manip.max_intensities, full)):
         for value in values:
-            if isinstance(value, IntensityMode):
+            if value is IntensityMode.FULL:
+                if signed_offset(view.meta) or significant_bits(view) != view.bits:
+                    return False
+            elif isinstance(value, IntensityMode):
                 if view.bits != 8 or value not in AUTO:
                     return False
             elif value + offset != expected:
                 return False
     return True
+
+
+def significant_bits(view: ImageView) -> int:
+    """The image's significant bits (12 for a 12-bit image stored in 16), else the stored."""
+    value = view.meta.get("significant_bits")
+    return int(value) if isinstance(value, int) and 0 < value <= view.bits else view.bits
 
 
 def _auto(manip: Manipulation) -> list[bool]:

@@ -125,7 +125,8 @@ def presentation(
         if kind not in m.associated or not info.get("width"):
             continue
         picture = {
-            "id": f"{image_base}/associated/{kind}.png",
+            # its own size (the route's default, PIMS's, is a longer side of 256)
+            "id": f"{image_base}/associated/{kind}.png?length={max(info['width'], info['height'])}",
             "type": "Image",
             "format": "image/png",
             "width": info["width"],
