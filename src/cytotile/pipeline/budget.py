@@ -112,7 +112,9 @@ def estimate(work: Work) -> int:
     return src + resized + rendered + temps + encoded
 
 
+@functools.cache
 def cpus() -> int:
+    """CPUs this process may run on (read once)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -120,7 +122,8 @@ def cpus() -> int:
 
 
 def seconds(work: Work) -> float:
-    """Seconds the work takes on this machine, at worst (noisy content, a loaded machine)."""
+    """Seconds the work takes on this machine when idle, at the slow end of what was measured
+    (detailed content); the queue of heavy requests scales it by the current slowdown."""
     per_sample = SAMPLE_S[(work.fmt, work.out_bytes if work.fmt is Format.PNG else 1)]
     out = work.out_pixels * work.out_bands * per_sample
     src = work.src_pixels * work.in_bands * work.copies * SOURCE_SAMPLE_S
