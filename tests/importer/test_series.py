@@ -256,3 +256,15 @@ def test_a_multi_image_file_in_an_archive_is_a_collection_of_its_own(tmp_path: P
         upload = kid.file("UPLOAD")
         assert upload is not None and upload.key == f"{parent.id}/extracted/slide.ome.tif"
     assert len(storage.list_uploads()) == 1 + 2 + 2
+
+
+def test_more_images_than_the_limit_is_a_format_error(tmp_path: Path) -> None:
+    from cytotile.settings import ImportSettings
+
+    series = [np.zeros((1, 1, 4, 4), dtype=np.uint16)] * 3
+    path = write_lif(tmp_path / "many.lif", series, ("Gray",))
+    storage = LocalStorage(tmp_path / "root")
+    manifest = import_file(storage, path, settings=ImportSettings(archive_max_members=2))
+    assert manifest.status is Status.ERROR_FORMAT
+    assert "holds 3 images, more than the limit of 2" in (manifest.reason or "")
+    assert storage.list_uploads() == [manifest.id]

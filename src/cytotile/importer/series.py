@@ -11,6 +11,7 @@ every isolated step opens that one (``Format.open_image``). Children are handed 
 one after the other, or enqueued by the import function, each message carrying the series
 index (:func:`cytotile.aws.events.child_notification`).
 
+At most ``archive_max_members`` images (an archive's limit on its files; more: ERROR_FORMAT).
 A child's id is derived from the parent's id and the series index (:func:`series_child_id`),
 so a retried parent finds the same children and each child's import stays exactly-once under
 its lease. Its name is ``<file> [series <k>: <name>]``, ``k`` counted from 1 as viewers show
@@ -23,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cytotile.errors import FormatError
 from cytotile.importer.archives import CHILD_NAMESPACE
 from cytotile.importer.archives_collection import Child
 from cytotile.manifest import Status
@@ -51,6 +53,12 @@ def import_series(run: _Run, local_path: Path, names: list[str]) -> None:
     manifest, storage = run.manifest, run.storage
     upload = manifest.files[0]  # UPLOAD: the file's key, or its reference (s3://...)
     with run.step(Status.EXTRACTING_DATA):
+        limit = run.settings.archive_max_members  # the limit on an archive's files
+        if len(names) > limit:
+            raise FormatError(
+                f"the file holds {len(names)} images, more than the limit of {limit} "
+                "(CYTOTILE_ARCHIVE_MAX_MEMBERS): each would be an upload of its own"
+            )
         children = [
             Child(
                 id=series_child_id(manifest.id, k),
