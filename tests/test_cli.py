@@ -99,3 +99,19 @@ def test_serve(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_import_of_a_collection_prints_its_children(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from tests.formats.test_microscopy import write_lif
+
+    series = [np.full((1, 1, 8, 8), k, dtype=np.uint16) for k in range(2)]
+    lif = write_lif(tmp_path / "exp.lif", series, ("Gray",))
+    assert main(["import", "--root", str(tmp_path / "root"), str(lif)]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line[2] for line in lines] == ["EXTRACTED", "DEPLOYED", "DEPLOYED"]
+    assert lines[1][0] == f"{lif} > exp.lif [series 1: Series0]"
+    assert lines[2][1].endswith("/exp.lif [series 2: Series1]")  # the image's path

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from cytotile.settings import ImportSettings, ServerSettings, from_env
 
@@ -25,11 +26,29 @@ def _import(args: argparse.Namespace) -> int:
             failed += 1
             continue
         manifest = import_file(storage, path, name=path.name, settings=settings)
-        reason = f"\t{manifest.reason}" if manifest.reason else ""
-        upload = manifest.file("UPLOAD")
-        print(f"{name}\t{upload.key if upload else manifest.id}\t{manifest.status.value}{reason}")
-        failed += manifest.status.is_error
+        failed += _print_upload(storage, name, manifest)
     return 1 if failed else 0
+
+
+def _print_upload(storage: Any, name: str, manifest: Any) -> int:
+    """One line per upload, then one per child of a collection (an archive, a file of several
+    images) named ``<name> > <child>``; how many ended in an error."""
+    from cytotile.errors import ImageNotFound
+    from cytotile.manifest import Manifest
+
+    reason = f"\t{manifest.reason}" if manifest.reason else ""
+    upload = manifest.file("UPLOAD")
+    path = f"{manifest.id}/{manifest.original_name}" if manifest.parent else None
+    key = path or (upload.key if upload else manifest.id)
+    print(f"{name}\t{key}\t{manifest.status.value}{reason}", flush=True)
+    failed = int(manifest.status.is_error)
+    for child in manifest.children:
+        try:
+            found = Manifest.load(storage, str(child["id"]))
+        except ImageNotFound:
+            continue
+        failed += _print_upload(storage, f"{name} > {child['name']}", found)
+    return failed
 
 
 def _serve(args: argparse.Namespace) -> int:
