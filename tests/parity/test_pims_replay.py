@@ -14,6 +14,7 @@ The four sample files replay in the default suite (seconds); the 40000x30000 pyr
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,9 +135,13 @@ def test_comparison_finds_what_differs() -> None:
 @pytest.mark.slow
 def test_big_pyramidal_tiff(tmp_path: Path) -> None:
     slide = bigslide.write(tmp_path / "slide-40000x30000.tif")
-    client, paths = _serve(tmp_path / "root", {"big": slide})
-    with client:
-        pairs = _replay(client, "big", paths["big"])
+    try:
+        client, paths = _serve(tmp_path / "root", {"big": slide})
+        with client:
+            pairs = _replay(client, "big", paths["big"])
+    finally:  # 600 MB each (the slide, its upload copy): not kept among pytest's folders
+        slide.unlink()
+        shutil.rmtree(tmp_path / "root", ignore_errors=True)
     assert [(r["url"], r["status"]) for r, o in pairs if r["status"] != o["status"]] == []
     unexplained = _unexplained("big", pairs)
     assert not unexplained, "\n".join(unexplained)
