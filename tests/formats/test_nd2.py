@@ -126,8 +126,9 @@ def test_rgb_and_float_nd2(tmp_path: Path) -> None:
 
 NO_DASK = """
 import sys
-for name in ("dask", "ome_types", "xarray", "resource_backed_dask_array", "pydantic"):
-    sys.modules[name] = None  # as in the import function: absent, any import fails
+# absent from the import function: any import fails (lxml: nd2 falls back to xml.etree)
+for name in ("dask", "ome_types", "xarray", "resource_backed_dask_array", "pydantic", "lxml"):
+    sys.modules[name] = None
 from pathlib import Path
 from cytotile.errors import FormatError
 from cytotile.formats import detect
@@ -135,16 +136,37 @@ path = Path(sys.argv[1])
 with detect(path).open(path) as source:
     plane = source.plane(1, 2, 1)
     print(plane.width, plane.height, plane.avg() > 0)
+loaded = {m.split(".")[0] for m, v in sys.modules.items() if v is not None}
+print(" ".join(sorted(loaded - set(sys.stdlib_module_names))))
 """
 
 
-def test_reading_needs_neither_dask_nor_ome_types(five_d: tuple[Path, np.ndarray]) -> None:
+def test_reading_needs_only_what_the_import_function_carries(
+    five_d: tuple[Path, np.ndarray],
+) -> None:
+    """Reading an ND2 works with dask and ome-types unimportable, and every package it loads
+    is one the import function installs (its requirements and the layer's)."""
+    from importlib.metadata import packages_distributions
+
+    from bench.sizes import canon, requirement_names
+
     path, _ = five_d
     done = subprocess.run(
         [sys.executable, "-c", NO_DASK, str(path)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(W), str(H), "True"]
+    size, modules = done.stdout.splitlines()
+    assert size.split() == [str(W), str(H), "True"]
+    root = Path(__file__).resolve().parents[2]
+    carried = requirement_names(
+        [root / "layers/vips/requirements.txt", root / "functions/import/requirements.txt"]
+    )
+    owners = packages_distributions()
+    for module in modules.split():
+        if module in ("cytotile", "_cffi_backend", "__main__") or "cython" in module:
+            continue
+        dists = {canon(d) for d in owners.get(module, [])}
+        assert dists & carried, f"{module} ({dists}) is not in the import function"
 
 
 def test_truncated_or_missing_frames_are_refused(
