@@ -7,6 +7,7 @@ import pytest
 import pyvips
 
 from cytotile.errors import BadParameter, ImageNotFound, TooLarge
+from cytotile.formats.base import ImageMetadata
 from cytotile.pipeline import outputs, render
 from cytotile.pipeline.args import Args
 from cytotile.pipeline.encode import Format
@@ -21,7 +22,14 @@ from cytotile.pipeline.params import (
 from cytotile.pipeline.regions import Target, WindowInput
 from cytotile.pyramid import Region
 from cytotile.storage.local import LocalStorage
-from tests.helpers.deployed import Deployed, deploy, multi_source, rgb_source, u16_source
+from tests.helpers.deployed import (
+    ArraySource,
+    Deployed,
+    deploy,
+    multi_source,
+    rgb_source,
+    u16_source,
+)
 
 
 def decode(data: bytes) -> np.ndarray:
@@ -98,6 +106,22 @@ def test_u16_bounds(storage: LocalStorage, u16: Deployed) -> None:
     plane = Manipulation(min_intensities=("STRETCH_PLANE",), max_intensities=("AUTO_PLANE",))  # type: ignore[arg-type]
     channel = render.channel_renders(view, sel, plane, stack)[0]
     assert (channel.lo, channel.hi) == (int(stack.min()), int(stack.max()))
+
+
+def test_float_bounds_keep_fractions(storage: LocalStorage) -> None:
+    """A float channel whose values lie within 0..1 keeps its range: rounded to whole numbers
+    it would be [0, 0] and render black."""
+    plane = np.linspace(0.0, 0.5, 40 * 30, dtype=np.float32).reshape(30, 40, 1)
+    meta = ImageMetadata("TEST", 40, 30, 1, 1, 1, "float32", 32)
+    floats = deploy(storage, ArraySource(meta, {(0, 0, 0): plane}), "floats.tif")
+    view = ImageView.open(storage, floats.path)
+    assert view.channel_range(0) == (0.0, 0.5)
+    sel = render.select(view, PlaneSelection())
+    stack = view.reader.read_region(0, 0, Region(0, 0, 40, 30))
+    auto = render.channel_renders(view, sel, Manipulation(), stack)[0]
+    assert (auto.lo, auto.hi) == (0.0, 0.5)
+    by_plane = Manipulation(min_intensities=("AUTO_PLANE",), max_intensities=("AUTO_PLANE",))  # type: ignore[arg-type]
+    assert render.channel_renders(view, sel, by_plane, stack)[0].hi == pytest.approx(0.5)
 
 
 def test_selection_errors(storage: LocalStorage, multi: Deployed) -> None:

@@ -160,12 +160,15 @@ class ImageView:
                 return str(color) if color else None
         return None
 
-    def channel_range(self, c: int) -> tuple[int, int]:
-        """[min, max] of channel ``c`` over the image: the pyramid's statistics when present,
-        else the range of the significant bits (the dtype's when unknown)."""
+    def channel_range(self, c: int) -> tuple[float, float]:
+        """[min, max] of channel ``c`` over the image: the pyramid's statistics when present
+        (whole numbers for integer samples; as stored for float samples, whose range may lie
+        within 0..1), else the range of the significant bits (the dtype's when unknown)."""
         stats = self.header.extra.get("stats")
         if isinstance(stats, list) and c < len(stats):
             lo, hi = stats[c]
+            if self.header.pixel_type.startswith("float"):
+                return float(lo), float(hi)
             return int(lo), int(hi)
         bits = self.bits
         if bits > 8:

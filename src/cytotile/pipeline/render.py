@@ -125,7 +125,9 @@ def per_channel(values: tuple[object, ...], n: int, name: str) -> list[object]:
     return list(values)
 
 
-def _bound(value: Intensity, is_min: bool, view: ImageView, c: int, band: np.ndarray | None) -> int:
+def _bound(
+    value: Intensity, is_min: bool, view: ImageView, c: int, band: np.ndarray | None
+) -> float:
     if isinstance(value, int) and not isinstance(value, IntensityMode):
         return value + signed_offset(view.meta)  # given in the file's values
     if value is IntensityMode.FULL:  # 0 to 2^significant_bits - 1, in the file's values
@@ -139,7 +141,8 @@ def _bound(value: Intensity, is_min: bool, view: ImageView, c: int, band: np.nda
     if value in (IntensityMode.AUTO_IMAGE, IntensityMode.STRETCH_IMAGE) or band is None:
         lo, hi = view.channel_range(c)
         return lo if is_min else hi
-    return int(band.min()) if is_min else int(band.max())
+    found = band.min() if is_min else band.max()
+    return float(found) if view.header.pixel_type.startswith("float") else int(found)
 
 
 def is_identity(view: ImageView, sel: Selection, manip: Manipulation, bits: int) -> bool:
