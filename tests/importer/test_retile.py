@@ -175,3 +175,21 @@ def test_codec_round_trip(tmp_path: Path) -> None:
     finally:
         codec.close()
     assert not codec.path.exists()
+
+
+def test_a_wide_level_gets_fewer_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each thread holds the coefficient rows an output row spans: over the memory budget, the
+    re-tiling runs in one thread (the same tiles)."""
+    src = write_jpeg_tiff(tmp_path / "src.tif", texture(WIDTH, HEIGHT), SOURCE_TILE, libjpeg(75))
+    level = probe(src)
+    # 3 rows of 5 tiles of 240x240 4:2:0 (900 + 2 x 225 blocks of 64 coefficients, int16)
+    assert retile_module.row_bytes(level) == 3 * 5 * 1350 * 128
+    expected = [t.padded for t in retile(level, tmp_path, threads=1)]
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no thread pool over the memory budget")
+
+    monkeypatch.setattr(retile_module, "workers", lambda: 4)
+    monkeypatch.setattr(retile_module, "MEMORY_BUDGET", retile_module.row_bytes(level) - 1)
+    monkeypatch.setattr(retile_module, "ThreadPoolExecutor", no_pool)
+    assert [t.padded for t in retile(level, tmp_path)] == expected

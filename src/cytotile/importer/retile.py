@@ -254,6 +254,21 @@ class RetiledTile:
 BAND_ROWS = 8
 
 
+#: coefficients the re-tiling threads may hold together (:func:`row_bytes` each): a wide slide
+#: gets fewer threads rather than more memory
+MEMORY_BUDGET = 192 * 1024 * 1024
+
+
+def row_bytes(level: JpegLevel) -> int:
+    """Bytes of the coefficients a re-tiling thread holds: the rows of source tiles one output
+    row spans (3 rows of 240-pixel tiles, 33 of NDPI's 8-pixel intervals)."""
+    frame = level.frame
+    across, down = level.tile_width // frame.mcu_width, level.tile_height // frame.mcu_height
+    blocks = sum(across * c[1] * down * c[2] for c in frame.components)
+    rows = ceil_div(TILE_SIZE, level.tile_height) + 1
+    return rows * level.n_tx * blocks * 64 * 2
+
+
 def workers() -> int:
     """Threads for the re-tiling: the CPUs this process may run on (libjpeg releases the GIL)."""
     try:
@@ -303,7 +318,7 @@ def retile(
         first.close()
     n_ty = ceil_div(level.height, TILE_SIZE)
     bands = [range(y, min(n_ty, y + BAND_ROWS)) for y in range(0, n_ty, BAND_ROWS)]
-    threads = threads or workers()
+    threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
     if threads == 1:
         for rows in bands:
             yield from _band(level, rows, workdir, first.qt)
