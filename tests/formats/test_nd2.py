@@ -14,7 +14,7 @@ import pytest
 
 from cytotile.errors import FormatError
 from cytotile.formats import detect
-from cytotile.formats.microscopy import rawplanes
+from cytotile.formats.microscopy import nd2frames, rawplanes
 from cytotile.importer.convert import convert
 from cytotile.pyramid import Region
 from cytotile.storage.local import LocalStorage
@@ -238,7 +238,13 @@ def test_a_multi_position_nd2_imports_as_a_collection(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("variant", [{"compressed": True}, {"row_padding": 6}])
-def test_compressed_frames_and_padded_rows(tmp_path: Path, variant: dict) -> None:
+def test_compressed_frames_and_padded_rows(
+    tmp_path: Path, variant: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deflated frames are inflated as a stream, a few rows at a time, as stored ones are read
+    (small strips and reads here, so that a frame takes many)."""
+    monkeypatch.setattr("cytotile.formats.microscopy.nd2.STRIP_BYTES", 41 * 3 * 2 * 4)
+    monkeypatch.setattr(nd2frames, "READ_BYTES", 100)
     frames = np.random.default_rng(6).integers(0, 4000, (2, 30, 41, 3), dtype=np.uint16)
     path = write_nd2(tmp_path / "v.nd2", frames, Nd2Spec([("Z", 2)], CHANNELS, **variant))
     with nd2.ND2File(path) as f:
@@ -248,3 +254,16 @@ def test_compressed_frames_and_padded_rows(tmp_path: Path, variant: dict) -> Non
         for c in range(3):
             got = np.ndarray((30, 41), np.uint16, source.plane(c, 1, 0).write_to_memory())
             assert np.array_equal(got, truth[1, c])
+
+
+def test_a_deflated_frame_cut_short_is_refused(tmp_path: Path) -> None:
+    frames = np.random.default_rng(8).integers(0, 4000, (1, 30, 41, 1), dtype=np.uint16)
+    spec = Nd2Spec([("T", 1)], CHANNELS[:1], compressed=True)
+    path = write_nd2(tmp_path / "d.nd2", frames, spec)
+    offset = nd2frames.frame_offsets(path)[0]
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[offset + 8 : offset + 16], "little")
+    data[offset + 8 : offset + 16] = (length - 200).to_bytes(8, "little")  # the stream's end
+    path.write_bytes(bytes(data))
+    with detect(path).open(path) as source, pytest.raises(FormatError, match="ends before"):
+        source.plane(0, 0, 0)

@@ -1,13 +1,12 @@
-"""Nikon ND2 (NIS-Elements 3+: a chunk map of named chunks) read with the nd2 package's own
-reader. The package requires dask and ome-types, but its reader imports them only for
-``to_dask`` / ``to_xarray`` and the OME-XML export, which cytotile never calls: the import
-function installs nd2 without them (scripts/lambda_requirements.py ``UNUSED``), so nd2 costs it
-0.4 MB instead of 23. Metadata and deflated frames come from the nd2 package. One frame holds
-every channel of one (z, t), interleaved; a plane is one channel of it: an uncompressed frame
-is read by cytotile in strips of rows (where the chunk map and the chunk's header say its
-samples start, checked at open), into a canvas that is file-backed above
-``RawPlanes.IN_MEMORY``: memory stays bounded whatever the frame. The XY positions of a
-multi-position experiment are separate images (``images``)."""
+"""Nikon ND2 (NIS-Elements 3+: a chunk map of named chunks). The metadata (sizes, loops,
+channels, calibration) comes from the nd2 package's reader. The package requires dask and
+ome-types, but imports them only for ``to_dask`` / ``to_xarray`` and the OME-XML export, which
+cytotile never calls: the import function installs nd2 without them
+(scripts/lambda_requirements.py ``UNUSED``), so nd2 costs it 0.4 MB instead of 23. The pixels
+are read by cytotile (``nd2frames``: strips of rows, stored or inflated as a stream) into a
+canvas that is file-backed above ``RawPlanes.IN_MEMORY``: memory stays bounded whatever the
+frame. One frame holds every channel of one (z, t), interleaved; a plane is one channel of it.
+The XY positions of a multi-position experiment are separate images (``images``)."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from cytotile.errors import FormatError
 from cytotile.formats import safety
 from cytotile.formats.base import ORDER_MICROSCOPY, Format, Source
 from cytotile.formats.common import decoding
-from cytotile.formats.microscopy import nd2meta
+from cytotile.formats.microscopy import nd2frames, nd2meta
 from cytotile.formats.microscopy.planes import (
     PlaneSource,
     channel_list,
@@ -46,43 +45,29 @@ class Nd2Planes:
         self.index: dict[tuple[int, int], int] = {}  # (z, t) -> sequence index
         self.offsets: dict[int, int] = {}  # sequence index -> frame chunk in the file
         self.shape = (0, 0, 0, 1)  # channels, height, width, samples
-        self.starts: dict[int, int] = {}  # sequence index -> samples of an uncompressed frame
+        self.frames: dict[int, tuple[int, int]] = {}  # sequence index -> (start, length)
         self.width_bytes = 0
+        self.deflated = False
 
     def read(self, c: int, z: int, t: int) -> Any:
+        import numpy as np
+
         n_c, height, width, samples = self.shape
         seq = self.index.get((z, t))
         if seq is None:
             raise FormatError(f"ND2 has no frame for z={z} t={t}")
         dtype = self.file.dtype.newbyteorder("<")
         canvas = self.raw.canvas((height, width, samples), str(dtype.newbyteorder("=")))
-        if seq in self.starts:  # uncompressed: read in strips (nothing of the file mapped)
-            self._read_strips(canvas, self.starts[seq], c, dtype)
-        else:  # compressed (zlib): the nd2 package inflates the whole frame
-            frame = self.file.read_frame(seq)
-            if samples == 1:
-                canvas[...] = frame.reshape(n_c, height, width)[c][..., None]
-            else:
-                canvas[...] = frame.reshape(height, width, samples)
-        return self.raw.image(canvas, str(canvas.dtype))
-
-    def _read_strips(self, canvas: Any, start: int, c: int, dtype: Any) -> None:
-        """Rows of ``width_bytes`` (row padding allowed), channels interleaved in each pixel."""
-        import numpy as np
-
-        n_c, height, width, samples = self.shape
-        components = n_c * samples
         rows = max(1, STRIP_BYTES // self.width_bytes)
-        with open(self.path, "rb") as fh:
-            for y in range(0, height, rows):
-                n = min(rows, height - y)
-                fh.seek(start + y * self.width_bytes)
-                data = fh.read(n * self.width_bytes)
-                if len(data) != n * self.width_bytes:
-                    raise FormatError(f"ND2 frame ends before row {y + n} (truncated file)")
-                strip = np.frombuffer(data, dtype).reshape(n, -1)[:, : width * components]
-                pixels = strip.reshape(n, width, n_c, samples)
-                canvas[y : y + n] = pixels[:, :, c] if samples == 1 else pixels[:, :, 0]
+        strips = nd2frames.row_strips(
+            self.path, self.frames[seq], self.width_bytes, height, rows, self.deflated
+        )
+        for y, data in strips:
+            n = len(data) // self.width_bytes
+            strip = np.frombuffer(data, dtype).reshape(n, -1)[:, : width * n_c * samples]
+            pixels = strip.reshape(n, width, n_c, samples)  # channels interleaved
+            canvas[y : y + n] = pixels[:, :, c] if samples == 1 else pixels[:, :, 0]
+        return self.raw.image(canvas, str(canvas.dtype))
 
     def close(self) -> None:
         self.file.close()
@@ -113,7 +98,7 @@ class Nd2Format(Format):
 
     @classmethod
     def open_image(cls, path: Path, index: int) -> Source:
-        offsets = nd2meta.frame_offsets(path)  # the chunk map, checked before nd2 opens it
+        offsets = nd2frames.frame_offsets(path)  # the chunk map, checked before nd2 opens it
         with decoding("ND2 file"):
             planes = Nd2Planes(path)
         planes.offsets = offsets
@@ -139,12 +124,15 @@ class Nd2Format(Format):
             raise FormatError(f"ND2 has no frame for (z, t) = {missing[0]}")
         planes.shape = (n_c, height, width, samples)
         attrs = planes.file.attributes
-        compressed = attrs.compressionType == "lossless"
+        if attrs.compressionType == "lossy":
+            raise FormatError("ND2 with lossy-compressed frames is not supported")
+        planes.deflated = attrs.compressionType == "lossless"
         packed = width * n_c * samples * planes.itemsize
         planes.width_bytes = max(int(attrs.widthBytes or 0), packed)
-        frame_bytes = 0 if compressed else planes.width_bytes * height
-        starts = nd2meta.check_frames(planes.path, planes.offsets, planes.index, frame_bytes)
-        planes.starts = {} if compressed else starts
+        frame_bytes = 0 if planes.deflated else planes.width_bytes * height
+        planes.frames = nd2frames.check_frames(
+            planes.path, planes.offsets, planes.index, frame_bytes
+        )
         pixel_type = served_type(parsed["sample_type"], raw)
         px, py, pz = parsed["physical"]
         meta = stack_metadata(

@@ -5,69 +5,12 @@ OME-XML export (their dependencies, dask and ome-types, are left out of the impo
 
 from __future__ import annotations
 
-import struct
-from pathlib import Path
 from typing import Any
 
 from cytotile.errors import FormatError
 
 #: loop axes the nd2 package names (T: time, Z: z-stack, P: XY positions, U: custom loop)
 SUPPORTED_AXES = set("TZPCSYX")
-CHUNKMAP_SIGNATURE = b"ND2 CHUNK MAP SIGNATURE 0000001!"
-CHUNK_MAGIC = 0x0ABECEDA
-
-
-def frame_offsets(path: Path) -> dict[int, int]:
-    """Where each frame chunk starts (sequence index -> byte), from the file's chunk map: the
-    file's last 40 bytes are a signature and the map's offset; the map lists ``name!`` then the
-    chunk's offset and size (uint64 each)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - 40))
-        tail = fh.read(40)
-        if len(tail) < 40 or tail[:32] != CHUNKMAP_SIGNATURE:
-            raise FormatError("ND2 file without its chunk map (truncated?)")
-        (where,) = struct.unpack("<Q", tail[32:])
-        if not 0 < where < size - 40:
-            raise FormatError("ND2 chunk map offset outside the file")
-        fh.seek(where)
-        data = fh.read(size - where)
-    if len(data) < 16 or struct.unpack("<I", data[:4])[0] != CHUNK_MAGIC:
-        raise FormatError("ND2 chunk map offset does not point at a chunk")
-    offsets, pos = {}, 16 + struct.unpack("<I", data[4:8])[0]  # after the map's name
-    while (bang := data.find(b"!", pos)) >= 0 and bang + 17 <= len(data):
-        name = data[pos : bang + 1]
-        if name == CHUNKMAP_SIGNATURE:
-            break
-        if name.startswith(b"ImageDataSeq|") and name[13:-1].isdigit():
-            offsets[int(name[13:-1])] = struct.unpack("<Q", data[bang + 1 : bang + 9])[0]
-        pos = bang + 17
-    return offsets
-
-
-def check_frames(
-    path: Path, offsets: dict[int, int], index: dict[tuple[int, int], int], frame_bytes: int
-) -> dict[int, int]:
-    """Where the samples of each frame the planes need start (sequence index -> byte, after
-    the chunk's header, name and 8-byte timestamp), each checked to lie whole inside the file
-    (its chunk header says how long it is): the nd2 package reads a missing or truncated frame
-    as zeros, which would import as a blank plane. ``frame_bytes``: an uncompressed frame's
-    bytes, else 0."""
-    size, starts = path.stat().st_size, {}
-    with open(path, "rb") as fh:
-        for (z, t), seq in sorted(index.items()):
-            offset = offsets.get(seq)
-            if offset is None:
-                raise FormatError(f"ND2 frame {seq} (z={z}, t={t}) is not in the chunk map")
-            fh.seek(offset)
-            head = fh.read(16)
-            magic, name_length, data_length = struct.unpack("<IIQ", head.ljust(16, b"\0"))
-            if magic != CHUNK_MAGIC or data_length < 8 + frame_bytes:
-                raise FormatError(f"ND2 frame {seq} (z={z}, t={t}): no frame chunk there")
-            if offset + 16 + name_length + data_length > size:
-                raise FormatError(f"ND2 frame {seq} (z={z}, t={t}) ends past the end of the file")
-            starts[seq] = offset + 16 + name_length + 8
-    return starts
 
 
 def position_names(nd2file: Any) -> list[str]:
@@ -135,10 +78,10 @@ def parse(nd2file: Any, position: int = 0) -> dict[str, Any]:
     if extra:
         raise FormatError(f"ND2 dimensions {''.join(extra)} are not supported (only C, Z, T)")
     attrs = nd2file.attributes
-    samples = int(nd2file.components_per_channel)
-    n_c = int(attrs.channelCount or 1)
-    if samples not in (1, 3) or (samples == 3 and n_c > 1):
-        raise FormatError(f"ND2 with {n_c} channels of {samples} components is not supported")
+    # as the nd2 package sizes it: one channel of 3 components is RGB, anything else is as
+    # many grey channels as components (interleaved in each pixel of the frame)
+    rgb = int(attrs.channelCount or 1) == 1 and int(attrs.componentCount) == 3
+    samples, n_c = (3, 1) if rgb else (1, int(attrs.componentCount))
     raw = _raw(nd2file, sizes)
     positions = position_names(nd2file)
     if not 0 <= position < max(1, len(positions)):
