@@ -33,6 +33,7 @@ manifests = [import_file(storage, Path(p), settings=settings) for p in sys.argv[
 seconds = time.perf_counter() - start
 statuses = [m.status.value for m in manifests]
 statuses += [c["status"] for m in manifests for c in m.children]
+# the import steps' peak, an upper bound: a child's count starts from this process's at spawn
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "statuses": statuses}))
 """

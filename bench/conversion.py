@@ -1,14 +1,14 @@
 """Conversion: cytotile ``convert()`` against a plain libvips pyramid of the same slide.
 
 Each conversion runs in its own child process (``python -m bench.conversion KIND SRC OUT``) that
-times the call itself and reports its own peak RSS (``ru_maxrss``, which is VmHWM), so the
-numbers include libvips's buffers but not the parent's or another run's.
+times the call itself and reports its own peak RSS (VmHWM of /proc/self/status), so the
+numbers include libvips's buffers but not the parent's or another run's. (Not ``ru_maxrss``:
+after exec it starts from the parent's peak, which subprocess's vfork hands down.)
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -58,8 +58,16 @@ def convert_once(kind: str, src: Path, out: Path) -> dict[str, float]:
     else:
         raise ValueError(f"unknown conversion {kind!r}")
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"seconds": seconds, "peak_mb": peak_kb / 1024, "size_mb": out.stat().st_size / 1e6}
+    return {"seconds": seconds, "peak_mb": own_peak_mb(), "size_mb": out.stat().st_size / 1e6}
+
+
+def own_peak_mb() -> float:
+    """This process's own high-water mark of resident memory (VmHWM), in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def run_child(kind: str, src: Path, out: Path, timeout: float = 900) -> dict[str, float]:

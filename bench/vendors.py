@@ -42,6 +42,7 @@ start = time.perf_counter()
 m = import_file(LocalStorage(Path(sys.argv[1])), Path(sys.argv[2]),
                 settings=ImportSettings(timeout_s=600, memory_mb=2048))
 seconds = time.perf_counter() - start
+# the import steps' peak, an upper bound: a child's count starts from this process's at spawn
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 method = (m.pyramid or {}).get("method", "")
 print(json.dumps({"seconds": seconds, "peak_mb": peak, "floor_mb": floor,
