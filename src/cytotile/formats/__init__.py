@@ -35,7 +35,8 @@ def detect(path: Path, *, max_pixels: int | None = safety.DEFAULT_MAX_PIXELS) ->
         raise FormatError("empty file")
     for fmt in registered():
         if fmt.match(path, head):
-            safety.check_file(path, max_pixels=max_pixels)
+            if fmt.importable:  # a refused format decodes nothing: its reason comes first
+                safety.check_file(path, max_pixels=max_pixels)
             return fmt
     if structure.is_tiff(head):
         info = structure.inspect(path)
