@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from cytotile.annotations import raster
@@ -98,10 +98,18 @@ coords = st.floats(min_value=-5, max_value=70, allow_nan=False)
 
 @given(st.lists(st.tuples(coords, coords), min_size=3, max_size=12))
 def test_random_polygons_fill_their_area(points: list[tuple[float, float]]) -> None:
-    repaired = shapely.make_valid(shapely.Polygon(points))
+    try:
+        with np.errstate(all="ignore"):  # GEOS on degenerate random rings (the input's repair)
+            repaired = shapely.make_valid(shapely.Polygon(points))
+    except shapely.errors.GEOSException:
+        assume(False)  # a ring GEOS itself cannot repair: no reference to compare with
     shape = shapely.MultiPolygon([p for p in raster.leaves(repaired) if p.geom_type == "Polygon"])
     mask = raster.fill(shape, 64, 64)  # a valid repair's polygons do not overlap
     assert_matches_shapely(mask, shape)
+    # the filled area is shapely's: off by at most the pixels the boundary crosses (a pixel
+    # wholly inside or outside counts exactly; a thin or slanted shape has many crossed ones)
     clipped = shape.intersection(shapely.box(0, 0, 64, 64)).area
-    if clipped > 500:  # large shapes: centre sampling converges on the area
-        assert abs(mask.sum() - clipped) / clipped < 0.05
+    ys, xs = np.mgrid[0:64, 0:64]
+    with np.errstate(all="ignore"):
+        crossed = shapely.intersects(shape.boundary, shapely.box(xs, ys, xs + 1, ys + 1)).sum()
+    assert abs(int(mask.sum()) - clipped) <= crossed
