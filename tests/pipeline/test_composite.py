@@ -49,3 +49,34 @@ def test_single_grey_channel(drawn: tuple[int, ChannelRender], bits: int) -> Non
     full = 65535 if bits == 16 else 255
     assert got.shape == (2, 2, 1)
     assert abs(int(got[0, 0, 0]) - v * full) <= 1.0 + full * 2e-6
+
+
+CONSTANT_MAPS = {"RED": (1.0, 0.0, 0.0), "#FF00FF": (1.0, 0.0, 1.0), "WHITE": (1.0, 1.0, 1.0)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(channel(), st.sampled_from(sorted(CONSTANT_MAPS)), st.booleans()),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_constant_colormaps_keep_16_bits(
+    drawn: list[tuple[tuple[int, ChannelRender], str, bool]],
+) -> None:
+    """Constant-colour colormaps (``!`` inverted or not) at 16 bits: every level, not 256."""
+    values = [x for (x, _), _, _ in drawn]
+    channels = [
+        ChannelRender(ch.lo, ch.hi, ch.gamma, colormap=("!" if inv else "") + cid)
+        for (_, ch), cid, inv in drawn
+    ]
+    stack = np.array(values, dtype=np.uint16).reshape(1, 1, -1)
+    got = render(stack, channels, bits=16)
+    want = [0.0, 0.0, 0.0]
+    for x, ((_, ch), cid, inv) in zip(values, drawn, strict=True):
+        v = min(max((x - ch.lo) / (ch.hi - ch.lo), 0.0), 1.0) ** ch.gamma
+        for k in range(3):
+            want[k] += (1 - v if inv else v) * CONSTANT_MAPS[cid][k]
+    assert got.dtype == np.uint16
+    assert np.abs(got[0, 0].astype(float) - [min(w, 1.0) * 65535 for w in want]).max() <= 1.5

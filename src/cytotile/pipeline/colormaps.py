@@ -123,6 +123,17 @@ def find(cid: str) -> dict[str, object] | None:
     return next((i for i in describe(with_inverted=True) if i["id"] == wanted), None)
 
 
+def constant(cid: str) -> tuple[RGB, bool] | None:
+    """(colour, inverted) of a canonical constant-colour id; None for a named map or a
+    special id (DEFAULT, NONE)."""
+    reverse = cid.startswith("!")
+    base = cid[1:] if reverse else cid
+    if base in SPECIAL or base in named():
+        return None
+    color = color_rgb(base)
+    return None if color is None else (color, reverse)
+
+
 @lru_cache(maxsize=64)
 def lut(cid: str) -> np.ndarray:
     """A (256, 3) float32 table from 0..255 intensities to RGB in [0, 1] (cached: read only)."""

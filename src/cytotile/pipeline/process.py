@@ -80,14 +80,21 @@ def gamma_table(gamma: float) -> np.ndarray:
 PRIMARIES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
-def colorize(v: np.ndarray, ch: ChannelRender) -> np.ndarray:
-    """A [0, 1] channel to (h, w, 3) RGB in [0, 1]."""
+def colorize(v: np.ndarray, ch: ChannelRender, exact: bool = False) -> np.ndarray:
+    """A [0, 1] channel to (h, w, 3) RGB in [0, 1]. A named map is a 256-entry table; with
+    ``exact`` (16-bit output) a constant-colour colormap (``RED``, ``#ff00ff``, ``!WHITE``...)
+    shades ``v`` itself, so that the output keeps every level of the 16 bits, not 256 of them."""
     import numpy as np
 
-    if ch.colormap is not None:
+    ramp = colormaps.constant(ch.colormap) if exact and ch.colormap is not None else None
+    if ch.colormap is not None and ramp is None:
         index = np.rint(v * 255).astype(np.uint8)
         mapped: np.ndarray = colormaps.lut(ch.colormap)[index]
         return mapped
+    if ramp is not None:
+        ramp_color, inverted = ramp
+        ch = replace(ch, color=ramp_color)
+        v = np.float32(1.0) - v if inverted else v
     color = ch.color or (1.0, 1.0, 1.0)
     shaded: np.ndarray = v[..., None] * np.asarray(color, dtype=np.float32)
     return shaded
@@ -134,7 +141,7 @@ def render(
     else:
         out = np.zeros((*stack.shape[:2], 3), dtype=np.float32)
         for k, ch in enumerate(channels):
-            out += colorize(stretched(stack[..., k], ch, log, coarse), ch)
+            out += colorize(stretched(stack[..., k], ch, log, coarse), ch, not coarse)
         np.clip(out, 0.0, 1.0, out=out)
     if filter_id is not None and filters.is_pixel(filter_id):
         from cytotile.pipeline import deconvolution
