@@ -112,3 +112,22 @@ def test_int8_samples(client: TestClient, images: Images, name: str) -> None:
         int(c0.min()),
         int(c0.max()),
     )
+
+
+def test_one_channel_int8_default_tile_in_file_values(
+    client: TestClient, images: Images, tmp_path: Path
+) -> None:
+    """A one-channel int8 image is stored as JPEG tiles shifted by +128; its default tile is
+    rendered in the file's values as PIMS shows them (negatives black), never the stored
+    tile passed through."""
+    data = np.rint(np.linspace(-128, 127, W * H)).astype(np.int8).reshape(H, W)
+    path = tmp_path / "one.ome.tif"
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "YX"}, photometric="minisblack")
+    image = deploy_file(images, path)
+    response = client.get(f"/image/{image.path}/normalized-tile/zoom/0/tx/0/ty/0.jpg")
+    assert response.status_code == 200
+    assert response.headers["x-cytotile-passthrough"] == "0"
+    got = decode(response.content).astype(float)
+    got = got[..., 0] if got.ndim == 3 else got
+    want = np.clip(data.astype(float), 0, 255)
+    assert np.abs(got - want).mean() < 3

@@ -18,6 +18,7 @@ from cytotile.formats.common import decoding
 from cytotile.importer.histograms import histogram_file, plane_histogram, wide_histograms
 from cytotile.importer.jpegpath import write_jpeg_pyramid
 from cytotile.importer.retile import JpegLevel, NotRetilable, probe
+from cytotile.pipeline.params import SIGNED_OFFSET
 from cytotile.pyramid import TILE_SIZE, ceil_div, normalized_sizes
 from cytotile.tiff.layout import PyramidHeader
 from cytotile.tiff.writer import rewrite_header, write_pyramid
@@ -208,6 +209,8 @@ def convert(
         n_samples=meta.n_samples,
         pixel_type=meta.pixel_type,
     )
+    if meta.sample_type in SIGNED_OFFSET:  # stored shifted: the serving side must know it
+        header.extra["shift"] = SIGNED_OFFSET[meta.sample_type]
     retiled = convert_jpeg_tiled(source, out_path, header, sizes, quality, workdir)
     if retiled is not None:
         return retiled

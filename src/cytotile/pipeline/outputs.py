@@ -114,8 +114,8 @@ def passthrough_plane(
     header = view.header
     if params == DEFAULT_PARAMS:  # the common case, decided on the header alone
         natural = header.n_concrete_channels == 1 and header.n_samples in (1, 3)
-        if not natural or header.pixel_type != "uint8":
-            return None
+        if not natural or header.pixel_type != "uint8" or header.extra.get("shift"):
+            return None  # shifted (signed) samples are rendered in the file's values
         median = header.plane_index(0, (header.depth - 1) // 2, 0)
         return median if view.reader.is_jpeg(median, tier.level) else None
     sel = render.select(view, params.planes)
