@@ -50,7 +50,10 @@ def test_multipart_through_presigned_urls(api: TestClient, s3: Any) -> None:
     plan = response.json()
     assert plan["kind"] == "multipart" and plan["bucket"] == BUCKET
     prefix, uid, name = plan["key"].split("/")
-    assert (prefix, len(uid), name) == ("incoming", 36, "My_slide_1.svs")
+    assert (prefix, name) == ("incoming", "My_slide_1.svs")
+    # the folder is the upload's id, announced in the answer and carried by the object
+    assert uid.startswith("upload-") and len(uid) == 43 and plan["upload"]["id"] == uid
+    assert plan["upload"]["path"] == f"{uid}/{name}" and plan["upload"]["status"] == "UPLOADED"
     size = plan["part_size"]
     assert size == 5 * presigned.MiB and [p["part_number"] for p in plan["parts"]] == [1, 2]
 

@@ -56,26 +56,35 @@ def core_of(settings: ServerSettings) -> CoreClient | None:
 
 
 def plans(
-    request: Request, storage: Storage, files: Sequence[Received], fields: UploadFields
+    request: Request,
+    storage: Storage,
+    files: Sequence[Received],
+    fields: UploadFields,
+    *,
+    remote: bool = False,
 ) -> list[Plan]:
-    """One plan per file (blocking: the core may be called)."""
+    """One plan per file (blocking: the core may be called). ``remote``: the files are imported
+    by the import function (on AWS, :mod:`cytotile.api.upload_s3`), not here: each gets its id
+    now, and its name as its object's key will have it."""
     from cytotile.api.cytomine import new_upload_id
     from cytotile.api.routing import context
 
     core = core_of(context(request).settings) if fields.storage is not None else None
     if core is None:
-        return [Plan(new_upload_id() if fields.in_background else None) for _ in files]
-    try:  # nothing is registered in the core for an upload this server cannot import
-        import cytotile.importer.flow  # noqa: F401
-    except ImportError as exc:
-        raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
+        return [Plan(new_upload_id() if fields.in_background or remote else None) for _ in files]
+    if not remote:  # nothing is registered in the core for an upload this server cannot import
+        try:
+            import cytotile.importer.flow  # noqa: F401
+        except ImportError as exc:
+            raise ImportUnavailable(f"the import flow is not installed: {exc}") from None
     user_core = _as_user(core, request)
     server_id = _image_server(core, context(request).settings, request)
     user = _fetch(user_core, "user/current.json", "the signing user")
     _fetch(user_core, f"storage/{fields.storage}.json", f"Storage {fields.storage}")
     for project in fields.projects:
         _fetch(user_core, f"project/{project}.json", f"Project {project}")
-    return [_register(core, user_core, storage, f, fields, user["id"], server_id) for f in files]
+    return [_register(core, user_core, storage, f, fields, user["id"], server_id, remote)
+            for f in files]  # fmt: skip
 
 
 def _as_user(core: CoreClient, request: Request) -> CoreClient:
@@ -130,12 +139,16 @@ def _register(
     fields: UploadFields,
     user_id: Any,
     server_id: Any,
+    remote: bool = False,
 ) -> Plan:
     from cytotile.api.cytomine import new_upload_id
     from cytotile.cytomine_core import CoreError
     from cytotile.importer.core_callback import CODES, CytomineListener
-    from cytotile.importer.flow import safe_name
 
+    if remote:  # the name of the object's key (its import keeps it as it is)
+        from cytotile.api.presigned import safe_filename as safe_name
+    else:
+        from cytotile.importer.flow import safe_name
     upload_id, name = new_upload_id(), safe_name(received.filename)
     body = {"originalFilename": name, "filename": f"{upload_id}/{name}", "size": received.size,
             "ext": name.rsplit(".", 1)[-1].lower() if "." in name else "", "contentType": "",

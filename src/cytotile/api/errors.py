@@ -37,6 +37,12 @@ class Unauthorized(E.CytotileError):
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="cytotile"'}
 
 
+class BodyTooLarge(E.CytotileError):
+    """A request body larger than this deployment takes (an upload through Lambda)."""
+
+    title = "Request body too large"
+
+
 class BodyTimeout(E.CytotileError):
     """The client stopped sending its request body."""
 
@@ -68,6 +74,7 @@ STATUS: dict[type[E.CytotileError], int] = {
     ImportUnavailable: 501,
     Unauthorized: 401,
     BodyTimeout: 408,
+    BodyTooLarge: 413,
     Busy: 429,
     E.OverBudget: 413,
     E.PyramidError: 500,

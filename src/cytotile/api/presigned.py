@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -37,7 +37,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from cytotile.api import cytomine
 from cytotile.api.admin import require_admin
+from cytotile.api.cytomine_core import Plan
 from cytotile.api.errors import MalformedBody, error_response
 from cytotile.api.http import JSON
 from cytotile.api.routing import MAX_BODY, PatternRoute, context, parse_json
@@ -94,7 +96,7 @@ def _parse(body: bytes) -> tuple[str, int, str]:
     return filename, size, content_type
 
 
-def _client(request: Request) -> Any:
+def s3_client(request: Request) -> Any:
     """An S3 client for signing, made once per app (``AWS_ENDPOINT_URL`` for LocalStack)."""
     client = getattr(request.app.state, "presign_client", None)
     if client is None:
@@ -106,18 +108,21 @@ def _client(request: Request) -> Any:
     return client
 
 
-def _presign(client: Any, bucket: str, key: str, size: int, content_type: str) -> dict[str, Any]:
+def _presign(
+    client: Any, bucket: str, key: str, size: int, content_type: str, meta: dict[str, str]
+) -> dict[str, Any]:
     sign = client.generate_presigned_url
     base = {"Bucket": bucket, "Key": key}
-    if size < PART_SIZE:
-        params = {**base, "ContentType": content_type}
+    if size < PART_SIZE:  # the metadata is signed: the browser sends it as headers
+        params = {**base, "ContentType": content_type, "Metadata": meta}
         url = sign("put_object", Params=params, ExpiresIn=EXPIRES_S, HttpMethod="PUT")
-        return {"kind": "put", "bucket": bucket, "key": key, "url": url,
-                "headers": {"Content-Type": content_type}, "expires_in": EXPIRES_S}  # fmt: skip
+        headers = {"Content-Type": content_type, **{f"x-amz-meta-{k}": v for k, v in meta.items()}}
+        return {"kind": "put", "bucket": bucket, "key": key, "url": url, "headers": headers,
+                "expires_in": EXPIRES_S}  # fmt: skip
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        created = client.create_multipart_upload(**base, ContentType=content_type)
+        created = client.create_multipart_upload(**base, ContentType=content_type, Metadata=meta)
     except (ClientError, BotoCoreError) as exc:
         raise StorageError(f"S3 refused to start the upload: {exc}") from exc
     upload_id = str(created["UploadId"])
@@ -164,13 +169,33 @@ async def presigned_upload(request: Request) -> Response:
         body += chunk
         if len(body) > MAX_BODY:
             raise BadParameter(f"the JSON body is larger than {MAX_BODY} bytes")
+    from cytotile.api import upload_s3  # which imports this module
+
     filename, size, content_type = _parse(body)
-    prefix = target.path.strip("/")
-    name = f"{uuid.uuid4()}/{safe_filename(filename)}"
-    key = f"{prefix}/{name}" if prefix else name
-    client = _client(request)
-    answer = await run_in_threadpool(_presign, client, target.netloc, key, size, content_type)
+    name = safe_filename(filename)
+    plan, meta = await run_in_threadpool(_plan, request, name, size)
+    assert plan.upload_id is not None
+    bucket, key = upload_s3.object_key(root, plan.upload_id, name)
+    client = s3_client(request)
+    answer = await run_in_threadpool(_presign, client, bucket, key, size, content_type, meta)
+    fields = cytomine.parse_fields(request.query_params)
+    answer["upload"] = upload_s3.accepted(plan, name, size, fields)
     return JSON(answer, headers={"Cache-Control": "no-store"})
+
+
+def _plan(request: Request, name: str, size: int) -> tuple[Plan, dict[str, str]]:
+    """The upload's id, registered in the Cytomine core for a Cytomine call (the same query
+    fields as ``POST /upload``: ``idStorage``, ``idProject``, ``keys``, ``values``), and the
+    object's metadata that carries both to the import function."""
+    from cytotile.api import cytomine_core, upload_s3
+    from cytotile.api.multipart import Received
+
+    fields = cytomine.parse_fields(request.query_params)
+    upload_s3.check_fits(fields)
+    received = Received("files[]", name, Path(name), size)
+    storage = context(request).storage
+    (plan,) = cytomine_core.plans(request, storage, [received], fields, remote=True)
+    return plan, upload_s3.metadata(plan, fields)
 
 
 def routes() -> list[BaseRoute]:

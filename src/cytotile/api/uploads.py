@@ -32,6 +32,7 @@ from cytotile.api.errors import ImportUnavailable, MalformedBody
 from cytotile.api.http import JSON
 from cytotile.api.openapi import Op, Param, describe
 from cytotile.api.routing import PatternRoute, context, endpoint, route
+from cytotile.api.upload_s3 import is_s3, upload_to_s3
 from cytotile.errors import ImageNotFound
 from cytotile.manifest import Manifest, pyramid_key, upload_id_of
 from cytotile.pipeline.args import Args
@@ -116,6 +117,8 @@ def _image_path(m: Manifest) -> str:
 async def upload(request: Request) -> Response:
     require_admin(request)
     fields = cytomine.parse_fields(request.query_params)  # idStorage, idProject, keys, values
+    if is_s3(context(request).settings.upload_root):  # on AWS: imported by the import function
+        return await upload_to_s3(request, fields)
     name = request.query_params.get("name") or request.headers.get("x-file-name") or "upload"
     storage, handed_over = context(request).storage, False
     tmp = tempfile.mkdtemp(prefix="cytotile-upload-")
