@@ -5,6 +5,7 @@ in bounded memory (the isolated step's limit), with nothing written outside the 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
 import tarfile
 import time
@@ -197,3 +198,22 @@ def test_a_megabyte_of_zeros_is_not_a_tar(tmp_path: Path) -> None:
     assert tarfile.is_tarfile(zeros)  # what the standard library says
     manifest = import_file(LocalStorage(tmp_path / "root"), zeros, settings=SETTINGS)
     assert manifest.status is Status.ERROR_FORMAT, manifest.reason
+
+
+def test_zip_bomb_of_many_members_each_below_the_ratio_floor(tmp_path: Path) -> None:
+    """64 members of 1 MiB of zeros (each too small for its own ratio to be judged): refused
+    from the central directory by the upload's ratio, before anything is written."""
+    stream, crc = build.zeros_deflate(1), zlib.crc32(bytes(build.MiB))
+    entries = [(f"z/{i}.png", stream, build.MiB, crc) for i in range(64)]
+    archive = build.raw_zip(tmp_path / "many.zip", entries)
+    assert archive.stat().st_size * 200 < 64 * build.MiB
+    refused(tmp_path, archive, "declares", "bomb")
+
+
+def test_bomb_of_nested_small_streams(tmp_path: Path) -> None:
+    """A tar of 64 .gz files of 1 MiB of zeros: no member declares a size and no stream is
+    large enough for its own ratio; the bytes written, against the upload's size, stop it."""
+    gz = gzip.compress(bytes(build.MiB))
+    archive = build.write_tar(tmp_path / "many.tar", {f"{i}.raw.gz": gz for i in range(64)})
+    assert archive.stat().st_size * 200 < 64 * build.MiB
+    refused(tmp_path, archive, "unpacks to", "bomb")

@@ -104,10 +104,12 @@ class Guard:
 
 
 class Budget:
-    """What has been written so far, against the limits."""
+    """What has been written so far, against the limits; ``source_bytes``, the upload's size,
+    bounds the whole upload's ratio (every level, every member together)."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, source_bytes: int) -> None:
         self.limits = limits
+        self.source_bytes = max(source_bytes, 1)
         self.written = 0
         self.members = 0
         self.files: list[Path] = []
@@ -123,6 +125,17 @@ class Budget:
         if self.written > self.limits.max_bytes:
             raise ExtractionError(
                 f"the archive unpacks to more than the limit of {_mib(self.limits.max_bytes)}"
+            )
+        self.check_ratio(self.written, "unpacks to")
+
+    def check_ratio(self, total: int, verb: str) -> None:
+        """The upload as a whole: many members each below the ratio floor (a thousand MiB of
+        zeros, or archives of them nested) escape each member's ratio, not this one."""
+        limits = self.limits
+        if total > limits.ratio_floor and total > limits.max_ratio * self.source_bytes:
+            raise ExtractionError(
+                f"the archive {verb} {_mib(total)}, more than {limits.max_ratio:g} times its "
+                f"{self.source_bytes} bytes: a compression bomb?"
             )
 
     def folder(self, base: Path, parts: list[str]) -> Path:
@@ -164,7 +177,7 @@ def unpack(path: Path, kind: str, out: Path, limits: Limits, upload_name: str) -
     out.mkdir(parents=True, exist_ok=True)
     if out.is_symlink() or any(out.iterdir()):
         raise ExtractionError("the extraction folder is not a new folder")
-    budget = Budget(limits)
+    budget = Budget(limits, path.stat().st_size)
     _unpack_level(path, kind, out, budget, upload_name, depth=0)
     files = []
     for folder, dirs, names in os.walk(out):
@@ -340,6 +353,7 @@ def _check_zip(
             plan.append((info, parts, data_offset))
     if declared > limits.max_bytes:
         raise ExtractionError(f"the archive declares {_mib(declared)}, more than the limit")
+    budget.check_ratio(budget.written + declared, "declares")
     spans.sort()
     for (_, end, name), (next_start, _, next_name) in itertools.pairwise(spans):
         if next_start < end:
