@@ -115,3 +115,14 @@ def test_import_of_a_collection_prints_its_children(
     assert [line[2] for line in lines] == ["EXTRACTED", "DEPLOYED", "DEPLOYED"]
     assert lines[1][0] == f"{lif} > exp.lif [series 1: Series0]"
     assert lines[2][1].endswith("/exp.lif [series 2: Series1]")  # the image's path
+
+
+def test_import_of_a_folder_says_what_to_give(
+    tmp_path: Path, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = files[0].parent
+    assert main(["import", "--root", str(tmp_path / "root"), str(folder)]) == 1
+    name, key, status, reason = capsys.readouterr().out.strip().split("\t")
+    assert (name, key, status) == (str(folder), "-", "ERROR_FORMAT")
+    assert reason.startswith("a folder") and "DICOM" in reason and "archive" in reason
+    assert not (tmp_path / "root").exists() or not any((tmp_path / "root").iterdir())

@@ -11,6 +11,12 @@ from typing import Any
 
 from cytotile.settings import ImportSettings, ServerSettings, from_env
 
+#: why a folder is not imported as such, and what to give instead
+FOLDER = (
+    "a folder: give one of its files (a DICOM series: any of its instances; a slide of several "
+    "files: its .mrxs or .vms; the files beside it are found) or an archive of the folder"
+)
+
 
 def _import(args: argparse.Namespace) -> int:
     from cytotile.importer.flow import import_file
@@ -22,7 +28,8 @@ def _import(args: argparse.Namespace) -> int:
     for name in args.paths:
         path = Path(name)
         if not path.is_file():
-            print(f"{name}\t-\tERROR_FORMAT\tno such file", flush=True)
+            reason = FOLDER if path.is_dir() else "no such file"
+            print(f"{name}\t-\tERROR_FORMAT\t{reason}", flush=True)
             failed += 1
             continue
         manifest = import_file(storage, path, name=path.name, settings=settings)
