@@ -82,6 +82,8 @@ def run(n_tiles: int = 40) -> Section:
         section.rows.append(Row("decoded RGB tile (gamma 1.5)", base, "s", 1.0))
         for label, query in (
             ("3-channel uint16 composite (default colours)", []),
+            # colours that mix: each channel adds to two bands (the primaries do not mix)
+            ("  cyan, magenta, yellow (additive)", [("colormaps", "CYAN,MAGENTA,YELLOW")]),
             (
                 "  + per-channel min/max and gamma",
                 [

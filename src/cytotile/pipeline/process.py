@@ -80,24 +80,60 @@ def gamma_table(gamma: float) -> np.ndarray:
 PRIMARIES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
-def colorize(v: np.ndarray, ch: ChannelRender, exact: bool = False) -> np.ndarray:
-    """A [0, 1] channel to (h, w, 3) RGB in [0, 1]. A named map is a 256-entry table; with
-    ``exact`` (16-bit output) a constant-colour colormap (``RED``, ``#ff00ff``, ``!WHITE``...)
-    shades ``v`` itself, so that the output keeps every level of the 16 bits, not 256 of them."""
+def colorize(v: np.ndarray, ch: ChannelRender) -> np.ndarray:
+    """A [0, 1] channel to (h, w, 3) RGB in [0, 1] (a colormap through its 256-entry table)."""
     import numpy as np
 
-    ramp = colormaps.constant(ch.colormap) if exact and ch.colormap is not None else None
-    if ch.colormap is not None and ramp is None:
+    if ch.colormap is not None:
         index = np.rint(v * 255).astype(np.uint8)
         mapped: np.ndarray = colormaps.lut(ch.colormap)[index]
         return mapped
-    if ramp is not None:
-        ramp_color, inverted = ramp
-        ch = replace(ch, color=ramp_color)
-        v = np.float32(1.0) - v if inverted else v
     color = ch.color or (1.0, 1.0, 1.0)
     shaded: np.ndarray = v[..., None] * np.asarray(color, dtype=np.float32)
     return shaded
+
+
+@functools.lru_cache(maxsize=1)
+def _ramp() -> np.ndarray:
+    """The 256 levels of a constant-colour table (``colormaps.lut``'s ramp), read-only."""
+    import numpy as np
+
+    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)
+    ramp.setflags(write=False)
+    return ramp
+
+
+def additive(
+    stack: np.ndarray, channels: list[ChannelRender], log: bool, coarse: bool
+) -> np.ndarray:
+    """Channels coloured and added, clipped to [0, 1]: (h, w, 3) float32. Summed band by band
+    in planar buffers, skipping a colour's zero components (cyan adds to green and blue only):
+    no (h, w, 3) temporary per channel. A constant-colour colormap (``RED``, ``#ff00ff``,
+    ``!WHITE``...) at 8 bits goes through the 256 levels of its table (:func:`colorize`); at
+    16 bits it shades the value itself, keeping every level; a named map: its table."""
+    import numpy as np
+
+    planar = np.zeros((3, *stack.shape[:2]), dtype=np.float32)
+    for k, ch in enumerate(channels):
+        v = stretched(stack[..., k], ch, log, coarse)
+        ramp = (ch.color or (1.0, 1.0, 1.0), False) if ch.colormap is None else None
+        if ch.colormap is not None:
+            ramp = colormaps.constant(ch.colormap)
+            if ramp is not None and coarse:
+                index = np.rint(v * np.float32(255)).astype(np.uint8)
+                v = _ramp()[255 - index if ramp[1] else index]
+            elif ramp is not None and ramp[1]:
+                v = np.float32(1.0) - v
+        if ramp is None:  # a named map: its table
+            planar += np.moveaxis(colorize(v, ch), -1, 0)
+            continue
+        for band, weight in enumerate(ramp[0]):
+            if weight == 1.0:
+                planar[band] += v
+            elif weight:
+                planar[band] += v * np.float32(weight)
+    np.clip(planar, 0.0, 1.0, out=planar)
+    return np.ascontiguousarray(np.moveaxis(planar, 0, -1))
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -139,10 +175,7 @@ def render(
             [stretched(stack[..., k], ch, log, coarse) for k, ch in enumerate(channels)], -1
         )
     else:
-        out = np.zeros((*stack.shape[:2], 3), dtype=np.float32)
-        for k, ch in enumerate(channels):
-            out += colorize(stretched(stack[..., k], ch, log, coarse), ch, not coarse)
-        np.clip(out, 0.0, 1.0, out=out)
+        out = additive(stack, channels, log, coarse)
     if filter_id is not None and filters.is_pixel(filter_id):
         from cytotile.pipeline import deconvolution
 
