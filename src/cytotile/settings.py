@@ -107,3 +107,9 @@ class ImportSettings:
     #: the import function: where an archive's children are enqueued (one message each);
     #: empty: they are imported in the archive's own invocation
     import_queue_url: str = ""
+    #: the import function: a Cytomine upload written by the API (its context in the object's
+    #: metadata) is registered in this core (aws/cytomine.py), signed with core_keys (this
+    #: server's ``public:private``) or the secret's; empty: no core
+    core_url: str = ""
+    core_keys: str = dataclasses.field(default="", repr=False)
+    cytomine_secret_arn: str = ""

@@ -26,6 +26,7 @@ import hmac
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -169,8 +170,13 @@ class CytomineAuth:
         headers = Headers(scope=scope)
         public, _, signature = headers["authorization"].partition(" ")[2].strip().partition(":")
         query = scope.get("query_string", b"").decode("latin-1")
-        paths = {scope["path"], scope.get("raw_path", b"").decode("latin-1") or scope["path"]}
-        texts = [t for p in paths for t in texts_to_sign(scope["method"], headers, p, query)]
+        raw = scope.get("raw_path") or b""  # None through Mangum (API Gateway)
+        paths = {scope["path"], raw.decode("latin-1") or scope["path"]}
+        # API Gateway hands the query over decoded, Mangum encodes it again (34,35: 34%2C35):
+        # there the client's own text is the decoded one
+        queries = {query, unquote_plus(query)} if not raw else {query}
+        texts = [t for p in paths for q in queries
+                 for t in texts_to_sign(scope["method"], headers, p, q)]  # fmt: skip
         if not any(hmac.compare_digest(sign(private, t), signature.strip()) for t in texts):
             return "the signature does not match the request", ""
         skew = self.config.max_skew_s

@@ -53,6 +53,10 @@ class S3ObjectRef:
     #: an image of a file holding several: its index in the file, and its upload's name
     series: int | None = None
     name: str | None = None
+    #: an upload the API wrote (its object's metadata, cytotile.upload_context): the id it
+    #: announced, and the Cytomine context (JSON text) of a Cytomine upload
+    upload_id: str | None = None
+    cytomine: str | None = None
 
     @property
     def url(self) -> str:
@@ -90,7 +94,9 @@ def _receive_count(record: dict[str, Any]) -> int:
 def upload_id_for(ref: S3ObjectRef) -> str:
     """A deterministic ``upload-<uuid>`` for an object, so a redelivered notification maps to the
     same upload (and the import's idempotency returns the finished one). An archive's member
-    has the id its archive gave it."""
+    has the id its archive gave it; an upload the API wrote, the id the API announced."""
+    if ref.upload_id is not None and ref.parent is None:
+        return ref.upload_id
     if ref.parent is not None and ref.series is not None:
         from cytotile.importer.series import series_child_id
 

@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from cytotile.aws import cytomine, queue
 from cytotile.aws import lease as leases
-from cytotile.aws import queue
 from cytotile.aws.children import ParentBusy, is_series_child, object_of, report_to_parent
 from cytotile.aws.events import (
     EventError,
@@ -441,21 +441,24 @@ def _import(
     children: ChildImporter = import_inline
     if settings.import_queue_url:
         children = queue_children(settings.import_queue_url, storage)
+    listener = cytomine.listener_for(ref, settings, storage)  # a Cytomine upload: its core
     with tempfile.TemporaryDirectory(prefix="cytotile-s3-", dir=settings.workdir or None) as tmp:
         local = Path(tmp) / safe_name(ref.basename)
         download(client, ref, local)
-        return import_file(
+        manifest = import_file(
             storage,
             local,
             name=ref.name or ref.basename,
             settings=settings,
             upload_id=upload_id,
             upload_ref=ref.url,
+            listeners=[listener] if listener is not None else (),
             raise_retryable=True,
             parent=ref.parent,
             children=children,
             series=ref.series,
         )
+    return cytomine.record(storage, manifest, ref)
 
 
 def process(ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: Delivery) -> Result:
@@ -515,8 +518,8 @@ def _refs(message: Message, settings: ImportSettings, client: Any) -> Iterator[S
             log.warning("%s is not a member of %s: not imported", ref.url, ref.parent)
         elif ref.parent is None and inside_root(ref, settings.root):
             log.warning("%s is inside the images root %s: not imported", ref.url, settings.root)
-        else:
-            yield ref
+        else:  # an upload the API wrote: the id it announced, its Cytomine context
+            yield cytomine.with_context(ref, client)
 
 
 def _log(result: Result) -> None:

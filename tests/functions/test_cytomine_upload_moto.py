@@ -1,0 +1,177 @@
+"""Cytomine's upload on AWS (issue 9), through the Lambda handlers on moto with the fake core of
+the API tests (tests/helpers/fake_core.py): ``POST /ims/upload`` to the upload function checks
+the user, storage and projects with the core, creates the ``UploadedFile``, writes the file into
+the upload bucket with its context as metadata; the import function, on that object's S3 -> SQS
+event, registers the images in the core as a local server does. Presigned uploads too."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cytotile import upload_context
+from cytotile.api import presigned, upload_s3
+from tests.functions.cytomine_upload import (
+    PNG,
+    QUERY,
+    configure,
+    import_written,
+    signed_event,
+    upload,
+    upload_event,
+)
+from tests.functions.support import UPLOAD_BUCKET, Cloud, LambdaContext
+from tests.helpers.fake_core import IMAGE_SERVER_ID, SERVER, USER, USER_ID, Core, running
+
+
+@pytest.fixture
+def core(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[Core]:
+    with running() as fake:
+        configure(monkeypatch, fake)
+        yield fake
+
+
+def written(cloud: Cloud) -> list[str]:
+    return cloud.list_keys(UPLOAD_BUCKET)
+
+
+def check_registered(core: Core, cloud: Cloud, upload_id: str, uf_id: int) -> None:
+    """What the import function's listener created in the core, as locally."""
+    statuses = [c["body"]["status"] for c in core.of("PUT", rf"uploadedfile/{uf_id}\.json")]
+    assert statuses[0] == 10 and statuses[-1] == 100  # DETECTING_FORMAT ... DEPLOYED
+    assert all(c["signer"] == SERVER[0] for c in core.calls if c["method"] in ("PUT", "POST")
+               and "uploadedfile.json" not in c["path"])  # fmt: skip
+    (ai,) = [c["body"] for c in core.of("POST", r"abstractimage\.json")]
+    assert (ai["uploadedFile"], ai["width"], ai["height"]) == (uf_id, 300, 200)
+    assert core.of("POST", r"abstractslice\.json")
+    instances = [c["body"]["project"] for c in core.of("POST", r"imageinstance\.json")]
+    assert instances == [34, 35]
+    props = {p["key"]: p["value"] for c in core.of("POST", "property") for p in c["body"]}
+    assert (props["k1"], props["k2"]) == ("v1", "v2")
+    manifest = cloud.manifest(upload_id)  # imported under the announced id
+    assert manifest["status"] == "DEPLOYED"
+    assert manifest["source"]["cytomine"]["uploadedFile"] == uf_id
+
+
+def test_upload_registered_written_then_imported(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext
+) -> None:
+    answer = upload(upload_event(), lambda_context)
+    assert answer["statusCode"] == 200, answer["body"]
+    (item,) = json.loads(answer["body"])
+    upload_id, uploaded = item["id"], item["uploadedFile"]
+    assert (item["status"], item["images"], uploaded["status"]) == ("UPLOADED", [], 0)
+    assert [(c["method"], c["path"], c["signer"]) for c in core.calls[:7]] == [
+        ("GET", f"/api/userkey/{USER[0]}/keys.json", SERVER[0]),
+        ("GET", "/api/imageserver.json", SERVER[0]),
+        ("GET", "/api/user/current.json", USER[0]),
+        ("GET", "/api/storage/12.json", USER[0]),
+        ("GET", "/api/project/34.json", USER[0]),
+        ("GET", "/api/project/35.json", USER[0]),
+        ("POST", "/api/uploadedfile.json", USER[0]),
+    ]
+    assert core.calls[6]["body"] == {
+        "originalFilename": "small.png", "filename": f"{upload_id}/small.png",
+        "size": len(PNG), "ext": "png", "contentType": "", "projects": [34, 35], "storage": 12,
+        "user": USER_ID, "imageServer": IMAGE_SERVER_ID, "status": 0}  # fmt: skip
+    key = f"incoming/{upload_id}/small.png"
+    assert written(cloud) == [key]
+    head = cloud.s3.head_object(Bucket=UPLOAD_BUCKET, Key=key)
+    assert cloud.s3.get_object(Bucket=UPLOAD_BUCKET, Key=key)["Body"].read() == PNG
+    found_id, context = upload_context.decode(head["Metadata"])
+    assert found_id == upload_id and context == {
+        "uploadedFile": uploaded["id"], "storage": 12, "projects": [34, 35],
+        "properties": [["k1", "v1"], ["k2", "v2"]], "user": USER_ID,
+        "imageServer": IMAGE_SERVER_ID}  # fmt: skip
+    assert not any(secret in json.dumps(head["Metadata"]) for secret in (USER[1], SERVER[1]))
+
+    before = len(core.calls)
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert core.calls[before]["path"] == f"/api/uploadedfile/{uploaded['id']}.json"  # as it is
+    check_registered(core, cloud, upload_id, uploaded["id"])
+    again = len(core.calls)  # a redelivered notification: already imported, nothing sent again
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert len(core.calls) == again
+
+
+def test_sync_is_answered_with_the_uploaded_file_as_created(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext
+) -> None:
+    answer = upload(upload_event(QUERY + "&sync=true"), lambda_context)
+    assert answer["statusCode"] == 200, answer["body"]
+    (item,) = json.loads(answer["body"])
+    assert item["status"] == "UPLOADED" and item["uploadedFile"]["status"] == 0
+    assert item["uploadedFile"]["id"] in core.objects["uploadedfile"]
+
+
+def test_a_body_over_the_lambda_limit_is_413(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upload_s3, "MAX_BODY", 1000)  # the PNG's form is larger
+    answer = upload(upload_event(), lambda_context)
+    assert answer["statusCode"] == 413
+    assert "POST /upload/presigned" in json.loads(answer["body"])["details"]
+    assert not core.of("POST") and written(cloud) == []
+
+
+def test_a_project_the_core_lacks_writes_nothing(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext
+) -> None:
+    answer = upload(upload_event("idStorage=12&idProject=77"), lambda_context)
+    assert answer["statusCode"] == 400
+    assert "Project 77 not found" in json.loads(answer["body"])["details"]
+    assert not core.of("POST") and written(cloud) == []
+
+
+def test_a_context_too_large_for_s3_metadata_is_refused_first(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext
+) -> None:
+    query = f"idStorage=12&keys=k&values={'v' * 2000}"
+    answer = upload(upload_event(query), lambda_context)
+    assert answer["statusCode"] == 422
+    assert "2048" in json.loads(answer["body"])["details"]
+    assert not core.calls[2:] and written(cloud) == []  # only the signature's key was asked
+
+
+def test_an_unsigned_upload_is_401(cloud: Cloud, core: Core, lambda_context: LambdaContext) -> None:
+    event = upload_event()
+    del event["headers"]["authorization"], event["multiValueHeaders"]["authorization"]
+    assert upload(event, lambda_context)["statusCode"] == 401
+    assert written(cloud) == []
+
+
+@pytest.mark.parametrize("kind", ["put", "multipart"])
+def test_presigned_upload_registered_and_imported(
+    cloud: Cloud,
+    core: Core,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    if kind == "multipart":
+        monkeypatch.setattr(presigned, "PART_SIZE", len(PNG))  # one part: the whole file
+    ask = json.dumps({"filename": "small.png", "size": len(PNG)}).encode()
+    event = signed_event("/ims/upload/presigned", QUERY, ask, "application/json")
+    answer = upload(event, lambda_context)
+    assert answer["statusCode"] == 200, answer["body"]
+    plan: dict[str, Any] = json.loads(answer["body"])
+    assert plan["kind"] == kind
+    item = plan["upload"]
+    upload_id, uf_id = item["id"], item["uploadedFile"]["id"]
+    assert plan["key"] == f"incoming/{upload_id}/small.png"
+    assert core.of("POST", r"uploadedfile\.json")[0]["body"]["filename"] == f"{upload_id}/small.png"
+    s3, key = cloud.s3, plan["key"]
+    if kind == "put":  # the browser sends the signed headers: the metadata among them
+        meta = {k.removeprefix("x-amz-meta-"): v for k, v in plan["headers"].items()
+                if k.startswith("x-amz-meta-")}  # fmt: skip
+        s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=PNG, Metadata=meta)
+    else:  # the metadata was given when the multipart upload was created
+        ident = {"Bucket": UPLOAD_BUCKET, "Key": key, "UploadId": plan["upload_id"]}
+        etag = s3.upload_part(**ident, PartNumber=1, Body=PNG)["ETag"]
+        parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+        s3.complete_multipart_upload(**ident, MultipartUpload=parts)
+    assert import_written(s3, key, lambda_context) == {"batchItemFailures": []}
+    check_registered(core, cloud, upload_id, uf_id)
