@@ -151,8 +151,10 @@ def test_only_the_upload_function_writes_uploads(template: dict[str, Any]) -> No
         assert statement["Resource"] == Tag("Sub", "${UploadBucket.Arn}/incoming/*")
     root = function["Environment"]["Variables"]["CYTOTILE_UPLOAD_ROOT"]
     assert root == Tag("Sub", "s3://${UploadBucket}/incoming")
-    (event,) = function["Events"].values()
-    assert event["Properties"]["Path"] == "/upload/presigned"
+    # PIMS's upload and the presigned one, at / and under the base path (Cytomine's /ims)
+    paths = {e["Properties"]["Path"] for e in function["Events"].values()}
+    assert paths == {"/upload", "/upload/presigned", "/ims/upload", "/ims/upload/presigned"}
+    assert all(e["Properties"]["RestApiId"] == ref("Api") for e in function["Events"].values())
     writers = {
         name
         for name, resource in resources(template, "AWS::Serverless::Function").items()

@@ -45,10 +45,12 @@ def test_no_key_in_parameters_or_environment(template: dict[str, Any]) -> None:
     )
 
 
-def test_only_the_api_functions_read_the_secret(template: dict[str, Any]) -> None:
+def test_only_the_api_functions_and_the_import_read_the_secret(template: dict[str, Any]) -> None:
+    """The import function signs its calls to the core (a Cytomine upload's images) with this
+    server's key pair: it reads the secret too, and nothing else of Secrets Manager."""
     readers = {
         name
         for name, function in resources(template, "AWS::Serverless::Function").items()
         if any(secret_read(s) for s in statements(function))
     }
-    assert readers == {"TileFunction", "AnnotationFunction", "UploadFunction"}
+    assert readers == {"TileFunction", "AnnotationFunction", "UploadFunction", "ImportFunction"}
