@@ -160,3 +160,32 @@ def test_crop_mask_drawing(image: Deployed, lambda_context: LambdaContext, funct
     assert (
         max(contour.distance(Point(x + 0.5, y + 0.5)) for y, x in zip(ys, xs, strict=True)) <= 2.0
     )
+
+
+def test_the_cores_upload_through_the_handlers(
+    cloud: Cloud, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list's last call, ``POST /ims/upload?idStorage=12&idProject=34,35&keys=k1,k2&values=
+    v1,v2`` (multipart files[]), signed by a core's user, to the function the template routes it
+    to (UploadFunction: the same app, an S3 upload root); then the import function on the
+    object's notification registers the image in the (fake) core, and the tile function serves
+    it at the path the core's UploadedFile names."""
+    from tests.functions.cytomine_upload import configure, import_written, upload, upload_event
+    from tests.helpers.fake_core import running
+
+    with running() as core:
+        configure(monkeypatch, core)
+        answer = upload(upload_event(), lambda_context)
+        assert answer["statusCode"] == 200, answer["body"]
+        assert "json" in (response_header(answer, "content-type") or "")
+        (item,) = json.loads(answer["body"])
+        uploaded = item["uploadedFile"]
+        assert uploaded["filename"] == item["path"] == f"{item['id']}/small.png"
+        key = f"incoming/{item['path']}"
+        assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+        assert core.objects["uploadedfile"][uploaded["id"]]["status"] == 100  # DEPLOYED
+        assert [c["body"]["project"] for c in core.of("POST", r"imageinstance\.json")] == [34, 35]
+    tile_fn = load_handler("tile").handler
+    tile = tile_fn(event("GET", f"/ims/image/{uploaded['filename']}/normalized-tile/zoom/0/ti/0",
+                         headers={"Accept": "image/webp"}), lambda_context)  # fmt: skip
+    assert pixels(tile, "image/webp").shape[:2] == (100, 150)  # zoom 0: 300x200 halved
