@@ -66,8 +66,11 @@ def deflate_ratio(path: Path, image: pyvips.Image) -> float:
 
 
 def lossy(meta: ImageMetadata) -> bool:
-    """8-bit RGB or grey images are served as JPEG; everything else stays lossless."""
-    return meta.pixel_type == "uint8" and meta.n_concrete_channels == 1 and meta.n_samples in (1, 3)
+    """8-bit RGB or grey 2-D images are served as JPEG; everything else stays lossless: more
+    bits, several channels, and Z or T stacks (microscopy's measurements: a tile of a plane
+    equals the file's plane)."""
+    single = meta.n_concrete_channels == 1 and meta.depth == 1 and meta.duration == 1
+    return meta.pixel_type == "uint8" and single and meta.n_samples in (1, 3)
 
 
 #: images of at most this many pixels (whose whole pyramid is a few dozen tiles) are stored at
