@@ -63,9 +63,9 @@ def signed_event(
     return event
 
 
-def upload_event(query: str = QUERY, data: bytes = PNG) -> dict[str, Any]:
+def upload_event(query: str = QUERY, data: bytes = PNG, name: str = "small.png") -> dict[str, Any]:
     kind = f"multipart/form-data; boundary={BOUNDARY}"
-    return signed_event("/ims/upload", query, form(data=data), kind)
+    return signed_event("/ims/upload", query, form(name, data), kind)
 
 
 def upload(event: dict[str, Any], context: Any) -> dict[str, Any]:

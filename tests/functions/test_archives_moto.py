@@ -215,8 +215,10 @@ def test_an_archive_retried_after_enqueuing_imports_each_child_once(
     real = importer.queue_children
     failures = []
 
-    def enqueue_then_fail(queue_url: str, storage: Any, client: Any = None) -> Any:
-        enqueue = real(queue_url, storage, client)
+    def enqueue_then_fail(
+        queue_url: str, storage: Any, client: Any = None, cytomine: str | None = None
+    ) -> Any:
+        enqueue = real(queue_url, storage, client, cytomine)
 
         def run(run: Any, children: Any) -> None:
             enqueue(run, children)

@@ -23,7 +23,7 @@ from tests.functions.cytomine_upload import (
     upload,
     upload_event,
 )
-from tests.functions.support import UPLOAD_BUCKET, Cloud, LambdaContext
+from tests.functions.support import UPLOAD_BUCKET, Cloud, LambdaContext, load_handler
 from tests.helpers.fake_core import IMAGE_SERVER_ID, SERVER, USER, USER_ID, Core, running
 
 
@@ -175,3 +175,61 @@ def test_presigned_upload_registered_and_imported(
         s3.complete_multipart_upload(**ident, MultipartUpload=parts)
     assert import_written(s3, key, lambda_context) == {"batchItemFailures": []}
     check_registered(core, cloud, upload_id, uf_id)
+
+
+def test_an_archives_children_through_the_queue_are_registered_as_its_children(
+    cloud: Cloud,
+    core: Core,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """Each image of an archive is imported in its own invocation (the import queue): the
+    context rides in its message, and its UploadedFile is created as the archive's child."""
+    import boto3
+
+    from tests.functions.test_archives_moto import as_event, received
+    from tests.importer import archive_builders as build
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="cytotile-import")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    monkeypatch.setenv("CYTOTILE_IMPORT_QUEUE_URL", url)
+    members = {"a.png": build.png(1, 200, 150), "scans/b.png": build.png(2, 90, 60)}
+    data = build.write_zip(tmp_path / "batch.zip", members).read_bytes()
+    answer = upload(upload_event(data=data, name="batch.zip"), lambda_context)
+    assert answer["statusCode"] == 200, answer["body"]
+    (item,) = json.loads(answer["body"])
+    archive_uf = item["uploadedFile"]["id"]
+    key = f"incoming/{item['id']}/batch.zip"
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert core.objects["uploadedfile"][archive_uf]["status"] == 102  # EXTRACTED
+    handler = load_handler("import").handler
+    for message in received(sqs, url):
+        event = as_event(message, arn["Attributes"]["QueueArn"])
+        assert handler(event, lambda_context) == {"batchItemFailures": []}
+    made = {
+        c["body"]["originalFilename"]: c["body"] for c in core.of("POST", r"uploadedfile\.json")
+    }
+    assert made["a.png"]["parent"] == made["b.png"]["parent"] == archive_uf
+    widths = sorted(c["body"]["width"] for c in core.of("POST", r"abstractimage\.json"))
+    assert widths == [90, 200]
+    instances = [c["body"]["project"] for c in core.of("POST", r"imageinstance\.json")]
+    assert sorted(instances) == [34, 34, 35, 35]
+    children = [c["id"] for c in cloud.manifest(item["id"])["children"]]
+    recorded = {cloud.manifest(c)["source"]["cytomine"]["uploadedFile"] for c in children}
+    assert len(recorded) == 2 and archive_uf not in recorded  # each child's own
+
+
+def test_a_failure_recorded_without_importing_is_told_to_the_core(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cytotile.aws import importer
+
+    monkeypatch.setattr(importer, "disk_shortage", lambda size, workdir: "no room (test)")
+    (item,) = json.loads(upload(upload_event(), lambda_context)["body"])
+    key = f"incoming/{item['id']}/small.png"
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert cloud.manifest(item["id"])["status"] == "ERROR_CONVERSION"
+    uf = core.objects["uploadedfile"][item["uploadedFile"]["id"]]
+    assert uf["status"] == 31  # ERROR_CONVERSION, as the listener sends it

@@ -81,7 +81,9 @@ def core_client(settings: ImportSettings) -> CoreClient | None:
 def listener_for(
     ref: S3ObjectRef, settings: ImportSettings, storage: Storage
 ) -> CytomineListener | None:
-    """The core's listener of a Cytomine upload; None for any other upload."""
+    """The core's listener of a Cytomine upload; None for any other upload. A collection's child
+    (its context handed on in its message) is heard by a listener of its parent's
+    ``UploadedFile``, which registers the child's own, a child of it, at its first event."""
     if ref.cytomine is None:
         return None
     context: dict[str, Any] = json.loads(ref.cytomine)
@@ -92,11 +94,29 @@ def listener_for(
         return None
     from cytotile.importer.core_callback import CytomineListener
 
-    upload_id = upload_id_for(ref)
+    upload_id = ref.parent if ref.parent is not None else upload_id_for(ref)
     projects = tuple(int(p) for p in context.get("projects") or ())
     pairs = tuple((str(k), str(v)) for k, v in context.get("properties") or ())
     uf = _uploaded_file(core, context, ref, upload_id)
     return CytomineListener(core, storage, upload_id, uf, projects, pairs)
+
+
+def tell_failure(
+    ref: S3ObjectRef, settings: ImportSettings, storage: Storage, manifest: Manifest
+) -> None:
+    """An ERROR_* recorded without the import's events (no room on the ephemeral disk, the last
+    delivery giving up) told to the core, as the listener tells one."""
+    if ref.cytomine is None or not manifest.status.value.startswith("ERROR_"):
+        return
+    from cytotile.importer.events import ImportEvent
+
+    try:
+        listener = listener_for(ref, settings, storage)
+    except Exception as exc:  # the failure is recorded: the core only misses it (logged)
+        log.warning("%s: cannot tell the core %s: %s", manifest.id, manifest.status.value, exc)
+        return
+    if listener is not None:
+        listener(ImportEvent(manifest.id, manifest.status.value, "end"))
 
 
 def _uploaded_file(
@@ -124,14 +144,19 @@ def _uploaded_file(
     return made
 
 
-def record(storage: Storage, manifest: Manifest, ref: S3ObjectRef) -> Manifest:
-    """The Cytomine context in the upload's manifest (``source.cytomine``), as locally."""
+def record(
+    storage: Storage, manifest: Manifest, ref: S3ObjectRef, listener: CytomineListener | None
+) -> Manifest:
+    """The Cytomine context in the upload's manifest (``source.cytomine``, its own
+    ``UploadedFile``'s id), as locally."""
     if ref.cytomine is None:
         return manifest
     context = json.loads(ref.cytomine)
+    registered = listener.files.get(manifest.id) if listener is not None else None
+    uf_id = registered.get("id") if registered else context["uploadedFile"]
     recorded = {"storage": context.get("storage"), "projects": context.get("projects") or [],
                 "properties": dict(context.get("properties") or []), "sync": False,
-                "core": None, "uploadedFile": context["uploadedFile"]}  # fmt: skip
+                "core": None, "uploadedFile": uf_id}  # fmt: skip
     manifest.source = {**manifest.source, "cytomine": recorded}
     manifest.save(storage)
     return manifest

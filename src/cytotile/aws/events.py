@@ -147,7 +147,7 @@ def _parse_s3_record(record: Any) -> S3ObjectRef | None:
     size = obj.get("size")
     etag = obj.get("eTag") or obj.get("etag")
     child = record.get("cytotile")
-    parent = member = name = None
+    parent = member = name = cytomine = None
     series: int | None = None
     if child is not None:
         if not (isinstance(child, dict) and child.get("parent")):
@@ -159,6 +159,8 @@ def _parse_s3_record(record: Any) -> S3ObjectRef | None:
             series, name = int(child["series"]), str(child.get("name") or "") or None
         else:
             raise EventError("a child's record without its path or series index")
+        if isinstance(child.get("cytomine"), str):
+            cytomine = child["cytomine"]
     return S3ObjectRef(
         bucket=bucket,
         key=key,
@@ -169,6 +171,7 @@ def _parse_s3_record(record: Any) -> S3ObjectRef | None:
         member=member,
         series=series,
         name=name,
+        cytomine=cytomine,
     )
 
 
@@ -181,14 +184,17 @@ def child_notification(
     *,
     series: int | None = None,
     name: str | None = None,
+    cytomine: str | None = None,
 ) -> str:
     """The message body announcing an archive's member, or image ``series`` (named ``name``) of
-    the file at ``key``, to the import queue."""
+    the file at ``key``, to the import queue; ``cytomine``: the parent's Cytomine context."""
     from urllib.parse import quote_plus
 
     child: dict[str, Any] = {"parent": parent, "member": member}
     if series is not None:
         child = {"parent": parent, "series": series, "name": name}
+    if cytomine is not None:
+        child["cytomine"] = cytomine
     record = {
         "eventSource": "aws:s3",
         "eventName": "ObjectCreated:Extracted",

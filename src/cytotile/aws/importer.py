@@ -217,10 +217,13 @@ def is_member(ref: S3ObjectRef, root: str) -> bool:
     return ref.parent.startswith("upload-") and (ref.bucket, ref.key) == (parsed.netloc, key)
 
 
-def queue_children(queue_url: str, storage: Storage, client: Any = None) -> ChildImporter:
+def queue_children(
+    queue_url: str, storage: Storage, client: Any = None, cytomine: str | None = None
+) -> ChildImporter:
     """A collection's children (an archive's members, the images of a file holding several)
     enqueued on the import queue, one message each (in batches of 10); a failed send fails the
-    collection's import, which SQS delivers again."""
+    collection's import, which SQS delivers again. ``cytomine``: the collection's Cytomine
+    context, handed to each child (registered in the core as a child of the collection's)."""
 
     def enqueue(run: _Run, children: list[Child]) -> None:
         sqs = client if client is not None else queue._sqs_client(None)
@@ -228,11 +231,14 @@ def queue_children(queue_url: str, storage: Storage, client: Any = None) -> Chil
         for index, c in enumerate(children):
             bucket, key = object_of(c.key, storage)
             if c.series is None:
-                body = child_notification(bucket, key, c.size, run.manifest.id, c.path)
+                body = child_notification(
+                    bucket, key, c.size, run.manifest.id, c.path, cytomine=cytomine
+                )
             else:  # an image of the parent's own file
                 body = child_notification(
-                    bucket, key, c.size, run.manifest.id, None, series=c.series, name=c.name
-                )
+                    bucket, key, c.size, run.manifest.id, None,
+                    series=c.series, name=c.name, cytomine=cytomine,
+                )  # fmt: skip
             entries.append({"Id": str(index), "MessageBody": body})
         for start in range(0, len(entries), 10):
             answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries[start : start + 10])
@@ -412,7 +418,7 @@ def _record(
     reason: str,
     settings: ImportSettings,
 ) -> Manifest:
-    return record_failure(
+    manifest = record_failure(
         storage,
         upload_id,
         status,
@@ -423,6 +429,8 @@ def _record(
         settings=settings,
         parent=ref.parent,
     )
+    cytomine.tell_failure(ref, settings, storage, manifest)  # a Cytomine upload: to its core
+    return manifest
 
 
 def _import(
@@ -440,7 +448,7 @@ def _import(
     settings = delivery_settings(settings, delivery, size)
     children: ChildImporter = import_inline
     if settings.import_queue_url:
-        children = queue_children(settings.import_queue_url, storage)
+        children = queue_children(settings.import_queue_url, storage, cytomine=ref.cytomine)
     listener = cytomine.listener_for(ref, settings, storage)  # a Cytomine upload: its core
     with tempfile.TemporaryDirectory(prefix="cytotile-s3-", dir=settings.workdir or None) as tmp:
         local = Path(tmp) / safe_name(ref.basename)
@@ -458,7 +466,7 @@ def _import(
             children=children,
             series=ref.series,
         )
-    return cytomine.record(storage, manifest, ref)
+    return cytomine.record(storage, manifest, ref, listener)
 
 
 def process(ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: Delivery) -> Result:
