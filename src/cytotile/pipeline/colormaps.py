@@ -6,7 +6,8 @@ here). A constant colour shades intensities from black to that colour. Ids are c
 ``!`` before any id inverts it (named maps, colour names, hex with or without ``#``).
 ``DEFAULT`` is the default rendering: each channel's colour (from the image metadata, else the
 default palette), even for one channel selected alone as PIMS does; grey only for a one-channel
-image (or a white channel); ``!DEFAULT`` inverts that colour (white when there is none). ``NONE`` applies no colormap: every channel is grey (PIMS).
+image (or a white channel); ``!DEFAULT`` inverts that colour (white when there is none).
+``NONE`` applies no colormap: every channel is grey (PIMS).
 """
 
 from __future__ import annotations
