@@ -233,3 +233,19 @@ def test_a_failure_recorded_without_importing_is_told_to_the_core(
     assert cloud.manifest(item["id"])["status"] == "ERROR_CONVERSION"
     uf = core.objects["uploadedfile"][item["uploadedFile"]["id"]]
     assert uf["status"] == 31  # ERROR_CONVERSION, as the listener sends it
+
+
+def test_an_upload_without_cytomine_fields_is_imported_under_the_announced_id(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext
+) -> None:
+    answer = upload(upload_event(""), lambda_context)  # signed, but no idStorage: no core
+    assert answer["statusCode"] == 200, answer["body"]
+    (item,) = json.loads(answer["body"])
+    assert item["status"] == "UPLOADED" and item["uploadedFile"]["status"] == 0
+    key = f"incoming/{item['id']}/small.png"
+    head = cloud.s3.head_object(Bucket=UPLOAD_BUCKET, Key=key)
+    assert upload_context.decode(head["Metadata"]) == (item["id"], None)
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    manifest = cloud.manifest(item["id"])
+    assert manifest["status"] == "DEPLOYED" and "cytomine" not in manifest["source"]
+    assert not core.of("POST") and not core.of("PUT")
