@@ -249,3 +249,23 @@ def test_an_upload_without_cytomine_fields_is_imported_under_the_announced_id(
     manifest = cloud.manifest(item["id"])
     assert manifest["status"] == "DEPLOYED" and "cytomine" not in manifest["source"]
     assert not core.of("POST") and not core.of("PUT")
+
+
+def test_the_import_functions_cytomine_side_needs_no_api_package() -> None:
+    """ImportFunction carries no Starlette: its Cytomine modules (the listener, the core's
+    client, the secret) import without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('starlette', 'mangum', 'shapely', 'anyio'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import cytotile.aws.importer, cytotile.aws.cytomine, cytotile.api.cytomine_secret\n"
+        "import cytotile.importer.core_callback, cytotile.importer.core_models\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
