@@ -18,6 +18,7 @@ from cytotile.formats.microscopy.czimeta import parse_metadata
 from cytotile.formats.microscopy.planes import (
     PlaneSource,
     channel_list,
+    parsed_channels,
     served_type,
     stack_metadata,
 )
@@ -174,7 +175,6 @@ class CziFormat(Format):
             raw["CZI.SceneIndex"] = scene  # 0-based
         pixel_type = served_type(str(planes.czi.dtype), raw)
         n_c = planes.size("C")
-        chans = parsed["channels"] if len(parsed["channels"]) == n_c else []
         px, py, pz = parsed["physical"]
         meta = stack_metadata(
             cls.id,
@@ -200,11 +200,5 @@ class CziFormat(Format):
                 raise FormatError("CZI with several BGR channels is not supported")
             meta.channels = channel_list(3, list("RGB"), [], [])
         else:
-            meta.channels = channel_list(
-                n_c,
-                [c["name"] for c in chans],
-                [c["color"] for c in chans],
-                [c["emission"] for c in chans],
-                [c["excitation"] for c in chans],
-            )
+            meta.channels = parsed_channels(n_c, parsed["channels"])
         return PlaneSource(meta, planes.read, planes.close)

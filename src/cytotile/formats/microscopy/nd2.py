@@ -21,6 +21,7 @@ from cytotile.formats.microscopy import nd2frames, nd2meta
 from cytotile.formats.microscopy.planes import (
     PlaneSource,
     channel_list,
+    parsed_channels,
     served_type,
     stack_metadata,
 )
@@ -153,15 +154,8 @@ class Nd2Format(Format):
             objective_nominal_magnification=parsed["magnification"],
             raw_metadata=raw,
         )
-        chans = parsed["channels"] if len(parsed["channels"]) == n_c else []
         if samples == 3:
             meta.channels = channel_list(3, list("RGB"), [], [])
         else:
-            meta.channels = channel_list(
-                n_c,
-                [c["name"] for c in chans],
-                [c["color"] for c in chans],
-                [c["emission"] for c in chans],
-                [c["excitation"] for c in chans],
-            )
+            meta.channels = parsed_channels(n_c, parsed["channels"])
         return PlaneSource(meta, planes.read, planes.close)

@@ -112,6 +112,19 @@ def channel_list(
     return out
 
 
+def parsed_channels(n_channels: int, parsed: list[dict[str, Any]]) -> list[ChannelInfo]:
+    """:func:`channel_list` from a reader's parsed channels (dicts of name, color, emission,
+    excitation), one per channel or none."""
+    found = parsed if len(parsed) == n_channels else []
+    return channel_list(
+        n_channels,
+        [c["name"] for c in found],
+        [c["color"] for c in found],
+        [c["emission"] for c in found],
+        [c["excitation"] for c in found],
+    )
+
+
 def check_planes(format_id: str, n_planes: int) -> None:
     """Each plane becomes a pyramid: a declared count beyond :data:`MAX_PLANES` is refused."""
     if n_planes > MAX_PLANES:
