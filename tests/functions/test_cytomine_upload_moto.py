@@ -107,11 +107,19 @@ def test_sync_is_answered_with_the_uploaded_file_as_created(
     assert item["uploadedFile"]["id"] in core.objects["uploadedfile"]
 
 
+@pytest.mark.parametrize("announced", [True, False])  # by Content-Length, or as it streams
 def test_a_body_over_the_lambda_limit_is_413(
-    cloud: Cloud, core: Core, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+    cloud: Cloud,
+    core: Core,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    announced: bool,
 ) -> None:
     monkeypatch.setattr(upload_s3, "MAX_BODY", 1000)  # the PNG's form is larger
-    answer = upload(upload_event(), lambda_context)
+    event = upload_event()
+    if not announced:
+        del event["headers"]["Content-Length"], event["multiValueHeaders"]["Content-Length"]
+    answer = upload(event, lambda_context)
     assert answer["statusCode"] == 413
     assert "POST /upload/presigned" in json.loads(answer["body"])["details"]
     assert not core.of("POST") and written(cloud) == []
