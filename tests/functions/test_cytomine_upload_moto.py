@@ -277,3 +277,20 @@ def test_the_import_functions_cytomine_side_needs_no_api_package() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_file_s3_refuses_is_an_error_in_the_core(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    class Refusing:
+        def upload_file(self, *args: Any, **kwargs: Any) -> None:
+            error = {"Error": {"Code": "AccessDenied", "Message": "denied"}}
+            raise ClientError(error, "PutObject")
+
+    monkeypatch.setattr(upload_s3, "s3_client", lambda request: Refusing())
+    answer = upload(upload_event(), lambda_context)
+    assert answer["statusCode"] == 502, answer["body"]
+    (uf,) = core.objects["uploadedfile"].values()
+    assert uf["status"] == 41  # ERROR_DEPLOYMENT, not UPLOADED for ever

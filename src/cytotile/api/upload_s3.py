@@ -117,7 +117,7 @@ def _store(
 
     root, client = context(request).settings.upload_root, s3_client(request)
     answers = []
-    for received, plan in zip(files, plans, strict=True):
+    for index, (received, plan) in enumerate(zip(files, plans, strict=True)):
         assert plan.upload_id is not None
         name = safe_filename(received.filename)
         bucket, key = object_key(root, plan.upload_id, name)
@@ -125,9 +125,20 @@ def _store(
         try:
             client.upload_file(str(received.path), bucket, key, ExtraArgs=extra)
         except (ClientError, BotoCoreError) as exc:
+            _abandoned(plans[index:])
             raise StorageError(f"S3 refused the upload {key}: {exc}") from exc
         answers.append(accepted(plan, name, received.size, fields))
     return answers
+
+
+def _abandoned(plans: Sequence[Plan]) -> None:
+    """Files registered in the core but never written: ERROR_DEPLOYMENT there (as the listener
+    sends it), rather than UPLOADED for ever."""
+    from cytotile.importer.events import ImportEvent
+
+    for plan in plans:
+        if plan.listener is not None and plan.upload_id is not None:
+            plan.listener(ImportEvent(plan.upload_id, "ERROR_DEPLOYMENT", "end"))
 
 
 async def upload_to_s3(request: Request, fields: UploadFields) -> Response:
