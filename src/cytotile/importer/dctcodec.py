@@ -55,7 +55,7 @@ class Codec:
         self.frame = frame
         self.colorspace = COLORSPACES[colorspace]
         fd, name = tempfile.mkstemp(prefix="cytotile-dct-", suffix=".jpg", dir=scratch_dir(workdir))
-        os.close(fd)
+        self.fd = fd  # kept open: one write and one read of the scratch file per tile, no open
         self.path = Path(name)
         self.c_path = ctypes.c_char_p(name.encode())
         self.mask = CJpegLib.flags_to_mask(["+OPTIMIZE_CODING"])
@@ -69,7 +69,8 @@ class Codec:
         as libjpeg stores them: row-major within a block)."""
         import numpy as np
 
-        self.path.write_bytes(stream)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, stream, 0)
         comps = [np.empty((h, w, 64), np.int16) for h, w in block_dims(self.frame, width, height)]
         ptrs: list[Any] = [c.ctypes.data_as(SHORT_P) for c in comps]
         ptrs += [None] * (4 - len(ptrs))
@@ -107,7 +108,8 @@ class Codec:
         )  # fmt: skip
         if not ok:
             raise CodecError("libjpeg cannot write the coefficients")
-        return self.path.read_bytes()
+        return os.pread(self.fd, os.fstat(self.fd).st_size, 0)  # libjpeg rewrote the file
 
     def close(self) -> None:
+        os.close(self.fd)
         self.path.unlink(missing_ok=True)
