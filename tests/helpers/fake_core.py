@@ -7,7 +7,7 @@ wrongly signed call with 401, and answers the REST API PIMS uses: ``userkey/<pub
 ``project/<id>``, ``uploadedfile`` (POST, PUT, GET), ``abstractimage``, ``abstractslice``,
 ``domain/<class>/<id>/property``, ``imageinstance``; created and updated models come back
 wrapped in their class name as the core answers them. ``calls`` records each call: method,
-path, body, and the public key that signed it.
+path, body, the public key that signed it, and the status answered.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ class Core:
 
     def of(self, method: str, pattern: str = "") -> list[dict[str, Any]]:
         return [c for c in self.calls if c["method"] == method and re.search(pattern, c["path"])]
+
+    def done(self, method: str, pattern: str = "") -> list[dict[str, Any]]:
+        """The calls of :meth:`of` the core carried out (answered 200)."""
+        return [c for c in self.of(method, pattern) if c.get("status") == 200]
 
     def signer(self, method: str, headers: Any, path: str) -> str | None:
         scheme, _, credentials = headers.get("authorization", "").partition(" ")
@@ -111,12 +115,14 @@ def _handler(core: Core) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             signer = core.signer(self.command, self.headers, self.path)
-            core.calls.append({"method": self.command, "path": self.path, "body": body,
-                               "signer": signer, "date": self.headers.get("date")})  # fmt: skip
+            call = {"method": self.command, "path": self.path, "body": body,
+                    "signer": signer, "date": self.headers.get("date")}  # fmt: skip
+            core.calls.append(call)
             if signer is None:
                 status, answer = 401, {"errors": "bad signature"}
             else:
                 status, answer = core.answer(self.command, self.path, body, signer)
+            call["status"] = status
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -8,7 +8,7 @@ server's key pair (``CYTOTILE_CORE_KEYS``):
 - a step's start updates the ``UploadedFile``'s status (``PUT uploadedfile/<id>.json``, the whole
   object as the core last answered it): DETECTING_FORMAT 10, EXTRACTING_DATA 20, CONVERTING 30
   (which also creates the ``UploadedFile`` of the serving pyramid, a child, as PIMS registers its
-  converted file), DEPLOYING 40; each code once;
+  converted file), DEPLOYING 40; each code once, a retry included;
 - DEPLOYED: the converted child gets its size and CONVERTED (104); ``POST abstractimage.json``,
   its ``AbstractSlice``s (``POST abstractslice.json``, by 15), the image's metadata as
   properties (``POST domain/<class>/<id>/property.json``), the upload DEPLOYED (100) with its
@@ -19,6 +19,11 @@ server's key pair (``CYTOTILE_CORE_KEYS``):
 
 A core that is down or refuses never fails the import (logged); a DEPLOYED upload whose images
 the core refused is marked ERROR_DEPLOYMENT there.
+
+Idempotent across retries: what was created is kept per upload (:mod:`.core_state`), so a retried
+import (SQS's redelivery, a local retry, a new listener or the same) creates only what is missing
+(what the core refused before included) and puts DEPLOYED back after an error; a step's code is
+never sent twice. A finished import is not imported again, so its redelivery sends nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
     from cytotile.cytomine_core import CoreClient
+    from cytotile.importer.core_state import Registration
     from cytotile.importer.events import ImportEvent
     from cytotile.storage.base import Storage
 
@@ -40,10 +46,12 @@ CODES = {
     "ERROR_DEPLOYMENT": 41, "DEPLOYED": 100, "EXTRACTED": 102, "CONVERTED": 104,
 }  # fmt: skip
 AT_START = ("DETECTING_FORMAT", "EXTRACTING_DATA", "CONVERTING", "DEPLOYING")
+STEP_CODES = frozenset(CODES[s] for s in AT_START)
 
 
 class CytomineListener:
-    """The core's side of one upload (and of its archive's members)."""
+    """The core's side of one upload (and of its archive's members). What it created is kept
+    per upload (:mod:`cytotile.importer.core_state`): a retry creates only what is missing."""
 
     def __init__(
         self,
@@ -57,8 +65,7 @@ class CytomineListener:
         self.core, self.storage, self.upload_id = core, storage, upload_id
         self.projects, self.properties = projects, properties
         self.files: dict[str, dict[str, Any]] = {upload_id: uploaded_file}  # upload id -> UF
-        self.converted: dict[str, dict[str, Any]] = {}  # upload id -> its pyramid's UF
-        self.sent: dict[str, int] = {}  # upload id -> last status code sent
+        self.states: dict[str, Registration] = {}  # upload id -> what the core has of it
         self.images: list[dict[str, Any]] = []  # {"image": ..., "imageInstances": [...]}
 
     @property
@@ -87,8 +94,17 @@ class CytomineListener:
         elif phase == "end" and step.startswith("ERROR_"):
             self._error(upload_id, CODES.get(step, CODES["ERROR_DEPLOYMENT"]))
 
+    def _state(self, upload_id: str) -> Registration:
+        from cytotile.importer.core_state import Registration
+
+        if upload_id not in self.states:
+            root = self.uploaded_file.get("id") if upload_id == self.upload_id else None
+            self.states[upload_id] = Registration(self.storage, upload_id, root)
+        return self.states[upload_id]
+
     def _known(self, upload_id: str) -> bool:
-        """An archive's member is registered at its first event after it is stored."""
+        """An archive's member is registered at its first event after it is stored (once: a
+        retry finds its ``UploadedFile`` in its state)."""
         if upload_id in self.files:
             return True
         from cytotile.errors import ImageNotFound
@@ -99,18 +115,24 @@ class CytomineListener:
             manifest = Manifest.load(self.storage, upload_id)
         except ImageNotFound:
             return False  # not stored yet
+        state = self._state(upload_id)
+        if isinstance(state.get("uploadedFile"), dict) and "id" in state.get("uploadedFile"):
+            self.files[upload_id] = state.get("uploadedFile")
+            return True
         parent = self.files.get(manifest.parent or "", self.uploaded_file)
         body = uploaded_file(parent, manifest.original_name,
                              f"{upload_id}/{manifest.original_name}", manifest.size,
                              CODES["UPLOADED"], parent.get("id"))  # fmt: skip
-        self.files[upload_id] = self.core.saved("POST", "uploadedfile.json", body, "uploadedfile")
+        made = self.core.saved("POST", "uploadedfile.json", body, "uploadedfile")
+        self.files[upload_id] = state.put("uploadedFile", made)
         return True
 
     def _status(self, upload_id: str, code: int, **changes: Any) -> None:
-        if self.sent.get(upload_id) == code and not changes:
-            return
+        state = self._state(upload_id)
+        if state.last_sent() == code or (code in STEP_CODES and state.was_sent(code)):
+            return  # a step's code once, a retry included; an outcome again after an error
         self.files[upload_id] = self._put({**self.files[upload_id], **changes, "status": code})
-        self.sent[upload_id] = code
+        state.sent(code)
 
     def _put(self, uf: dict[str, Any]) -> dict[str, Any]:
         return self.core.saved("PUT", f"uploadedfile/{uf['id']}.json", uf, "uploadedfile")
@@ -119,12 +141,13 @@ class CytomineListener:
         from cytotile.importer.core_models import uploaded_file
         from cytotile.manifest import PYRAMID_NAME
 
+        state = self._state(upload_id)
+        if state.get("pyramid") is not None:
+            return  # registered by an earlier attempt
         parent = self.files[upload_id]
         body = uploaded_file(parent, PYRAMID_NAME.rsplit("/", 1)[-1], f"{upload_id}/{PYRAMID_NAME}",
                              0, CODES["CONVERTING"], parent["id"])  # fmt: skip
-        self.converted[upload_id] = self.core.saved(
-            "POST", "uploadedfile.json", body, "uploadedfile"
-        )
+        state.put("pyramid", self.core.saved("POST", "uploadedfile.json", body, "uploadedfile"))
 
     def _deployed(self, upload_id: str) -> None:
         from cytotile.cytomine_core import CoreError
@@ -132,10 +155,12 @@ class CytomineListener:
 
         # as last saved (at the last step's start): the image's metadata and format are in it
         manifest = Manifest.load(self.storage, upload_id)
-        if upload_id in self.converted:
+        state = self._state(upload_id)
+        pyramid = state.get("pyramid")
+        if pyramid is not None and pyramid.get("status") != CODES["CONVERTED"]:
             size = self.storage.size(pyramid_key(upload_id))
-            pyramid = {**self.converted[upload_id], "size": size}
-            self.converted[upload_id] = self._put({**pyramid, "status": CODES["CONVERTED"]})
+            done = self._put({**pyramid, "size": size, "status": CODES["CONVERTED"]})
+            state.put("pyramid", done)
         try:
             self._register_image(upload_id, manifest.image or {}, manifest)
         except CoreError:
@@ -145,38 +170,55 @@ class CytomineListener:
     def _register_image(self, upload_id: str, image: dict[str, Any], manifest: Any) -> None:
         from cytotile.importer import core_models as models
 
-        uf = self.files[upload_id]
-        body = models.abstract_image(
-            image, uf["id"], uf.get("originalFilename") or manifest.original_name
-        )
-        ai = self.core.saved("POST", "abstractimage.json", body, "abstractimage")
-        for chunk in models.chunks(models.abstract_slices(image, ai["id"], uf["id"])):
+        uf, state = self.files[upload_id], self._state(upload_id)
+        ai = state.get("image")
+        if ai is None:
+            name = uf.get("originalFilename") or manifest.original_name
+            body = models.abstract_image(image, uf["id"], name)
+            ai = state.put("image", self.core.saved("POST", "abstractimage.json", body,
+                                                    "abstractimage"))  # fmt: skip
+        slices = models.abstract_slices(image, ai["id"], uf["id"])
+        for chunk in models.chunks(slices[state.get("slices") or 0 :]):
             self.core.post("abstractslice.json", chunk)
-        self._save_properties(ai, list((image.get("raw_metadata") or {}).items()))
+            state.put("slices", (state.get("slices") or 0) + len(chunk))
+        metadata = list((image.get("raw_metadata") or {}).items())
+        self._save_properties(state, "metadata", ai, metadata)
         self._status(upload_id, CODES["DEPLOYED"], contentType=manifest.format_id or "")
-        self._save_properties(ai, list(self.properties))
+        self._save_properties(state, "properties", ai, list(self.properties))
         instances = []
         for project in self.projects:
-            body = {"baseImage": ai["id"], "project": project}
-            instances.append(self.core.saved("POST", "imageinstance.json", body, "imageinstance"))
+            instance = state.instance(project)
+            if instance is None:
+                body = {"baseImage": ai["id"], "project": project}
+                instance = self.core.saved("POST", "imageinstance.json", body, "imageinstance")
+                state.add_instance(project, instance)
+            instances.append(instance)
+        self.images = [i for i in self.images if i["upload_id"] != upload_id]
         self.images.append({"upload_id": upload_id, "image": ai, "imageInstances": instances})
 
-    def _save_properties(self, ai: dict[str, Any], pairs: list[tuple[str, Any]]) -> None:
-        """By 15; a refused chunk is logged and the others saved (PIMS: a partial upload does
-        not fail the import)."""
+    def _save_properties(
+        self, state: Registration, kind: str, ai: dict[str, Any], pairs: list[tuple[str, Any]]
+    ) -> None:
+        """By 15, those not saved yet; a refused chunk is logged and the others saved (PIMS: a
+        partial upload does not fail the import), and tried again by a retry."""
         from cytotile.cytomine_core import CoreError
         from cytotile.importer import core_models as models
 
-        for chunk in models.chunks(models.properties(ai, pairs)):
+        saved = state.keys(kind)
+        missing = [p for p in models.properties(ai, pairs) if p["key"] not in saved]
+        for chunk in models.chunks(missing):
             try:
                 self.core.post(models.property_uri(ai), chunk)
             except CoreError as exc:
                 log.warning("core: properties of abstract image %s: %s", ai["id"], exc)
+                continue
+            state.add_keys(kind, [p["key"] for p in chunk])
 
     def _error(self, upload_id: str, code: int) -> None:
-        pyramid = self.converted.get(upload_id)
+        state = self._state(upload_id)
+        pyramid = state.get("pyramid")
         if pyramid is not None and pyramid.get("status") == CODES["CONVERTING"]:
-            self.converted[upload_id] = self._put({**pyramid, "status": code})
+            state.put("pyramid", self._put({**pyramid, "status": code}))
         self._status(upload_id, code)
         parent_id = self.files[upload_id].get("parent")
         parent = next((k for k, f in self.files.items() if f.get("id") == parent_id), None)
