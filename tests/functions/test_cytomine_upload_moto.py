@@ -7,6 +7,7 @@ event, registers the images in the core as a local server does. Presigned upload
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,17 +40,18 @@ def written(cloud: Cloud) -> list[str]:
 
 
 def check_registered(core: Core, cloud: Cloud, upload_id: str, uf_id: int) -> None:
-    """What the import function's listener created in the core, as locally."""
-    statuses = [c["body"]["status"] for c in core.of("PUT", rf"uploadedfile/{uf_id}\.json")]
+    """What the import function's listener created in the core (calls it carried out), as
+    locally."""
+    statuses = [c["body"]["status"] for c in core.done("PUT", rf"uploadedfile/{uf_id}\.json")]
     assert statuses[0] == 10 and statuses[-1] == 100  # DETECTING_FORMAT ... DEPLOYED
     assert all(c["signer"] == SERVER[0] for c in core.calls if c["method"] in ("PUT", "POST")
                and "uploadedfile.json" not in c["path"])  # fmt: skip
-    (ai,) = [c["body"] for c in core.of("POST", r"abstractimage\.json")]
+    (ai,) = [c["body"] for c in core.done("POST", r"abstractimage\.json")]
     assert (ai["uploadedFile"], ai["width"], ai["height"]) == (uf_id, 300, 200)
-    assert core.of("POST", r"abstractslice\.json")
-    instances = [c["body"]["project"] for c in core.of("POST", r"imageinstance\.json")]
+    assert core.done("POST", r"abstractslice\.json")
+    instances = [c["body"]["project"] for c in core.done("POST", r"imageinstance\.json")]
     assert instances == [34, 35]
-    props = {p["key"]: p["value"] for c in core.of("POST", "property") for p in c["body"]}
+    props = {p["key"]: p["value"] for c in core.done("POST", "property") for p in c["body"]}
     assert (props["k1"], props["k2"]) == ("v1", "v2")
     manifest = cloud.manifest(upload_id)  # imported under the announced id
     assert manifest["status"] == "DEPLOYED"
@@ -294,3 +296,50 @@ def test_a_file_s3_refuses_is_an_error_in_the_core(
     assert answer["statusCode"] == 502, answer["body"]
     (uf,) = core.objects["uploadedfile"].values()
     assert uf["status"] == 41  # ERROR_DEPLOYMENT, not UPLOADED for ever
+
+
+@pytest.mark.parametrize("refused", [None, r"^abstractslice", r"^imageinstance"])
+def test_a_redelivered_import_registers_each_record_once(
+    cloud: Cloud,
+    core: Core,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    refused: str | None,
+) -> None:
+    """S3 fails the manifest's last save (after the core's registration, the core failing at a
+    step too): the message fails, SQS delivers it again, and the retry completes what is
+    missing in the core; a third delivery, of a finished import, sends nothing."""
+    from cytotile.manifest import Manifest, Status
+
+    down, save = [True], Manifest.save
+
+    def failing_save(manifest: Manifest, storage: Any) -> None:
+        if down[0] and manifest.status is Status.DEPLOYED:
+            raise OSError("S3 unavailable (test)")
+        save(manifest, storage)
+
+    monkeypatch.setattr(Manifest, "save", failing_save)
+    (item,) = json.loads(upload(upload_event(), lambda_context)["body"])
+    uf_id, key = item["uploadedFile"]["id"], f"incoming/{item['id']}/small.png"
+    if refused:
+        core.refuse[refused] = 503
+    assert import_written(cloud.s3, key, lambda_context)["batchItemFailures"]  # retried
+    assert cloud.manifest(item["id"])["status"] == "DEPLOYING"
+    down[0] = False
+    core.refuse.clear()
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    done = [c for c in core.calls if c.get("status") == 200]
+    posts = Counter(c["path"] for c in done if c["method"] == "POST")
+    assert posts["/api/uploadedfile.json"] == 2  # the upload's (the upload function), its pyramid
+    assert posts["/api/abstractimage.json"] == 1 and posts["/api/abstractslice.json"] == 1
+    instances = sorted(c["body"]["project"] for c in core.done("POST", r"imageinstance\.json"))
+    assert instances == [34, 35]
+    props = Counter(p["key"] for c in core.done("POST", r"property\.json") for p in c["body"])
+    assert props["k1"] == props["k2"] == 1 and max(props.values()) == 1
+    statuses = [c["body"]["status"] for c in core.done("PUT", rf"uploadedfile/{uf_id}\.json")]
+    assert [s for s in statuses if s in (10, 20, 30, 40)] == [10, 20, 30, 40]
+    assert core.objects["uploadedfile"][uf_id]["status"] == 100
+    check_registered(core, cloud, item["id"], uf_id)
+    before = len(core.calls)  # redelivered once finished: nothing sent
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert len(core.calls) == before
