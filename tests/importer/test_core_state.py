@@ -226,3 +226,28 @@ def test_a_local_retry_of_the_flow_registers_once(
         listeners=[listener(client, storage, client.get(f"uploadedfile/{uf['id']}.json"))],
     )
     assert len(core.calls) == before + 1  # the test's own GET of the UploadedFile
+
+
+def test_an_archive_members_records_are_not_created_again(tmp_path: Path, core: Core) -> None:
+    """A member imported in its own delivery (the import queue) and delivered again: the new
+    listener (of the archive's UploadedFile) finds the member's UploadedFile and image."""
+    import zipfile
+
+    src = tmp_path / "two.zip"
+    with zipfile.ZipFile(src, "w") as archive:
+        archive.writestr("a.png", tissue(120, 80).pngsave_buffer())
+    storage = LocalStorage(tmp_path / "root")
+    client = CoreClient.from_settings(core.url, ":".join(SERVER))
+    uf = root_uf(core, client)
+    manifest = import_file(storage, src, settings=SETTINGS, upload_id=UPLOAD,
+                           listeners=[listener(client, storage, uf)])  # fmt: skip
+    assert manifest.status is Status.EXTRACTED, manifest.reason
+    (member,) = [c["id"] for c in manifest.children]
+    made = len(core.done("POST"))
+    assert made > 0 and Manifest.load(storage, member).status is Status.DEPLOYED
+    again = listener(client, storage, client.get(f"uploadedfile/{uf['id']}.json"))
+    replay_of = [ImportEvent(member, step, phase) for step, phase in EVENTS]
+    for event in replay_of:
+        again(event)
+    assert len(core.done("POST")) == made  # no second member, pyramid, image or instance
+    assert [len(i["imageInstances"]) for i in again.images] == [2]
