@@ -9,6 +9,7 @@ Storage layout (same keys locally and on S3)::
     upload-<uuid>/processed/associated/<name>.png   label, macro, thumb
     upload-<uuid>/extracted/<member path>           an archive's members (kept)
     upload-<uuid>/manifest.json                     this
+    upload-<uuid>/cytomine-core.json                its records in a Cytomine core (core_state)
 """
 
 from __future__ import annotations
