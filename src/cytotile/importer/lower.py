@@ -51,13 +51,14 @@ def halve(strip: np.ndarray) -> np.ndarray:
         strip = np.pad(strip, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     h, w, c = strip.shape
     pairs = strip.reshape(h // 2, 2, w * c)  # row pairs first: contiguous rows, no striding
-    rows = pairs[:, 0].astype(np.uint16)
-    rows += pairs[:, 1]
-    columns = rows.reshape(h // 2, w // 2, 2, c)
-    total = columns[:, :, 0] + columns[:, :, 1]
+    rows = np.add(pairs[:, 0], pairs[:, 1], dtype=np.uint16)
+    columns = rows.reshape(-1, 2 * c)  # a pixel pair's samples side by side
+    # summed sample by sample (planar output): long inner loops, not one of ``c`` elements
+    total = np.empty((c, columns.shape[0]), np.uint16)
+    np.add(columns[:, :c].T, columns[:, c:].T, out=total)
     total += 2
     total >>= 2
-    halved: np.ndarray = total.astype(np.uint8)
+    halved: np.ndarray = total.T.astype(np.uint8).reshape(h // 2, w // 2, c)
     return halved
 
 
@@ -143,34 +144,60 @@ def builders(sizes: list[tuple[int, int]], quality: int, sink: TileSink) -> dict
     return chain
 
 
-def source_strips(level: JpegLevel) -> Iterator[np.ndarray]:
-    """The level's pixels, one row of its tiles at a time (height, width, samples), each tile
-    decoded as libtiff (so OpenSlide and libvips) decodes it: alone, its components read as the
-    TIFF's photometric says (RGB-coded or YCbCr), cropped at the image's edge."""
+def source_rows(level: JpegLevel) -> Iterator[tuple[np.ndarray, int]]:
+    """Each row of the level's tiles decoded, as (tiles, height): ``tiles`` is (n_tx,
+    tile_height, tile_width, samples), each tile decoded in place (one buffer, reused: valid
+    until the next row) as libtiff (so OpenSlide and libvips) decodes it: alone, its components
+    read as the TIFF's photometric says (RGB-coded or YCbCr), not cropped; ``height`` is the
+    row's height in the image (the last tile's width is the image's remainder)."""
     import numpy as np
     import simplejpeg
 
     grey = level.photometric == 1
+    space = "GRAY" if grey else "RGB"
+    shape = (level.n_tx, level.tile_height, level.tile_width, 1 if grey else 3)
+    tiles = np.empty(shape, np.uint8)
     fd = os.open(level.path, os.O_RDONLY)
     try:
         for ty in range(level.n_ty):
-            height = min(level.tile_height, level.height - ty * level.tile_height)
-            strip = np.empty((height, level.width, 1 if grey else 3), np.uint8)
             for tx in range(level.n_tx):
-                x0 = tx * level.tile_width
-                width = min(level.tile_width, level.width - x0)
                 stream = level.stream(fd, ty * level.n_tx + tx)
                 # libtiff sets the colour space from the photometric, whatever the markers say
                 stream = jm.mark_rgb(stream) if level.photometric == 2 else jm.drop_app(stream)
                 try:
-                    pixels = simplejpeg.decode_jpeg(stream, colorspace="GRAY" if grey else "RGB")
+                    simplejpeg.decode_jpeg(stream, colorspace=space, buffer=tiles[tx])
                 except ValueError as exc:
                     raise ConversionError(f"cannot decode source tile {tx},{ty}: {exc}") from exc
-                pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
-                strip[:, x0 : x0 + width] = pixels[:height, :width]
-            yield strip
+            yield tiles, min(level.tile_height, level.height - ty * level.tile_height)
     finally:
         os.close(fd)
+
+
+def source_strips(level: JpegLevel) -> Iterator[np.ndarray]:
+    """The level's pixels, one row of its tiles at a time (height, width, samples), cropped at
+    the image's edge (:func:`source_rows` laid side by side)."""
+    for tiles, height in source_rows(level):
+        n, _, tile_w, samples = tiles.shape
+        strip = tiles[:, :height].transpose(1, 0, 2, 3).reshape(height, n * tile_w, samples)
+        yield strip[:, : level.width]
+
+
+def halve_tiles(tiles: np.ndarray, height: int, width: int) -> np.ndarray:
+    """:func:`halve` of a row of tiles (:func:`source_rows`) laid side by side and cropped to
+    ``height`` x ``width``, without laying them out at full size: the tiles' sizes are even (a
+    multiple of the MCU), so no 2x2 box straddles two tiles; an odd last row or column is
+    paired with itself (written over the tile's padding: ``tiles`` is modified)."""
+    n, tile_h, tile_w, samples = tiles.shape
+    last_w = width - (n - 1) * tile_w
+    if height % 2:
+        tiles[:, height] = tiles[:, height - 1]
+    if last_w % 2:
+        tiles[n - 1, :, last_w] = tiles[n - 1, :, last_w - 1]
+    halved = halve(tiles.reshape(n * tile_h, tile_w, samples))
+    rows = (height + 1) // 2
+    halved = halved.reshape(n, tile_h // 2, tile_w // 2, samples)[:, :rows]
+    strip = halved.transpose(1, 0, 2, 3).reshape(rows, n * (tile_w // 2), samples)
+    return strip[:, : (width + 1) // 2]
 
 
 def halve_wide(strip: np.ndarray, chunk: int = 4096) -> np.ndarray:

@@ -1,0 +1,25 @@
+"""The lower tiers' input: a row of source tiles halved tile by tile is the 2x2 mean of the
+row laid out and cropped (odd last row and column paired with themselves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cytotile.importer.lower import halve, halve_tiles
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "samples"),
+    [(48, 160, 3), (47, 160, 3), (48, 151, 3), (31, 129, 3), (1, 1, 1), (33, 144, 1)],
+)
+def test_halve_tiles_is_the_halved_strip(height: int, width: int, samples: int) -> None:
+    tile_h, tile_w = 48, 32  # multiples of the MCU, as source tiles are
+    n = -(-width // tile_w)
+    rng = np.random.default_rng(height * 1000 + width)
+    tiles = rng.integers(0, 256, (n, tile_h, tile_w, samples), dtype=np.uint8)
+    strip = tiles.transpose(1, 0, 2, 3).reshape(tile_h, n * tile_w, samples)[:height, :width]
+    expected = halve(np.ascontiguousarray(strip))
+    got = halve_tiles(tiles.copy(), height, width)
+    assert got.shape == ((height + 1) // 2, (width + 1) // 2, samples)
+    assert np.array_equal(got, expected)
