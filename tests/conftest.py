@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import warnings
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,3 +26,24 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The main thread's event loop as set (``set_event_loop``), or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return asyncio.get_event_loop()
+        except RuntimeError:
+            return None
+
+
+@pytest.fixture(autouse=True)
+def _no_orphaned_event_loop() -> Iterator[None]:
+    """Mangum sets the thread's event loop once, as on Lambda; ``asyncio.run`` replaces it by
+    None when it ends. The replaced loop, never closed, warns (ResourceWarning: its self-pipe
+    sockets) whenever the garbage collector finds it, inside any later test: close it here."""
+    before = _current_loop()
+    yield
+    if before is not None and before is not _current_loop() and not before.is_closed():
+        before.close()
