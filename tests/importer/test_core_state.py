@@ -121,7 +121,7 @@ def check_once(core: Core, uf_id: int, storage: LocalStorage) -> None:
 
 
 def test_a_retry_after_a_crash_at_each_registration_call_creates_each_record_once(
-    deployed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    deployed: Path, tmp_path: Path, core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(core_models, "chunks", lambda items, size=2: [
         items[i : i + size] for i in range(0, len(items), size)])  # fmt: skip
@@ -130,18 +130,18 @@ def test_a_retry_after_a_crash_at_each_registration_call_creates_each_record_onc
         store = tmp_path / f"at-{crashed_at}"
         shutil.copytree(deployed, store)
         storage = LocalStorage(store)
-        with running() as core:
-            base = Crashing.from_settings(core.url, ":".join(SERVER))
-            uf = root_uf(core, base)
-            first = listener(dataclasses.replace(base, left=[crashed_at]), storage, uf)
-            try:
-                replay(first)
-                stop = True  # the attempt ran to its end: every call was crashed at before
-            except Crash:
-                pass
-            again = base.get(f"uploadedfile/{uf['id']}.json")  # the redelivery's listener
-            replay(listener(base, storage, again))
-            check_once(core, uf["id"], storage)
+        core.objects.clear()  # a core of its own each time
+        base = Crashing.from_settings(core.url, ":".join(SERVER))
+        uf = root_uf(core, base)
+        first = listener(dataclasses.replace(base, left=[crashed_at]), storage, uf)
+        try:
+            replay(first)
+            stop = True  # the attempt ran to its end: every call was crashed at before
+        except Crash:
+            pass
+        again = base.get(f"uploadedfile/{uf['id']}.json")  # the redelivery's listener
+        replay(listener(base, storage, again))
+        check_once(core, uf["id"], storage)
         crashed_at += 1
     assert expected(storage)[0] == 3  # slices in 2 chunks of 2 (and properties in several)
     assert crashed_at > 12  # statuses, pyramid, image, slices, properties, instances
