@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 JPEGLIB_VERSION = "turbo210"  # the libjpeg build of jpeglib used (libjpeg-turbo 2.1.0)
-SHORT_P = ctypes.POINTER(ctypes.c_short)
 COLORSPACES = {"JCS_GRAYSCALE": 1, "JCS_RGB": 2, "JCS_YCbCr": 3}  # libjpeg's J_COLOR_SPACE
 
 
@@ -63,6 +62,20 @@ class Codec:
         self.samp = (ctypes.c_int32 * 6)(*[v for c in frame.components for v in (c[2], c[1])])
         self.tbl_no = (ctypes.c_short * 4)(*[c[3] for c in frame.components], *[-1] * (4 - n))
         self.qt: np.ndarray | None = None  # (tables, 64) as the first stream read had them
+        # per call, reused (libjpeg fills them): the tables read, and their component numbers
+        self._qt_out = (ctypes.c_ushort * 256)()
+        self._tbl_out = (ctypes.c_short * 4)()
+        self._qt_size = (
+            (max(c[3] for c in frame.components) + 1) * 64 * ctypes.sizeof(ctypes.c_ushort)
+        )
+        self._dims: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def dims(self, width: int, height: int) -> list[tuple[int, int]]:
+        """:func:`block_dims` (the same few sizes each tile: computed once each)."""
+        key = (width, height)
+        if key not in self._dims:
+            self._dims[key] = block_dims(self.frame, width, height)
+        return self._dims[key]
 
     def read(self, stream: bytes, width: int, height: int) -> list[np.ndarray]:
         """Coefficient blocks of each component, (rows, columns, 8, 8) int16 (zigzag undone
@@ -71,18 +84,15 @@ class Codec:
 
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, stream, 0)
-        comps = [np.empty((h, w, 64), np.int16) for h, w in block_dims(self.frame, width, height)]
-        ptrs: list[Any] = [c.ctypes.data_as(SHORT_P) for c in comps]
+        comps = [np.empty((h, w, 64), np.int16) for h, w in self.dims(width, height)]
+        ptrs: list[Any] = [ctypes.c_void_p(c.ctypes.data) for c in comps]
         ptrs += [None] * (4 - len(ptrs))
-        qt = (ctypes.c_ushort * 256)()
-        tbl_no = (ctypes.c_short * 4)()
-        if not self.lib.read_jpeg_dct(self.c_path, *ptrs, qt, tbl_no):
+        if not self.lib.read_jpeg_dct(self.c_path, *ptrs, self._qt_out, self._tbl_out):
             raise CodecError("libjpeg cannot read the coefficients")
-        n_tables = max(c[3] for c in self.frame.components) + 1
-        tables = np.ctypeslib.as_array(qt).reshape(4, 64)[:n_tables]
+        tables = ctypes.string_at(self._qt_out, self._qt_size)
         if self.qt is None:
-            self.qt = np.ascontiguousarray(tables, dtype=np.uint16)
-        elif not np.array_equal(tables, self.qt):
+            self.qt = np.frombuffer(tables, np.uint16).reshape(-1, 64).copy()
+        elif tables != self.qt.tobytes():
             raise CodecError("other quantization tables")
         return [c.reshape(c.shape[0], c.shape[1], 8, 8) for c in comps]
 
@@ -93,12 +103,12 @@ class Codec:
 
         if self.qt is None:
             raise CodecError("no quantization tables read yet")
-        dims = block_dims(self.frame, width, height)
+        dims = self.dims(width, height)
         arrays = [
             np.ascontiguousarray(c[:h, :w].reshape(h, w, 64))
             for c, (h, w) in zip(comps, dims, strict=True)
         ]
-        ptrs: list[Any] = [a.ctypes.data_as(SHORT_P) for a in arrays]
+        ptrs: list[Any] = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
         ptrs += [None] * (4 - len(arrays))
         c_dims = (ctypes.c_int * 6)(*[v for d in dims for v in d])
         qt = self.qt.ctypes.data_as(ctypes.POINTER(ctypes.c_ushort))
