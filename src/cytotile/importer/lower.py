@@ -198,13 +198,3 @@ def halve_tiles(tiles: np.ndarray, height: int, width: int) -> np.ndarray:
     halved = halved.reshape(n, tile_h // 2, tile_w // 2, samples)[:, :rows]
     strip = halved.transpose(1, 0, 2, 3).reshape(rows, n * (tile_w // 2), samples)
     return strip[:, : (width + 1) // 2]
-
-
-def halve_wide(strip: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """:func:`halve` a column chunk at a time (its temporaries stay small on a wide strip)."""
-    import numpy as np
-
-    if strip.shape[1] <= chunk:
-        return halve(strip)
-    parts = [halve(strip[:, x : x + chunk]) for x in range(0, strip.shape[1], chunk)]
-    return np.concatenate(parts, axis=1)
