@@ -123,6 +123,46 @@ def test_upload_id_makes_the_import_idempotent(tmp_path: Path) -> None:
     assert storage.list_uploads() == ["upload-fixed"]
 
 
+class FailsOnce(LocalStorage):
+    """Storage refusing the first save of a DEPLOYED manifest (the flow's last write)."""
+
+    failed = False
+
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        if not self.failed and key.endswith("manifest.json") and b'"DEPLOYED"' in data:
+            self.failed = True
+            raise OSError("storage unavailable (test)")
+        super().write_bytes(key, data, content_type)
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+def test_a_failed_last_save_is_not_deployed(tmp_path: Path, retryable: bool) -> None:
+    """The final save failing while the clean-up's save succeeds: before, the clean-up saved
+    the manifest as DEPLOYED with processed/ deleted (finished, never retried, nothing to
+    serve); the listeners had heard DEPLOYED already."""
+    src = tmp_path / "a.jpg"
+    tissue(300, 200).jpegsave(str(src))
+    storage = FailsOnce(tmp_path / "root")
+    events: list[ImportEvent] = []
+    kw = {"settings": SETTINGS, "upload_id": "upload-once", "listeners": [events.append]}
+    if retryable:
+        with pytest.raises(OSError, match="storage unavailable"):
+            import_file(storage, src, raise_retryable=True, **kw)  # type: ignore[arg-type]
+        stored = Manifest.load(storage, "upload-once")
+        assert stored.status is Status.DEPLOYING and not stored.status.is_final
+    else:
+        stored = import_file(storage, src, **kw)  # type: ignore[arg-type]
+        assert stored.status is Status.ERROR_DEPLOYMENT
+        assert Manifest.load(storage, "upload-once").status is Status.ERROR_DEPLOYMENT
+    assert list(storage.list("upload-once/processed")) == []
+    assert "DEPLOYED" not in [e.step for e in events]
+    if retryable:
+        again = import_file(storage, src, raise_retryable=True, **kw)  # type: ignore[arg-type]
+        assert again.status is Status.DEPLOYED
+        assert storage.exists(f"upload-once/{PYRAMID_NAME}")
+        assert [e.step for e in events].count("DEPLOYED") == 1
+
+
 def test_safe_name() -> None:
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("C:\\x\\slide 1.svs") == "slide 1.svs"

@@ -75,6 +75,23 @@ class _Run:
         self.manifest.history.append(event.to_dict())
         self.emitter.emit(event)
 
+    def finish(self, status: Status) -> None:
+        """End in ``status`` once the manifest says so: a save that fails leaves the step
+        before it (retried or failed as any step), and the listeners hear of the end only
+        after the save (the core is never told DEPLOYED of an upload that is not)."""
+        manifest = self.manifest
+        before = manifest.status
+        event = ImportEvent(manifest.id, status.value, "end")
+        manifest.status = status
+        manifest.history.append(event.to_dict())
+        try:
+            manifest.save(self.storage)
+        except Exception:
+            manifest.status = before
+            manifest.history.pop()
+            raise
+        self.emitter.emit(event)
+
     @contextlib.contextmanager
     def step(self, status: Status) -> Iterator[None]:
         self.manifest.status = status
@@ -301,9 +318,7 @@ def _process(run: _Run, local_path: Path, tmp: Path) -> None:
     with run.step(Status.DEPLOYING):
         _check_pyramid(tmp, out.name, manifest.image)
         _deploy(run, out, converted, extracted["associated"])
-    manifest.status = Status.DEPLOYED
-    run.record(Status.DEPLOYED, "end")
-    manifest.save(run.storage)
+    run.finish(Status.DEPLOYED)
 
 
 def _check_pyramid(folder: Path, name: str, image: dict[str, Any]) -> None:
