@@ -46,6 +46,8 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
             parts = [whole[:, :height], tiles[-1:, :height, :last_w]][: 1 + (whole is not tiles)]
             for part in parts:  # one tile a row of pixels: libvips is slow on narrow images
                 n, bands = part.shape[0], part.shape[3]
+                if n == 0 or part.size == 0:  # one tile a row, cropped: no whole tiles
+                    continue
                 pixels = np.ascontiguousarray(part).reshape(n, -1, bands)
                 if pixels.size:
                     image = pyvips.Image.new_from_memory(
