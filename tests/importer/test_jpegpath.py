@@ -67,18 +67,20 @@ def test_import_serves_the_source(tmp_path: Path, encoder: Encoder, method: str)
         assert float(np.mean(mads)) <= float(np.mean(baselines)) + 1.0, (level, mads, baselines)
 
 
-def test_histogram_is_the_sources(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("width", "height"), [(WIDTH, HEIGHT), (100, 250)], ids=["", "narrow"])
+def test_histogram_is_the_sources(tmp_path: Path, width: int, height: int) -> None:
     """The DCT path's complete histogram (from its one decode of the source's tiles) is the one
-    libvips computes from its own read of the source: every bin, min and max."""
+    libvips computes from its own read of the source: every bin, min and max; also for a
+    level narrower than one tile (no whole tile in a row)."""
     from cytotile.importer.histograms import plane_histogram
     from cytotile.importer.jpegpath import write_jpeg_pyramid
     from cytotile.importer.retile import probe
     from cytotile.pyramid import normalized_sizes
     from cytotile.tiff.layout import PyramidHeader
 
-    src = write_jpeg_tiff(tmp_path / "slide.tif", texture(WIDTH, HEIGHT), 240, libjpeg(75))
-    sizes = normalized_sizes(WIDTH, HEIGHT)
-    header = PyramidHeader(WIDTH, HEIGHT, len(sizes), n_samples=3)
+    src = write_jpeg_tiff(tmp_path / "slide.tif", texture(width, height), 240, libjpeg(75))
+    sizes = normalized_sizes(width, height)
+    header = PyramidHeader(width, height, len(sizes), n_samples=3)
     out = tmp_path / "pyramid.tif"
     _, bands = write_jpeg_pyramid(probe(src), out, header, sizes, 85, tmp_path)
     assert bands == plane_histogram(pyvips.Image.tiffload(str(src)))

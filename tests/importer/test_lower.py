@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cytotile.importer.lower import halve, halve_tiles
+from cytotile.importer.lower import halve, halve_tiles, image_parts
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,22 @@ def test_halve_tiles_is_the_halved_strip(height: int, width: int, samples: int) 
     got = halve_tiles(tiles.copy(), height, width)
     assert got.shape == ((height + 1) // 2, (width + 1) // 2, samples)
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("height", "width"), [(48, 160), (47, 151), (20, 16), (48, 32), (5, 70)])
+def test_image_parts_are_the_cropped_pixels(height: int, width: int) -> None:
+    """Every pixel inside the image once, none of the tiles' padding; a level narrower than
+    one tile (a DICOM of 16x16 on 32x48 frames) has only the cropped tile."""
+    tile_h, tile_w = 48, 32
+    n = -(-width // tile_w)
+    rng = np.random.default_rng(height * 1000 + width)
+    tiles = rng.integers(0, 256, (n, tile_h, tile_w, 3), dtype=np.uint8)
+    strip = tiles.transpose(1, 0, 2, 3).reshape(tile_h, n * tile_w, 3)[:height, :width]
+    parts = image_parts(tiles, height, width)
+    assert all(part.flags.c_contiguous and part.ndim == 3 for part in parts)
+    assert sum(part.shape[0] * part.shape[1] for part in parts) == height * width
+    got = np.concatenate([part.reshape(-1, 3) for part in parts])
+    expected = strip.reshape(-1, 3)
+    for band in range(3):  # the same pixels (in another order): the same histogram
+        assert np.array_equal(np.bincount(got[:, band], minlength=256),
+                              np.bincount(expected[:, band], minlength=256))  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.lower import TierBuilder, builders, halve_tiles, source_rows
+from cytotile.importer.lower import TierBuilder, builders, halve_tiles, image_parts, source_rows
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
@@ -39,21 +39,13 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
 
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
-        last_w = level.width - (level.n_tx - 1) * level.tile_width
         for tiles, height in source_rows(level):
-            # the tiles' pixels inside the image: whole tiles, and the last one cropped
-            whole = tiles if last_w == level.tile_width else tiles[:-1]
-            parts = [whole[:, :height], tiles[-1:, :height, :last_w]][: 1 + (whole is not tiles)]
-            for part in parts:  # one tile a row of pixels: libvips is slow on narrow images
-                n, bands = part.shape[0], part.shape[3]
-                if n == 0 or part.size == 0:  # one tile a row, cropped: no whole tiles
-                    continue
-                pixels = np.ascontiguousarray(part).reshape(n, -1, bands)
-                if pixels.size:
-                    image = pyvips.Image.new_from_memory(
-                        pixels.data, pixels.shape[1], n, bands, "uchar"
-                    )
-                    counts += image.hist_find().numpy().reshape(-1, bands)
+            for part in image_parts(tiles, height, level.width):
+                bands = part.shape[2]  # one tile a row of pixels: libvips is slow on narrow images
+                image = pyvips.Image.new_from_memory(
+                    part.data, part.shape[1], part.shape[0], bands, "uchar"
+                )
+                counts += image.hist_find().numpy().reshape(-1, bands)
             if 1 in chain:
                 chain[1].feed(halve_tiles(tiles, height, level.width))
         out.append(bands_of(counts))

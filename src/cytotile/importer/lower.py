@@ -182,6 +182,23 @@ def source_strips(level: JpegLevel) -> Iterator[np.ndarray]:
         yield strip[:, : level.width]
 
 
+def image_parts(tiles: np.ndarray, height: int, width: int) -> list[np.ndarray]:
+    """The pixels of a row of tiles (:func:`source_rows`) inside the image (``height`` x
+    ``width`` laid side by side), one tile an image row (n, pixels, samples), contiguous: the
+    whole tiles, then the last one cropped (either may be missing)."""
+    import numpy as np
+
+    n, _, tile_w, samples = tiles.shape
+    last_w = width - (n - 1) * tile_w
+    whole = n if last_w == tile_w else n - 1
+    parts = [tiles[:whole, :height]] + ([tiles[n - 1 :, :height, :last_w]] if whole < n else [])
+    return [
+        np.ascontiguousarray(part).reshape(part.shape[0], -1, samples)
+        for part in parts
+        if part.size
+    ]
+
+
 def halve_tiles(tiles: np.ndarray, height: int, width: int) -> np.ndarray:
     """:func:`halve` of a row of tiles (:func:`source_rows`) laid side by side and cropped to
     ``height`` x ``width``, without laying them out at full size: the tiles' sizes are even (a
