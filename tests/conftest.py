@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import warnings
-from collections.abc import Iterator
+import threading
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,22 +27,22 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def _current_loop() -> asyncio.AbstractEventLoop | None:
-    """The main thread's event loop as set (``set_event_loop``), or None."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            return asyncio.get_event_loop()
-        except RuntimeError:
-            return None
+class _ClosingPolicy(asyncio.DefaultEventLoopPolicy):
+    """Closes the loop that ``set_event_loop`` replaces in a thread. Mangum sets the thread's
+    loop once, as on Lambda; ``asyncio.run`` replaces it (by its own, then None) and never
+    closes it: the garbage collector would find it unclosed (ResourceWarning on its self-pipe
+    sockets) inside any later test, whose strict warnings then fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set = threading.local()
+
+    def set_event_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        previous: asyncio.AbstractEventLoop | None = getattr(self._set, "loop", None)
+        if previous is not None and previous is not loop and not previous.is_running():
+            previous.close()  # closing a closed loop does nothing
+        self._set.loop = loop
+        super().set_event_loop(loop)
 
 
-@pytest.fixture(autouse=True)
-def _no_orphaned_event_loop() -> Iterator[None]:
-    """Mangum sets the thread's event loop once, as on Lambda; ``asyncio.run`` replaces it by
-    None when it ends. The replaced loop, never closed, warns (ResourceWarning: its self-pipe
-    sockets) whenever the garbage collector finds it, inside any later test: close it here."""
-    before = _current_loop()
-    yield
-    if before is not None and before is not _current_loop() and not before.is_closed():
-        before.close()
+asyncio.set_event_loop_policy(_ClosingPolicy())
