@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs: chromium and chromium-driver (browser tests),
 # libmagic1 (python-magic, which the IIIF validator imports), wrk (the bench's HTTP load);
-# with --bench, libtiff-dev too (the bench-peers extra builds pylibtiff from its sdist).
+# with --bench, libtiff-dev too (the bench-peers extra builds pylibtiff from its sdist); with
+# --pims, what PIMS needs to record its answers (infra/pims/setup.sh).
 # A no-op (no network, well under a second) when they are already installed.
 set -euo pipefail
 
@@ -9,6 +10,10 @@ PACKAGES=(chromium chromium-driver libmagic1 wrk)
 # --bench: also what the bench's peers build against (pylibtiff for large_image: libtiff-dev)
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES+=(libtiff-dev)
+fi
+# --pims: PIMS's own readers (libvips, OpenSlide) and ExifTool (its PNG/JPEG metadata)
+if [ "${1:-}" = "--pims" ]; then
+    PACKAGES+=(libvips42 libopenslide0 libimage-exiftool-perl)
 fi
 
 missing=()

@@ -5,8 +5,9 @@
 #
 # Makes /tmp/pims-venv (Python 3.8, as PIMS's images) with PIMS's own pinned requirements,
 # PIMS and its OpenSlide plugin, and /tmp/pims-data (its default file-based config: ROOT,
-# PENDING_PATH, WRITING_PATH there; no cache, no task queue). Needs Debian's libvips42,
-# libopenslide0 and libimage-exiftool-perl (PIMS reads PNG/JPEG metadata with ExifTool).
+# PENDING_PATH, WRITING_PATH there; no cache, no task queue). Installs Debian's libvips42,
+# libopenslide0 and libimage-exiftool-perl when missing (scripts/apt-deps.sh --pims; PIMS
+# reads PNG/JPEG metadata with ExifTool).
 # Then: import with `launch.py import <folder>`, serve with `launch.py serve --port 5913`,
 # record with scripts/record_pims.py.
 set -euo pipefail
@@ -16,6 +17,8 @@ OPENSLIDE_SRC=${2:?pims-plugin-format-openslide checkout}
 PYTHON=${PYTHON:-$HOME/.pyenv/versions/3.8.18/bin/python}
 VENV=${VENV:-/tmp/pims-venv}
 DATA=${DATA:-/tmp/pims-data}
+
+bash "$(dirname "$0")/../../scripts/apt-deps.sh" --pims
 
 "$PYTHON" -m venv "$VENV"
 # imagecodecs' pinned 2023.1.23 has no Python 3.8 wheel: the newest with one is taken
