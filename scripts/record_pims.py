@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyvips
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the replay's own summary
+from tests.parity.replay import summary
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "parity" / "pims"
 IMAGES = {
@@ -71,20 +72,6 @@ SERVER: list[tuple[str, str, Any, dict[str, str]]] = [
     ("GET", "/image/upload-0000/missing.svs/info", None, {}),
     ("GET", "/image/upload-0000/missing.svs/thumb", None, JPEG),
 ]
-
-
-def summary(data: bytes) -> dict[str, Any]:
-    """Size, bands and an 8x8 grid of band means (0-255 scale for 8 bits, as decoded)."""
-    image = pyvips.Image.new_from_buffer(data, "")
-    pixels = np.asarray(image.numpy(), dtype=np.float64)
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    rows = np.array_split(np.arange(pixels.shape[0]), 8)
-    cols = np.array_split(np.arange(pixels.shape[1]), 8)
-    grid = [[[round(float(v), 1) for v in pixels[np.ix_(r, c)].mean(axis=(0, 1))] for c in cols]
-            for r in rows if len(r)]  # fmt: skip
-    return {"width": image.width, "height": image.height, "bands": image.bands,
-            "format": image.format, "grid": grid}  # fmt: skip
 
 
 def call(base: str, method: str, url: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
