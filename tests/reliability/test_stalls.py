@@ -83,11 +83,11 @@ def test_stalled_bodies_at_once_with_the_default_settings(
 
 def test_stalled_request_heads_are_closed(server: Server) -> None:
     """Nothing sent, or a head that never ends (a byte now and then): closed, no answer."""
-    for sent in (b"", b"GET /uploads HTTP/1.1\r\nHost: x\r\n"):
+    for sent, trickle in ((b"", b"G"), (b"GET /uploads HTTP/1.1\r\nHost: x\r\n", b"X")):
         start = time.monotonic()
         with socket.create_connection(server.address, timeout=30) as sock:
             sock.sendall(sent)
-            sock.sendall(b"X")  # a trickle: uvicorn's keep-alive timer alone would not close it
+            sock.sendall(trickle)  # uvicorn's keep-alive timer alone would not close it
             assert sock.recv(100) == b""  # closed by the server
         assert time.monotonic() - start < 10
     assert server.get("/uploads")[0] == 200  # a normal request still works

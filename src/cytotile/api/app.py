@@ -122,7 +122,7 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    from cytotile.api.h11_deadline import protocol_class
+    from cytotile.api.head_deadline import protocol_class
 
     log_config = copy.deepcopy(LOGGING_CONFIG)  # cytotile's lines beside uvicorn's, same format
     log_config["loggers"]["cytotile"] = {
@@ -138,6 +138,8 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
         log_level="info",
         access_log=settings.access_log,
         timeout_keep_alive=settings.keep_alive_s,  # idle keep-alive connections
-        http=protocol_class(settings.head_timeout_s),  # h11, with a deadline on request heads
+        # httptools (else h11) with a deadline on request heads; uvloop when installed
+        http=protocol_class(settings.head_timeout_s),
+        loop="auto",
         timeout_graceful_shutdown=10,
     )

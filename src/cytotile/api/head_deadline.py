@@ -1,0 +1,132 @@
+"""uvicorn's HTTP protocol with a deadline on request heads (``cytotile serve`` only).
+
+uvicorn times out idle keep-alive connections, but not a connection that never sends a
+complete request head: one that sends nothing, or a byte now and then (a slowloris), holds a
+connection forever. Here the head of every request must be complete ``head_timeout_s`` after
+the connection opened or the previous answer ended; else the connection is closed (one info
+line). A sweep once a second checks the connections waiting for a head: a request costs one
+clock read, no timer. Request bodies have their own deadline in the app (``api/timeouts.py``).
+
+The protocol is uvicorn's httptools one when httptools is installed (the ``server`` extra: the
+faster parser), else its h11 one; the deadline is one mixin over either. h11 refuses a head
+larger than 16 KiB (uvicorn's ``h11_max_incomplete_event_size``); httptools has no such limit,
+so :class:`HeadSize` adds it there: a head whose bytes go past it is answered 400 and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import weakref
+from typing import Any, ClassVar
+
+log = logging.getLogger("cytotile.api")
+SWEEP_S = 1.0
+MAX_HEAD_BYTES = 16 * 1024  # as uvicorn's h11 default
+
+
+class HeadDeadline(asyncio.Protocol):
+    """Mixed in before a uvicorn HTTP protocol (its ``cycle``, ``transport``, ``loop``)."""
+
+    head_timeout_s: ClassVar[float]
+    waiting: ClassVar[weakref.WeakSet[HeadDeadline]]  # connections of this server
+    sweeping: ClassVar[set[asyncio.AbstractEventLoop]]
+    cycle: Any
+    client: tuple[str, int] | None
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    head_since: float | None = None  # loop time since which a head is awaited
+
+    @classmethod
+    def sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for protocol in list(cls.waiting):
+            protocol.expire_if_late(now)
+        loop.call_later(SWEEP_S, cls.sweep, loop)
+
+    def expire_if_late(self, now: float) -> None:
+        since = self.head_since
+        if since is None or now - since < self.head_timeout_s or self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            log.info("%s sent no complete request for %.0f s: closed", self.who(), now - since)
+            self.transport.close()
+        self.head_since = None
+
+    def who(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.head_since = self.loop.time()
+        self.waiting.add(self)
+        if self.loop not in self.sweeping:
+            self.sweeping.add(self.loop)
+            self.loop.call_later(SWEEP_S, self.sweep, self.loop)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.head_since = None  # a head arrived: the app has the request
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if self.cycle is None or self.cycle.response_complete:  # (not a pipelined one)
+            self.head_since = self.loop.time()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.waiting.discard(self)
+        super().connection_lost(exc)
+
+
+class HeadSize(HeadDeadline):
+    """httptools: a head larger than ``MAX_HEAD_BYTES`` is answered 400 and closed. Counted
+    over the reads that fall wholly inside one head (the read where it starts is not: the
+    bound is this plus one read, with no false alarm on a pipelined request's bytes)."""
+
+    in_head = False
+    head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()  # type: ignore[misc]
+        self.in_head, self.head_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        super().on_headers_complete()  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        was_in_head = self.in_head
+        super().data_received(data)
+        if not (was_in_head and self.in_head) or self.transport.is_closing():
+            return
+        self.head_bytes += len(data)
+        if self.head_bytes > MAX_HEAD_BYTES:
+            log.info("%s sent a request head over %d bytes: 400", self.who(), MAX_HEAD_BYTES)
+            if self.cycle is None or self.cycle.response_complete:
+                self.send_400_response("Request head too large.")  # type: ignore[attr-defined]
+            else:  # (pipelined behind an answer being written: no answer in its middle)
+                self.transport.close()
+
+
+def stack(http: str = "auto") -> str:
+    """The HTTP parser ``auto`` picks: ``httptools`` when it is installed, else ``h11``."""
+    if http == "auto":
+        return "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return http
+
+
+def protocol_class(head_timeout_s: float, http: str = "auto") -> type[asyncio.Protocol]:
+    """uvicorn's ``http`` protocol (``auto``, ``httptools`` or ``h11``) with the deadline."""
+    bases: tuple[type, ...]
+    if stack(http) == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        bases = (HeadSize, HttpToolsProtocol)
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        bases = (HeadDeadline, H11Protocol)
+    attrs = {"head_timeout_s": head_timeout_s, "waiting": weakref.WeakSet(), "sweeping": set()}
+    return type("HeadDeadlineProtocol", bases, attrs)
