@@ -177,7 +177,7 @@ def convert_jpeg_tiled(
     room = 16 * meta.n_samples  # for the stats, known once the pyramid is written
     try:
         args = (level, out_path, header, sizes, quality, workdir, room)
-        index_size, bands = write_jpeg_pyramid(*args)
+        index_size, (bands, kind) = write_jpeg_pyramid(*args)
     except NotRetilable as exc:
         log.info("re-encode path for %s: %s", level.path.name, exc)
         return None
@@ -190,7 +190,7 @@ def convert_jpeg_tiled(
         n_tiers=len(sizes),
         compression="jpeg",
         size=out_path.stat().st_size,
-        histogram=histogram_file(planes, meta, None),
+        histogram=histogram_file(planes, meta, None, kind),
         method="dct-retile",
     )
 

@@ -1,5 +1,7 @@
 """COMPLETE histograms of the full-resolution planes, computed at import by libvips (streaming:
-bounded memory), stored as ``processed/histogram`` (see :mod:`cytotile.api.histograms`).
+bounded memory), stored as ``processed/histogram`` (see :mod:`cytotile.api.histograms`); a
+JPEG-tiled source of over 4 Mpx stores a ``FAST`` one, counted from its level 1
+(:mod:`cytotile.importer.levelone`).
 
 8-bit samples: 256 bins, one per value. 16-bit: 4096 bins of 16 values. 32-bit (uint32,
 float32): 4096 bins over the image's own [min, max] (``range`` in the file), so that the planes'
@@ -74,10 +76,14 @@ def wide_histograms(
 
 
 def histogram_file(
-    planes: list[dict[str, Any]], meta: ImageMetadata, value_range: tuple[float, float] | None
+    planes: list[dict[str, Any]],
+    meta: ImageMetadata,
+    value_range: tuple[float, float] | None,
+    kind: str = "COMPLETE",
 ) -> dict[str, Any]:
-    """The ``processed/histogram`` document."""
-    doc: dict[str, Any] = {"type": "COMPLETE", "planes": planes}
+    """The ``processed/histogram`` document; ``kind``: PIMS's histogram type (``COMPLETE``:
+    every pixel counted; ``FAST``: estimated from fewer)."""
+    doc: dict[str, Any] = {"type": kind, "planes": planes}
     if meta.pixel_type == "uint8":
         doc.update(n_bins=256, bits=8)
     elif value_range is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cytotile.importer.lower import halve, halve_tiles, image_parts
+from cytotile.importer.sourcetiles import halve, halve_tiles, image_parts
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,108 @@
+"""Level 1 from libjpeg's 1/2 scaled decoding of the source's tiles: the size of the 2x2 mean
+(ceil(W/2) x ceil(H/2)), close to it inside, exactly it on edge tiles (the tiles' padding never
+bleeds in); for every kind of source tile: YCbCr, RGB-coded (Aperio), grey, NDPI restart
+intervals, DICOM frames. The histogram estimated from it totals W x H exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+
+from cytotile.importer.levelone import count_half, half_strips
+from cytotile.importer.retile import JpegLevel, probe
+from cytotile.importer.sourcetiles import halve, source_strips
+from tests.helpers.jpegtiff import Encoder, libjpeg, texture, write_jpeg_tiff
+
+WIDTH, HEIGHT, TILE = 501, 367, 64  # odd: the last row and column of level 1 are half pixels
+
+
+def black_padding(encode: Encoder, width: int, height: int, tile: int) -> Encoder:
+    """``encode`` of tiles whose pixels beyond the image are black (as some scanners pad)."""
+    n_tx = -(-width // tile)
+
+    def padded(pixels: np.ndarray, index: int) -> bytes:
+        x0, y0 = index % n_tx * tile, index // n_tx * tile
+        pixels = pixels.copy()
+        pixels[max(0, height - y0) :] = 0
+        pixels[:, max(0, width - x0) :] = 0
+        return encode(pixels, index)
+
+    return padded
+
+
+def ycbcr(tmp: Path) -> JpegLevel:
+    encoder = black_padding(libjpeg(75), WIDTH, HEIGHT, TILE)
+    return probe(write_jpeg_tiff(tmp / "ycbcr.tif", texture(WIDTH, HEIGHT), TILE, encoder))
+
+
+def aperio(tmp: Path) -> JpegLevel:  # RGB-coded 4:4:4 tiles, photometric RGB
+    pixels = texture(480, 320, seed=2)
+    path = tmp / "rgb.tif"
+    return probe(write_jpeg_tiff(path, pixels, 64, libjpeg(30, subsample=False), photometric=2))
+
+
+def grey(tmp: Path) -> JpegLevel:
+    pixels = texture(WIDTH, HEIGHT, seed=3)[:, :, 1:2]
+    path = tmp / "grey.tif"
+    image = pyvips.Image.new_from_array(np.ascontiguousarray(pixels))
+    image.tiffsave(str(path), compression="jpeg", Q=80, tile=True, tile_width=64, tile_height=64)
+    level = probe(path)
+    assert level.photometric == 1
+    return level
+
+
+def intervals(tmp: Path) -> JpegLevel:  # NDPI: 176x16 restart intervals, 700x90
+    from tests.importer.test_retile_intervals import interval_level
+
+    return interval_level(tmp / "stripes.jpg", 700, 90)
+
+
+def dicom(tmp: Path) -> JpegLevel:  # 256x256 frames, 4:2:0
+    from cytotile.importer.dicomframes import probe_dicom
+    from tests.helpers import dicomfiles, vendors
+
+    paths = dicomfiles.write_wsi_series(tmp / "series", vendors.tissue(600, 400), n_levels=1)
+    return probe_dicom(paths[0])
+
+
+@pytest.mark.parametrize("make", [ycbcr, aperio, grey, intervals, dicom])
+def test_level_one_is_the_box_mean(tmp_path: Path, make: Callable[[Path], JpegLevel]) -> None:
+    level = make(tmp_path)
+    reference = halve(np.concatenate(list(source_strips(level)))).astype(np.int16)
+    strips = list(half_strips(level))
+    assert [h for _, h in strips] == [
+        min(level.tile_height, level.height - ty * level.tile_height) for ty in range(level.n_ty)
+    ]
+    assert all(s.flags.c_contiguous and s.shape[0] == -(-h // 2) for s, h in strips)
+    got = np.concatenate([s for s, _ in strips]).astype(np.int16)
+    assert (
+        got.shape == reference.shape == (-(-level.height // 2), -(-level.width // 2), got.shape[2])
+    )
+    diff = np.abs(got - reference)
+    assert float(diff.mean()) < 1.5  # measured: 0.84 on the grainy texture (4:2:0), 0.36 (4:4:4)
+    # tiles cut by the image's edge: decoded in full and box-halved, exactly the reference
+    last_x = (level.n_tx - 1) * level.tile_width // 2
+    last_y = (level.n_ty - 1) * level.tile_height // 2
+    if level.width % level.tile_width:
+        assert int(diff[:, last_x:].max()) == 0
+    if level.height % level.tile_height:
+        assert int(diff[last_y:].max()) == 0
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 100), (63, 100), (64, 101), (7, 9), (1, 1)])
+@pytest.mark.parametrize("samples", [1, 3])
+def test_count_half_is_level_one_replicated(height: int, width: int, samples: int) -> None:
+    """Each level-1 pixel counts for the level-0 pixels it stands for: the histogram of level 1
+    replicated 2x2 and cropped to the level-0 row, W x H in all."""
+    rng = np.random.default_rng(height * width * samples)
+    strip = rng.integers(0, 256, (-(-height // 2), -(-width // 2), samples), dtype=np.uint8)
+    counts = np.zeros((256, samples), np.int64)
+    count_half(counts, strip, height, width)
+    replicated = strip.repeat(2, axis=0).repeat(2, axis=1)[:height, :width]
+    for b in range(samples):
+        assert np.array_equal(counts[:, b], np.bincount(replicated[..., b].ravel(), minlength=256))
+    assert int(counts.sum()) == height * width * samples
