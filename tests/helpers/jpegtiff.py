@@ -31,7 +31,8 @@ def libjpeg(
     quality: int = 75, subsample: bool = True, restart: int = 0, progressive: bool = False
 ) -> Encoder:
     def encode(tile: np.ndarray, index: int) -> bytes:
-        image = pyvips.Image.new_from_array(tile).copy(interpretation="srgb")
+        grey = tile.ndim == 3 and tile.shape[2] == 1
+        image = pyvips.Image.new_from_array(tile).copy(interpretation="b-w" if grey else "srgb")
         options: dict[str, object] = {"Q": quality, "keep": "none", "interlace": progressive}
         options["subsample_mode"] = "on" if subsample else "off"
         if restart:
@@ -91,7 +92,8 @@ def write_jpeg_tiff(
     blob.write_bytes(b"".join(streams))
     fd = os.open(blob, os.O_RDONLY)
     try:
-        ifd = jpeg_ifd(0, (width, height), 3, photometric, tables, subsampling, tile)
+        n_samples = pixels.shape[2]
+        ifd = jpeg_ifd(0, (width, height), n_samples, photometric, tables, subsampling, tile)
         pos = 0
         for stream in streams:
             ifd.tiles.append((fd, pos, len(stream)))

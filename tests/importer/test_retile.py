@@ -9,6 +9,7 @@ import pytest
 import pyvips
 import simplejpeg
 
+from cytotile.importer import dctretile
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer import retile as retile_module
 from cytotile.importer.dctcodec import Codec
@@ -102,7 +103,8 @@ def test_rgb_coded_tiles_stay_rgb(tmp_path: Path) -> None:
     )
     assert probe(rgb).colorspace == "JCS_RGB"
     for tile in retile(probe(rgb), tmp_path):
-        assert jm.ADOBE_RGB in (tile.exact or tile.padded)[:40]
+        assert jm.ADOBE_RGB in tile.data[:40]  # the stored tile, spliced after JPEGTables
+        assert tile.exact is None or jm.ADOBE_RGB in tile.exact[:40]
 
 
 @pytest.mark.parametrize(
@@ -193,3 +195,48 @@ def test_a_wide_level_gets_fewer_threads(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(retile_module, "MEMORY_BUDGET", retile_module.row_bytes(level) - 1)
     monkeypatch.setattr(retile_module, "ThreadPoolExecutor", no_pool)
     assert [t.padded for t in retile(level, tmp_path)] == expected
+
+
+@pytest.mark.parametrize("photometric", [6, 2, 1], ids=["ycbcr-420", "rgb-444", "grey"])
+def test_codec_and_jpeglib_paths_give_the_same_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, photometric: int
+) -> None:
+    """The C codec's tiles (one set of Huffman tables for the level, in its JPEGTables) decode
+    to the same pixels as the jpeglib fallback's (optimized tables per tile, in each tile)."""
+    pytest.importorskip("cytotile.importer._jpegdct")
+    pixels = texture(WIDTH, HEIGHT)
+    if photometric == 1:
+        pixels = pixels[:, :, :1].copy()
+    encode = libjpeg(75, subsample=photometric == 6)
+    src = write_jpeg_tiff(tmp_path / "s.tif", pixels, SOURCE_TILE, encode, photometric=photometric)
+    level = probe(src)
+    fast = list(retile(level, tmp_path, threads=2))
+    monkeypatch.setattr(dctretile, "codec", lambda: None)  # the extension "not built"
+    slow = list(retile(level, tmp_path, threads=2))
+    assert [(t.tx, t.ty) for t in fast] == [(t.tx, t.ty) for t in slow]
+    assert len({t.tables for t in fast}) == len({t.tables for t in slow}) == 1
+    assert jm.has_marker(fast[0].tables, jm.DHT) and jm.has_marker(fast[0].tables, jm.DQT)
+    assert not jm.has_marker(slow[0].tables, jm.DHT)
+    for a, b in zip(fast, slow, strict=True):
+        assert not jm.has_marker(a.data, jm.DHT) and not jm.has_marker(a.data, jm.DQT)
+        assert jm.has_marker(b.data, jm.DHT)
+        assert np.array_equal(decode(a.padded), decode(b.padded)), (a.tx, a.ty)
+        assert (a.exact is None) == (b.exact is None)
+        if a.exact is not None and b.exact is not None:  # complete streams, tables included
+            assert np.array_equal(decode(a.exact), decode(b.exact)), (a.tx, a.ty)
+    # the level's tables cost little against each tile's own (this texture: within 3%)
+    assert sum(len(t.data) for t in fast) <= 1.03 * sum(len(t.data) for t in slow)
+
+
+def decode(stream: bytes) -> np.ndarray:
+    """A stream's pixels as libjpeg (through libvips) decodes it, whatever its components."""
+    pixels: np.ndarray = pyvips.Image.new_from_buffer(stream, "").numpy()
+    return pixels
+
+
+def test_sample_spreads_over_the_level() -> None:
+    assert dctretile.sample(5) == [0, 1, 2, 3, 4]  # fewer than MIN_SAMPLE: all
+    picks = dctretile.sample(20000)
+    assert len(picks) == 400 and picks[0] == 0 and picks[-1] == 19999
+    gaps = np.diff(picks)
+    assert gaps.min() >= 49 and gaps.max() <= 51

@@ -2,10 +2,8 @@
 
 Level 0 is re-tiled in the DCT domain (:mod:`cytotile.importer.retile`): the source's own
 coefficients, so no generation loss and about the source's size. Beside it, in another thread,
-the source's tiles are decoded once for level 1 and the histogram: at half size by libjpeg, the
-histogram estimated from level 1 (``FAST``: :mod:`cytotile.importer.levelone`), or, for a level
-of at most ``COMPLETE_PIXELS``, in full (the complete histogram, level 1 their 2x2 mean); each
-further tier from the one above (:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality
+the source's tiles are decoded once for the complete histogram and level 1 (their 2x2 mean),
+each further tier from the one above (:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality
 matched to the source's (see ``docs/quality.md``). Nothing is decoded twice.
 """
 
@@ -17,12 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
-from cytotile.importer.lower import TierBuilder, builders
+from cytotile.importer.lower import TierBuilder, builders, halve_tiles, image_parts, source_rows
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
-from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
 
@@ -36,20 +31,13 @@ def lower_quality(level: JpegLevel, quality: int) -> int:
 
 
 def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> None:
-    """The lower tiers and the histogram from one decode of the source's tiles (run beside the
-    re-tiling); ``out`` gets the histogram (bands, PIMS type), or the exception."""
+    """The lower tiers and the complete histogram from one decode of the source's tiles (run
+    beside the re-tiling); ``out`` gets the histogram's bands, or the exception."""
     import numpy as np
     import pyvips
 
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
-        if level.width * level.height > COMPLETE_PIXELS:
-            for strip, height in half_strips(level):
-                count_half(counts, strip, height, level.width)
-                if 1 in chain:
-                    chain[1].feed(strip)
-            out.append((bands_of(counts), "FAST"))
-            return
         for tiles, height in source_rows(level):
             for part in image_parts(tiles, height, level.width):
                 bands = part.shape[2]  # one tile a row of pixels: libvips is slow on narrow images
@@ -59,7 +47,7 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
                 counts += image.hist_find().numpy().reshape(-1, bands)
             if 1 in chain:
                 chain[1].feed(halve_tiles(tiles, height, level.width))
-        out.append((bands_of(counts), "COMPLETE"))
+        out.append(bands_of(counts))
     except BaseException as exc:  # handed to the caller's thread
         out.append(exc)
 
@@ -72,10 +60,9 @@ def write_jpeg_pyramid(
     quality: int,
     workdir: Path | None = None,
     reserve: int = 0,
-) -> tuple[int, tuple[list[dict[str, Any]], str]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """Write the single-plane pyramid of ``level``; returns the index size and the level's
-    histogram: per band (as :func:`~cytotile.importer.histograms.plane_histogram`), and its
-    PIMS type (``COMPLETE`` or ``FAST``: :func:`_lower`).
+    complete histogram (per band, as :func:`~cytotile.importer.histograms.plane_histogram`).
 
     Raises :class:`~cytotile.importer.retile.NotRetilable` (nothing written) when a tile turns
     out not to qualify."""
@@ -106,22 +93,21 @@ def write_jpeg_pyramid(
                 found: list[Any] = []
                 lower = threading.Thread(target=_lower, args=(level, chain, found), daemon=True)
                 lower.start()
-                quant: bytes | None = None  # level 0's shared tables: its DQT
+                shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
                 try:
                     for tile in retile(level, Path(tmp)):
-                        tables, data = jm.split_quant(tile.padded)
-                        if quant is None:
-                            quant = tables
-                        elif tables != quant:
-                            raise NotRetilable("the re-tiled tiles have other quantization tables")
-                        sink(0, tile.tx, tile.ty, data, tile.exact)
+                        if shared is None:
+                            shared = tile.tables
+                        elif tile.tables != shared:
+                            raise NotRetilable("the re-tiled tiles have other tables")
+                        sink(0, tile.tx, tile.ty, tile.data, tile.exact)
                 finally:
                     lower.join()
                 if isinstance(found[0], BaseException):
                     raise found[0]
                 spool.flush()
                 photometric = 1 if grey else 6
-                l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, quant, y_sampling)
+                l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, shared, y_sampling)
                 ifds: list[_Ifd] = [l0]
                 for k in range(1, len(sizes)):
                     ifds.append(jpeg_ifd(k, sizes[k], n_samples, photometric, chain[k].tables))

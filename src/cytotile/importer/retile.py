@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,8 +258,14 @@ def _encode(level: JpegLevel, codec: Codec, comps: list[np.ndarray], w: int, h: 
 class RetiledTile:
     tx: int
     ty: int
-    padded: bytes  # 256x256 (what TIFF requires)
-    exact: bytes | None  # the exact-size JPEG of a partial edge tile
+    tables: bytes  # what the level's JPEGTables holds (SOI, DQT [DHT], EOI): the same each tile
+    data: bytes  # the 256x256 tile (what TIFF requires) without them
+    exact: bytes | None  # the exact-size JPEG of a partial edge tile, a complete stream
+
+    @property
+    def padded(self) -> bytes:
+        """The 256x256 tile as a complete JPEG stream (tables spliced in, as a reader does)."""
+        return self.tables[:-2] + self.data[2:]
 
 
 #: rows of output tiles re-tiled by one task (a source row at each band's seam is read twice:
@@ -309,7 +315,8 @@ def _band(level: JpegLevel, rows: range, workdir: Path | None, qt: Any) -> list[
                 if (w, h) != (TILE_SIZE, TILE_SIZE):
                     part = _assemble(level, reader, x0, y0, w, h)
                     exact = _encode(level, codec, part, w, h)
-                out.append(RetiledTile(tx, ty, padded, exact))
+                tables, data = jm.split_quant(padded)  # the DHT stays in the tile
+                out.append(RetiledTile(tx, ty, tables, data, exact))
     finally:
         reader.close()
         codec.close()
@@ -319,9 +326,23 @@ def _band(level: JpegLevel, rows: range, workdir: Path | None, qt: Any) -> list[
 def retile(
     level: JpegLevel, workdir: Path | None = None, threads: int | None = None
 ) -> Iterator[RetiledTile]:
-    """The 256x256 tiles of the level, row-major, each a complete JPEG stream; bands of rows
-    are re-tiled by ``threads`` threads (default: :func:`workers`), a few bands ahead at most
-    (bounded memory)."""
+    """The 256x256 tiles of the level, row-major; bands of rows are re-tiled by ``threads``
+    threads (default: :func:`workers`), a few bands ahead at most (bounded memory). Through the
+    C codec when it is built (:mod:`cytotile.importer.dctretile`: Huffman tables per level),
+    else through libjpeg (``jpeglib``: optimized Huffman tables per tile)."""
+    from cytotile.importer import dctretile
+
+    lib = dctretile.codec()
+    n_ty = ceil_div(level.height, TILE_SIZE)
+    bands = [range(y, min(n_ty, y + BAND_ROWS)) for y in range(0, n_ty, BAND_ROWS)]
+    threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
+    if lib is not None:
+        coding = dctretile.Coding(level, lib)
+        try:
+            yield from _run(threads, bands, dctretile.band, coding)
+        finally:
+            coding.close()
+        return
     first = Codec(level.frame, level.colorspace, workdir)
     try:  # the level's tables: every tile read must have them
         first.read(level.stream_of(0), level.tile_width, level.tile_height)
@@ -329,19 +350,22 @@ def retile(
         raise NotRetilable(f"tile 0: {exc}") from exc
     finally:
         first.close()
-    n_ty = ceil_div(level.height, TILE_SIZE)
-    bands = [range(y, min(n_ty, y + BAND_ROWS)) for y in range(0, n_ty, BAND_ROWS)]
-    threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
+    yield from _run(threads, bands, lambda lvl, rows: _band(lvl, rows, workdir, first.qt), level)
+
+
+def _run(
+    threads: int, bands: list[range], work: Callable[[Any, range], list[RetiledTile]], arg: Any
+) -> Iterator[RetiledTile]:
+    """``work(arg, rows)`` of each band, in order, by ``threads`` threads, a few bands ahead."""
     if threads == 1:
         for rows in bands:
-            yield from _band(level, rows, workdir, first.qt)
+            yield from work(arg, rows)
         return
     with ThreadPoolExecutor(threads, thread_name_prefix="retile") as pool:
         pending: deque[Future[list[RetiledTile]]] = deque()
-        todo = iter(bands)
         try:
-            for rows in todo:
-                pending.append(pool.submit(_band, level, rows, workdir, first.qt))
+            for rows in bands:
+                pending.append(pool.submit(work, arg, rows))
                 if len(pending) > threads:  # one band waiting at most (bounded memory)
                     yield from pending.popleft().result()
             while pending:
