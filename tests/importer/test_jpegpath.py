@@ -136,3 +136,28 @@ def test_fast_histogram_is_level_ones(
         assert full["min"] <= band["min"] <= band["max"] <= full["max"]
         # measured: 0.039-0.042 (the grainy texture), 0.023-0.034 (CMU-1)
         assert distance(band["bins"], full["bins"]) < 0.06, b
+
+
+def test_imported_histogram_type(tmp_path: Path) -> None:
+    """The stored type is served: FAST over COMPLETE_PIXELS (the import runs in a sandboxed
+    process: a real 4.1 Mpx source), with W x H counts in all."""
+    from starlette.testclient import TestClient
+
+    from cytotile.api.app import create_app
+    from cytotile.importer.levelone import COMPLETE_PIXELS
+    from cytotile.settings import ServerSettings
+
+    width, height = 2048, 2000
+    assert width * height > COMPLETE_PIXELS
+    src = write_jpeg_tiff(tmp_path / "slide.tif", texture(width, height), 240, libjpeg(75))
+    root = tmp_path / "root"
+    storage = LocalStorage(root)
+    manifest = import_file(storage, src, settings=ImportSettings(root=str(root)))
+    assert manifest.status is Status.DEPLOYED, manifest.reason
+    assert manifest.pyramid["method"] == "dct-retile"
+    with TestClient(create_app(ServerSettings(root=str(root)), storage)) as client:
+        base = f"/image/{manifest.id}/{manifest.original_name}/histogram/per-image"
+        got = client.get(base).json()
+        assert got["type"] == "FAST"
+        assert sum(got["histogram"]) == 3 * width * height
+        assert client.get(base + "/bounds").json()["type"] == "FAST"
