@@ -1,0 +1,1043 @@
+/*
+ * Entropy coding of baseline JPEG (ITU-T T.81) between a stream and planes of quantized DCT
+ * coefficients: the lossless re-tiling's codec (cytotile.importer.retile), without libjpeg.
+ *
+ *   decode(stream, planes) -> quantization tables     (Huffman decoding, Annex F.2.2)
+ *   encode(planes, sampling, mcus, tables) -> bytes   (Huffman coding, Annex F.1.2)
+ *   gather(planes, sampling, mcus, counts) -> None    (the symbols encode would emit, counted)
+ *
+ * A plane is an int16 buffer of shape (rows, cols, 64): one block of 64 coefficients in natural
+ * (row-major) order per (row, col), the last axis contiguous, the others any strides. The work
+ * is done without the GIL, on local state only: threads run in parallel. Every read of the
+ * stream and every write of a plane is bounds-checked; bad input is a ValueError.
+ *
+ * Plain C99, the Python C-API and libc only (the import Lambda has no libjpeg).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COMPONENTS 4
+#define MAX_BLOCKS_IN_MCU 10 /* B.2.3: an interleaved MCU holds at most 10 blocks */
+#define LOOKAHEAD 9          /* bits resolved by one table lookup when decoding */
+
+/* Position in a block (natural order) of the k-th coefficient in zig-zag order (Figure A.6). */
+static const uint8_t ZIGZAG[64] = {
+    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33, 40, 48,
+    41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23,
+    30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+};
+
+/* Errors found without the GIL: a message, raised as ValueError once the GIL is back. */
+typedef struct {
+    char msg[160];
+    int failed;
+} errmsg_t;
+
+static int fail(errmsg_t *err, const char *fmt, ...)
+{
+    if (!err->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->failed = 1;
+    }
+    return -1;
+}
+
+/* Magnitude category of a value (the number of bits of |v|, F.1.2.1.1 / F.1.2.2.1). */
+static inline int category(int v)
+{
+    unsigned a = (unsigned)(v < 0 ? -v : v);
+#if defined(__GNUC__)
+    return a ? 32 - __builtin_clz(a) : 0;
+#else
+    int n = 0;
+    while (a) {
+        n++;
+        a >>= 1;
+    }
+    return n;
+#endif
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Coefficient planes (buffer protocol views)
+ */
+typedef struct {
+    char *base;
+    Py_ssize_t rows, cols; /* in blocks */
+    Py_ssize_t s0, s1;     /* byte strides of rows and columns */
+} plane_t;
+
+static inline int16_t *plane_block(const plane_t *p, Py_ssize_t by, Py_ssize_t bx)
+{
+    return (int16_t *)(p->base + by * p->s0 + bx * p->s1);
+}
+
+/* Gets the buffer of planes[k] (writable for decode) and checks it is int16 (rows, cols, 64)
+ * with a contiguous, aligned last axis. On failure, a ValueError is set and -1 returned. */
+static int plane_open(PyObject *obj, int writable, Py_ssize_t k, Py_buffer *view, plane_t *out)
+{
+    int flags = writable ? PyBUF_RECORDS : PyBUF_RECORDS_RO;
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "plane %zd: not a%s int16 array", k,
+                     writable ? " writable" : "n");
+        return -1;
+    }
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    if (view->itemsize != 2 || strcmp(f, "h") != 0 || view->ndim != 3 || view->shape[2] != 64) {
+        PyErr_Format(PyExc_ValueError, "plane %zd: not an int16 array of shape (rows, cols, 64)",
+                     k);
+        goto bad;
+    }
+    if (view->strides[2] != 2 || ((uintptr_t)view->buf | (uintptr_t)view->strides[0] |
+                                  (uintptr_t)view->strides[1]) % 2) {
+        PyErr_Format(PyExc_ValueError, "plane %zd: the last axis is not contiguous", k);
+        goto bad;
+    }
+    out->base = view->buf;
+    out->rows = view->shape[0];
+    out->cols = view->shape[1];
+    out->s0 = view->strides[0];
+    out->s1 = view->strides[1];
+    return 0;
+bad:
+    PyBuffer_Release(view);
+    return -1;
+}
+
+/* Opens every plane of the sequence `planes` (n of them); releases all on failure. */
+static int planes_open(PyObject *seq, int writable, Py_buffer *views, plane_t *planes,
+                       Py_ssize_t *n)
+{
+    if (!PyTuple_Check(seq) && !PyList_Check(seq)) {
+        PyErr_SetString(PyExc_ValueError, "planes: a tuple of arrays is expected");
+        return -1;
+    }
+    *n = PySequence_Fast_GET_SIZE(seq);
+    if (*n < 1 || *n > MAX_COMPONENTS) {
+        PyErr_Format(PyExc_ValueError, "planes: 1 to %d expected, %zd given", MAX_COMPONENTS,
+                     *n);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < *n; k++) {
+        if (plane_open(PySequence_Fast_GET_ITEM(seq, k), writable, k, &views[k], &planes[k]) <
+            0) {
+            while (k--)
+                PyBuffer_Release(&views[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void planes_close(Py_buffer *views, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++)
+        PyBuffer_Release(&views[k]);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Huffman decoding tables (Annex C; the decoding procedure of F.2.2.3)
+ */
+typedef struct {
+    int defined;
+    int nvals;
+    uint8_t vals[256];     /* HUFFVAL: the symbols, by increasing code length */
+    int32_t mincode[17];   /* per code length: the first code, */
+    int32_t maxcode[17];   /* the last one (-1: no code of this length), */
+    int32_t valptr[17];    /* the index in vals of the first code's symbol */
+    uint16_t look[1 << LOOKAHEAD]; /* next LOOKAHEAD bits -> (length << 8 | symbol) of the code
+                                      they start with, 0 when that code is longer */
+} dhuff_t;
+
+/* Builds the tables from BITS (counts[l]: codes of length l, 1..16) and HUFFVAL (Annex C:
+ * canonical codes, consecutive within a length, shifted left by one at each next length). */
+static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, int nvals)
+{
+    memset(t, 0, sizeof *t);
+    memcpy(t->vals, vals, (size_t)nvals);
+    t->nvals = nvals;
+    int32_t code = 0;
+    int p = 0;
+    for (int len = 1; len <= 16; len++, code <<= 1) {
+        t->valptr[len] = p;
+        t->mincode[len] = code;
+        t->maxcode[len] = counts[len - 1] ? code + counts[len - 1] - 1 : -1;
+        for (int i = 0; i < counts[len - 1]; i++, p++, code++) {
+            if (code >= (1 << len))
+                return -1; /* more codes than the length can hold */
+            if (len <= LOOKAHEAD) {
+                int shift = LOOKAHEAD - len;
+                for (int j = 0; j < (1 << shift); j++)
+                    t->look[(code << shift) | j] = (uint16_t)(len << 8 | vals[p]);
+            }
+        }
+    }
+    t->defined = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Bit reader of entropy-coded data (F.2.2.5): a 0xFF data byte is followed by a stuffed 0x00,
+ * which is dropped; any other byte after 0xFF makes a marker, where the data ends. Past the end
+ * (a marker, or the end of the buffer) the reader supplies zero bits and counts them as `pad`:
+ * consuming any of them means the data ended too early.
+ */
+enum { STOP_NONE, STOP_MARKER, STOP_END };
+
+typedef struct {
+    const uint8_t *p, *end; /* next byte; end of the buffer */
+    uint64_t acc;           /* bits read ahead: the low `bits` ones, first bit highest */
+    int bits;
+    int pad;                /* the low `pad` bits of acc are zeros past the end of the data */
+    int stop;               /* why the data ended: STOP_MARKER leaves p at the marker's 0xFF */
+} breader_t;
+
+/* Tops up the reader to more than 56 bits. */
+static void br_fill(breader_t *br)
+{
+    while (br->bits <= 56) {
+        unsigned b = 0;
+        if (br->stop == STOP_NONE) {
+            if (br->p >= br->end) {
+                br->stop = STOP_END;
+            } else if (*br->p != 0xFF) {
+                b = *br->p++;
+            } else if (br->p + 1 >= br->end) {
+                br->stop = STOP_END;
+            } else if (br->p[1] == 0x00) {
+                b = 0xFF;
+                br->p += 2;
+            } else {
+                br->stop = STOP_MARKER;
+            }
+        }
+        if (br->stop != STOP_NONE)
+            br->pad += 8;
+        br->acc = (br->acc << 8) | b;
+        br->bits += 8;
+    }
+}
+
+static inline unsigned br_peek(const breader_t *br, int n)
+{
+    return (unsigned)(br->acc >> (br->bits - n)) & ((1u << n) - 1);
+}
+
+/* RECEIVE(s) then EXTEND (F.2.2.1): s bits as a signed value (leading 0: negative). */
+static inline int br_receive_extend(breader_t *br, int s)
+{
+    if (s == 0)
+        return 0;
+    int v = (int)br_peek(br, s);
+    br->bits -= s;
+    return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
+}
+
+/* DECODE (F.2.2.3): the next symbol, or -1 if the bits are no code of the table. Needs at
+ * least 16 bits in the reader. */
+static inline int br_decode(breader_t *br, const dhuff_t *t)
+{
+    unsigned e = t->look[br_peek(br, LOOKAHEAD)];
+    if (e) {
+        br->bits -= (int)(e >> 8);
+        return (int)(e & 0xFF);
+    }
+    unsigned bits16 = br_peek(br, 16);
+    for (int len = LOOKAHEAD + 1; len <= 16; len++) {
+        int32_t code = (int32_t)(bits16 >> (16 - len));
+        if (code <= t->maxcode[len]) {
+            int32_t i = t->valptr[len] + code - t->mincode[len];
+            if (i < 0 || i >= t->nvals)
+                return -1;
+            br->bits -= len;
+            return t->vals[i];
+        }
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Stream headers (B.2): SOI, tables and miscellaneous segments, the frame, the scan header
+ */
+typedef struct {
+    int id, h, v, tq, td, ta;
+    Py_ssize_t bw, bh; /* blocks of the component inside the image (A.2.1 / A.2.3) */
+} comp_t;
+
+typedef struct {
+    dhuff_t dc[4], ac[4];
+    uint16_t qt[4][64]; /* natural order */
+    int qt_defined[4];
+    int restart;        /* restart interval in MCUs, 0 if none */
+    int width, height, ncomp, hmax, vmax;
+    comp_t comp[MAX_COMPONENTS];
+    int nscan;
+    int scan[MAX_COMPONENTS]; /* the scan's components (indexes in comp), in its order */
+    Py_ssize_t mcux, mcuy;
+    const uint8_t *data; /* the entropy-coded data, after the scan header */
+} jpeg_t;
+
+static int parse_dqt(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
+{
+    while (n > 0) {
+        int pq = s[0] >> 4, tq = s[0] & 15;
+        size_t size = 1 + 64 * (size_t)(pq + 1);
+        if (pq > 1 || tq > 3)
+            return fail(err, "corrupt: DQT precision %d, table %d", pq, tq);
+        if (n < size)
+            return fail(err, "corrupt: DQT segment too short");
+        for (int k = 0; k < 64; k++) /* the values come in zig-zag order */
+            j->qt[tq][ZIGZAG[k]] = pq ? (uint16_t)(s[1 + 2 * k] << 8 | s[2 + 2 * k]) : s[1 + k];
+        j->qt_defined[tq] = 1;
+        s += size;
+        n -= size;
+    }
+    return 0;
+}
+
+static int parse_dht(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
+{
+    while (n > 0) {
+        if (n < 17)
+            return fail(err, "corrupt: DHT segment too short");
+        int tc = s[0] >> 4, th = s[0] & 15, total = 0;
+        if (tc > 1 || th > 3)
+            return fail(err, "corrupt: DHT class %d, table %d", tc, th);
+        for (int l = 0; l < 16; l++)
+            total += s[1 + l];
+        if (total > 256 || n < 17 + (size_t)total)
+            return fail(err, "corrupt: DHT segment too short or over 256 symbols");
+        if (dhuff_build(tc ? &j->ac[th] : &j->dc[th], s + 1, s + 17, total) < 0)
+            return fail(err, "corrupt: DHT table %d:%d has more codes than fit", tc, th);
+        s += 17 + total;
+        n -= 17 + (size_t)total;
+    }
+    return 0;
+}
+
+static int parse_sof(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
+{
+    if (j->ncomp)
+        return fail(err, "corrupt: two frame headers");
+    if (n < 6)
+        return fail(err, "corrupt: SOF segment too short");
+    if (s[0] != 8)
+        return fail(err, "unsupported: %d-bit samples (8 only)", s[0]);
+    j->height = s[1] << 8 | s[2];
+    j->width = s[3] << 8 | s[4];
+    int nf = s[5];
+    if (j->height == 0 || j->width == 0)
+        return fail(err, "unsupported: frame size of 0 (%dx%d)", j->width, j->height);
+    if (nf < 1 || nf > MAX_COMPONENTS || n != 6 + 3 * (size_t)nf)
+        return fail(err, "unsupported or corrupt: %d components", nf);
+    j->hmax = j->vmax = 1;
+    for (int k = 0; k < nf; k++) {
+        comp_t *c = &j->comp[k];
+        c->id = s[6 + 3 * k];
+        c->h = s[7 + 3 * k] >> 4;
+        c->v = s[7 + 3 * k] & 15;
+        c->tq = s[8 + 3 * k];
+        if (c->h < 1 || c->h > 4 || c->v < 1 || c->v > 4 || c->tq > 3)
+            return fail(err, "corrupt: component %d sampling %dx%d, table %d", k, c->h, c->v,
+                        c->tq);
+        for (int i = 0; i < k; i++)
+            if (j->comp[i].id == c->id)
+                return fail(err, "corrupt: two components of id %d", c->id);
+        j->hmax = c->h > j->hmax ? c->h : j->hmax;
+        j->vmax = c->v > j->vmax ? c->v : j->vmax;
+    }
+    for (int k = 0; k < nf; k++) { /* A.1.1: a component is ceil(X * h / hmax) samples wide */
+        comp_t *c = &j->comp[k];
+        c->bw = (((Py_ssize_t)j->width * c->h + j->hmax - 1) / j->hmax + 7) / 8;
+        c->bh = (((Py_ssize_t)j->height * c->v + j->vmax - 1) / j->vmax + 7) / 8;
+    }
+    j->ncomp = nf;
+    return 0;
+}
+
+static int parse_sos(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
+{
+    if (!j->ncomp)
+        return fail(err, "corrupt: a scan before the frame header");
+    int ns = n ? s[0] : 0;
+    if (ns < 1 || n != 4 + 2 * (size_t)ns)
+        return fail(err, "corrupt: SOS segment length");
+    if (ns != j->ncomp)
+        return fail(err, "unsupported: non-interleaved scan (%d of %d components)", ns,
+                     j->ncomp);
+    const uint8_t *t = s + 1 + 2 * ns; /* Ss, Se, Ah:Al */
+    if (t[0] != 0 || t[1] != 63 || t[2] != 0)
+        return fail(err, "unsupported: progressive scan (Ss %d, Se %d, Ah:Al 0x%02X)", t[0],
+                    t[1], t[2]);
+    int blocks = 0;
+    for (int i = 0; i < ns; i++) {
+        int k = 0;
+        while (k < j->ncomp && j->comp[k].id != s[1 + 2 * i])
+            k++;
+        if (k == j->ncomp)
+            return fail(err, "corrupt: scan component %d is not in the frame", s[1 + 2 * i]);
+        for (int m = 0; m < i; m++)
+            if (j->scan[m] == k)
+                return fail(err, "corrupt: scan component %d twice", s[1 + 2 * i]);
+        comp_t *c = &j->comp[k];
+        c->td = s[2 + 2 * i] >> 4;
+        c->ta = s[2 + 2 * i] & 15;
+        if (c->td > 3 || c->ta > 3 || !j->dc[c->td].defined || !j->ac[c->ta].defined)
+            return fail(err, "corrupt: Huffman tables %d/%d of component %d not defined", c->td,
+                        c->ta, k);
+        if (!j->qt_defined[c->tq])
+            return fail(err, "corrupt: quantization table %d not defined", c->tq);
+        j->scan[i] = k;
+        blocks += c->h * c->v;
+    }
+    j->nscan = ns;
+    if (ns == 1) { /* A.2.2: a single component's MCU is one block, the image its size */
+        j->comp[0].h = j->comp[0].v = 1;
+        j->mcux = j->comp[0].bw;
+        j->mcuy = j->comp[0].bh;
+    } else {
+        if (blocks > MAX_BLOCKS_IN_MCU)
+            return fail(err, "corrupt: %d blocks in an MCU (10 at most)", blocks);
+        j->mcux = (j->width + 8 * j->hmax - 1) / (8 * j->hmax);
+        j->mcuy = (j->height + 8 * j->vmax - 1) / (8 * j->vmax);
+    }
+    return 0;
+}
+
+/* Reads the segments up to and including the scan header; j->data is then the scan's data. */
+static int parse_headers(jpeg_t *j, const uint8_t *buf, size_t len, errmsg_t *err)
+{
+    if (len < 2 || buf[0] != 0xFF || buf[1] != 0xD8)
+        return fail(err, "corrupt: not a JPEG stream (no SOI)");
+    size_t pos = 2;
+    for (;;) {
+        if (pos < len && buf[pos] != 0xFF)
+            return fail(err, "corrupt: no marker at byte %zu", pos);
+        while (pos < len && buf[pos] == 0xFF) /* B.1.1.2: fill bytes before a marker */
+            pos++;
+        if (pos < len && buf[pos] == 0xD9)
+            return fail(err, "corrupt: EOI before any scan");
+        if (pos + 3 > len)
+            return fail(err, "truncated: the stream ends before the scan");
+        int m = buf[pos];
+        size_t seglen = (size_t)buf[pos + 1] << 8 | buf[pos + 2];
+        if (seglen < 2)
+            return fail(err, "corrupt: marker 0x%02X: segment length %zu", m, seglen);
+        if (pos + 1 + seglen > len)
+            return fail(err, "truncated: the stream ends inside a marker segment");
+        const uint8_t *s = buf + pos + 3;
+        size_t n = seglen - 2;
+        pos += 1 + seglen;
+        int rc = 0;
+        if (m == 0xDB) {
+            rc = parse_dqt(j, s, n, err);
+        } else if (m == 0xC4) {
+            rc = parse_dht(j, s, n, err);
+        } else if (m == 0xDD) {
+            if (n != 2)
+                return fail(err, "corrupt: DRI segment length");
+            j->restart = s[0] << 8 | s[1];
+        } else if (m == 0xC0 || m == 0xC1) {
+            rc = parse_sof(j, s, n, err);
+        } else if (m == 0xDA) {
+            if (parse_sos(j, s, n, err) < 0)
+                return -1;
+            j->data = buf + pos;
+            return 0;
+        } else if ((m >= 0xE0 && m <= 0xEF) || m == 0xFE) {
+            /* APPn, COM: skipped */
+        } else if (m == 0xC2 || m == 0xC6 || m == 0xCA || m == 0xCE) {
+            return fail(err, "unsupported: progressive JPEG (SOF%d)", m - 0xC0);
+        } else if (m >= 0xC9 && m <= 0xCF) { /* SOF9..SOF15 and DAC */
+            return fail(err, "unsupported: arithmetic coding (marker 0x%02X)", m);
+        } else if (m >= 0xC3 && m <= 0xC8) {
+            return fail(err, "unsupported: lossless or hierarchical JPEG (SOF%d)", m - 0xC0);
+        } else {
+            return fail(err, "unsupported: marker 0x%02X before the scan", m);
+        }
+        if (rc < 0)
+            return -1;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Scan decoding
+ */
+static int truncated(const breader_t *br, errmsg_t *err)
+{
+    return fail(err, br->stop == STOP_MARKER
+                         ? "truncated: the scan data ends at a marker before its last MCU"
+                         : "truncated: the stream ends before the last MCU");
+}
+
+/* One block (F.2.2.1, F.2.2.2): its DC difference then its AC coefficients, into blk (zeroed
+ * first, natural order). pred is the component's DC prediction. */
+static int decode_block(breader_t *br, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
+                        int16_t *blk, errmsg_t *err)
+{
+    memset(blk, 0, 64 * sizeof *blk);
+    if (br->bits < 32)
+        br_fill(br);
+    int s = br_decode(br, dc);
+    if (s < 0)
+        return fail(err, "corrupt: a DC code does not decode");
+    if (s > 11)
+        return fail(err, "corrupt: DC magnitude category %d > 11", s);
+    *pred = (int16_t)(uint16_t)(*pred + br_receive_extend(br, s));
+    blk[0] = *pred;
+    for (int k = 1; k < 64; k++) {
+        if (br->bits < 32)
+            br_fill(br);
+        int rs = br_decode(br, ac);
+        if (rs < 0)
+            return fail(err, "corrupt: an AC code does not decode");
+        int r = rs >> 4;
+        s = rs & 15;
+        if (s == 0) {
+            if (r != 15)
+                break;  /* EOB: the remaining coefficients are zero */
+            k += 15;    /* ZRL: 16 zeros */
+            if (k > 63)
+                return fail(err, "corrupt: coefficient index past 63");
+            continue;
+        }
+        k += r;
+        if (k > 63)
+            return fail(err, "corrupt: coefficient index past 63");
+        if (s > 10)
+            return fail(err, "corrupt: AC magnitude category %d > 10", s);
+        blk[ZIGZAG[k]] = (int16_t)br_receive_extend(br, s);
+    }
+    if (br->bits < br->pad)
+        return truncated(br, err);
+    return 0;
+}
+
+/* At the end of a restart interval (F.2.2.5, B.2.5): the data ends (within its last byte's
+ * padding) at RSTn, n the interval's number modulo 8; the reader restarts after it. */
+static int restart(breader_t *br, int n, errmsg_t *err)
+{
+    br_fill(br);
+    if (br->stop == STOP_END)
+        return fail(err, "truncated: the stream ends before RST%d", n);
+    if (br->stop != STOP_MARKER || br->bits - br->pad >= 8)
+        return fail(err, "corrupt: data where RST%d is due", n);
+    const uint8_t *p = br->p;
+    while (p < br->end && *p == 0xFF)
+        p++;
+    if (p >= br->end)
+        return fail(err, "truncated: the stream ends before RST%d", n);
+    if (*p != 0xD0 + n)
+        return fail(err, "corrupt: marker 0x%02X where RST%d is due", *p, n);
+    br->p = p + 1;
+    br->acc = 0;
+    br->bits = br->pad = 0;
+    br->stop = STOP_NONE;
+    return 0;
+}
+
+static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *planes,
+                       errmsg_t *err)
+{
+    breader_t br = {j->data, end, 0, 0, 0, STOP_NONE};
+    int16_t pred[MAX_COMPONENTS] = {0};
+    int16_t scratch[64]; /* where blocks outside their plane go */
+    Py_ssize_t mcu = 0;
+    for (Py_ssize_t my = 0; my < j->mcuy; my++) {
+        for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
+            if (j->restart && mcu > 0 && mcu % j->restart == 0) {
+                if (restart(&br, (int)((mcu / j->restart - 1) & 7), err) < 0)
+                    return -1;
+                memset(pred, 0, sizeof pred);
+            }
+            for (int i = 0; i < j->nscan; i++) {
+                int k = j->scan[i];
+                const comp_t *c = &j->comp[k];
+                const plane_t *pl = &planes[k];
+                for (int v = 0; v < c->v; v++) {
+                    for (int h = 0; h < c->h; h++) {
+                        Py_ssize_t by = my * c->v + v, bx = mx * c->h + h;
+                        int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx)
+                                                                      : scratch;
+                        if (decode_block(&br, &j->dc[c->td], &j->ac[c->ta], &pred[k], blk,
+                                         err) < 0)
+                            return -1;
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int decode_stream(jpeg_t *j, const uint8_t *buf, size_t len, const plane_t *planes,
+                         Py_ssize_t nplanes, errmsg_t *err)
+{
+    if (parse_headers(j, buf, len, err) < 0)
+        return -1;
+    if (nplanes != j->ncomp)
+        return fail(err, "%zd planes for the stream's %d components", nplanes, j->ncomp);
+    for (int k = 0; k < j->ncomp; k++)
+        if (planes[k].rows < j->comp[k].bh || planes[k].cols < j->comp[k].bw)
+            return fail(err, "plane %d too small: %zdx%zd blocks, the component has %zdx%zd", k,
+                        planes[k].rows, planes[k].cols, j->comp[k].bh, j->comp[k].bw);
+    return decode_scan(j, buf + len, planes, err);
+}
+
+static PyObject *py_decode(PyObject *self, PyObject *args)
+{
+    Py_buffer stream, views[MAX_COMPONENTS];
+    plane_t planes[MAX_COMPONENTS];
+    PyObject *seq;
+    Py_ssize_t n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*O:decode", &stream, &seq))
+        return NULL;
+    if (planes_open(seq, 1, views, planes, &n) < 0) {
+        PyBuffer_Release(&stream);
+        return NULL;
+    }
+    jpeg_t *j = calloc(1, sizeof *j);
+    errmsg_t err = {{0}, 0};
+    if (j) {
+        Py_BEGIN_ALLOW_THREADS
+        decode_stream(j, stream.buf, (size_t)stream.len, planes, n, &err);
+        Py_END_ALLOW_THREADS
+    }
+    planes_close(views, n);
+    PyBuffer_Release(&stream);
+    PyObject *result = NULL;
+    if (!j) {
+        PyErr_NoMemory();
+    } else if (err.failed) {
+        PyErr_SetString(PyExc_ValueError, err.msg);
+    } else {
+        uint8_t qt[4 * 64 * 2];
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < 64; i++) {
+                qt[2 * (64 * t + i)] = (uint8_t)(j->qt[t][i] & 0xFF);
+                qt[2 * (64 * t + i) + 1] = (uint8_t)(j->qt[t][i] >> 8);
+            }
+        result = PyBytes_FromStringAndSize((const char *)qt, sizeof qt);
+    }
+    free(j);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Encoding (F.1.2) and symbol counting
+ */
+typedef struct {
+    uint32_t code[256];
+    uint8_t size[256]; /* 0: the symbol has no code */
+} ehuff_t;
+
+/* Bit writer (F.1.2.3): whole bytes out, each 0xFF followed by a stuffed 0x00. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t acc; /* pending bits: the low `bits` ones, first bit highest */
+    int bits;
+} bwriter_t;
+
+/* Room for `more` bytes; -1 when out of memory. */
+static int bw_reserve(bwriter_t *w, size_t more)
+{
+    if (w->len + more <= w->cap)
+        return 0;
+    size_t cap = w->cap * 2 > w->len + more ? w->cap * 2 : w->len + more;
+    uint8_t *buf = realloc(w->buf, cap);
+    if (!buf)
+        return -1;
+    w->buf = buf;
+    w->cap = cap;
+    return 0;
+}
+
+static inline void bw_flush(bwriter_t *w)
+{
+    while (w->bits >= 8) {
+        uint8_t b = (uint8_t)(w->acc >> (w->bits - 8));
+        w->buf[w->len++] = b;
+        if (b == 0xFF)
+            w->buf[w->len++] = 0x00;
+        w->bits -= 8;
+    }
+}
+
+/* Appends the low `size` bits of `value` (size <= 27; the caller reserved the room). */
+static inline void bw_put(bwriter_t *w, uint32_t value, int size)
+{
+    w->acc = (w->acc << size) | value;
+    w->bits += size;
+    if (w->bits >= 32)
+        bw_flush(w);
+}
+
+/* What a block becomes: symbols written through the tables (encode), or counted (gather). */
+typedef struct {
+    bwriter_t *w;             /* encode: the output, else NULL */
+    const ehuff_t *dc, *ac;   /* encode: the component's tables */
+    int64_t *dc_n, *ac_n;     /* gather: the component's counts (256 each) */
+} sink_t;
+
+/* One symbol and, after it, the s low bits of v's code (F.1.2.1.1: a negative v as v - 1). */
+static inline int put_symbol(const sink_t *o, const ehuff_t *t, int64_t *counts, int sym, int s,
+                             int v)
+{
+    if (!o->w) {
+        counts[sym]++;
+        return 0;
+    }
+    int size = t->size[sym];
+    if (!size)
+        return -1;
+    uint32_t extra = (uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1);
+    bw_put(o->w, t->code[sym] << s | extra, size + s);
+    return 0;
+}
+
+/* F.1.2.1 (the DC difference from the component's previous DC), F.1.2.2 (the AC coefficients
+ * in zig-zag order as runs of zeros and values; ZRL for each 16 zeros before a value; EOB when
+ * only zeros remain). */
+static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *err)
+{
+    int diff = blk[0] - *pred;
+    int s = category(diff);
+    *pred = blk[0];
+    if (s > 11)
+        return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
+    if (put_symbol(o, o->dc, o->dc_n, s, s, diff) < 0)
+        return fail(err, "DC symbol %d has no code", s);
+    int run = 0;
+    for (int k = 1; k < 64; k++) {
+        int v = blk[ZIGZAG[k]];
+        if (v == 0) {
+            run++;
+            continue;
+        }
+        for (; run > 15; run -= 16)
+            if (put_symbol(o, o->ac, o->ac_n, 0xF0, 0, 0) < 0)
+                return fail(err, "AC symbol 0xF0 (ZRL) has no code");
+        s = category(v);
+        if (s > 10)
+            return fail(err, "AC coefficient %d out of range (magnitude category %d > 10)", v,
+                        s);
+        if (put_symbol(o, o->ac, o->ac_n, run << 4 | s, s, v) < 0)
+            return fail(err, "AC symbol 0x%02X has no code", run << 4 | s);
+        run = 0;
+    }
+    if (run > 0 && put_symbol(o, o->ac, o->ac_n, 0x00, 0, 0) < 0)
+        return fail(err, "AC symbol 0x00 (EOB) has no code");
+    return 0;
+}
+
+/* The arguments encode and gather share. */
+typedef struct {
+    Py_ssize_t n;
+    Py_buffer views[MAX_COMPONENTS];
+    plane_t planes[MAX_COMPONENTS];
+    int h[MAX_COMPONENTS], v[MAX_COMPONENTS];
+    long mcux, mcuy;
+} coding_t;
+
+/* Worst case of a block: 64 symbols of 27 bits, each byte possibly stuffed. */
+#define BLOCK_BYTES_MAX (2 * (64 * 27 + 7) / 8 + 8)
+
+/* The MCUs in raster order, each component's h x v blocks row-major within the MCU. ehuff and
+ * counts: per component (one of them NULL). */
+static int code_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2],
+                     int64_t (*counts)[2][256], errmsg_t *err)
+{
+    int pred[MAX_COMPONENTS] = {0};
+    sink_t sinks[MAX_COMPONENTS];
+    for (Py_ssize_t k = 0; k < a->n; k++) {
+        sink_t o = {w, NULL, NULL, NULL, NULL};
+        if (w) {
+            o.dc = &tables[k][0];
+            o.ac = &tables[k][1];
+        } else {
+            o.dc_n = counts[k][0];
+            o.ac_n = counts[k][1];
+        }
+        sinks[k] = o;
+    }
+    for (long my = 0; my < a->mcuy; my++) {
+        for (long mx = 0; mx < a->mcux; mx++) {
+            for (Py_ssize_t k = 0; k < a->n; k++) {
+                for (int j = 0; j < a->v[k]; j++) {
+                    for (int i = 0; i < a->h[k]; i++) {
+                        const int16_t *blk = plane_block(&a->planes[k], my * a->v[k] + j,
+                                                         mx * a->h[k] + i);
+                        if (w && bw_reserve(w, BLOCK_BYTES_MAX) < 0)
+                            return fail(err, "out of memory");
+                        if (code_block(&sinks[k], blk, &pred[k], err) < 0)
+                            return -1;
+                    }
+                }
+            }
+        }
+    }
+    if (w) { /* F.1.2.3: the last byte padded with 1-bits */
+        int pad = (8 - w->bits % 8) % 8;
+        bw_put(w, (1u << pad) - 1, pad);
+        bw_flush(w);
+    }
+    return 0;
+}
+
+/* A sequence of two ints. */
+static int int_pair(PyObject *obj, const char *what, long *a, long *b)
+{
+    PyObject *seq = PySequence_Fast(obj, what);
+    if (!seq)
+        return -1;
+    int rc = -1;
+    if (PySequence_Fast_GET_SIZE(seq) != 2) {
+        PyErr_Format(PyExc_ValueError, "%s: a pair of ints is expected", what);
+    } else {
+        *a = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, 0));
+        *b = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, 1));
+        rc = PyErr_Occurred() ? -1 : 0;
+    }
+    Py_DECREF(seq);
+    return rc;
+}
+
+/* Opens the planes and checks sampling and mcus against them; on failure an exception is set
+ * and nothing stays open. */
+static int coding_open(coding_t *a, PyObject *planes, PyObject *sampling, PyObject *mcus)
+{
+    if (planes_open(planes, 0, a->views, a->planes, &a->n) < 0)
+        return -1;
+    if (!PyTuple_Check(sampling) || PyTuple_GET_SIZE(sampling) != a->n) {
+        PyErr_Format(PyExc_ValueError, "sampling: a tuple of %zd (h, v) pairs is expected", a->n);
+        goto bad;
+    }
+    int blocks = 0;
+    for (Py_ssize_t k = 0; k < a->n; k++) {
+        long h, v;
+        if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h, &v) < 0)
+            goto bad;
+        if (h < 1 || h > 4 || v < 1 || v > 4 || (a->n == 1 && (h != 1 || v != 1))) {
+            PyErr_Format(PyExc_ValueError, "sampling of component %zd: %ldx%ld", k, h, v);
+            goto bad;
+        }
+        a->h[k] = (int)h;
+        a->v[k] = (int)v;
+        blocks += (int)(h * v);
+    }
+    if (blocks > MAX_BLOCKS_IN_MCU) {
+        PyErr_Format(PyExc_ValueError, "sampling: %d blocks in an MCU (10 at most)", blocks);
+        goto bad;
+    }
+    if (int_pair(mcus, "mcus", &a->mcux, &a->mcuy) < 0)
+        goto bad;
+    if (a->mcux < 1 || a->mcuy < 1 || a->mcux > 65536 || a->mcuy > 65536) {
+        PyErr_Format(PyExc_ValueError, "mcus: %ldx%ld", a->mcux, a->mcuy);
+        goto bad;
+    }
+    for (Py_ssize_t k = 0; k < a->n; k++) {
+        if (a->planes[k].rows < a->mcuy * a->v[k] || a->planes[k].cols < a->mcux * a->h[k]) {
+            PyErr_Format(PyExc_ValueError,
+                         "plane %zd too small: %zdx%zd blocks, the MCUs need %ldx%ld", k,
+                         a->planes[k].rows, a->planes[k].cols, a->mcuy * a->v[k],
+                         a->mcux * a->h[k]);
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_Format(PyExc_ValueError, "bad sampling or mcus argument");
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    planes_close(a->views, a->n);
+    return -1;
+}
+
+/* tables[k] = (dc_codes, dc_sizes, ac_codes, ac_sizes) into t[k][0] (DC) and t[k][1] (AC). */
+static int tables_read(PyObject *tables, Py_ssize_t n, ehuff_t (*t)[2])
+{
+    if (!PyTuple_Check(tables) || PyTuple_GET_SIZE(tables) != n) {
+        PyErr_Format(PyExc_ValueError, "tables: a tuple of %zd table tuples is expected", n);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *four = PyTuple_GET_ITEM(tables, k);
+        if (!PyTuple_Check(four) || PyTuple_GET_SIZE(four) != 4) {
+            PyErr_Format(PyExc_ValueError, "tables[%zd]: (dc_codes, dc_sizes, ac_codes, "
+                         "ac_sizes) expected", k);
+            return -1;
+        }
+        for (int c = 0; c < 2; c++) {
+            Py_buffer codes, sizes;
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(four, 2 * c), &codes, PyBUF_SIMPLE) < 0)
+                return -1;
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(four, 2 * c + 1), &sizes, PyBUF_SIMPLE) < 0) {
+                PyBuffer_Release(&codes);
+                return -1;
+            }
+            int ok = codes.len == 1024 && sizes.len == 256;
+            const uint8_t *cb = codes.buf, *sb = sizes.buf;
+            for (int s = 0; ok && s < 256; s++) {
+                uint32_t code = (uint32_t)cb[4 * s] | (uint32_t)cb[4 * s + 1] << 8 |
+                                (uint32_t)cb[4 * s + 2] << 16 | (uint32_t)cb[4 * s + 3] << 24;
+                t[k][c].code[s] = code;
+                t[k][c].size[s] = sb[s];
+                ok = sb[s] <= 16 && code >> sb[s] == 0;
+            }
+            PyBuffer_Release(&codes);
+            PyBuffer_Release(&sizes);
+            if (!ok) {
+                PyErr_Format(PyExc_ValueError, "tables[%zd]: %s codes: 1024 bytes of codes and "
+                             "256 sizes <= 16, each code within its size, expected", k,
+                             c ? "AC" : "DC");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyObject *py_encode(PyObject *self, PyObject *args)
+{
+    PyObject *planes, *sampling, *mcus, *tables;
+    coding_t a;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO:encode", &planes, &sampling, &mcus, &tables))
+        return NULL;
+    if (coding_open(&a, planes, sampling, mcus) < 0)
+        return NULL;
+    ehuff_t(*t)[2] = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2]));
+    if (!t) {
+        planes_close(a.views, a.n);
+        return PyErr_NoMemory();
+    }
+    if (tables_read(tables, a.n, t) < 0) {
+        free(t);
+        planes_close(a.views, a.n);
+        return NULL;
+    }
+    bwriter_t w = {NULL, 0, 0, 0, 0};
+    errmsg_t err = {{0}, 0};
+    Py_BEGIN_ALLOW_THREADS
+    code_mcus(&a, &w, (const ehuff_t(*)[2])t, NULL, &err);
+    Py_END_ALLOW_THREADS
+    planes_close(a.views, a.n);
+    free(t);
+    PyObject *result = NULL;
+    if (err.failed)
+        PyErr_SetString(PyExc_ValueError, err.msg);
+    else
+        result = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len);
+    free(w.buf);
+    return result;
+}
+
+/* counts: a writable int64 array of shape (n, 2, 256), any strides. */
+static int counts_open(PyObject *obj, Py_ssize_t n, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "counts: not a writable int64 array");
+        return -1;
+    }
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    if (view->itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0) ||
+        view->ndim != 3 || view->shape[0] != n || view->shape[1] != 2 || view->shape[2] != 256 ||
+        ((uintptr_t)view->buf | (uintptr_t)view->strides[0] | (uintptr_t)view->strides[1] |
+         (uintptr_t)view->strides[2]) % 8) {
+        PyErr_Format(PyExc_ValueError, "counts: an aligned int64 array of shape (%zd, 2, 256) "
+                     "expected", n);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_gather(PyObject *self, PyObject *args)
+{
+    PyObject *planes, *sampling, *mcus, *counts_obj;
+    coding_t a;
+    Py_buffer cv;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO:gather", &planes, &sampling, &mcus, &counts_obj))
+        return NULL;
+    if (coding_open(&a, planes, sampling, mcus) < 0)
+        return NULL;
+    if (counts_open(counts_obj, a.n, &cv) < 0) {
+        planes_close(a.views, a.n);
+        return NULL;
+    }
+    int64_t(*counts)[2][256] = calloc(MAX_COMPONENTS, sizeof *counts);
+    errmsg_t err = {{0}, 0};
+    if (counts) {
+        Py_BEGIN_ALLOW_THREADS
+        if (code_mcus(&a, NULL, NULL, counts, &err) == 0) {
+            for (Py_ssize_t k = 0; k < a.n; k++)
+                for (int c = 0; c < 2; c++)
+                    for (int s = 0; s < 256; s++)
+                        *(int64_t *)((char *)cv.buf + k * cv.strides[0] + c * cv.strides[1] +
+                                     s * cv.strides[2]) += counts[k][c][s];
+        }
+        Py_END_ALLOW_THREADS
+    }
+    planes_close(a.views, a.n);
+    PyBuffer_Release(&cv);
+    if (!counts)
+        return PyErr_NoMemory();
+    free(counts);
+    if (err.failed) {
+        PyErr_SetString(PyExc_ValueError, err.msg);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Module
+ */
+static PyMethodDef methods[] = {
+    {"decode", py_decode, METH_VARARGS,
+     "decode(stream, planes) -> bytes\n\nEntropy-decodes a baseline JPEG stream into the "
+     "coefficient planes (one per component); returns its quantization tables (4 x 64 "
+     "little-endian uint16, natural order)."},
+    {"encode", py_encode, METH_VARARGS,
+     "encode(planes, sampling, mcus, tables) -> bytes\n\nEntropy-codes mcus = (mcus_x, mcus_y) "
+     "interleaved MCUs of the planes: the scan's entropy-coded segment (0xFF stuffed, last "
+     "byte padded with 1-bits)."},
+    {"gather", py_gather, METH_VARARGS,
+     "gather(planes, sampling, mcus, counts) -> None\n\nAdds to counts[k, 0|1, symbol] the DC "
+     "and AC symbols encode would emit for component k."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_jpegdct",
+    "Baseline JPEG entropy coding of quantized DCT coefficients (no libjpeg).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__jpegdct(void)
+{
+    return PyModule_Create(&module);
+}
