@@ -6,7 +6,10 @@ thread, keep-alive connections, for a fixed time), else a bounded Python client 
 ``httpx2``, keep-alive connections, a fixed number of requests), which is itself a bottleneck.
 With two CPUs or more, the server is pinned to one core and wrk to the others (``taskset``).
 Every run is bounded in time; the server is killed at the end, even on error. No target: the
-DESIGN floor (Starlette + uvicorn serving a raw tile, one core) is printed for reference.
+DESIGN floor (Starlette + uvicorn serving a raw tile, one core) is printed for reference only
+(its HTTP stack unknown); ``bench/tile_path.py`` measures a floor in the same run. Each server's
+HTTP parser and event loop (``httptools/uvloop`` or ``h11/asyncio``: uvicorn's ``auto``
+picks httptools and uvloop when installed) are read from the native modules it has loaded.
 """
 
 from __future__ import annotations
@@ -81,6 +84,16 @@ def cpu_split() -> tuple[list[str], list[str]]:
         return [], []
     others = ",".join(str(c) for c in cpus[:-1])
     return ["taskset", "-c", str(cpus[-1])], ["taskset", "-c", others]
+
+
+def server_stack(pid: int) -> str:
+    """The HTTP parser and event loop of a uvicorn process, from its loaded native modules."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return "HTTP stack unknown"
+    http = "httptools" if "/httptools/" in maps else "h11"
+    return http + ("/uvloop" if "/uvloop/" in maps else "/asyncio")
 
 
 def get(url: str) -> int:
@@ -186,11 +199,11 @@ def run_python(base: str, paths: list[str], n: int) -> Load:
     return Load(len(latencies), seconds, cuts[49], cuts[98], bad, how)
 
 
-def add_rows(section: Section, name: str, load: Load) -> None:
+def add_rows(section: Section, name: str, load: Load, stack: str) -> None:
     rps = load.requests / load.seconds
     if load.bad:
         section.errors.append(f"{name}: {load.bad} of {load.requests} requests failed")
-    note = f"{load.requests} requests in {load.seconds:.1f} s; {load.how}"
+    note = f"{load.requests} requests in {load.seconds:.1f} s; {load.how}; {stack}"
     section.rows += [
         Row(f"{name}: requests/s", round(rps), "req/s", rps / FLOOR_UVICORN_RPS, note=note),
         Row(f"{name}: p50 latency", load.p50_s, "s"),
@@ -217,9 +230,12 @@ def bench_http(
     decoded = [f"{path}?gammas=1.2" for path in passthrough]
     wrk = shutil.which("wrk")
     server_pin, client_pin = cpu_split()
+    stack = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-http-") as tmp,
-        running_server(root, server_pin, Path(tmp) / "server.log") as base,
+        running_server(
+            root, server_pin, Path(tmp) / "server.log", lambda p: stack.append(server_stack(p.pid))
+        ) as base,
     ):
         for name, paths, time_share, count_share in (
             ("passthrough .jpg", passthrough, 1.0, 1.0),
@@ -235,7 +251,7 @@ def bench_http(
                 load = run_wrk(wrk, client_pin, base, urls, wrk_s)
             else:
                 load = run_python(base, paths, max(20, int(requests * count_share)))
-            add_rows(section, name, load)
+            add_rows(section, name, load, stack[0])
     pinned = f"server on CPU {server_pin[-1]}" if server_pin else "server not pinned"
     note = f"one core (nginx static {FLOOR_NGINX_RPS:,.0f}); {pinned}, access log off; no target"
     floor = Row("DESIGN floor: Starlette + uvicorn, raw tile", FLOOR_UVICORN_RPS, "req/s", 1.0)

@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--pyramid", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    # uvicorn's auto stack: httptools and uvloop when installed, as ``cytotile serve``
     uvicorn.run(app(args.pyramid), host="127.0.0.1", port=args.port, access_log=False)
 
 

@@ -8,7 +8,9 @@ shared), and a warm Lambda invocation through Mangum (an API Gateway HTTP API ev
 bare Mangum app returning the same bytes. large_image passing the same stored tiles through is a
 server of the same rounds when the ``bench-peers`` extra is installed (``bench/large_image_peer``:
 its row says whether its answers were the stored bytes). Ratios: floor / cytotile time, or
-cytotile / floor requests per second (1.0 = the floor).
+cytotile / floor requests per second (1.0 = the floor). Every server is uvicorn's ``auto``
+stack (``cytotile serve`` picks the same: ``api/head_deadline.py``); each row names the parser
+and loop its process loaded, and servers on different stacks are an error of the run.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from typing import Any
 from bench import large_image_peer
 from bench.app_path import ORIGINAL_NAME, UPLOAD_ID, write_manifest
 from bench.common import Row, Section
-from bench.http_load import N_URLS, cpu_split, get, run_python, run_wrk, running_server
+from bench.http_load import (
+    N_URLS,
+    cpu_split,
+    get,
+    run_python,
+    run_wrk,
+    running_server,
+    server_stack,
+)
 from bench.tiles import sample_tiles
 from cytotile.manifest import pyramid_key
 
@@ -211,6 +221,7 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
         )
         servers[peer] = {"module": "large_image", "pyramid": str(pyramid)}
     measured: dict[str, list[int]] = {name: [] for name in servers}
+    stacks: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-tile-path-") as tmp, ExitStack() as stack:
         urls = Path(tmp) / "urls.txt"
         urls.write_text("\n".join(paths) + "\n")
@@ -224,7 +235,11 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
                 module = ["bench.tile_path", "--root", str(root), "--urls", str(urls)]
                 env = {}
             log = Path(tmp) / f"server-{k}.log"
-            server = running_server(root, server_pin, log, env=env, module=module)
+
+            def started(proc: Any, name: str = name) -> None:
+                stacks[name] = server_stack(proc.pid)
+
+            server = running_server(root, server_pin, log, started, env=env, module=module)
             bases[name] = stack.enter_context(server)
         for base in bases.values():
             for path in paths[:50]:  # warm: pyramid opened, paths checked, page cache
@@ -245,16 +260,18 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
     floor_name = "Starlette floor (dict), access log off"
     floor_rps = best.pop(floor_name)
     pinned = f"server on CPU {server_pin[-1]}" if server_pin else "server not pinned"
-    note = f"best of {rounds} alternated rounds; {how}; {pinned}"
+    note = f"best of {rounds} alternated rounds; {how}; {pinned}; {stacks[floor_name]}"
     floor = Row(f"HTTP: {floor_name}", round(floor_rps), "req/s", 1.0, note=note)
     floor.extra["rounds"] = measured[floor_name]
     section.rows.append(floor)
     for name, rps in best.items():
-        row = Row(f"HTTP: {name}", round(rps), "req/s", rps / floor_rps)
+        row = Row(f"HTTP: {name}", round(rps), "req/s", rps / floor_rps, note=stacks[name])
         row.extra["rounds"] = measured[name]
         if name == "cytotile fast path, access log off":
             row.target, row.ok = f">= {TARGET_FLOOR}x floor", rps / floor_rps >= TARGET_FLOOR
         section.rows.append(row)
+    if len(set(stacks.values())) > 1:
+        section.errors.append(f"HTTP servers on different stacks: {stacks}")
     large = best.pop(peer, None)
     fast = best["cytotile fast path, access log off"]
     if large is None:
@@ -268,7 +285,7 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
             ratio,
             target=f">= {TARGET_LARGE_IMAGE}x",
             ok=None if ratio is None else ratio >= TARGET_LARGE_IMAGE,
-            note=how_peer if large else "not measured",
+            note=f"{how_peer}; both {stacks[peer]}" if large else "not measured",
         )
     )
 
@@ -284,6 +301,7 @@ def main() -> None:
     args = parser.parse_args()
     paths = args.urls.read_text().split()
     app = floor_app(tile_bytes(args.root, paths))
+    # uvicorn's auto stack: httptools and uvloop when installed, as ``cytotile serve``
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
 
 
