@@ -2,8 +2,10 @@
 
 Level 0 is re-tiled in the DCT domain (:mod:`cytotile.importer.retile`): the source's own
 coefficients, so no generation loss and about the source's size. Beside it, in another thread,
-the source's tiles are decoded once for the complete histogram and level 1 (their 2x2 mean),
-each further tier from the one above (:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality
+the source's tiles are decoded once for level 1 and the histogram: at half size by libjpeg, the
+histogram estimated from level 1 (``FAST``: :mod:`cytotile.importer.levelone`), or, for a level
+of at most ``COMPLETE_PIXELS``, in full (the complete histogram, level 1 their 2x2 mean); each
+further tier from the one above (:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality
 matched to the source's (see ``docs/quality.md``). Nothing is decoded twice.
 """
 
@@ -16,13 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.lower import TierBuilder, builders, halve_tiles, image_parts, source_rows
+from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
+from cytotile.importer.lower import FeedThread, TierBuilder, builders
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
+from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
+#: the lower tiers encoded in a thread of their own, beside the decoding (docs/quality.md)
+SPLIT_LOWER = True
 
 
 def lower_quality(level: JpegLevel, quality: int) -> int:
@@ -31,13 +37,24 @@ def lower_quality(level: JpegLevel, quality: int) -> int:
 
 
 def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> None:
-    """The lower tiers and the complete histogram from one decode of the source's tiles (run
-    beside the re-tiling); ``out`` gets the histogram's bands, or the exception."""
+    """The lower tiers and the histogram from one decode of the source's tiles (run beside the
+    re-tiling); ``out`` gets the histogram (bands, PIMS type), or the exception."""
     import numpy as np
     import pyvips
 
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
+        if level.width * level.height > COMPLETE_PIXELS:  # then there is a level 1
+            tiers = FeedThread(chain[1]) if SPLIT_LOWER else chain[1]
+            try:
+                for strip, height in half_strips(level):
+                    count_half(counts, strip, height, level.width)
+                    tiers.feed(strip)
+            finally:
+                if isinstance(tiers, FeedThread):
+                    tiers.close()
+            out.append((bands_of(counts), "FAST"))
+            return
         for tiles, height in source_rows(level):
             for part in image_parts(tiles, height, level.width):
                 bands = part.shape[2]  # one tile a row of pixels: libvips is slow on narrow images
@@ -47,7 +64,7 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
                 counts += image.hist_find().numpy().reshape(-1, bands)
             if 1 in chain:
                 chain[1].feed(halve_tiles(tiles, height, level.width))
-        out.append(bands_of(counts))
+        out.append((bands_of(counts), "COMPLETE"))
     except BaseException as exc:  # handed to the caller's thread
         out.append(exc)
 
@@ -60,9 +77,10 @@ def write_jpeg_pyramid(
     quality: int,
     workdir: Path | None = None,
     reserve: int = 0,
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, tuple[list[dict[str, Any]], str]]:
     """Write the single-plane pyramid of ``level``; returns the index size and the level's
-    complete histogram (per band, as :func:`~cytotile.importer.histograms.plane_histogram`).
+    histogram: per band (as :func:`~cytotile.importer.histograms.plane_histogram`), and its
+    PIMS type (``COMPLETE`` or ``FAST``: :func:`_lower`).
 
     Raises :class:`~cytotile.importer.retile.NotRetilable` (nothing written) when a tile turns
     out not to qualify."""

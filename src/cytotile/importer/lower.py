@@ -97,10 +97,12 @@ class TierBuilder:
 
         tile_ty = self._done // TILE_SIZE
         h = rows.shape[0]
+        if rows.strides[1:] != (rows.shape[2], 1):  # simplejpeg takes any row stride, no other
+            rows = np.ascontiguousarray(rows)
         for tile_tx in range(ceil_div(self.width, TILE_SIZE)):
             x0 = tile_tx * TILE_SIZE
             w = min(TILE_SIZE, self.width - x0)
-            tile = np.ascontiguousarray(rows[:, x0 : x0 + w])
+            tile = rows[:, x0 : x0 + w]  # no copy
             exact = None
             if (w, h) != (TILE_SIZE, TILE_SIZE):
                 exact = encode_tile(tile, max(self.quality, 90))
@@ -122,3 +124,39 @@ def builders(sizes: list[tuple[int, int]], quality: int, sink: TileSink) -> dict
         below = TierBuilder(level, width, height, quality, sink, below)
         chain[level] = below
     return chain
+
+
+class FeedThread:
+    """A builder fed from another thread: the strips queued, at most ``depth`` waiting (bounded
+    memory: the strips are the caller's, not copied); ``close`` waits for the last one and
+    raises the builder's exception, if any. The encoding (libjpeg) runs beside the caller's
+    decoding (libjpeg, libvips): both release the GIL."""
+
+    def __init__(self, builder: TierBuilder, depth: int = 2) -> None:
+        import queue
+        import threading
+
+        self.builder = builder
+        self.queue: queue.Queue[np.ndarray | None] = queue.Queue(depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def feed(self, strip: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(strip)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (strip := self.queue.get()) is not None:
+            if self.error is None:  # after an error, drained: the caller never blocks
+                try:
+                    self.builder.feed(strip)
+                except BaseException as exc:  # raised in the caller's thread
+                    self.error = exc

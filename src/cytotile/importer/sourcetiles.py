@@ -130,7 +130,7 @@ def halve_tiles(tiles: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def halve(strip: np.ndarray) -> np.ndarray:
-    """2x2 mean (rounded), an odd last row/column paired with itself."""
+    """2x2 mean (rounded), an odd last row/column paired with itself; C-contiguous."""
     import numpy as np
 
     h, w = strip.shape[:2]
@@ -145,5 +145,6 @@ def halve(strip: np.ndarray) -> np.ndarray:
     np.add(columns[:, :c].T, columns[:, c:].T, out=total)
     total += 2
     total >>= 2
-    halved: np.ndarray = total.T.astype(np.uint8).reshape(h // 2, w // 2, c)
-    return halved
+    halved = np.empty((columns.shape[0], c), np.uint8)  # interleaved again, C-contiguous
+    halved[...] = total.T
+    return halved.reshape(h // 2, w // 2, c)
