@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h> /* compiler intrinsics (no library): a block's non-zero mask */
+#endif
 
 #define MAX_COMPONENTS 4
 #define MAX_BLOCKS_IN_MCU 10 /* B.2.3: an interleaved MCU holds at most 10 blocks */
@@ -63,6 +66,38 @@ static inline int category(int v)
         a >>= 1;
     }
     return n;
+#endif
+}
+
+/* Index of the lowest 1-bit of a non-zero word. */
+static inline int lowest_bit(uint64_t x)
+{
+#if defined(__GNUC__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1)) {
+        n++;
+        x >>= 1;
+    }
+    return n;
+#endif
+}
+
+static inline void zero_block(int16_t *blk)
+{
+#if defined(__SSE2__) /* memset (or a loop) of 128 bytes compiles to "rep stos": slow */
+    const __m128i zero = _mm_setzero_si128();
+    _mm_storeu_si128((__m128i *)blk, zero);
+    _mm_storeu_si128((__m128i *)(blk + 8), zero);
+    _mm_storeu_si128((__m128i *)(blk + 16), zero);
+    _mm_storeu_si128((__m128i *)(blk + 24), zero);
+    _mm_storeu_si128((__m128i *)(blk + 32), zero);
+    _mm_storeu_si128((__m128i *)(blk + 40), zero);
+    _mm_storeu_si128((__m128i *)(blk + 48), zero);
+    _mm_storeu_si128((__m128i *)(blk + 56), zero);
+#else
+    memset(blk, 0, 64 * sizeof *blk);
 #endif
 }
 
@@ -158,11 +193,15 @@ typedef struct {
     int32_t valptr[17];    /* the index in vals of the first code's symbol */
     uint16_t look[1 << LOOKAHEAD]; /* next LOOKAHEAD bits -> (length << 8 | symbol) of the code
                                       they start with, 0 when that code is longer */
+    int16_t fast_ac[1 << LOOKAHEAD]; /* AC: next LOOKAHEAD bits -> value * 256 | run << 4 |
+                                        bits used, when they hold a code and all its extra bits
+                                        and the value is within -128..127; else 0 */
 } dhuff_t;
 
 /* Builds the tables from BITS (counts[l]: codes of length l, 1..16) and HUFFVAL (Annex C:
- * canonical codes, consecutive within a length, shifted left by one at each next length). */
-static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, int nvals)
+ * canonical codes, consecutive within a length, shifted left by one at each next length);
+ * fast_ac for an AC table only. */
+static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, int nvals, int ac)
 {
     memset(t, 0, sizeof *t);
     memcpy(t->vals, vals, (size_t)nvals);
@@ -182,6 +221,16 @@ static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, i
                     t->look[(code << shift) | j] = (uint16_t)(len << 8 | vals[p]);
             }
         }
+    }
+    for (int i = 0; ac && i < (1 << LOOKAHEAD); i++) {
+        int len = t->look[i] >> 8, r = (t->look[i] >> 4) & 15, size = t->look[i] & 15;
+        if (len == 0 || size == 0 || len + size > LOOKAHEAD)
+            continue;
+        int v = (i >> (LOOKAHEAD - len - size)) & ((1 << size) - 1);
+        if (v < (1 << (size - 1))) /* EXTEND (F.2.2.1) */
+            v -= (1 << size) - 1;
+        if (v >= -128 && v <= 127)
+            t->fast_ac[i] = (int16_t)(v * 256 + (r << 4 | (len + size)));
     }
     t->defined = 1;
     return 0;
@@ -203,9 +252,23 @@ typedef struct {
     int stop;               /* why the data ended: STOP_MARKER leaves p at the marker's 0xFF */
 } breader_t;
 
-/* Tops up the reader to more than 56 bits. */
+/* Tops up the reader to more than 56 bits: whole when the next 8 bytes hold no 0xFF (the
+ * usual case), else byte by byte. */
 static void br_fill(breader_t *br)
 {
+    if (br->stop == STOP_NONE && br->end - br->p >= 8 && br->bits <= 32) {
+        uint64_t w = 0;
+        for (int i = 0; i < 8; i++)
+            w = w << 8 | br->p[i];
+        uint64_t x = ~w; /* a zero byte of x is a 0xFF of w */
+        if (((x - 0x0101010101010101u) & ~x & 0x8080808080808080u) == 0) {
+            int n = (64 - br->bits) >> 3; /* whole bytes that fit: 4 to 8 */
+            br->acc = n == 8 ? w : (br->acc << (8 * n)) | (w >> (64 - 8 * n));
+            br->p += n;
+            br->bits += 8 * n;
+            return;
+        }
+    }
     while (br->bits <= 56) {
         unsigned b = 0;
         if (br->stop == STOP_NONE) {
@@ -229,9 +292,15 @@ static void br_fill(breader_t *br)
     }
 }
 
+/* The next n bits (1 <= n <= 16), left in the reader. */
 static inline unsigned br_peek(const breader_t *br, int n)
 {
     return (unsigned)(br->acc >> (br->bits - n)) & ((1u << n) - 1);
+}
+
+static inline void br_skip(breader_t *br, int n)
+{
+    br->bits -= n;
 }
 
 /* RECEIVE(s) then EXTEND (F.2.2.1): s bits as a signed value (leading 0: negative). */
@@ -240,7 +309,7 @@ static inline int br_receive_extend(breader_t *br, int s)
     if (s == 0)
         return 0;
     int v = (int)br_peek(br, s);
-    br->bits -= s;
+    br_skip(br, s);
     return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
 }
 
@@ -250,7 +319,7 @@ static inline int br_decode(breader_t *br, const dhuff_t *t)
 {
     unsigned e = t->look[br_peek(br, LOOKAHEAD)];
     if (e) {
-        br->bits -= (int)(e >> 8);
+        br_skip(br, (int)(e >> 8));
         return (int)(e & 0xFF);
     }
     unsigned bits16 = br_peek(br, 16);
@@ -260,7 +329,7 @@ static inline int br_decode(breader_t *br, const dhuff_t *t)
             int32_t i = t->valptr[len] + code - t->mincode[len];
             if (i < 0 || i >= t->nvals)
                 return -1;
-            br->bits -= len;
+            br_skip(br, len);
             return t->vals[i];
         }
     }
@@ -318,7 +387,7 @@ static int parse_dht(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
             total += s[1 + l];
         if (total > 256 || n < 17 + (size_t)total)
             return fail(err, "corrupt: DHT segment too short or over 256 symbols");
-        if (dhuff_build(tc ? &j->ac[th] : &j->dc[th], s + 1, s + 17, total) < 0)
+        if (dhuff_build(tc ? &j->ac[th] : &j->dc[th], s + 1, s + 17, total, tc) < 0)
             return fail(err, "corrupt: DHT table %d:%d has more codes than fit", tc, th);
         s += 17 + total;
         n -= 17 + (size_t)total;
@@ -486,7 +555,7 @@ static int truncated(const breader_t *br, errmsg_t *err)
 static int decode_block(breader_t *br, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
                         int16_t *blk, errmsg_t *err)
 {
-    memset(blk, 0, 64 * sizeof *blk);
+    zero_block(blk);
     if (br->bits < 32)
         br_fill(br);
     int s = br_decode(br, dc);
@@ -499,6 +568,15 @@ static int decode_block(breader_t *br, const dhuff_t *dc, const dhuff_t *ac, int
     for (int k = 1; k < 64; k++) {
         if (br->bits < 32)
             br_fill(br);
+        int fast = ac->fast_ac[br_peek(br, LOOKAHEAD)];
+        if (fast) { /* a short code and a small value: both at once */
+            br_skip(br, fast & 15);
+            k += (fast >> 4) & 15;
+            if (k > 63)
+                return fail(err, "corrupt: coefficient index past 63");
+            blk[ZIGZAG[k]] = (int16_t)((fast - (fast & 0xFF)) / 256);
+            continue;
+        }
         int rs = br_decode(br, ac);
         if (rs < 0)
             return fail(err, "corrupt: an AC code does not decode");
@@ -643,6 +721,33 @@ typedef struct {
     uint8_t size[256]; /* 0: the symbol has no code */
 } ehuff_t;
 
+/* Zig-zag index of each position of a block (the inverse of ZIGZAG). */
+static const uint8_t UNZIGZAG[64] = {
+    0,  1,  5,  6,  14, 15, 27, 28, 2,  4,  7,  13, 16, 26, 29, 42, 3,  8,  12, 17, 25, 30,
+    41, 43, 9,  11, 18, 24, 31, 40, 44, 53, 10, 19, 23, 32, 39, 45, 52, 54, 20, 22, 33, 38,
+    46, 51, 55, 60, 21, 34, 37, 47, 50, 56, 59, 61, 35, 36, 48, 49, 57, 58, 62, 63,
+};
+
+/* Bit i set when the block's coefficient i (natural order) is not 0. */
+static inline uint64_t nonzero_mask(const int16_t *blk)
+{
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    uint64_t zeros = 0;
+    for (int i = 0; i < 64; i += 16) {
+        __m128i a = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(blk + i)), zero);
+        __m128i b = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(blk + i + 8)), zero);
+        zeros |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(a, b)) << i;
+    }
+    return ~zeros;
+#else
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++)
+        mask |= (uint64_t)(blk[i] != 0) << i;
+    return mask;
+#endif
+}
+
 /* Bit writer (F.1.2.3): whole bytes out, each 0xFF followed by a stuffed 0x00. */
 typedef struct {
     uint8_t *buf;
@@ -681,8 +786,20 @@ static inline void bw_put(bwriter_t *w, uint32_t value, int size)
 {
     w->acc = (w->acc << size) | value;
     w->bits += size;
-    if (w->bits >= 32)
+    if (w->bits < 32)
+        return;
+    uint32_t word = (uint32_t)(w->acc >> (w->bits - 32)), x = ~word;
+    if (((x - 0x01010101u) & ~x & 0x80808080u) == 0) { /* no 0xFF byte: 4 bytes at once */
+        uint8_t *out = w->buf + w->len;
+        out[0] = (uint8_t)(word >> 24);
+        out[1] = (uint8_t)(word >> 16);
+        out[2] = (uint8_t)(word >> 8);
+        out[3] = (uint8_t)word;
+        w->len += 4;
+        w->bits -= 32;
+    } else {
         bw_flush(w);
+    }
 }
 
 /* What a block becomes: symbols written through the tables (encode), or counted (gather). */
@@ -720,13 +837,15 @@ static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *
         return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
     if (put_symbol(o, o->dc, o->dc_n, s, s, diff) < 0)
         return fail(err, "DC symbol %d has no code", s);
-    int run = 0;
-    for (int k = 1; k < 64; k++) {
-        int v = blk[ZIGZAG[k]];
-        if (v == 0) {
-            run++;
-            continue;
-        }
+    uint64_t nonzero = 0; /* bit k: the k-th AC coefficient in zig-zag order is not 0 */
+    for (uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1; natural; natural &= natural - 1)
+        nonzero |= (uint64_t)1 << UNZIGZAG[lowest_bit(natural)];
+    int last = 0; /* zig-zag index of the last value coded */
+    while (nonzero) {
+        int k = lowest_bit(nonzero);
+        nonzero &= nonzero - 1;
+        int v = blk[ZIGZAG[k]], run = k - last - 1;
+        last = k;
         for (; run > 15; run -= 16)
             if (put_symbol(o, o->ac, o->ac_n, 0xF0, 0, 0) < 0)
                 return fail(err, "AC symbol 0xF0 (ZRL) has no code");
@@ -736,9 +855,8 @@ static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *
                         s);
         if (put_symbol(o, o->ac, o->ac_n, run << 4 | s, s, v) < 0)
             return fail(err, "AC symbol 0x%02X has no code", run << 4 | s);
-        run = 0;
     }
-    if (run > 0 && put_symbol(o, o->ac, o->ac_n, 0x00, 0, 0) < 0)
+    if (last < 63 && put_symbol(o, o->ac, o->ac_n, 0x00, 0, 0) < 0)
         return fail(err, "AC symbol 0x00 (EOB) has no code");
     return 0;
 }
@@ -790,6 +908,8 @@ static int code_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2]
         }
     }
     if (w) { /* F.1.2.3: the last byte padded with 1-bits */
+        if (bw_reserve(w, 16) < 0)
+            return fail(err, "out of memory");
         int pad = (8 - w->bits % 8) % 8;
         bw_put(w, (1u << pad) - 1, pad);
         bw_flush(w);
