@@ -43,7 +43,9 @@ help: ## list targets
 # ---------------------------------------------------------------------------------------------
 venv: $(VENV_STAMP) ## dev venv: .venv with the project (editable) and all extras, locked
 
-$(VENV_STAMP): pyproject.toml constraints.txt
+# The editable install also compiles the C extension cytotile.importer._jpegdct in place (the
+# .so beside its source, where the Lambda's copy of src/cytotile finds it): again when it changes.
+$(VENV_STAMP): pyproject.toml constraints.txt src/cytotile/importer/_jpegdct.c
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --disable-pip-version-check pip==$(PIP_VERSION)
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[$(EXTRAS)]'

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs: chromium and chromium-driver (browser tests),
-# libmagic1 (python-magic, which the IIIF validator imports), wrk (the bench's HTTP load);
+# libmagic1 (python-magic, which the IIIF validator imports), wrk (the bench's HTTP load), gcc
+# and python3-dev (the editable install compiles cytotile.importer._jpegdct, a C extension);
 # with --bench, libtiff-dev too (the bench-peers extra builds pylibtiff from its sdist); with
 # --pims, what PIMS needs to record its answers (infra/pims/setup.sh).
 # A no-op (no network, well under a second) when they are already installed.
 set -euo pipefail
 
-PACKAGES=(chromium chromium-driver libmagic1 wrk)
+PACKAGES=(chromium chromium-driver libmagic1 wrk gcc python3-dev)
 # --bench: also what the bench's peers build against (pylibtiff for large_image: libtiff-dev)
 if [ "${1:-}" = "--bench" ]; then
     PACKAGES+=(libtiff-dev)
