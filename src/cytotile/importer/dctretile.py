@@ -45,6 +45,17 @@ def codec() -> ModuleType | None:
     return _jpegdct
 
 
+def huffman_ids(frame: jm.Frame) -> tuple[int, ...]:
+    """The Huffman tables of each component: one per quantization table (components quantized
+    alike code alike: Aperio's R, G, B share one, YCbCr's Cb and Cr one), but baseline has two
+    at most: else luminance 0, the others 1."""
+    quant = [c[3] for c in frame.components]
+    order = list(dict.fromkeys(quant))
+    if len(order) <= 2:
+        return tuple(order.index(q) for q in quant)
+    return tuple(min(k, 1) for k in range(len(quant)))
+
+
 def sample(total: int) -> list[int]:
     """Indices of the source tiles counted: :data:`SAMPLE_FRACTION` of ``total`` (at least
     :data:`MIN_SAMPLE`, at most all), evenly spread, the first and the last included."""
@@ -78,8 +89,7 @@ class Coding:
                 lib.gather(planes, self.sampling, mcus, counts)
             except ValueError as exc:
                 raise NotRetilable(f"tile {index}: {exc}") from exc
-        #: Huffman table id of each component (baseline: 0 luminance, 1 chrominance)
-        self.ids = tuple(min(k, 1) for k in range(n))
+        self.ids = huffman_ids(frame)
         tables = {}
         for th in sorted(set(self.ids)):
             mine = counts[[k for k in range(n) if self.ids[k] == th]].sum(axis=0)
@@ -134,45 +144,54 @@ class Coding:
         os.close(self.fd)
 
 
+def _decode_row(coding: Coding, planes: tuple[np.ndarray, ...], sy: int, plane_y: int) -> None:
+    """Source row ``sy``'s tiles into the planes, from pixel row ``plane_y`` of the planes."""
+    level = coding.level
+    for sx in range(level.n_tx):
+        coding.decode(
+            sy * level.n_tx + sx,
+            tuple(
+                p[plane_y // bh : (plane_y + level.tile_height) // bh,
+                  sx * level.tile_width // bw : (sx + 1) * level.tile_width // bw]
+                for p, (bw, bh) in zip(planes, coding.block, strict=True)
+            ),
+        )  # fmt: skip
+
+
 def band(coding: Coding, rows: range) -> list[RetiledTile]:
     """The tiles of output rows ``rows``, decoding the source rows they span once each."""
     from cytotile.importer.retile import NotRetilable, RetiledTile
 
     level, lib = coding.level, coding.lib
-    tile_w, tile_h = level.tile_width, level.tile_height
+    tile_h = level.tile_height
     n_x = ceil_div(level.width, TILE_SIZE)
     depth = ceil_div(TILE_SIZE, tile_h) + 1  # source rows an output row can span
-    planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * tile_w), depth * tile_h)
-    origin, held = 0, 0  # first source row in the planes, how many are decoded
+    planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * level.tile_width), depth * tile_h)
     full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
     full_header = coding.header(TILE_SIZE, TILE_SIZE)
     out = []
+    l0_top, todo = -1, -1  # the level's pixel row of the planes' first row; next source row
     for ty in rows:
         l0_y = ty * TILE_SIZE
-        first, last = l0_y // tile_h, min(level.n_ty, ceil_div(l0_y + TILE_SIZE, tile_h))
-        keep = max(0, origin + held - first) if held else 0
-        for p, (_, bh) in zip(planes, coding.block, strict=True):
-            step = tile_h // bh
-            if keep and first != origin:
-                p[: keep * step] = p[(first - origin) * step : (first - origin + keep) * step]
-            if first + depth > level.n_ty:  # past the source's grid: zeros
-                p[(level.n_ty - first) * step :] = 0
-        origin, held = first, keep
-        for sy in range(origin + held, last):
-            for sx in range(level.n_tx):
-                coding.decode(
-                    sy * level.n_tx + sx,
-                    tuple(
-                        p[(sy - origin) * (tile_h // bh) : (sy - origin + 1) * (tile_h // bh),
-                          sx * (tile_w // bw) : (sx + 1) * (tile_w // bw)]
-                        for p, (bw, bh) in zip(planes, coding.block, strict=True)
-                    ),
-                )  # fmt: skip
-        held = last - origin
+        last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, tile_h))  # source rows < last needed
+        if todo < 0:
+            todo = l0_y // tile_h
+            l0_top = todo * tile_h
+        else:  # the rows decoded below l0_y move to the top (less than a source row)
+            kept = todo * tile_h - l0_y
+            for p, (_, bh) in zip(planes, coding.block, strict=True):
+                p[: kept // bh] = p[(l0_y - l0_top) // bh : (l0_y - l0_top + kept) // bh]
+            l0_top = l0_y
+        if last == level.n_ty:  # past the source's grid: zeros
+            for p, (_, bh) in zip(planes, coding.block, strict=True):
+                p[(last * tile_h - l0_top) // bh :] = 0
+        for sy in range(todo, last):
+            _decode_row(coding, planes, sy, sy * tile_h - l0_top)
+        todo = last
         height = min(TILE_SIZE, level.height - l0_y)
         for tx in range(n_x):
             views = tuple(
-                p[(l0_y - origin * tile_h) // bh :, tx * TILE_SIZE // bw :]
+                p[(l0_y - l0_top) // bh :, tx * TILE_SIZE // bw :]
                 for p, (bw, bh) in zip(planes, coding.block, strict=True)
             )
             width = min(TILE_SIZE, level.width - tx * TILE_SIZE)

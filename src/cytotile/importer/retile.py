@@ -334,8 +334,9 @@ def retile(
 
     lib = dctretile.codec()
     n_ty = ceil_div(level.height, TILE_SIZE)
-    bands = [range(y, min(n_ty, y + BAND_ROWS)) for y in range(0, n_ty, BAND_ROWS)]
     threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
+    step = min(BAND_ROWS, ceil_div(n_ty, threads))  # a small level: a band for each thread
+    bands = [range(y, min(n_ty, y + step)) for y in range(0, n_ty, step)]
     if lib is not None:
         coding = dctretile.Coding(level, lib)
         try:
