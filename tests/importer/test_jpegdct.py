@@ -211,6 +211,23 @@ def test_encode_svs_tiles_with_own_tables() -> None:
         assert _jpegdct.encode(planes, p.sampling, p.mcus, p.huffman()) == scan_data(stream)
 
 
+def test_encode_cmyk_and_sof1_with_own_tables(tmp_path: Path) -> None:
+    """Four components (Adobe CMYK, 4:4:4), and an extended sequential frame (SOF1)."""
+    out = io.BytesIO()
+    Image.fromarray(texture(30, 20)).convert("CMYK").save(out, "JPEG", quality=80)
+    stream = out.getvalue()
+    sof1 = stream.replace(b"\xff\xc0", b"\xff\xc1", 1)
+    assert_decodes_as_libjpeg(
+        pillow(texture(30, 20), 2).replace(b"\xff\xc0", b"\xff\xc1", 1), tmp_path
+    )
+    for s in (stream, sof1):
+        p = parse(s)
+        planes = p.mcu_planes()
+        _jpegdct.decode(s, planes)
+        assert len(planes) == 4
+        assert _jpegdct.encode(planes, p.sampling, p.mcus, p.huffman()) == scan_data(s)
+
+
 def test_encode_strided_views() -> None:
     stream = pillow(texture(40, 40), 2)
     p = parse(stream)
@@ -379,6 +396,28 @@ def test_corrupt_scan_data() -> None:
     ones = stream[:start] + b"\xfe" * 40 + b"\xff\xd9"  # a run of 1-bits: no code
     with pytest.raises(ValueError, match=r"does not decode|past 63|category"):
         _jpegdct.decode(ones, parse(stream).mcu_planes())
+
+
+def one_code_stream(dc_symbol: int, ac_symbol: int) -> bytes:
+    """An 8x8 grey stream whose tables give a single symbol each (code "0"), data all zeros."""
+    p = Parsed(width=8, height=8, comps=[(1, 1, 1, 0)], scan=[(1, 0, 0)])
+    one = bytes([1] + [0] * 15)
+    dht = {(0, 0): (one, bytes([dc_symbol])), (1, 0): (one, bytes([ac_symbol]))}
+    return wrap(p, bytes(range(128)) + bytes(384), dht, bytes(16))
+
+
+def test_decode_rejects_out_of_range_symbols() -> None:
+    planes = (np.zeros((1, 1, 64), np.int16),)
+    with pytest.raises(ValueError, match="DC magnitude category 12"):
+        _jpegdct.decode(one_code_stream(12, 0x00), planes)
+    with pytest.raises(ValueError, match="AC magnitude category 11"):
+        _jpegdct.decode(one_code_stream(0, 0x0B), planes)
+    with pytest.raises(ValueError, match="past 63"):
+        _jpegdct.decode(one_code_stream(0, 0xF0), planes)  # ZRL after ZRL
+    with pytest.raises(ValueError, match="past 63"):
+        _jpegdct.decode(one_code_stream(0, 0xE1), planes)  # 14 zeros and a 1, again and again
+    _jpegdct.decode(one_code_stream(0, 0x00), planes)  # DC 0, EOB
+    assert not planes[0].any()
 
 
 def test_bad_planes() -> None:

@@ -870,8 +870,9 @@ typedef struct {
     long mcux, mcuy;
 } coding_t;
 
-/* Worst case of a block: 64 symbols of 27 bits, each byte possibly stuffed. */
-#define BLOCK_BYTES_MAX (2 * (64 * 27 + 7) / 8 + 8)
+/* Worst case of a block's bytes: up to 31 bits pending and 64 symbols of 27 bits at most
+ * (16-bit code, 11 extra bits), each byte possibly stuffed. */
+#define BLOCK_BYTES_MAX (2 * ((31 + 64 * 27 + 7) / 8))
 
 /* The MCUs in raster order, each component's h x v blocks row-major within the MCU. ehuff and
  * counts: per component (one of them NULL). */
