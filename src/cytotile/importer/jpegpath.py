@@ -27,7 +27,7 @@ from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
-#: the lower tiers encoded in a thread of their own, beside the decoding (docs/quality.md)
+#: level 1 counted and the lower tiers encoded in a thread of their own, beside the decoding
 SPLIT_LOWER = True
 
 
@@ -45,14 +45,18 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
         if level.width * level.height > COMPLETE_PIXELS:  # then there is a level 1
-            tiers = FeedThread(chain[1]) if SPLIT_LOWER else chain[1]
+
+            def consume(strip: np.ndarray, height: int) -> None:
+                count_half(counts, strip, height, level.width)
+                chain[1].feed(strip)
+
+            beside = FeedThread(consume) if SPLIT_LOWER else None
             try:
                 for strip, height in half_strips(level):
-                    count_half(counts, strip, height, level.width)
-                    tiers.feed(strip)
+                    (beside.feed if beside else consume)(strip, height)
             finally:
-                if isinstance(tiers, FeedThread):
-                    tiers.close()
+                if beside is not None:
+                    beside.close()
             out.append((bands_of(counts), "FAST"))
             return
         for tiles, height in source_rows(level):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
 from cytotile.importer import jpegmarkers as jm
@@ -127,25 +127,25 @@ def builders(sizes: list[tuple[int, int]], quality: int, sink: TileSink) -> dict
 
 
 class FeedThread:
-    """A builder fed from another thread: the strips queued, at most ``depth`` waiting (bounded
-    memory: the strips are the caller's, not copied); ``close`` waits for the last one and
-    raises the builder's exception, if any. The encoding (libjpeg) runs beside the caller's
-    decoding (libjpeg, libvips): both release the GIL."""
+    """``consume`` called in another thread on each item ``feed`` queues, at most ``depth``
+    waiting (bounded memory: the items are the caller's, not copied); ``close`` waits for the
+    last one and raises ``consume``'s exception, if any. The lower tiers' encoding (libjpeg)
+    and counting (libvips) run beside the decoding (libjpeg): all release the GIL."""
 
-    def __init__(self, builder: TierBuilder, depth: int = 2) -> None:
+    def __init__(self, consume: Callable[..., None], depth: int = 2) -> None:
         import queue
         import threading
 
-        self.builder = builder
-        self.queue: queue.Queue[np.ndarray | None] = queue.Queue(depth)
+        self.consume = consume
+        self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def feed(self, strip: np.ndarray) -> None:
+    def feed(self, *item: Any) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(strip)
+        self.queue.put(item)
 
     def close(self) -> None:
         self.queue.put(None)
@@ -154,9 +154,9 @@ class FeedThread:
             raise self.error
 
     def _run(self) -> None:
-        while (strip := self.queue.get()) is not None:
+        while (item := self.queue.get()) is not None:
             if self.error is None:  # after an error, drained: the caller never blocks
                 try:
-                    self.builder.feed(strip)
+                    self.consume(*item)
                 except BaseException as exc:  # raised in the caller's thread
                     self.error = exc
