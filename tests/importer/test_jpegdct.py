@@ -489,8 +489,8 @@ def test_encode_bad_arguments() -> None:
 
 
 def test_module_needs_only_old_libc() -> None:
-    """The .so runs on the Lambda's glibc (2.28 at least... no newer symbol version) and
-    links no library but libc (libpthread, libm)."""
+    """The .so runs on the Lambda's glibc (no symbol version newer than 2.28) and links no
+    library but libc (libpthread, libm)."""
     import re
     import shutil
     import subprocess
