@@ -5,6 +5,7 @@ alike on both."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 import threading
@@ -94,9 +95,15 @@ def request(method: str, path: str, *headers: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def test_auto_is_httptools_when_installed() -> None:
+def test_auto_is_httptools_when_installed_else_h11(monkeypatch: pytest.MonkeyPatch) -> None:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
     assert stack() == "httptools"  # (the server extra pins it)
-    assert stack("h11") == "h11"
+    assert issubclass(protocol_class(DEADLINE_S), HttpToolsProtocol)
+    assert issubclass(protocol_class(DEADLINE_S, "h11"), H11Protocol)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # httptools absent
+    assert stack() == "h11" and issubclass(protocol_class(DEADLINE_S), H11Protocol)
 
 
 def test_tiles_pipelined_and_kept_alive_alike_on_both(
