@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cytotile.api.fastpath_urls import parse, resolve
+from cytotile.api.fastpath_urls import Parsed, parse, resolve
 from cytotile.api.http import caching_headers, etag_matches, negotiate
 from cytotile.api.routing import Context
 from cytotile.errors import CytotileError
@@ -66,6 +66,7 @@ class TileFastPath:
         self.n_entries = 0
         self.formats: dict[tuple[str | None, str | None], Format | None] = {}
         self.keys: dict[str, str] = {}  # verified request path -> pyramid key
+        self.urls: dict[str, Parsed | None] = {}  # request path (no root path) -> parse()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -85,9 +86,21 @@ class TileFastPath:
             path = path[len(self.base) :]
         return path
 
+    def _parse(self, scope: Scope) -> Parsed | None:
+        """:func:`parse` of the route path, remembered per request path (no regex a tile)."""
+        if scope.get("root_path"):
+            return parse(self._route_path(scope))
+        found = self.urls.get(scope["path"], _UNKNOWN)
+        if found is _UNKNOWN:
+            found = parse(self._route_path(scope))
+            if len(self.urls) >= MAX_ENTRIES:
+                self.urls.clear()
+            self.urls[scope["path"]] = found
+        return found  # type: ignore[return-value]
+
     async def answer(self, scope: Scope, send: Send) -> bool:
         """True when the tile was sent; False leaves the request to the full app."""
-        parsed = parse(self._route_path(scope))
+        parsed = self._parse(scope)
         if parsed is None:
             return False
         path, tile, ext = parsed

@@ -29,6 +29,7 @@ PIMS_URL = re.compile(
 DZI_URL = re.compile(rf"^/dzi/(.+?)_files/{NUM}/{NUM}_{NUM}\.([A-Za-z]{{3,4}})$")
 IIIF_URL = compile_pattern("/iiif/{version}/{path}/{region}/{size}/{rotation}/{quality}.{format}")
 Headers = list[tuple[bytes, bytes]]
+Parsed = tuple[str, tuple[Any, ...], str | None]  # image path, tile key, extension
 JPEG = Format.JPEG.value  # as the full routes' ETags name it
 
 
@@ -42,7 +43,7 @@ class Resolved:
     back: Headers  # after the caching headers (IIIF's Access-Control-Allow-Origin)
 
 
-def parse(route_path: str) -> tuple[str, tuple[Any, ...], str | None] | None:
+def parse(route_path: str) -> Parsed | None:
     """(image path, tile key, extension to negotiate) of a tile URL, else None. Keys start
     with the protocol; DeepZoom and IIIF name their format in the URL (no Accept)."""
     match = PIMS_URL.match(route_path)
