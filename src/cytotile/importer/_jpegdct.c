@@ -195,7 +195,8 @@ typedef struct {
                                       they start with, 0 when that code is longer */
     int16_t fast_ac[1 << LOOKAHEAD]; /* AC: next LOOKAHEAD bits -> value * 256 | run << 4 |
                                         bits used, when they hold a code and all its extra bits
-                                        and the value is within -128..127; else 0 */
+                                        and the value is within -128..127 (EOB: value 0, its
+                                        code length); else 0 */
 } dhuff_t;
 
 /* Builds the tables from BITS (counts[l]: codes of length l, 1..16) and HUFFVAL (Annex C:
@@ -224,6 +225,10 @@ static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, i
     }
     for (int i = 0; ac && i < (1 << LOOKAHEAD); i++) {
         int len = t->look[i] >> 8, r = (t->look[i] >> 4) & 15, size = t->look[i] & 15;
+        if (len != 0 && (t->look[i] & 0xFF) == 0x00) { /* EOB: value 0 (no other has) */
+            t->fast_ac[i] = (int16_t)len;
+            continue;
+        }
         if (len == 0 || size == 0 || len + size > LOOKAHEAD)
             continue;
         int v = (i >> (LOOKAHEAD - len - size)) & ((1 << size) - 1);
@@ -569,8 +574,10 @@ static int decode_block(breader_t *br, const dhuff_t *dc, const dhuff_t *ac, int
         if (br->bits < 32)
             br_fill(br);
         int fast = ac->fast_ac[br_peek(br, LOOKAHEAD)];
-        if (fast) { /* a short code and a small value: both at once */
+        if (fast) { /* a short code and a small value (or EOB): both at once */
             br_skip(br, fast & 15);
+            if ((unsigned)fast < 256)
+                break; /* EOB */
             k += (fast >> 4) & 15;
             if (k > 63)
                 return fail(err, "corrupt: coefficient index past 63");
