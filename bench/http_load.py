@@ -253,7 +253,7 @@ def bench_http(
                 load = run_python(base, paths, max(20, int(requests * count_share)))
             add_rows(section, name, load, stack[0])
     pinned = f"server on CPU {server_pin[-1]}" if server_pin else "server not pinned"
-    note = f"one core (nginx static {FLOOR_NGINX_RPS:,.0f}); {pinned}, access log off; no target"
+    note = f"DESIGN.md, a reference only (nginx static {FLOOR_NGINX_RPS:,.0f}); {pinned}"
     floor = Row("DESIGN floor: Starlette + uvicorn, raw tile", FLOOR_UVICORN_RPS, "req/s", 1.0)
     floor.note = note
     section.rows.append(floor)
