@@ -9,7 +9,7 @@ import pytest
 import pyvips
 import simplejpeg
 
-from cytotile.importer import dctretile
+from cytotile.importer import dctcoding, dctretile
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer import retile as retile_module
 from cytotile.importer.dctcodec import Codec
@@ -235,8 +235,66 @@ def decode(stream: bytes) -> np.ndarray:
 
 
 def test_sample_spreads_over_the_level() -> None:
-    assert dctretile.sample(5) == [0, 1, 2, 3, 4]  # fewer than MIN_SAMPLE: all
-    picks = dctretile.sample(20000)
+    assert dctcoding.sample(5) == [0, 1, 2, 3, 4]  # fewer than MIN_SAMPLE: all
+    picks = dctcoding.sample(20000)
     assert len(picks) == 400 and picks[0] == 0 and picks[-1] == 19999
     gaps = np.diff(picks)
     assert gaps.min() >= 49 and gaps.max() <= 51
+
+
+@pytest.mark.parametrize("sets", [1, 2], ids=["one-set", "two-sets"])
+def test_served_level_0_with_the_tables_in_jpegtables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sets: int
+) -> None:
+    """Level 0's JPEGTables holds its Huffman tables (C codec) and the readers splice them:
+    passthrough (tables + tile), decoded tiles, and libtiff (libvips) reading the stored TIFF
+    all give the 4:4:4 source's own pixels; also with two sets of YCbCr tables (SOF1, tables
+    0..3), each tile selecting one."""
+    monkeypatch.setattr(dctcoding, "MIN_GAIN", 0.5 if sets == 1 else -1.0)
+    from cytotile.importer.jpegpath import write_jpeg_pyramid
+    from cytotile.pyramid import normalized_sizes
+    from cytotile.storage.local import LocalStorage
+    from cytotile.tiff.layout import PyramidHeader
+    from cytotile.tiff.reader import PyramidReader
+
+    pixels = texture(600, 300)
+    src = write_jpeg_tiff(tmp_path / "s.tif", pixels, SOURCE_TILE, libjpeg(80, subsample=False))
+    reference = source_pixels(src)
+    sizes = normalized_sizes(600, 300)
+    header = PyramidHeader(600, 300, len(sizes), n_samples=3)
+    write_jpeg_pyramid(probe(src), tmp_path / "p.tif", header, sizes, 85, tmp_path)
+    reader = PyramidReader.load(LocalStorage(tmp_path), "p.tif")
+    tier = reader.tier(0, 0)
+    assert tier.jpeg_tables is not None
+    assert jm.has_marker(tier.jpeg_tables, jm.DHT) == (dctretile.codec() is not None)
+    if dctretile.codec() is not None:
+        frame = jm.frame(reader.jpeg_tile(0, 0, 0, 0))
+        assert frame is not None and frame.marker == (0xC1 if sets == 2 else 0xC0)
+        expected = {cls << 4 | table for cls in (0, 1) for table in range(2 * sets)}
+        assert set(_huffman_ids(tier.jpeg_tables)) == expected  # Y, CbCr (x 2 sets)
+        used = set()
+        for ti in range(tier.n_tx * tier.n_ty):
+            stream = reader.jpeg_tile(0, 0, ti % tier.n_tx, ti // tier.n_tx)
+            sos = jm.segments(stream)[-1][1]  # SOS: Ns, then (id, Td << 4 | Ta) a component
+            used.add(tuple(stream[sos + 6 : sos + 5 + 2 * stream[sos + 4] : 2]))
+        assert used == (
+            {(0x00, 0x11, 0x11)} if sets == 1 else {(0x00, 0x11, 0x11), (0x22, 0x33, 0x33)}
+        )
+    for ty in range(tier.n_ty):
+        for tx in range(tier.n_tx):
+            part = reference[ty * 256 : ty * 256 + 256, tx * 256 : tx * 256 + 256]
+            assert np.array_equal(simplejpeg.decode_jpeg(reader.jpeg_tile(0, 0, tx, ty)), part)
+            assert np.array_equal(reader.read_tile(0, 0, tx, ty), part)
+    stored = pyvips.Image.tiffload(str(tmp_path / "p.tif"), page=0).numpy()
+    assert np.array_equal(stored, reference)
+
+
+def _huffman_ids(tables: bytes) -> list[int]:
+    """The (class << 4 | id) of each table in a stream's DHT segments."""
+    out = []
+    for marker, start, end in jm.segments(tables):
+        pos = start + 4
+        while marker == jm.DHT and pos < end:
+            out.append(tables[pos])
+            pos += 17 + sum(tables[pos + 1 : pos + 17])
+    return out

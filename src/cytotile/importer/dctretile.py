@@ -3,25 +3,23 @@
 Each thread takes a band of output rows. The source tiles an output row spans are entropy-decoded
 straight into per-component coefficient planes of the whole width (numpy ``int16``, blocks in
 natural order; zeros beyond the source's grid), a few source rows deep: when the next output
-row starts below a source row, the rows still needed move to the top (one source row at most)
-and the next ones are decoded below them. Each 256x256 output tile is entropy-coded from a
-strided view of the planes: no block is copied in Python.
+row starts, the rows decoded below its top move up (less than a source row) and the next ones
+are decoded below them. Each 256x256 output tile is entropy-coded from a strided view of the
+planes: no block is copied in Python.
 
-The level has one set of Huffman tables (luminance; chrominance, Cb and Cr together), optimal
-for a spread of its source tiles (:data:`SAMPLE_FRACTION`) counted by the codec's ``gather``,
-written once in the level's ``JPEGTables`` beside its quantization tables. A tile is SOF, SOS and
-the scan (after an Adobe marker when the components are R, G, B); an exact-size edge tile is a
-complete stream, tables included.
+The level's Huffman tables (:mod:`cytotile.importer.dctcoding`) are written once in its
+``JPEGTables`` beside its quantization tables. A tile is SOF, SOS and the scan (after an Adobe
+marker when the components are R, G, B); an exact-size edge tile is a complete stream, tables
+included.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from cytotile.importer import huffman as hf
+from cytotile.importer import dctcoding as dc
 from cytotile.importer import jpegmarkers as jm
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
@@ -29,11 +27,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from cytotile.importer.retile import JpegLevel, RetiledTile
-
-#: source tiles counted for the level's Huffman tables: this share of them, evenly spread (at
-#: least MIN_SAMPLE, or all)
-SAMPLE_FRACTION = 0.02
-MIN_SAMPLE = 16
 
 
 def codec() -> ModuleType | None:
@@ -43,24 +36,6 @@ def codec() -> ModuleType | None:
     except ImportError:
         return None
     return _jpegdct
-
-
-def huffman_ids(frame: jm.Frame) -> tuple[int, ...]:
-    """The Huffman tables of each component: one per quantization table (components quantized
-    alike code alike: Aperio's R, G, B share one, YCbCr's Cb and Cr one), but baseline has two
-    at most: else luminance 0, the others 1."""
-    quant = [c[3] for c in frame.components]
-    order = list(dict.fromkeys(quant))
-    if len(order) <= 2:
-        return tuple(order.index(q) for q in quant)
-    return tuple(min(k, 1) for k in range(len(quant)))
-
-
-def sample(total: int) -> list[int]:
-    """Indices of the source tiles counted: :data:`SAMPLE_FRACTION` of ``total`` (at least
-    :data:`MIN_SAMPLE`, at most all), evenly spread, the first and the last included."""
-    n = min(total, max(MIN_SAMPLE, ceil_div(total * round(SAMPLE_FRACTION * 1000), 1000)))
-    return sorted({round(i * (total - 1) / max(1, n - 1)) for i in range(n)})
 
 
 class Coding:
@@ -78,34 +53,25 @@ class Coding:
         #: pixels each block of a component covers (x, y)
         self.block = [(frame.mcu_width // h, frame.mcu_height // v) for h, v in self.sampling]
         self.fd = os.open(level.path, os.O_RDONLY)
-        n = len(frame.components)
         self.quant: bytes | None = None  # the level's (as decode returns them), from tile 0
-        counts = np.zeros((n, 2, 256), np.int64)
+        picks = dc.sample(len(level.offsets))  # tile 0 first: the level's quantization tables
+        counts = np.zeros((len(picks), len(frame.components), 2, 256), np.int64)
         mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
         planes = self.planes(level.tile_width, level.tile_height)
-        for index in sample(len(level.offsets)):  # tile 0 first: the level's tables
+        for k, index in enumerate(picks):
             self.decode(index, planes)
             try:
-                lib.gather(planes, self.sampling, mcus, counts)
+                lib.gather(planes, self.sampling, mcus, counts[k])
             except ValueError as exc:
                 raise NotRetilable(f"tile {index}: {exc}") from exc
-        self.ids = huffman_ids(frame)
-        tables = {}
-        for th in sorted(set(self.ids)):
-            mine = counts[[k for k in range(n) if self.ids[k] == th]].sum(axis=0)
-            tables[th] = (hf.optimal(mine[0], hf.DC_SYMBOLS), hf.optimal(mine[1], hf.AC_SYMBOLS))
-        self.arrays = tuple((*tables[th][0].arrays(), *tables[th][1].arrays()) for th in self.ids)
-        dht = hf.dht([(c, th, tables[th][c]) for th in tables for c in (hf.DC, hf.AC)])
-        self.tables = b"\xff\xd8" + self._dqt() + dht + b"\xff\xd9"
+        self.huffman = dc.Tables(level, counts, picks)
+        self.tables = b"\xff\xd8" + dc.dqt(level) + self.huffman.dht + b"\xff\xd9"
         self.prefix = jm.ADOBE_RGB if level.colorspace == "JCS_RGB" else b""
 
-    def _dqt(self) -> bytes:
-        body = b""
-        for tid in sorted({c[3] for c in self.level.frame.components}):
-            values = self.level.quant[tid]
-            wide = max(values) > 255
-            body += bytes([wide << 4 | tid]) + struct.pack(f">64{'H' if wide else 'B'}", *values)
-        return b"\xff\xdb" + struct.pack(">H", len(body) + 2) + body
+    def header(self, which: int, width: int, height: int) -> bytes:
+        """SOF and SOS of a ``width`` x ``height`` tile coded with table set ``which``."""
+        ids = self.huffman.ids[which]
+        return dc.header(self.level, self.huffman.marker, ids, width, height)
 
     def planes(self, width: int, height: int) -> tuple[np.ndarray, ...]:
         """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples)."""
@@ -127,18 +93,6 @@ class Coding:
             self.quant = quant
         elif quant != self.quant:
             raise NotRetilable(f"tile {index} has other quantization tables")
-
-    def header(self, width: int, height: int) -> bytes:
-        """SOF and SOS of a ``width`` x ``height`` tile."""
-        comps = self.level.frame.components
-        sof = struct.pack(">BHHB", 8, height, width, len(comps))
-        sof += b"".join(bytes([c[0], c[1] << 4 | c[2], c[3]]) for c in comps)
-        sos = bytes([len(comps)]) + b"".join(
-            bytes([c[0], th << 4 | th]) for c, th in zip(comps, self.ids, strict=True)
-        )
-        sos += b"\x00\x3f\x00"
-        sof = bytes([0xFF, self.level.frame.marker]) + struct.pack(">H", len(sof) + 2) + sof
-        return sof + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos
 
     def close(self) -> None:
         os.close(self.fd)
@@ -168,7 +122,8 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
     depth = ceil_div(TILE_SIZE, tile_h) + 1  # source rows an output row can span
     planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * level.tile_width), depth * tile_h)
     full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
-    full_header = coding.header(TILE_SIZE, TILE_SIZE)
+    huffman = coding.huffman
+    heads = [coding.header(k, TILE_SIZE, TILE_SIZE) for k in range(len(huffman.sets))]
     out = []
     l0_top, todo = -1, -1  # the level's pixel row of the planes' first row; next source row
     for ty in rows:
@@ -189,24 +144,25 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
             _decode_row(coding, planes, sy, sy * tile_h - l0_top)
         todo = last
         height = min(TILE_SIZE, level.height - l0_y)
-        for tx in range(n_x):
+        for tx, which in enumerate(huffman.choose(ty)):
             views = tuple(
                 p[(l0_y - l0_top) // bh :, tx * TILE_SIZE // bw :]
                 for p, (bw, bh) in zip(planes, coding.block, strict=True)
             )
             width = min(TILE_SIZE, level.width - tx * TILE_SIZE)
             try:
-                scan = lib.encode(views, coding.sampling, full_mcus, coding.arrays)
+                arrays = huffman.arrays[which]
+                scan = lib.encode(views, coding.sampling, full_mcus, arrays)
                 exact = None
                 if (width, height) != (TILE_SIZE, TILE_SIZE):
                     mcus = (ceil_div(width, coding.mcu[0]), ceil_div(height, coding.mcu[1]))
-                    part = lib.encode(views, coding.sampling, mcus, coding.arrays)
+                    part = lib.encode(views, coding.sampling, mcus, arrays)
                     exact = (
                         b"\xff\xd8" + coding.prefix + coding.tables[2:-2]
-                        + coding.header(width, height) + part + b"\xff\xd9"
+                        + coding.header(which, width, height) + part + b"\xff\xd9"
                     )  # fmt: skip
             except ValueError as exc:
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-            data = b"\xff\xd8" + coding.prefix + full_header + scan + b"\xff\xd9"
+            data = b"\xff\xd8" + coding.prefix + heads[which] + scan + b"\xff\xd9"
             out.append(RetiledTile(tx, ty, coding.tables, data, exact))
     return out

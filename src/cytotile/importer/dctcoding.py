@@ -1,0 +1,169 @@
+"""How a re-tiled level's tiles are entropy-coded: its Huffman tables, chosen once per level.
+
+The tables are optimal for a spread of the level's source tiles (:data:`SAMPLE_FRACTION`),
+counted by the C codec's ``gather``. A slide mixes sparse tiles (background, pale tissue) and
+dense ones (nuclei, texture), whose symbol statistics differ: when two sets of tables, one
+optimal for the sampled tiles smaller than their median, one for the larger, code the sample
+at least :data:`MIN_GAIN` smaller than one set, the level gets both (JPEG allows four tables of
+each class; baseline two, so a YCbCr level with two sets is written as extended sequential,
+SOF1, decoded by the same libjpeg code) and each tile selects one in its scan header, by the
+source bytes it covers (no extra pass over its coefficients). All the tables are written once,
+in the level's ``JPEGTables``: a tile is SOF, SOS and the scan.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from cytotile.importer import huffman as hf
+from cytotile.importer import jpegmarkers as jm
+from cytotile.pyramid import TILE_SIZE, ceil_div
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cytotile.importer.retile import JpegLevel
+
+#: source tiles counted for the level's tables: this share of them, evenly spread (at least
+#: MIN_SAMPLE, or all)
+SAMPLE_FRACTION = 0.02
+MIN_SAMPLE = 16
+#: two sets of tables only when they code the sample this much smaller than one set
+MIN_GAIN = 0.005
+SOF1 = 0xC1
+
+
+def sample(total: int) -> list[int]:
+    """Indices of the source tiles counted: :data:`SAMPLE_FRACTION` of ``total`` (at least
+    :data:`MIN_SAMPLE`, at most all), evenly spread, the first and the last included."""
+    n = min(total, max(MIN_SAMPLE, ceil_div(total * round(SAMPLE_FRACTION * 1000), 1000)))
+    return sorted({round(i * (total - 1) / max(1, n - 1)) for i in range(n)})
+
+
+def groups(frame: jm.Frame) -> tuple[int, ...]:
+    """The table group of each component: one per quantization table (components quantized
+    alike code alike: Aperio's R, G, B share one, YCbCr's Cb and Cr one); two at most
+    (luminance 0, the others 1)."""
+    quant = [c[3] for c in frame.components]
+    order = list(dict.fromkeys(quant))
+    if len(order) <= 2:
+        return tuple(order.index(q) for q in quant)
+    return tuple(min(k, 1) for k in range(len(quant)))
+
+
+def _tables(counts: np.ndarray, group: tuple[int, ...]) -> list[tuple[hf.Table, hf.Table]]:
+    """(DC, AC) tables of each group, optimal for ``counts`` (component, class, symbol)."""
+    out = []
+    for g in range(max(group) + 1):
+        mine = counts[[k for k, gk in enumerate(group) if gk == g]].sum(axis=0)
+        out.append((hf.optimal(mine[0], hf.DC_SYMBOLS), hf.optimal(mine[1], hf.AC_SYMBOLS)))
+    return out
+
+
+def _bits(
+    tables: list[tuple[hf.Table, hf.Table]], counts: np.ndarray, group: tuple[int, ...]
+) -> int:
+    """Huffman-code bits of ``counts`` under ``tables`` (the magnitude bits do not depend on
+    the tables)."""
+    total = 0
+    for k, g in enumerate(group):
+        for cls in (hf.DC, hf.AC):
+            lengths = tables[g][cls].lengths()
+            total += sum(int(counts[k, cls, s]) * n for s, n in lengths.items())
+    return total
+
+
+class Tables:
+    """The level's Huffman tables: one or two sets, and which tile uses which."""
+
+    def __init__(self, level: JpegLevel, counts: np.ndarray, picks: list[int]) -> None:
+        """``counts``: (sampled tile, component, class, symbol), of the tiles ``picks``."""
+        import numpy as np
+
+        self.level = level
+        self.group = groups(level.frame)
+        sizes = np.asarray(level.byte_counts, np.float64)
+        self.threshold = float(np.median(sizes[picks]))
+        dense = sizes[picks] > self.threshold
+        one = _tables(counts.sum(axis=0), self.group)
+        self.sets = [one]
+        if dense.any() and not dense.all():
+            two = [_tables(counts[~dense].sum(axis=0), self.group)]
+            two.append(_tables(counts[dense].sum(axis=0), self.group))
+            split = sum(_bits(two[d], counts[dense == d].sum(axis=0), self.group) for d in (0, 1))
+            if split < (1 - MIN_GAIN) * _bits(one, counts.sum(axis=0), self.group):
+                self.sets = two
+        width = max(self.group) + 1
+        #: the table ids of each set's components (set s, group g: table s * width + g)
+        self.ids = [tuple(s * width + g for g in self.group) for s in range(len(self.sets))]
+        self.arrays = [
+            tuple((*t[g][0].arrays(), *t[g][1].arrays()) for g in self.group) for t in self.sets
+        ]
+        self.dht = hf.dht(
+            [
+                (cls, s * width + g, t[g][cls])
+                for s, t in enumerate(self.sets)
+                for g in range(width)
+                for cls in (hf.DC, hf.AC)
+            ]
+        )
+        baseline = max(max(ids) for ids in self.ids) <= 1
+        self.marker = level.frame.marker if baseline else SOF1
+        self._columns = self._column_weights()
+
+    def _column_weights(self) -> np.ndarray:
+        """(source tile column, output tile column): pixels of overlap across."""
+        import numpy as np
+
+        level = self.level
+        n_x = ceil_div(level.width, TILE_SIZE)
+        src = np.arange(level.n_tx + 1) * level.tile_width
+        out = np.arange(n_x + 1) * TILE_SIZE
+        lo = np.maximum(src[:-1, None], out[None, :-1])
+        hi = np.minimum(src[1:, None], out[None, 1:])
+        weights: np.ndarray = np.clip(hi - lo, 0, None).astype(np.float64)
+        return weights
+
+    def choose(self, ty: int) -> list[int]:
+        """The set each tile of output row ``ty`` uses: the dense one when the source tiles it
+        covers hold more bytes than the median sampled tile (their mean, weighted by area)."""
+        import numpy as np
+
+        level = self.level
+        n_x = self._columns.shape[1]
+        if len(self.sets) == 1:
+            return [0] * n_x
+        l0_y = ty * TILE_SIZE
+        first = l0_y // level.tile_height
+        last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, level.tile_height))
+        rows = np.arange(first, last)
+        heights = np.minimum((rows + 1) * level.tile_height, l0_y + TILE_SIZE)
+        heights -= np.maximum(rows * level.tile_height, l0_y)
+        sizes = np.asarray(level.byte_counts[first * level.n_tx : last * level.n_tx], np.float64)
+        across = heights @ sizes.reshape(len(rows), level.n_tx) / heights.sum()
+        mean = across @ self._columns / self._columns.sum(axis=0)
+        return [int(v) for v in mean > self.threshold]
+
+
+def dqt(level: JpegLevel) -> bytes:
+    """The DQT segment of the level's quantization tables (8-bit unless a value needs 16)."""
+    body = b""
+    for tid in sorted({c[3] for c in level.frame.components}):
+        values = level.quant[tid]
+        wide = max(values) > 255
+        body += bytes([wide << 4 | tid]) + struct.pack(f">64{'H' if wide else 'B'}", *values)
+    return b"\xff\xdb" + struct.pack(">H", len(body) + 2) + body
+
+
+def header(level: JpegLevel, marker: int, ids: tuple[int, ...], width: int, height: int) -> bytes:
+    """SOF and SOS of a ``width`` x ``height`` tile whose components use tables ``ids``."""
+    comps = level.frame.components
+    sof = struct.pack(">BHHB", 8, height, width, len(comps))
+    sof += b"".join(bytes([c[0], c[1] << 4 | c[2], c[3]]) for c in comps)
+    sos = bytes([len(comps)]) + b"".join(
+        bytes([c[0], t << 4 | t]) for c, t in zip(comps, ids, strict=True)
+    )
+    sos += b"\x00\x3f\x00"  # spectral selection 0..63, no successive approximation
+    sof = bytes([0xFF, marker]) + struct.pack(">H", len(sof) + 2) + sof
+    return sof + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos
