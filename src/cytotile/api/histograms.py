@@ -1,5 +1,6 @@
 """Histograms, from ``processed/histogram`` (computed at import on every full-resolution plane,
-streaming: PIMS type ``COMPLETE``), served without touching pixels.
+streaming: PIMS type ``COMPLETE``; a JPEG-tiled slide's from its level 1: ``FAST``), served
+with the stored type without touching pixels.
 
 The stored file: ``{"type", "n_bins", "bits", "planes": [{"c", "z", "t", "channels": [{"min",
 "max", "bins"}, ...one per sample]}]}``: ``n_bins`` bins over ``2 ** bits`` values (8-bit: 256
