@@ -1,7 +1,10 @@
 """The lower tiers' input: a row of source tiles halved tile by tile is the 2x2 mean of the
-row laid out and cropped (odd last row and column paired with themselves)."""
+row laid out and cropped (odd last row and column paired with themselves); the tiles' markers
+rewritten as libtiff reads them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,3 +45,25 @@ def test_image_parts_are_the_cropped_pixels(height: int, width: int) -> None:
     for band in range(3):  # the same pixels (in another order): the same histogram
         assert np.array_equal(np.bincount(got[:, band], minlength=256),
                               np.bincount(expected[:, band], minlength=256))  # fmt: skip
+
+
+@pytest.mark.parametrize("photometric", [6, 2])
+def test_markers_rewritten_once_per_header(tmp_path: Path, photometric: int) -> None:
+    """The APPn rewriting libtiff's reading needs is reused while tiles share their header and
+    redone when it changes (other Huffman tables, another JFIF): always what it would be."""
+    import pyvips
+
+    from cytotile.importer import jpegmarkers as jm
+    from cytotile.importer.retile import probe
+    from cytotile.importer.sourcetiles import SourceTiles
+    from tests.helpers.jpegtiff import libjpeg, texture, write_jpeg_tiff
+
+    pixels = texture(64, 32)
+    src = write_jpeg_tiff(tmp_path / "s.tif", pixels, 32, libjpeg(80), photometric=photometric)
+    image = pyvips.Image.new_from_array(pixels[:, :32]).copy(interpretation="srgb")
+    plain = bytes(image.jpegsave_buffer(Q=80))  # JFIF APP0, standard tables
+    optimized = bytes(image.jpegsave_buffer(Q=80, optimize_coding=True, keep="none"))
+    rewrite = jm.mark_rgb if photometric == 2 else jm.drop_app
+    with SourceTiles(probe(src)) as source:
+        for stream in (plain, plain, optimized, optimized, plain, optimized):
+            assert source._prepared(stream) == rewrite(stream)
