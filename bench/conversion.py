@@ -37,8 +37,13 @@ def convert_once(kind: str, src: Path, out: Path) -> dict[str, float]:
     """Run in the child: one conversion, timed; returns seconds, peak RSS and output size."""
     import pyvips
 
-    from bench.slide import TiffSource
-    from cytotile.importer.convert import convert  # imported before the clock, as pyvips is
+    if kind == "cytotile":  # its libraries imported before the clock, as pyvips is for libvips
+        import numpy  # noqa: F401
+        import simplejpeg  # noqa: F401
+        import tifffile  # noqa: F401
+
+        from bench.slide import TiffSource
+        from cytotile.importer.convert import convert
 
     start, cpu_start = time.perf_counter(), cpu_seconds()
     if kind == "cytotile":
