@@ -298,3 +298,25 @@ def _huffman_ids(tables: bytes) -> list[int]:
             out.append(tables[pos])
             pos += 17 + sum(tables[pos + 1 : pos + 17])
     return out
+
+
+@pytest.mark.parametrize(
+    ("tile_height", "n_ty", "threads", "rows"),
+    [(240, 118, 2, 15), (256, 118, 2, 16), (512, 118, 2, 16), (200, 118, 2, 25), (240, 9, 2, 5)],
+)
+def test_band_seams_meet_the_source_rows(
+    tile_height: int, n_ty: int, threads: int, rows: int
+) -> None:
+    """A band starts where a source row does when the grids meet within about BAND_ROWS rows
+    (no source row decoded by two bands); a small level is shared between the threads."""
+    level = probe_like(tile_height)
+    assert retile_module.band_rows(level, n_ty, threads) == rows
+    if rows != 5:
+        assert rows * 256 % tile_height == 0
+
+
+def probe_like(tile_height: int) -> retile_module.JpegLevel:
+    frame = jm.Frame(0xC0, 256, tile_height, ((1, 2, 2, 0), (2, 1, 1, 1), (3, 1, 1, 1)))
+    return retile_module.JpegLevel(
+        Path("x"), 30000, 30000, 256, tile_height, (0,), (1,), None, 6, frame, {}
+    )

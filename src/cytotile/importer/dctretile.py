@@ -79,12 +79,14 @@ class Coding:
 
         return tuple(np.zeros((height // bh, width // bw, 64), np.int16) for bw, bh in self.block)
 
-    def decode(self, index: int, planes: tuple[np.ndarray, ...]) -> None:
-        """Source tile ``index``'s coefficients into ``planes`` (views of its size or more)."""
+    def decode(self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None) -> None:
+        """Source tile ``index``'s coefficients into ``planes`` (views of its size or more),
+        from its stored bytes ``data`` (read when not given)."""
         from cytotile.importer.retile import NotRetilable
 
         level = self.level
-        data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
+        if data is None:
+            data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
         try:
             quant = self.lib.decode(level.complete(data), planes)
         except ValueError as exc:
@@ -94,22 +96,41 @@ class Coding:
         elif quant != self.quant:
             raise NotRetilable(f"tile {index} has other quantization tables")
 
+    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]]) -> None:
+        """Source row ``sy``'s tiles into ``views`` (one per tile), in one read when they are
+        stored together (as scanners and libvips write them, in any order)."""
+        level = self.level
+        first = sy * level.n_tx
+        offsets = level.offsets[first : first + level.n_tx]
+        counts = level.byte_counts[first : first + level.n_tx]
+        start = min(offsets)
+        end = max(o + n for o, n in zip(offsets, counts, strict=True))
+        if end - start > 1.25 * sum(counts):  # scattered: read each
+            for k, planes in enumerate(views):
+                self.decode(first + k, planes)
+            return
+        row = memoryview(os.pread(self.fd, end - start, start))
+        for k, planes in enumerate(views):
+            at = offsets[k] - start
+            self.decode(first + k, planes, row[at : at + counts[k]])  # type: ignore[arg-type]
+
     def close(self) -> None:
         os.close(self.fd)
 
 
-def _decode_row(coding: Coding, planes: tuple[np.ndarray, ...], sy: int, plane_y: int) -> None:
-    """Source row ``sy``'s tiles into the planes, from pixel row ``plane_y`` of the planes."""
-    level = coding.level
-    for sx in range(level.n_tx):
-        coding.decode(
-            sy * level.n_tx + sx,
-            tuple(
-                p[plane_y // bh : (plane_y + level.tile_height) // bh,
-                  sx * level.tile_width // bw : (sx + 1) * level.tile_width // bw]
-                for p, (bw, bh) in zip(planes, coding.block, strict=True)
-            ),
-        )  # fmt: skip
+def _views(
+    coding: Coding, planes: tuple[np.ndarray, ...], plane_y: int, size: tuple[int, int], n: int
+) -> list[tuple[np.ndarray, ...]]:
+    """Views of the planes, from pixel row ``plane_y``: ``n`` regions of ``size`` pixels
+    (width, height), side by side."""
+    width, height = size
+    return [
+        tuple(
+            p[plane_y // bh : (plane_y + height) // bh, x * width // bw : (x + 1) * width // bw]
+            for p, (bw, bh) in zip(planes, coding.block, strict=True)
+        )
+        for x in range(n)
+    ]
 
 
 def band(coding: Coding, rows: range) -> list[RetiledTile]:
@@ -124,6 +145,9 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
     full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
     huffman = coding.huffman
     heads = [coding.header(k, TILE_SIZE, TILE_SIZE) for k in range(len(huffman.sets))]
+    source = (level.tile_width, tile_h)
+    sources: dict[int, list[tuple[np.ndarray, ...]]] = {}  # by pixel row in the planes
+    tiles: dict[int, list[tuple[np.ndarray, ...]]] = {}
     out = []
     l0_top, todo = -1, -1  # the level's pixel row of the planes' first row; next source row
     for ty in rows:
@@ -141,14 +165,17 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
             for p, (_, bh) in zip(planes, coding.block, strict=True):
                 p[(last * tile_h - l0_top) // bh :] = 0
         for sy in range(todo, last):
-            _decode_row(coding, planes, sy, sy * tile_h - l0_top)
+            y = sy * tile_h - l0_top
+            if y not in sources:
+                sources[y] = _views(coding, planes, y, source, level.n_tx)
+            coding.decode_row(sy, sources[y])
         todo = last
         height = min(TILE_SIZE, level.height - l0_y)
+        if l0_y - l0_top not in tiles:
+            tiles[l0_y - l0_top] = _views(coding, planes, l0_y - l0_top, (TILE_SIZE,) * 2, n_x)
+        row = tiles[l0_y - l0_top]
         for tx, which in enumerate(huffman.choose(ty)):
-            views = tuple(
-                p[(l0_y - l0_top) // bh :, tx * TILE_SIZE // bw :]
-                for p, (bw, bh) in zip(planes, coding.block, strict=True)
-            )
+            views = row[tx]
             width = min(TILE_SIZE, level.width - tx * TILE_SIZE)
             try:
                 arrays = huffman.arrays[which]
@@ -163,6 +190,6 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
                     )  # fmt: skip
             except ValueError as exc:
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-            data = b"\xff\xd8" + coding.prefix + heads[which] + scan + b"\xff\xd9"
+            data = b"".join((b"\xff\xd8", coding.prefix, heads[which], scan, b"\xff\xd9"))
             out.append(RetiledTile(tx, ty, coding.tables, data, exact))
     return out

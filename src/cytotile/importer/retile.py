@@ -12,6 +12,7 @@ or while re-tiling (a tile with other tables): the caller then takes the re-enco
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -268,9 +269,18 @@ class RetiledTile:
         return self.tables[:-2] + self.data[2:]
 
 
-#: rows of output tiles re-tiled by one task (a source row at each band's seam is read twice:
-#: 16 rows of 256 over 240-pixel tiles, about 6% of the reads, 8 rows about 11%)
+#: rows of output tiles re-tiled by one task, about (a source row straddling a band's seam is
+#: read by both bands: :func:`band_rows` aligns the seams on the source's rows when it can)
 BAND_ROWS = 16
+
+
+def band_rows(level: JpegLevel, n_ty: int, threads: int) -> int:
+    """Output rows a band: a multiple of the rows after which the source's and the output's
+    grids meet again (15 rows of 256 pixels are 16 of 240: no source row is read twice), about
+    :data:`BAND_ROWS`; fewer when the level has fewer rows than the threads would share."""
+    aligned = math.lcm(TILE_SIZE, level.tile_height) // TILE_SIZE
+    rows = aligned * max(1, BAND_ROWS // aligned) if aligned <= 2 * BAND_ROWS else BAND_ROWS
+    return min(rows, ceil_div(n_ty, threads))
 
 
 #: coefficients the re-tiling threads may hold together (:func:`row_bytes` each): a wide slide
@@ -335,7 +345,7 @@ def retile(
     lib = dctretile.codec()
     n_ty = ceil_div(level.height, TILE_SIZE)
     threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
-    step = min(BAND_ROWS, ceil_div(n_ty, threads))  # a small level: a band for each thread
+    step = band_rows(level, n_ty, threads)
     bands = [range(y, min(n_ty, y + step)) for y in range(0, n_ty, step)]
     if lib is not None:
         coding = dctretile.Coding(level, lib)
