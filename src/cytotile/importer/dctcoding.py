@@ -13,6 +13,7 @@ in the level's ``JPEGTables``: a tile is SOF, SOS and the scan.
 
 from __future__ import annotations
 
+import statistics
 import struct
 from typing import TYPE_CHECKING
 
@@ -84,7 +85,7 @@ class Tables:
         self.level = level
         self.group = groups(level.frame)
         sizes = np.asarray(level.byte_counts, np.float64)
-        self.threshold = float(np.median(sizes[picks]))
+        self.threshold = float(statistics.median(level.byte_counts[k] for k in picks))
         dense = sizes[picks] > self.threshold
         one = _tables(counts.sum(axis=0), self.group)
         self.sets = [one]

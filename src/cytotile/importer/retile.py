@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cytotile.importer import dctretile
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.dctcodec import JPEGLIB_VERSION, Codec, CodecError
 from cytotile.pyramid import TILE_SIZE, ceil_div
@@ -340,8 +341,6 @@ def retile(
     threads (default: :func:`workers`), a few bands ahead at most (bounded memory). Through the
     C codec when it is built (:mod:`cytotile.importer.dctretile`: Huffman tables per level),
     else through libjpeg (``jpeglib``: optimized Huffman tables per tile)."""
-    from cytotile.importer import dctretile
-
     lib = dctretile.codec()
     n_ty = ceil_div(level.height, TILE_SIZE)
     threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
