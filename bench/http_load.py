@@ -96,6 +96,13 @@ def server_stack(pid: int) -> str:
     return http + ("/uvloop" if "/uvloop/" in maps else "/asyncio")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far: a server's cost per request, which
+    other processes on a shared machine disturb less than its requests per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def get(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as response:
         response.read()

@@ -32,6 +32,7 @@ from bench.app_path import ORIGINAL_NAME, UPLOAD_ID, write_manifest
 from bench.common import Row, Section
 from bench.http_load import (
     N_URLS,
+    cpu_seconds,
     cpu_split,
     get,
     run_python,
@@ -222,6 +223,8 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
         servers[peer] = {"module": "large_image", "pyramid": str(pyramid)}
     measured: dict[str, list[int]] = {name: [] for name in servers}
     stacks: dict[str, str] = {}
+    pids: dict[str, int] = {}
+    cpu_us: dict[str, list[float]] = {name: [] for name in servers}  # server CPU a request
     with tempfile.TemporaryDirectory(prefix="bench-tile-path-") as tmp, ExitStack() as stack:
         urls = Path(tmp) / "urls.txt"
         urls.write_text("\n".join(paths) + "\n")
@@ -237,7 +240,7 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
             log = Path(tmp) / f"server-{k}.log"
 
             def started(proc: Any, name: str = name) -> None:
-                stacks[name] = server_stack(proc.pid)
+                stacks[name], pids[name] = server_stack(proc.pid), proc.pid
 
             server = running_server(root, server_pin, log, started, env=env, module=module)
             bases[name] = stack.enter_context(server)
@@ -248,6 +251,7 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
         how, rounds = "", ROUNDS if seconds > 3 else 3
         for _ in range(rounds):
             for name, base in bases.items():
+                cpu_before = cpu_seconds(pids[name])
                 if wrk:
                     load = run_wrk(wrk, client_pin, base, urls, max(1, round(seconds / 3)))
                 else:
@@ -255,6 +259,8 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
                 if load.bad:
                     section.errors.append(f"HTTP {name}: {load.bad} bad answers")
                 measured[name].append(round(load.requests / load.seconds))
+                used = cpu_seconds(pids[name]) - cpu_before
+                cpu_us[name].append(round(used / max(1, load.requests) * 1e6, 1))
                 how = load.how
     best = {name: float(max(values)) for name, values in measured.items()}
     floor_name = "Starlette floor (dict), access log off"
@@ -262,11 +268,13 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
     pinned = f"server on CPU {server_pin[-1]}" if server_pin else "server not pinned"
     note = f"best of {rounds} alternated rounds; {how}; {pinned}; {stacks[floor_name]}"
     floor = Row(f"HTTP: {floor_name}", round(floor_rps), "req/s", 1.0, note=note)
-    floor.extra["rounds"] = measured[floor_name]
+    floor.note += f"; server CPU {min(cpu_us[floor_name])} us a request (least of the rounds)"
+    floor.extra.update(rounds=measured[floor_name], cpu_us=cpu_us[floor_name])
     section.rows.append(floor)
     for name, rps in best.items():
-        row = Row(f"HTTP: {name}", round(rps), "req/s", rps / floor_rps, note=stacks[name])
-        row.extra["rounds"] = measured[name]
+        note = f"{stacks[name]}; server CPU {min(cpu_us[name])} us a request"
+        row = Row(f"HTTP: {name}", round(rps), "req/s", rps / floor_rps, note=note)
+        row.extra.update(rounds=measured[name], cpu_us=cpu_us[name])
         if name == "cytotile fast path, access log off":
             row.target, row.ok = f">= {TARGET_FLOOR}x floor", rps / floor_rps >= TARGET_FLOOR
         section.rows.append(row)
@@ -277,6 +285,9 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
     if large is None:
         section.rows.append(Row(f"HTTP: {peer}", None, "req/s", note=f"skipped: {how_peer}"))
     ratio = fast / large if large else None
+    if large:
+        cpu_ratio = min(cpu_us[peer]) / min(cpu_us["cytotile fast path, access log off"])
+        how_peer += f"; both {stacks[peer]}; in server CPU a request {cpu_ratio:.2f}x"
     section.rows.append(
         Row(
             "HTTP: cytotile fast path / large_image",
@@ -285,7 +296,7 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
             ratio,
             target=f">= {TARGET_LARGE_IMAGE}x",
             ok=None if ratio is None else ratio >= TARGET_LARGE_IMAGE,
-            note=f"{how_peer}; both {stacks[peer]}" if large else "not measured",
+            note=how_peer if large else "not measured",
         )
     )
 
