@@ -5,9 +5,9 @@ alike on both."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -102,7 +102,7 @@ def test_auto_is_httptools_when_installed_else_h11(monkeypatch: pytest.MonkeyPat
     assert stack() == "httptools"  # (the server extra pins it)
     assert issubclass(protocol_class(DEADLINE_S), HttpToolsProtocol)
     assert issubclass(protocol_class(DEADLINE_S, "h11"), H11Protocol)
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # httptools absent
+    monkeypatch.setitem(sys.modules, "httptools", None)  # httptools absent: import fails
     assert stack() == "h11" and issubclass(protocol_class(DEADLINE_S), H11Protocol)
 
 

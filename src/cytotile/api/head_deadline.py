@@ -16,7 +16,6 @@ so :class:`HeadSize` adds it there: a head whose bytes go past it is answered 40
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import weakref
 from typing import Any, ClassVar
@@ -111,10 +110,15 @@ class HeadSize(HeadDeadline):
 
 
 def stack(http: str = "auto") -> str:
-    """The HTTP parser ``auto`` picks: ``httptools`` when it is installed, else ``h11``."""
-    if http == "auto":
-        return "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return http
+    """The HTTP parser ``auto`` picks, as uvicorn's: ``httptools`` when it imports, else
+    ``h11``."""
+    if http != "auto":
+        return http
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
 
 
 def protocol_class(head_timeout_s: float, http: str = "auto") -> type[asyncio.Protocol]:
