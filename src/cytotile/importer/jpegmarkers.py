@@ -111,16 +111,15 @@ def quant_tables(stream: bytes) -> dict[int, tuple[int, ...]]:
 
 
 def estimate_quality(luma_table: tuple[int, ...]) -> int:
-    """The IJG quality (1-100) whose scaled Annex K luminance table is nearest ``luma_table``."""
+    """The IJG quality (1-100) whose scaled Annex K luminance table is nearest ``luma_table``
+    (the lowest of equally near ones)."""
+    import numpy as np
 
-    def table(q: int) -> list[int]:
-        scale = 5000 // q if q < 50 else 200 - 2 * q
-        return [min(255, max(1, (v * scale + 50) // 100)) for v in _STD_LUMA_ZIGZAG]
-
-    return min(
-        range(1, 101),
-        key=lambda q: sum(abs(a - b) for a, b in zip(table(q), luma_table, strict=True)),
-    )
+    q = np.arange(1, 101)
+    scale = np.where(q < 50, 5000 // q, 200 - 2 * q)
+    tables = np.clip((np.outer(scale, _STD_LUMA_ZIGZAG) + 50) // 100, 1, 255)
+    distance = np.abs(tables - np.asarray(luma_table, np.int64)).sum(axis=1)
+    return int(q[np.argmin(distance)])
 
 
 def split_tables(stream: bytes) -> tuple[bytes, bytes]:
