@@ -95,9 +95,15 @@ def test_level_one_is_the_box_mean(tmp_path: Path, make: Callable[[Path], JpegLe
 
 @pytest.mark.parametrize(("height", "width"), [(64, 100), (63, 100), (64, 101), (7, 9), (1, 1)])
 @pytest.mark.parametrize("samples", [1, 3])
-def test_count_half_is_level_one_replicated(height: int, width: int, samples: int) -> None:
+@pytest.mark.parametrize("counter", ["numpy", "libvips"])
+def test_count_half_is_level_one_replicated(
+    monkeypatch: pytest.MonkeyPatch, height: int, width: int, samples: int, counter: str
+) -> None:
     """Each level-1 pixel counts for the level-0 pixels it stands for: the histogram of level 1
-    replicated 2x2 and cropped to the level-0 row, W x H in all."""
+    replicated 2x2 and cropped to the level-0 row, W x H in all; whichever counts it."""
+    from cytotile.importer import levelone
+
+    monkeypatch.setattr(levelone, "VIPS_MIN_SAMPLES", 1 if counter == "libvips" else 1 << 40)
     rng = np.random.default_rng(height * width * samples)
     strip = rng.integers(0, 256, (-(-height // 2), -(-width // 2), samples), dtype=np.uint8)
     counts = np.zeros((256, samples), np.int64)
