@@ -320,3 +320,27 @@ def probe_like(tile_height: int) -> retile_module.JpegLevel:
     return retile_module.JpegLevel(
         Path("x"), 30000, 30000, 256, tile_height, (0,), (1,), None, 6, frame, {}
     )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "tile"),
+    [(1100, 600, 512), (700, 500, 128), (100, 250, 240), (520, 40, 64)],
+    ids=["tiles-512", "tiles-128", "narrower-than-a-tile", "one-row"],
+)
+def test_codec_geometries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, width: int, height: int, tile: int
+) -> None:
+    """Source tiles larger or smaller than 256, a level narrower than a tile or lower than an
+    output row: the codec's planes give the jpeglib path's pixels, padded and exact tiles."""
+    pytest.importorskip("cytotile.importer._jpegdct")
+    src = write_jpeg_tiff(tmp_path / "s.tif", texture(width, height), tile, libjpeg(80))
+    level = probe(src)
+    fast = list(retile(level, tmp_path, threads=2))
+    monkeypatch.setattr(dctretile, "codec", lambda: None)
+    slow = list(retile(level, tmp_path, threads=1))
+    assert [(t.tx, t.ty) for t in fast] == [(t.tx, t.ty) for t in slow]
+    for a, b in zip(fast, slow, strict=True):
+        assert np.array_equal(decode(a.padded), decode(b.padded)), (a.tx, a.ty)
+        assert (a.exact is None) == (b.exact is None)
+        if a.exact is not None and b.exact is not None:
+            assert np.array_equal(decode(a.exact), decode(b.exact)), (a.tx, a.ty)
