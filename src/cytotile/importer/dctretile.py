@@ -58,12 +58,16 @@ class Coding:
         counts = np.zeros((len(picks), len(frame.components), 2, 256), np.int64)
         mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
         planes = self.planes(level.tile_width, level.tile_height)
-        for k, index in enumerate(picks):
-            self.decode(index, planes)
-            try:
-                lib.gather(planes, self.sampling, mcus, counts[k])
-            except ValueError as exc:
-                raise NotRetilable(f"tile {index}: {exc}") from exc
+        try:
+            for k, index in enumerate(picks):
+                self.decode(index, planes)
+                try:
+                    lib.gather(planes, self.sampling, mcus, counts[k])
+                except ValueError as exc:
+                    raise NotRetilable(f"tile {index}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
         self.huffman = dc.Tables(level, counts, picks)
         self.tables = b"\xff\xd8" + dc.dqt(level) + self.huffman.dht + b"\xff\xd9"
         self.prefix = jm.ADOBE_RGB if level.colorspace == "JCS_RGB" else b""
