@@ -2,9 +2,10 @@
 
 When a source's level 0 is baseline JPEG tiles on a grid aligned to its MCUs, with one set of
 quantization tables and one sampling, each 256x256 tile of the serving pyramid's full-resolution
-tier is assembled from the quantized coefficient blocks of the (up to 4) source tiles it
-overlaps, and entropy-coded again (optimized Huffman tables). Decoded, it gives the source's own
-pixels. libjpeg does the entropy decoding and coding (``jpeglib``, bundled libjpeg-turbo builds).
+tier is made of the quantized coefficient blocks of the (up to 4) source tiles it overlaps,
+entropy-coded again. Decoded, it gives the source's own pixels. The C codec does the entropy
+decoding and coding (:mod:`cytotile.importer.dctretile`, Huffman tables per level), or, when it
+is not built, libjpeg (:mod:`cytotile.importer.jpeglibretile`, optimized tables per tile).
 
 A source that does not qualify raises :class:`NotRetilable` with the reason, before any output
 or while re-tiling (a tile with other tables): the caller then takes the re-encode path.
@@ -19,15 +20,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cytotile.importer import dctretile
 from cytotile.importer import jpegmarkers as jm
-from cytotile.importer.dctcodec import JPEGLIB_VERSION, Codec, CodecError
+from cytotile.importer.dctcodec import JPEGLIB_VERSION
 from cytotile.pyramid import TILE_SIZE, ceil_div
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = [
     "JPEGLIB_VERSION",
@@ -164,98 +162,6 @@ def check_frame(frame: jm.Frame | None, tile: tuple[int, int], photometric: int)
         raise NotRetilable("MCU does not divide 256")
 
 
-class _Reader:
-    """Coefficients of source tiles, one row of tiles kept at a time (bounded memory)."""
-
-    def __init__(self, level: JpegLevel, codec: Codec) -> None:
-        self.level, self.codec = level, codec
-        self.fd = os.open(level.path, os.O_RDONLY)
-        self.rows: dict[int, list[list[np.ndarray]]] = {}
-
-    def row(self, ty: int) -> list[list[np.ndarray]]:
-        if ty not in self.rows:
-            self.rows[ty] = [self._tile(ty * self.level.n_tx + tx) for tx in range(self.level.n_tx)]
-        return self.rows[ty]
-
-    def forget(self, l0_y: int) -> None:
-        """Drop the rows of source tiles above pixel row ``l0_y`` (no longer needed)."""
-        for old in [k for k in self.rows if (k + 1) * self.level.tile_height <= l0_y]:
-            del self.rows[old]
-
-    def _tile(self, index: int) -> list[np.ndarray]:
-        level = self.level
-        data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
-        # the tile's own frame header (an NDPI interval has none: the image's header, probed)
-        if level.header is None:
-            self._check(index, data)
-        stream = level.complete(data)
-        frame = level.frame
-        try:
-            return self.codec.read(stream, frame.width, frame.height)
-        except CodecError as exc:
-            raise NotRetilable(f"tile {index}: {exc}") from exc
-
-    def _check(self, index: int, data: bytes) -> None:
-        """:class:`NotRetilable` unless the tile's frame header is the level's."""
-        try:
-            frame = jm.frame(data)
-        except ValueError as exc:
-            raise NotRetilable(f"tile {index}: malformed JPEG: {exc}") from exc
-        if frame is None or frame.marker != self.level.frame.marker:
-            raise NotRetilable(f"tile {index} is coded differently")
-        if frame.components != self.level.frame.components:
-            raise NotRetilable(f"tile {index} has other components or sampling")
-        if (frame.width, frame.height) != (self.level.tile_width, self.level.tile_height):
-            raise NotRetilable(f"tile {index}'s frame size differs from the tile size")
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _component_geometry(frame: jm.Frame) -> list[tuple[int, int]]:
-    """Pixels covered by one coefficient block of each component (x, y)."""
-    hmax = max(c[1] for c in frame.components)
-    vmax = max(c[2] for c in frame.components)
-    return [(8 * hmax // c[1], 8 * vmax // c[2]) for c in frame.components]
-
-
-def _assemble(
-    level: JpegLevel, reader: _Reader, x0: int, y0: int, width: int, height: int
-) -> list[np.ndarray]:
-    """Coefficient blocks of each component covering pixels [x0, x0+width) x [y0, y0+height),
-    ``width``/``height`` rounded up to whole MCUs; blocks past the source grid are zeros."""
-    import numpy as np
-
-    frame = level.frame
-    mw, mh = frame.mcu_width, frame.mcu_height
-    width, height = ceil_div(width, mw) * mw, ceil_div(height, mh) * mh
-    out = []
-    for k, (bw, bh) in enumerate(_component_geometry(frame)):
-        nbx, nby = width // bw, height // bh
-        blocks = np.zeros((nby, nbx, 8, 8), dtype=np.int16)
-        sbx, sby = level.tile_width // bw, level.tile_height // bh  # blocks per source tile
-        gx0, gy0 = x0 // bw, y0 // bh  # first global block
-        for ty in range(gy0 // sby, min(level.n_ty, ceil_div(gy0 + nby, sby))):
-            row = reader.row(ty)
-            for tx in range(gx0 // sbx, min(level.n_tx, ceil_div(gx0 + nbx, sbx))):
-                src = row[tx][k]
-                ax0, ay0 = max(gx0, tx * sbx), max(gy0, ty * sby)
-                ax1, ay1 = min(gx0 + nbx, (tx + 1) * sbx), min(gy0 + nby, (ty + 1) * sby)
-                blocks[ay0 - gy0 : ay1 - gy0, ax0 - gx0 : ax1 - gx0] = src[
-                    ay0 - ty * sby : ay1 - ty * sby, ax0 - tx * sbx : ax1 - tx * sbx
-                ]
-        out.append(blocks)
-    return out
-
-
-def _encode(level: JpegLevel, codec: Codec, comps: list[np.ndarray], w: int, h: int) -> bytes:
-    try:
-        data = codec.write(comps, w, h)
-    except CodecError as exc:
-        raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-    return jm.mark_rgb(data) if level.colorspace == "JCS_RGB" else data
-
-
 @dataclass
 class RetiledTile:
     tx: int
@@ -307,33 +213,6 @@ def workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _band(level: JpegLevel, rows: range, workdir: Path | None, qt: Any) -> list[RetiledTile]:
-    """The re-tiled tiles of output rows ``rows``, with a codec of its own."""
-    codec = Codec(level.frame, level.colorspace, workdir)
-    codec.qt = qt
-    reader = _Reader(level, codec)
-    out = []
-    try:
-        for ty in rows:
-            reader.forget(ty * TILE_SIZE)
-            for tx in range(ceil_div(level.width, TILE_SIZE)):
-                x0, y0 = tx * TILE_SIZE, ty * TILE_SIZE
-                w = min(TILE_SIZE, level.width - x0)
-                h = min(TILE_SIZE, level.height - y0)
-                full = _assemble(level, reader, x0, y0, TILE_SIZE, TILE_SIZE)
-                padded = _encode(level, codec, full, TILE_SIZE, TILE_SIZE)
-                exact = None
-                if (w, h) != (TILE_SIZE, TILE_SIZE):
-                    part = _assemble(level, reader, x0, y0, w, h)
-                    exact = _encode(level, codec, part, w, h)
-                tables, data = jm.split_quant(padded)  # the DHT stays in the tile
-                out.append(RetiledTile(tx, ty, tables, data, exact))
-    finally:
-        reader.close()
-        codec.close()
-    return out
-
-
 def retile(
     level: JpegLevel, workdir: Path | None = None, threads: int | None = None
 ) -> Iterator[RetiledTile]:
@@ -353,14 +232,10 @@ def retile(
         finally:
             coding.close()
         return
-    first = Codec(level.frame, level.colorspace, workdir)
-    try:  # the level's tables: every tile read must have them
-        first.read(level.stream_of(0), level.tile_width, level.tile_height)
-    except CodecError as exc:
-        raise NotRetilable(f"tile 0: {exc}") from exc
-    finally:
-        first.close()
-    yield from _run(threads, bands, lambda lvl, rows: _band(lvl, rows, workdir, first.qt), level)
+    from cytotile.importer import jpeglibretile as lj
+
+    qt = lj.level_tables(level, workdir)  # every tile read must have them
+    yield from _run(threads, bands, lambda lvl, rows: lj.band(lvl, rows, workdir, qt), level)
 
 
 def _run(
