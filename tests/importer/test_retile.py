@@ -344,3 +344,23 @@ def test_codec_geometries(
         assert (a.exact is None) == (b.exact is None)
         if a.exact is not None and b.exact is not None:
             assert np.array_equal(decode(a.exact), decode(b.exact)), (a.tx, a.ty)
+
+
+def test_two_sets_of_tables_follow_the_source_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sparse and dense tiles counted apart get a set each when that codes the sample smaller;
+    each output tile takes the set of the source bytes it covers (here a row each)."""
+    frame = jm.Frame(0xC0, 256, 256, ((1, 2, 2, 0), (2, 1, 1, 1), (3, 1, 1, 1)))
+    sizes = (1000,) * 4 + (9000,) * 4  # stored bytes of the 4x2 source tiles
+    level = retile_module.JpegLevel(
+        Path("x"), 1024, 512, 256, 256, tuple(range(8)), sizes, None, 6, frame, {}
+    )
+    symbols = np.zeros((8, 3, 2, 256), np.int64)
+    symbols[:4, :, 0, 1], symbols[:4, :, 1, 0x00] = 900, 900  # sparse: small DC steps, EOBs
+    symbols[4:, :, 0, 6], symbols[4:, :, 1, 0x03] = 900, 5000  # dense: big DC steps, AC size 3
+    two = dctcoding.Tables(level, symbols, list(range(8)))
+    assert len(two.sets) == 2 and two.marker == 0xC1 and two.ids == [(0, 1, 1), (2, 3, 3)]
+    assert two.choose(0) == [0] * 4 and two.choose(1) == [1] * 4
+    monkeypatch.setattr(dctcoding, "MIN_GAIN", 0.99)  # a second set must save 99%: never
+    one = dctcoding.Tables(level, symbols, list(range(8)))
+    assert len(one.sets) == 1 and one.marker == 0xC0 and one.ids == [(0, 1, 1)]
+    assert one.choose(1) == [0] * 4
