@@ -70,14 +70,25 @@ def app(pyramid: Path) -> Any:
     return Starlette(routes=[Route("/info", info), Route("/image/{rest:path}", tile)])
 
 
-def passthrough_check(pyramid: Path, stored: dict[str, bytes], width: int, height: int) -> str:
-    """How large_image answers: the stored bytes (checked on full interior tiles) or not."""
+def passthrough_check(
+    pyramid: Path, stored: dict[str, bytes], width: int, height: int
+) -> tuple[bool, str]:
+    """Whether large_image reads every tile of ``stored`` (else it cannot serve the run's URLs
+    and is no peer of this run), and how it answers: the stored bytes (checked on full interior
+    tiles) or not."""
     from cytotile.pyramid import Pyramid
 
     source = open_source(pyramid)
     tiers = Pyramid(width, height).tiers
-    same = n = 0
+    same = n = unreadable = 0
+    first_error = ""
     for path, data in stored.items():
+        try:
+            answer = tile_of(source, path)
+        except Exception as exc:  # its TileSourceError and the like, from libtiff's decoder
+            unreadable += 1
+            first_error = first_error or f"{path.rsplit('/level/', 1)[-1]}: {exc}"
+            continue
         match = URL.search(path)
         assert match is not None
         level, tx, ty = map(int, match.groups())
@@ -85,9 +96,11 @@ def passthrough_check(pyramid: Path, stored: dict[str, bytes], width: int, heigh
         if (tx + 1) * 256 > tier.width or (ty + 1) * 256 > tier.height:
             continue  # an edge tile: cytotile serves it at its exact size, large_image padded
         n += 1
-        same += tile_of(source, path) == data
+        same += answer == data
+    if unreadable:
+        return False, f"large_image cannot read {unreadable}/{len(stored)} tiles ({first_error})"
     how = "passthrough" if n and same == n else "NOT passthrough"
-    return f"large_image {how}: {same}/{n} interior tiles byte-equal to the stored ones"
+    return True, f"large_image {how}: {same}/{n} interior tiles byte-equal to the stored ones"
 
 
 def main() -> None:

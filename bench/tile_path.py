@@ -217,10 +217,11 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
     how_peer = missing or ""
     if missing is None:
         pyramid = root / pyramid_key(UPLOAD_ID)
-        how_peer = large_image_peer.passthrough_check(
-            pyramid, tile_bytes(root, paths[:200]), width, height
+        readable, how_peer = large_image_peer.passthrough_check(
+            pyramid, tile_bytes(root, paths), width, height
         )
-        servers[peer] = {"module": "large_image", "pyramid": str(pyramid)}
+        if readable:
+            servers[peer] = {"module": "large_image", "pyramid": str(pyramid)}
     measured: dict[str, list[int]] = {name: [] for name in servers}
     stacks: dict[str, str] = {}
     pids: dict[str, int] = {}

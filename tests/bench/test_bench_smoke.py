@@ -95,13 +95,17 @@ def test_tile_path_measured(tiny_run: tuple[int, dict, Path]) -> None:
     assert fast["value"] > 0 and fast["target"] and fast["ok"] in (True, False)
     assert path["HTTP: cytotile fast path, access log on"]["ratio"] > 0
     assert path["HTTP: Starlette floor (dict), access log off"]["value"] > 0
+    servers = [r for n, r in path.items() if n.startswith("HTTP: ") and r["unit"] == "req/s"]
+    for row in filter(lambda r: r["value"], servers):  # its parser/loop, its CPU a request
+        assert "httptools/uvloop" in row["note"] and " us a request" in row["note"], row
     large_image = path["HTTP: large_image passthrough"]
     ratio = path["HTTP: cytotile fast path / large_image"]
     if large_image["value"]:  # the bench-peers extra is installed: its answers were checked
         assert ratio["ratio"] > 0 and ratio["ok"] in (True, False)
         assert "large_image passthrough: " in ratio["note"]
     else:
-        assert "skipped" in large_image["note"] and "bench-peers" in large_image["note"]
+        note = large_image["note"]  # not installed, or it cannot read this pyramid's tiles
+        assert "skipped" in note and ("bench-peers" in note or "cannot read" in note)
 
 
 def test_slide_looks_like_tissue(tiny_run: tuple[int, dict, Path]) -> None:
