@@ -5,7 +5,9 @@ stored JPEG tile as JPEGTables + the tile's raw bytes, without decoding, when no
 Its default ICC correction counts as a style (every tile decoded, corrected and re-encoded), so
 the peer turns it off (``icc_correction``), as a deployment serving stored tiles would. It opens
 the same pyramid file cytotile serves, behind the same minimal Starlette route as the floor:
-the row measures large_image's own per-tile path (``getTile`` and its tile cache).
+the row measures large_image's own per-tile path (``getTile`` and its tile cache). Its tiff
+source finds a tile's frame by its SOF0/SOF2 marker only: tiles coded SOF1 (four Huffman
+tables) are errors to it; the bench then gives it libvips's pyramid of the slide instead.
 
 pylibtiff has no binary wheel: it is built from its sdist against Debian's ``libtiff-dev``
 (``scripts/apt-deps.sh --bench``, ``pip install -e .[bench-peers]``); without it the row says
@@ -68,6 +70,33 @@ def app(pyramid: Path) -> Any:
         return Response(b"{}", media_type="application/json")
 
     return Starlette(routes=[Route("/info", info), Route("/image/{rest:path}", tile)])
+
+
+def stored_tiles(pyramid: Path, paths: list[str]) -> dict[str, bytes]:
+    """What a passthrough sends for each tile URL from another 256-tiled JPEG TIFF pyramid of
+    the slide (libvips's): JPEGTables + the stored tile's bytes (read with tifffile).
+    ValueError when its tile grid is not the URLs' (a level or a tile missing)."""
+    import tifffile
+
+    found = {}
+    with tifffile.TiffFile(pyramid) as tif:
+        pages = list(tif.pages)
+        for path in paths:
+            match = URL.search(path)
+            assert match is not None
+            level, tx, ty = map(int, match.groups())
+            page = pages[level] if level < len(pages) else None
+            if page is None or page.tile != (256, 256) or page.compression != 7:
+                raise ValueError(f"{pyramid.name} has no 256-tiled JPEG level {level}")
+            n_tx, n_ty = -(-page.shape[1] // 256), -(-page.shape[0] // 256)
+            if tx >= n_tx or ty >= n_ty:
+                raise ValueError(f"{pyramid.name}: level {level} has no tile {tx},{ty}")
+            index = ty * n_tx + tx
+            tif.filehandle.seek(page.dataoffsets[index])
+            data = tif.filehandle.read(page.databytecounts[index])
+            tables = page.jpegtables
+            found[path] = tables[:-2] + data[2:] if tables else data
+    return found
 
 
 def passthrough_check(

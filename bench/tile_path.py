@@ -7,7 +7,9 @@ fast path, access log off and on; rounds alternate and each keeps its best, the 
 shared), and a warm Lambda invocation through Mangum (an API Gateway HTTP API event) against a
 bare Mangum app returning the same bytes. large_image passing the same stored tiles through is a
 server of the same rounds when the ``bench-peers`` extra is installed (``bench/large_image_peer``:
-its row says whether its answers were the stored bytes). Ratios: floor / cytotile time, or
+its row says whether its answers were the stored bytes; when it cannot read cytotile's pyramid,
+as with tiles coded with four Huffman tables (SOF1), it serves the conversion section's libvips
+pyramid of the slide, on the same tile grid). Ratios: floor / cytotile time, or
 cytotile / floor requests per second (1.0 = the floor). Every server is uvicorn's ``auto``
 stack (``cytotile serve`` picks the same: ``api/head_deadline.py``); each row names the parser
 and loop its process loaded, and servers on different stacks are an error of the run.
@@ -30,6 +32,7 @@ from typing import Any
 from bench import large_image_peer
 from bench.app_path import ORIGINAL_NAME, UPLOAD_ID, write_manifest
 from bench.common import Row, Section
+from bench.conversion import outputs
 from bench.http_load import (
     N_URLS,
     cpu_seconds,
@@ -220,6 +223,14 @@ def http_rows(section: Section, root: Path, width: int, height: int, seconds: fl
         readable, how_peer = large_image_peer.passthrough_check(
             pyramid, tile_bytes(root, paths), width, height
         )
+        other = outputs(root)["libvips"]  # the conversion section's pyramid of the same slide
+        if not readable and other.is_file():  # its stored tiles, on the same tile grid
+            try:
+                stored = large_image_peer.stored_tiles(other, paths)
+                readable, how = large_image_peer.passthrough_check(other, stored, width, height)
+            except ValueError as exc:
+                how = str(exc)
+            how_peer, pyramid = f"{how_peer}; on libvips's pyramid instead: {how}", other
         if readable:
             servers[peer] = {"module": "large_image", "pyramid": str(pyramid)}
     measured: dict[str, list[int]] = {name: [] for name in servers}
