@@ -143,12 +143,12 @@ def jpeg_level(source: Source, meta: ImageMetadata) -> JpegLevel | None:
     a TIFF page's JPEG tiles (or NDPI's restart intervals), or a DICOM instance's frames."""
     if not lossy(meta) or meta.n_planes != 1:
         return None
-    from cytotile.importer.dicomframes import probe_dicom
-
     try:
         if source.tiff_page is not None:
             level = probe(*source.tiff_page)
         elif source.dicom_level0 is not None:
+            from cytotile.importer.dicomframes import probe_dicom
+
             level = probe_dicom(source.dicom_level0)
         else:
             return None

@@ -11,19 +11,26 @@ matched to the source's (see ``docs/quality.md``). Nothing is decoded twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cytotile.importer import coefhalf
+from cytotile.importer.coefhalf import HalfRows
+from cytotile.importer.dctretile import codec
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
+from cytotile.importer.levelone import COMPLETE_PIXELS, HalfTiles, count_half, half_strips
 from cytotile.importer.lower import FeedThread, TierBuilder, builders
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
-from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
+from cytotile.importer.sourcetiles import SourceTiles, halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
-from cytotile.tiff.writer import _Ifd, jpeg_ifd, write_ifds
+from cytotile.tiff.writer import Tile, _Ifd, jpeg_ifd, write_ifds
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
@@ -36,14 +43,21 @@ def lower_quality(level: JpegLevel, quality: int) -> int:
     return max(MIN_LOWER_QUALITY, min(quality, level.quality))
 
 
-def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> None:
+def _lower(
+    level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any], halves: HalfRows | None = None
+) -> None:
     """The lower tiers and the histogram from one decode of the source's tiles (run beside the
-    re-tiling); ``out`` gets the histogram (bands, PIMS type), or the exception."""
+    re-tiling), or from the re-tiling's own decoding (``halves``); ``out`` gets the histogram
+    (bands, PIMS type), or the exception."""
     import numpy as np
     import pyvips
 
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
+        if halves is not None:
+            _from_coefficients(level, chain, counts, halves)
+            out.append((bands_of(counts), "FAST"))
+            return
         if level.width * level.height > COMPLETE_PIXELS:  # then there is a level 1
 
             def consume(strip: np.ndarray, height: int) -> None:
@@ -70,7 +84,79 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
                 chain[1].feed(halve_tiles(tiles, height, level.width))
         out.append((bands_of(counts), "COMPLETE"))
     except BaseException as exc:  # handed to the caller's thread
+        if halves is not None:
+            halves.stop()
         out.append(exc)
+
+
+def _from_coefficients(
+    level: JpegLevel, chain: dict[int, TierBuilder], counts: np.ndarray, halves: HalfRows
+) -> None:
+    """Level 1 and its counts from the re-tiling's rows (:mod:`cytotile.importer.coefhalf`);
+    the tiles the image's edge cuts are decoded here (:class:`.levelone.HalfTiles`)."""
+    whole_w = halves.whole * halves.half_w  # level 1's columns of whole tiles
+    with SourceTiles(level) as source:
+        edges = HalfTiles(source)
+        for sy, strip, made in halves.rows():
+            if halves.whole < level.n_tx:  # the last tile, cut by the right edge
+                strip[:, whole_w:] = edges.edge(level.n_tx - 1, sy)
+                width = level.width - halves.whole * level.tile_width
+                count_half(counts, strip[:, whole_w:], level.tile_height, width)
+            counts += made
+            chain[1].feed(strip)
+        if halves.made < level.n_ty:  # the last row, cut by the bottom edge
+            strip, height = edges.row(level.n_ty - 1)
+            count_half(counts, strip, height, level.width)
+            chain[1].feed(strip)
+
+
+#: a level whose source tiles hold at most this many bytes keeps the pyramid's tiles in memory
+#: until they are written (about its size and a third): no spool file for a small slide
+MEMORY_TILES_BYTES = 48 * 1024 * 1024
+
+
+class _Spool(contextlib.ExitStack):
+    """Where the tiles wait for the pyramid's index: in a temporary file under ``workdir``
+    (the tiles as (fd, offset, count)), or, for a small level, in memory (their bytes)."""
+
+    def __init__(self, workdir: Path | None, in_memory: bool) -> None:
+        super().__init__()
+        self.workdir, self.file, self.fd, self.pos = workdir, None, -1, 0
+        if in_memory:
+            return
+        try:
+            tmp = self.enter_context(
+                tempfile.TemporaryDirectory(prefix="cytotile-jpeg-", dir=workdir)
+            )
+            self.workdir = Path(tmp)
+            spool = Path(tmp, "tiles.bin").open("wb")  # noqa: SIM115 - closed by the stack
+            self.file = self.enter_context(spool)
+            self.fd = os.open(self.file.name, os.O_RDONLY)
+            self.callback(os.close, self.fd)
+        except BaseException:
+            self.close()
+            raise
+
+    def put(self, data: bytes) -> Tile:
+        if self.file is None:
+            return data
+        self.file.write(data)
+        self.pos += len(data)
+        return (self.fd, self.pos - len(data), len(data))
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+
+
+def _halves(level: JpegLevel) -> HalfRows | None:
+    """Level 1 from the re-tiling's coefficients (a level with a level 1, the C codec's
+    samplings), or None: the lower tiers' own decode (:func:`_lower`)."""
+    lib = codec()
+    if level.width * level.height <= COMPLETE_PIXELS or not coefhalf.supported(level, lib):
+        return None
+    assert lib is not None
+    return HalfRows(level, lib)
 
 
 def write_jpeg_pyramid(
@@ -93,48 +179,45 @@ def write_jpeg_pyramid(
     y_sampling = level.frame.components[0][1:3]
     lower_q = lower_quality(level, quality)
     lock = threading.Lock()
-    with tempfile.TemporaryDirectory(prefix="cytotile-jpeg-", dir=workdir) as tmp:
-        spool_path = Path(tmp, "tiles.bin")
-        with spool_path.open("wb") as spool:
-            fd = os.open(spool_path, os.O_RDONLY)
-            try:
-                tiles: dict[int, list[tuple[int, int, int]]] = {k: [] for k in range(len(sizes))}
-                edges: dict[int, list[bytes]] = {k: [] for k in range(len(sizes))}
-                pos = 0
+    with _Spool(workdir, sum(level.byte_counts) <= MEMORY_TILES_BYTES) as spool:
+        tiles: dict[int, list[Tile]] = {k: [] for k in range(len(sizes))}
+        edges: dict[int, list[bytes]] = {k: [] for k in range(len(sizes))}
 
-                def sink(lvl: int, tx: int, ty: int, data: bytes, exact: bytes | None) -> None:
-                    nonlocal pos
-                    with lock:  # level 0 and the lower tiers come from two threads
-                        spool.write(data)
-                        tiles[lvl].append((fd, pos, len(data)))
-                        pos += len(data)
-                        if exact is not None:
-                            edges[lvl].append(exact)
+        def sink(lvl: int, tx: int, ty: int, data: bytes, exact: bytes | None) -> None:
+            with lock:  # level 0 and the lower tiers come from two threads
+                tiles[lvl].append(spool.put(data))
+                if exact is not None:
+                    edges[lvl].append(exact)
 
-                chain = builders(sizes, lower_q, sink)
-                found: list[Any] = []
-                lower = threading.Thread(target=_lower, args=(level, chain, found), daemon=True)
-                lower.start()
-                shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
-                try:
-                    for tile in retile(level, Path(tmp)):
-                        if shared is None:
-                            shared = tile.tables
-                        elif tile.tables != shared:
-                            raise NotRetilable("the re-tiled tiles have other tables")
-                        sink(0, tile.tx, tile.ty, tile.data, tile.exact)
-                finally:
-                    lower.join()
-                if isinstance(found[0], BaseException):
-                    raise found[0]
-                spool.flush()
-                photometric = 1 if grey else 6
-                l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, shared, y_sampling)
-                ifds: list[_Ifd] = [l0]
-                for k in range(1, len(sizes)):
-                    ifds.append(jpeg_ifd(k, sizes[k], n_samples, photometric, chain[k].tables))
-                for k, ifd in enumerate(ifds):
-                    ifd.tiles, ifd.edges = tiles[k], edges[k]
-                return write_ifds(out_path, ifds, header, reserve), found[0]
-            finally:
-                os.close(fd)
+        chain = builders(sizes, lower_q, sink)
+        found: list[Any] = []
+        halves = _halves(level)
+        args = (level, chain, found, halves)
+        lower = threading.Thread(target=_lower, args=args, daemon=True)
+        lower.start()
+        shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
+        level0 = retile(level, spool.workdir, halves=halves)  # closed after the stop below
+        try:
+            for tile in level0:
+                if shared is None:
+                    shared = tile.tables
+                elif tile.tables != shared:
+                    raise NotRetilable("the re-tiled tiles have other tables")
+                sink(0, tile.tx, tile.ty, tile.data, tile.exact)
+        except BaseException:
+            if halves is not None:  # the bands and the lower tiers wait no longer
+                halves.stop()
+            raise
+        finally:
+            lower.join()
+        if isinstance(found[0], BaseException):
+            raise found[0]
+        spool.flush()
+        photometric = 1 if grey else 6
+        l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, shared, y_sampling)
+        ifds: list[_Ifd] = [l0]
+        for k in range(1, len(sizes)):
+            ifds.append(jpeg_ifd(k, sizes[k], n_samples, photometric, chain[k].tables))
+        for k, ifd in enumerate(ifds):
+            ifd.tiles, ifd.edges = tiles[k], edges[k]
+        return write_ifds(out_path, ifds, header, reserve), found[0]

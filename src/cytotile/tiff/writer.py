@@ -32,11 +32,19 @@ class _Entry:
     data: bytes  # little-endian value bytes
 
 
+#: a tile's bytes, or where they are: (source fd, source offset, byte count)
+Tile = bytes | tuple[int, int, int]
+
+
+def _count(tile: Tile) -> int:
+    return len(tile) if isinstance(tile, bytes) else tile[2]
+
+
 @dataclass
 class _Ifd:
     entries: list[_Entry] = field(default_factory=list)
-    # (source fd, source offset, byte count) of each tile, row-major over the normalized grid
-    tiles: list[tuple[int, int, int]] = field(default_factory=list)
+    #: each tile (:data:`Tile`), row-major over the normalized grid
+    tiles: list[Tile] = field(default_factory=list)
     edges: list[bytes] = field(default_factory=list)
 
     def add(self, code: int, ftype: int, values: Sequence[int] | bytes) -> None:
@@ -117,14 +125,15 @@ def _plane_ifds(
                 if code in page.tags:
                     ifd.entries.append(_raw_tag(fh, page.tags[code]))
             n_tx, n_ty = -(-width // tile_w), -(-height // tile_h)
-            for ty in range(n_ty):
-                for tx in range(n_tx):
-                    i = ty * src_tx + tx
-                    ifd.tiles.append((fd, int(page.dataoffsets[i]), int(page.databytecounts[i])))
+            where = [
+                (fd, int(page.dataoffsets[i]), int(page.databytecounts[i]))
+                for i in (ty * src_tx + tx for ty in range(n_ty) for tx in range(n_tx))
+            ]
+            ifd.tiles.extend(where)
             if page.compression == L.COMPRESSION_JPEG:
                 tables = bytes(page.jpegtables) if page.jpegtables is not None else None
                 for ti in L.edge_tile_indexes(width, height, tile_w):
-                    _, off, count = ifd.tiles[ti]
+                    _, off, count = where[ti]
                     tx, ty = ti % n_tx, ti // n_tx
                     w = min(tile_w, width - tx * tile_w)
                     h = min(tile_h, height - ty * tile_h)
@@ -207,7 +216,7 @@ def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserv
     # placeholders for arrays whose values depend on the layout; sizes are fixed already
     for ifd in ifds:
         ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * len(ifd.tiles))
-        ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [c for _, _, c in ifd.tiles])
+        ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [_count(t) for t in ifd.tiles])
         if ifd.edges:
             ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * len(ifd.edges))
             ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [len(e) for e in ifd.edges])
@@ -217,9 +226,9 @@ def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserv
     pos = index_size
     for ifd in ifds:
         offsets = []
-        for _, _, count in ifd.tiles:
+        for tile in ifd.tiles:
             offsets.append(pos)
-            pos += count
+            pos += _count(tile)
         _set(ifd, L.TILE_OFFSETS, offsets)
     for ifd in ifds:
         if ifd.edges:
@@ -232,8 +241,8 @@ def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserv
     with open(out_path, "wb") as out:
         out.write(index)
         for ifd in ifds:
-            for fd, off, count in ifd.tiles:
-                out.write(os.pread(fd, count, off))
+            for tile in ifd.tiles:
+                out.write(tile if isinstance(tile, bytes) else os.pread(tile[0], tile[2], tile[1]))
         for ifd in ifds:
             for edge in ifd.edges:
                 out.write(edge)
