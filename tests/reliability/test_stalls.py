@@ -110,3 +110,9 @@ def test_client_disconnects_are_one_info_line(
     log = server.log.read_text()
     assert log.count("went away") == 1, log[-2000:]
     assert "Traceback" not in log and "ERROR" not in log
+
+
+def test_serve_runs_httptools_on_uvloop(server: Server) -> None:
+    """The server extra's parser and loop are the ones ``cytotile serve`` loaded."""
+    maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+    assert "/httptools/" in maps and "/uvloop/" in maps
