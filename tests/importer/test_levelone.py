@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -122,3 +123,73 @@ def test_count_half_is_level_one_replicated(
     for b in range(samples):
         assert np.array_equal(counts[:, b], np.bincount(replicated[..., b].ravel(), minlength=256))
     assert int(counts.sum()) == height * width * samples
+
+
+class Collect:
+    """A tier builder's stand-in: keeps level 1's strips."""
+
+    def __init__(self) -> None:
+        self.strips: list[np.ndarray] = []
+
+    def feed(self, strip: np.ndarray) -> None:
+        self.strips.append(strip.copy())
+
+
+def from_coefficients(level: JpegLevel, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Level 1 and its counts as the conversion makes them from the re-tiling's coefficients
+    (the re-tiling in ``threads`` threads, the lower tiers' side in another)."""
+    import threading
+
+    from cytotile.importer import coefhalf, jpegpath
+    from cytotile.importer.dctretile import codec
+    from cytotile.importer.retile import retile
+
+    lib = codec()
+    assert lib is not None and coefhalf.supported(level, lib)
+    halves = coefhalf.HalfRows(level, lib)
+    collect, out = Collect(), []
+    chain: dict[int, Any] = {1: collect}
+    lower = threading.Thread(target=jpegpath._lower, args=(level, chain, out, halves))
+    lower.start()
+    try:
+        for _ in retile(level, threads=threads, halves=halves):
+            pass
+        halves.close()
+    except BaseException:
+        halves.stop()  # as the conversion does on an error: never a hung thread
+        raise
+    finally:
+        lower.join()
+    assert not isinstance(out[0], BaseException), out[0]
+    bands, kind = out[0]
+    assert kind == "FAST"
+    counts = np.array([b["bins"] for b in bands], np.int64).T
+    return np.concatenate(collect.strips), counts
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("make", [ycbcr, narrow, whole_tiles, aperio, grey, intervals, dicom])
+def test_level_one_from_the_coefficients(
+    tmp_path: Path, make: Callable[[Path], JpegLevel], threads: int
+) -> None:
+    """Level 1 made by the re-tiling's bands from their coefficients (whole tiles: each block's
+    2x2 box means, 4:2:0 chroma in full) is as close to the box mean as libjpeg's scaled
+    decoding; tiles cut by the edge are exactly the reference; its counts total W x H."""
+    level = make(tmp_path)
+    full = np.concatenate([strip.copy() for strip in source_strips(level)])
+    reference = halve(full).astype(np.int16)
+    got, counts = from_coefficients(level, threads)
+    assert got.shape == reference.shape
+    diff = np.abs(got.astype(np.int16) - reference)
+    scaled = np.concatenate([s for s, _ in half_strips(level)]).astype(np.int16)
+    assert float(diff.mean()) < float(np.abs(scaled - reference).mean()) + 0.1
+    last_x = (level.n_tx - 1) * level.tile_width // 2
+    last_y = (level.n_ty - 1) * level.tile_height // 2
+    if level.width % level.tile_width:
+        assert int(diff[:, last_x:].max()) == 0
+    if level.height % level.tile_height:
+        assert int(diff[last_y:].max()) == 0
+    expected = np.zeros_like(counts)
+    count_half(expected, got, level.height, level.width)
+    assert np.array_equal(counts, expected)
+    assert int(counts.sum()) == level.width * level.height * got.shape[2]

@@ -5,6 +5,8 @@
  *   decode(stream, planes) -> quantization tables     (Huffman decoding, Annex F.2.2)
  *   encode(planes, sampling, mcus, tables) -> bytes   (Huffman coding, Annex F.1.2)
  *   gather(planes, sampling, mcus, counts) -> None    (the symbols encode would emit, counted)
+ *   half(planes, sampling, quant, ycc, out) -> None   (pixels at half scale: level 1)
+ *   halve(src, dst), histogram(pixels, counts, weight) (the lower tiers' 2x2 means, counts)
  *
  * A plane is an int16 buffer of shape (rows, cols, 64): one block of 64 coefficients in natural
  * (row-major) order per (row, col), the last axis contiguous, the others any strides. The work
@@ -19,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h> /* compiler intrinsics (no library): a block's non-zero mask */
@@ -1141,6 +1144,383 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
 }
 
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Pixels at half scale from the coefficients, and uint8 strips halved and counted (the lower
+ * tiers of the serving pyramid, cytotile.importer.levelone): no libjpeg decode a second time.
+ */
+
+/* u8 image (rows, cols, bands): the last two axes contiguous, rows any stride. */
+typedef struct {
+    uint8_t *base;
+    Py_ssize_t rows, cols, bands, stride;
+} image_t;
+
+static int image_open(PyObject *obj, int writable, const char *what, Py_buffer *view,
+                      image_t *out)
+{
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_RECORDS : PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "%s: not a%s uint8 array", what, writable ? " writable" : "");
+        return -1;
+    }
+    const char *f = view->format ? view->format : "B";
+    if (view->itemsize != 1 || (strcmp(f, "B") != 0 && strcmp(f, "=B") != 0 &&
+                                strcmp(f, "<B") != 0 && strcmp(f, "@B") != 0) ||
+        view->ndim != 3 || view->shape[2] < 1 || view->shape[2] > MAX_COMPONENTS ||
+        view->strides[2] != 1 || view->strides[1] != view->shape[2] || view->strides[0] < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: a uint8 array (rows, cols, 1..%d bands) with "
+                     "contiguous pixels expected", what, MAX_COMPONENTS);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    out->base = view->buf;
+    out->rows = view->shape[0];
+    out->cols = view->shape[1];
+    out->bands = view->shape[2];
+    out->stride = view->strides[0];
+    return 0;
+}
+
+/* IDCT_FULL[x][u]: sample x of the 1-D basis function u (A.3.3, C(u)/2 folded in); IDCT_HALF:
+ * the mean of samples 2i and 2i+1 (a 2x2 box mean of the 2-D block is both axes' pair means).
+ * The same by columns, 4 samples a vector (GCC/Clang vector extensions: SSE, NEON or scalar). */
+typedef float v4f __attribute__((vector_size(16)));
+static float IDCT_FULL[8][8], IDCT_HALF[4][8];
+static v4f BASIS_FULL[8][2], BASIS_HALF[8];
+
+static void idct_init(void)
+{
+    const double pi = 3.14159265358979323846;
+    for (int x = 0; x < 8; x++)
+        for (int u = 0; u < 8; u++)
+            IDCT_FULL[x][u] = (float)((u ? 0.5 : 0.5 / sqrt(2.0)) * cos((2 * x + 1) * u * pi / 16));
+    for (int i = 0; i < 4; i++)
+        for (int u = 0; u < 8; u++)
+            IDCT_HALF[i][u] = (IDCT_FULL[2 * i][u] + IDCT_FULL[2 * i + 1][u]) / 2;
+    for (int u = 0; u < 8; u++)
+        for (int x = 0; x < 4; x++) {
+            BASIS_HALF[u][x] = IDCT_HALF[x][u];
+            BASIS_FULL[u][0][x] = IDCT_FULL[x][u];
+            BASIS_FULL[u][1][x] = IDCT_FULL[x + 4][u];
+        }
+}
+
+static inline uint8_t clamp_round(float v)
+{
+    int i = (int)(v + 0.5f); /* any v < 0.5 gives i <= 0: clamped to 0 */
+    return (uint8_t)(i < 0 ? 0 : i > 255 ? 255 : i);
+}
+
+/* The n x n pixels (n = 4: the block's 2x2 box means; 8: the block itself) of a block,
+ * dequantized by q, level-shifted; written at out, rows `stride` bytes apart. Only the
+ * non-zero coefficients are visited (blocks are sparse): each adds its coefficient times its
+ * basis row to its row's horizontal transform; then the rows up to the last non-zero one are
+ * combined vertically, 4 pixels a vector. */
+static inline __attribute__((always_inline)) void block_pixels(const int16_t *blk,
+                                                               const uint16_t *q, const int n,
+                                                               uint8_t *out, Py_ssize_t stride)
+{
+    uint64_t mask = nonzero_mask(blk);
+    if (mask <= 1) { /* DC only (or nothing): flat; IDCT_FULL[.][0] squared is 1/8 */
+        uint8_t row[8];
+        memset(row, clamp_round(blk[0] * (float)q[0] / 8 + 128), sizeof row);
+        for (int y = 0; y < n; y++)
+            memcpy(out + y * stride, row, n);
+        return;
+    }
+    v4f t[8][2], zero = {0, 0, 0, 0}, a = zero, b = zero; /* a, b: row v's, in registers */
+    int rows = 0, v = 0;
+    for (int r = 0; r < 8; r++)
+        t[r][0] = t[r][1] = zero;
+    while (mask) {
+        int i = lowest_bit(mask);
+        mask &= mask - 1;
+        if (i >> 3 != v) { /* bits are visited in increasing order: row v is done */
+            t[v][0] = a, t[v][1] = b;
+            a = b = zero;
+            v = i >> 3;
+        }
+        float c = (float)blk[i] * q[i];
+        if (n == 4) {
+            a += c * BASIS_HALF[i & 7];
+        } else {
+            a += c * BASIS_FULL[i & 7][0];
+            b += c * BASIS_FULL[i & 7][1];
+        }
+    }
+    t[v][0] = a, t[v][1] = b;
+    rows = v + 1;
+    const float(*m)[8] = n == 4 ? (const float(*)[8])IDCT_HALF : (const float(*)[8])IDCT_FULL;
+    for (int y = 0; y < n; y++)
+        for (int h = 0; h < n / 4; h++) {
+            v4f s = {128, 128, 128, 128};
+            for (int v = 0; v < rows; v++)
+                s += m[y][v] * t[v][h];
+            uint8_t *o = out + y * stride + 4 * h;
+#if defined(__SSE2__) /* rounded to nearest (ties to even), saturated to 0..255 */
+            __m128i w = _mm_cvtps_epi32((__m128)s);
+            w = _mm_packs_epi32(w, w);
+            uint32_t b = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(w, w));
+            memcpy(o, &b, 4);
+#else
+            for (int x = 0; x < 4; x++)
+                o[x] = clamp_round(s[x]);
+#endif
+        }
+}
+
+static void block_half(const int16_t *blk, const uint16_t *q, uint8_t *out, Py_ssize_t stride)
+{
+    block_pixels(blk, q, 4, out, stride);
+}
+
+static void block_full(const int16_t *blk, const uint16_t *q, uint8_t *out, Py_ssize_t stride)
+{
+    block_pixels(blk, q, 8, out, stride);
+}
+
+/* libjpeg's YCbCr -> RGB (JFIF, 16-bit fixed point, rounded), by tables as libjpeg does it;
+ * LIMIT[v + 256] is v clamped to 0..255 (v in -256..511). */
+static int CR_R[256], CB_B[256], CBCR_G[256][2];
+static uint8_t LIMIT[768];
+
+static void ycc_init(void)
+{
+    for (int i = 0; i < 256; i++) {
+        int c = i - 128;
+        CR_R[i] = (91881 * c + 32768) >> 16;
+        CB_B[i] = (116130 * c + 32768) >> 16;
+        CBCR_G[i][0] = -22554 * c;         /* Cb's part, */
+        CBCR_G[i][1] = -46802 * c + 32768; /* Cr's and the rounding */
+    }
+    for (int v = -256; v < 512; v++)
+        LIMIT[v + 256] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* A row of n pixels from its planar samples (y, cb, cr or the components as they are). */
+static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc, Py_ssize_t n)
+{
+    if (ycc) {
+        const uint8_t *limit = LIMIT + 256, *ys = comp[0], *cbs = comp[1], *crs = comp[2];
+        for (Py_ssize_t i = 0; i < n; i++, px += 3) {
+            int y = ys[i], cb = cbs[i], cr = crs[i];
+            px[0] = limit[y + CR_R[cr]];
+            px[1] = limit[y + ((CBCR_G[cb][0] + CBCR_G[cr][1]) >> 16)];
+            px[2] = limit[y + CB_B[cb]];
+        }
+    } else if (bands == 1) {
+        memcpy(px, comp[0], n);
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++)
+            for (Py_ssize_t k = 0; k < bands; k++)
+                *px++ = comp[k][i];
+    }
+}
+
+static PyObject *py_half(PyObject *self, PyObject *args)
+{
+    PyObject *seq, *sampling, *out_obj;
+    Py_buffer qv, ov, views[MAX_COMPONENTS];
+    plane_t planes[MAX_COMPONENTS];
+    image_t out;
+    Py_ssize_t n;
+    int ycc;
+    long h[MAX_COMPONENTS], v[MAX_COMPONENTS], hmax = 0, vmax = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOy*pO:half", &seq, &sampling, &qv, &ycc, &out_obj))
+        return NULL;
+    if (planes_open(seq, 0, views, planes, &n) < 0) {
+        PyBuffer_Release(&qv);
+        return NULL;
+    }
+    if (image_open(out_obj, 1, "out", &ov, &out) < 0) {
+        planes_close(views, n);
+        PyBuffer_Release(&qv);
+        return NULL;
+    }
+    const char *bad = NULL;
+    if (!PyTuple_Check(sampling) || PyTuple_GET_SIZE(sampling) != n)
+        bad = "sampling: one (h, v) a plane expected";
+    for (Py_ssize_t k = 0; !bad && k < n; k++) {
+        if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h[k], &v[k]) < 0)
+            goto done;
+        if (h[k] < 1 || h[k] > 4 || v[k] < 1 || v[k] > 4)
+            bad = "sampling: factors are 1 to 4";
+        hmax = h[k] > hmax ? h[k] : hmax;
+        vmax = v[k] > vmax ? v[k] : vmax;
+    }
+    if (!bad && qv.len != n * 128)
+        bad = "quant: 64 little-endian uint16 a plane expected";
+    if (!bad && (out.bands != n || (ycc && n != 3)))
+        bad = "out: one band a plane (3 for YCbCr) expected";
+    int size[MAX_COMPONENTS]; /* pixels of a block at half scale, each way */
+    for (Py_ssize_t k = 0; !bad && k < n; k++) {
+        if (hmax % h[k] || vmax % v[k] || hmax / h[k] != vmax / v[k] || hmax / h[k] > 2)
+            bad = "sampling: only 1x1 or 2x2 upsampling at half scale";
+        else {
+            size[k] = 4 * (int)(hmax / h[k]);
+            if (planes[k].rows * size[k] < out.rows || planes[k].cols * size[k] < out.cols)
+                bad = "out: larger than the planes at half scale";
+            else if (out.rows % (4 * vmax) || out.cols % (4 * hmax))
+                bad = "out: not a whole number of MCUs";
+        }
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        goto done;
+    }
+    uint16_t q[MAX_COMPONENTS][64];
+    for (Py_ssize_t k = 0; k < n; k++)
+        for (int i = 0; i < 64; i++)
+            q[k][i] = (uint16_t)(((const uint8_t *)qv.buf)[128 * k + 2 * i] |
+                                 ((const uint8_t *)qv.buf)[128 * k + 2 * i + 1] << 8);
+    /* one MCU row at a time, each component planar (4 * vmax rows), then the pixels */
+    Py_ssize_t band = 4 * vmax, cols = out.cols;
+    uint8_t *work = malloc((size_t)(n * band * cols));
+    if (!work) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t top = 0; top < out.rows; top += band) {
+        for (Py_ssize_t k = 0; k < n; k++) {
+            int sz = size[k];
+            for (Py_ssize_t r = 0; r < band / sz; r++) {
+                uint8_t *o = work + (k * band + r * sz) * cols;
+                Py_ssize_t by = top / sz + r;
+                for (Py_ssize_t bx = 0; bx < cols / sz; bx++)
+                    (sz == 4 ? block_half : block_full)(plane_block(&planes[k], by, bx), q[k],
+                                                        o + bx * sz, cols);
+            }
+        }
+        for (Py_ssize_t y = 0; y < band; y++) {
+            uint8_t *comp[MAX_COMPONENTS];
+            for (Py_ssize_t k = 0; k < n; k++)
+                comp[k] = work + (k * band + y) * cols;
+            row_out(out.base + (top + y) * out.stride, comp, n, ycc, cols);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(work);
+done:
+    planes_close(views, n);
+    PyBuffer_Release(&ov);
+    PyBuffer_Release(&qv);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* 2x2 means (rounded) of src into dst, ceil(rows / 2) x ceil(cols / 2): an odd last row or
+ * column is paired with itself. */
+static PyObject *py_halve(PyObject *self, PyObject *args)
+{
+    PyObject *src_obj, *dst_obj;
+    Py_buffer sv, dv;
+    image_t src, dst;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:halve", &src_obj, &dst_obj))
+        return NULL;
+    if (image_open(src_obj, 0, "src", &sv, &src) < 0)
+        return NULL;
+    if (image_open(dst_obj, 1, "dst", &dv, &dst) < 0) {
+        PyBuffer_Release(&sv);
+        return NULL;
+    }
+    if (dst.bands != src.bands || dst.rows != (src.rows + 1) / 2 ||
+        dst.cols != (src.cols + 1) / 2) {
+        PyErr_SetString(PyExc_ValueError, "dst: (ceil(rows / 2), ceil(cols / 2), bands) expected");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t c = src.bands, pairs = src.cols / 2;
+        for (Py_ssize_t y = 0; y < dst.rows; y++) {
+            const uint8_t *a = src.base + 2 * y * src.stride;
+            const uint8_t *b = 2 * y + 1 < src.rows ? a + src.stride : a;
+            uint8_t *o = dst.base + y * dst.stride;
+            for (Py_ssize_t i = 0; i < pairs * c; i++) {
+                Py_ssize_t j = (i / c) * 2 * c + i % c;
+                o[i] = (uint8_t)((a[j] + a[j + c] + b[j] + b[j + c] + 2) >> 2);
+            }
+            if (src.cols % 2)
+                for (Py_ssize_t i = pairs * c, j = 2 * pairs * c; i < pairs * c + c; i++, j++)
+                    o[i] = (uint8_t)((2 * a[j] + 2 * b[j] + 2) >> 2);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&sv);
+    PyBuffer_Release(&dv);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* counts[value, band] += weight for every sample of the image. */
+static PyObject *py_histogram(PyObject *self, PyObject *args)
+{
+    PyObject *img_obj, *counts_obj;
+    Py_buffer iv, cv;
+    image_t img;
+    long long weight;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOL:histogram", &img_obj, &counts_obj, &weight))
+        return NULL;
+    if (image_open(img_obj, 0, "pixels", &iv, &img) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(counts_obj, &cv, PyBUF_RECORDS) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "counts: not a writable int64 array");
+        PyBuffer_Release(&iv);
+        return NULL;
+    }
+    const char *f = cv.format ? cv.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    if (cv.itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0) || cv.ndim != 2 ||
+        cv.shape[0] != 256 || cv.shape[1] != img.bands ||
+        ((uintptr_t)cv.buf | (uintptr_t)cv.strides[0] | (uintptr_t)cv.strides[1]) % 8) {
+        PyErr_SetString(PyExc_ValueError, "counts: an aligned int64 array (256, bands) expected");
+    } else {
+        /* 32-bit partial counts, flushed before they could overflow */
+        uint32_t(*part)[256] = calloc((size_t)img.bands, sizeof *part);
+        if (!part) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            Py_ssize_t c = img.bands, row = img.cols * c, done = 0;
+            for (Py_ssize_t y = 0; y < img.rows; y++) {
+                const uint8_t *p = img.base + y * img.stride;
+                if (c == 3)
+                    for (Py_ssize_t i = 0; i < row; i += 3) {
+                        part[0][p[i]]++;
+                        part[1][p[i + 1]]++;
+                        part[2][p[i + 2]]++;
+                    }
+                else
+                    for (Py_ssize_t i = 0; i < row; i++)
+                        part[i % c][p[i]]++;
+                done += img.cols;
+                if (done > (1L << 30) || y == img.rows - 1) {
+                    for (Py_ssize_t b = 0; b < c; b++)
+                        for (int s = 0; s < 256; s++) {
+                            *(int64_t *)((char *)cv.buf + s * cv.strides[0] + b * cv.strides[1]) +=
+                                weight * part[b][s];
+                            part[b][s] = 0;
+                        }
+                    done = 0;
+                }
+            }
+            Py_END_ALLOW_THREADS
+            free(part);
+        }
+    }
+    PyBuffer_Release(&iv);
+    PyBuffer_Release(&cv);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Module
  */
@@ -1156,6 +1536,18 @@ static PyMethodDef methods[] = {
     {"gather", py_gather, METH_VARARGS,
      "gather(planes, sampling, mcus, counts) -> None\n\nAdds to counts[k, 0|1, symbol] the DC "
      "and AC symbols encode would emit for component k."},
+    {"half", py_half, METH_VARARGS,
+     "half(planes, sampling, quant, ycc, out) -> None\n\nThe pixels of the planes at half "
+     "scale (each block's 2x2 box means; a 2x2-subsampled component's blocks in full), "
+     "dequantized by quant (64 little-endian uint16 a plane, natural order), YCbCr -> RGB "
+     "when ycc, into out (rows, cols, planes) uint8."},
+    {"halve", py_halve, METH_VARARGS,
+     "halve(src, dst) -> None\n\nThe 2x2 means (rounded) of src (rows, cols, bands) uint8 "
+     "into dst (ceil(rows / 2), ceil(cols / 2), bands); an odd last row or column is paired "
+     "with itself."},
+    {"histogram", py_histogram, METH_VARARGS,
+     "histogram(pixels, counts, weight) -> None\n\nAdds weight to counts[value, band] "
+     "(int64, (256, bands)) for every sample of pixels (rows, cols, bands) uint8."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1167,5 +1559,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__jpegdct(void)
 {
+    idct_init();
+    ycc_init();
     return PyModule_Create(&module);
 }

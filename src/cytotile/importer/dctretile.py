@@ -26,6 +26,7 @@ from cytotile.pyramid import TILE_SIZE, ceil_div
 if TYPE_CHECKING:
     import numpy as np
 
+    from cytotile.importer.coefhalf import HalfRows
     from cytotile.importer.retile import JpegLevel, RetiledTile
 
 
@@ -54,6 +55,8 @@ class Coding:
         self.block = [(frame.mcu_width // h, frame.mcu_height // v) for h, v in self.sampling]
         self.fd = os.open(level.path, os.O_RDONLY)
         self.quant: bytes | None = None  # the level's (as decode returns them), from tile 0
+        #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
+        self.halves: HalfRows | None = None
         picks = dc.sample(len(level.offsets))  # tile 0 first: the level's quantization tables
         counts = np.zeros((len(picks), len(frame.components), 2, 256), np.int64)
         mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
@@ -173,6 +176,8 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
             if y not in sources:
                 sources[y] = _views(coding, planes, y, source, level.n_tx)
             coding.decode_row(sy, sources[y])
+            if coding.halves is not None and sy * tile_h >= rows.start * TILE_SIZE:  # band's own
+                coding.halves.put(sy, planes, y, coding)
         todo = last
         height = min(TILE_SIZE, level.height - l0_y)
         if l0_y - l0_top not in tiles:

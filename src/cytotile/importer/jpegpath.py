@@ -16,15 +16,21 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cytotile.importer import coefhalf
+from cytotile.importer.coefhalf import HalfRows
+from cytotile.importer.dctretile import codec
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
+from cytotile.importer.levelone import COMPLETE_PIXELS, HalfTiles, count_half, half_strips
 from cytotile.importer.lower import FeedThread, TierBuilder, builders
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
-from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
+from cytotile.importer.sourcetiles import SourceTiles, halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import Tile, _Ifd, jpeg_ifd, write_ifds
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
@@ -37,14 +43,21 @@ def lower_quality(level: JpegLevel, quality: int) -> int:
     return max(MIN_LOWER_QUALITY, min(quality, level.quality))
 
 
-def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> None:
+def _lower(
+    level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any], halves: HalfRows | None = None
+) -> None:
     """The lower tiers and the histogram from one decode of the source's tiles (run beside the
-    re-tiling); ``out`` gets the histogram (bands, PIMS type), or the exception."""
+    re-tiling), or from the re-tiling's own decoding (``halves``); ``out`` gets the histogram
+    (bands, PIMS type), or the exception."""
     import numpy as np
     import pyvips
 
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
+        if halves is not None:
+            _from_coefficients(level, chain, counts, halves)
+            out.append((bands_of(counts), "FAST"))
+            return
         if level.width * level.height > COMPLETE_PIXELS:  # then there is a level 1
 
             def consume(strip: np.ndarray, height: int) -> None:
@@ -71,7 +84,30 @@ def _lower(level: JpegLevel, chain: dict[int, TierBuilder], out: list[Any]) -> N
                 chain[1].feed(halve_tiles(tiles, height, level.width))
         out.append((bands_of(counts), "COMPLETE"))
     except BaseException as exc:  # handed to the caller's thread
+        if halves is not None:
+            halves.stop()
         out.append(exc)
+
+
+def _from_coefficients(
+    level: JpegLevel, chain: dict[int, TierBuilder], counts: np.ndarray, halves: HalfRows
+) -> None:
+    """Level 1 and its counts from the re-tiling's rows (:mod:`cytotile.importer.coefhalf`);
+    the tiles the image's edge cuts are decoded here (:class:`.levelone.HalfTiles`)."""
+    whole_w = halves.whole * halves.half_w  # level 1's columns of whole tiles
+    with SourceTiles(level) as source:
+        edges = HalfTiles(source)
+        for sy, strip, made in halves.rows():
+            if halves.whole < level.n_tx:  # the last tile, cut by the right edge
+                strip[:, whole_w:] = edges.edge(level.n_tx - 1, sy)
+                width = level.width - halves.whole * level.tile_width
+                count_half(counts, strip[:, whole_w:], level.tile_height, width)
+            counts += made
+            chain[1].feed(strip)
+        if halves.made < level.n_ty:  # the last row, cut by the bottom edge
+            strip, height = edges.row(level.n_ty - 1)
+            count_half(counts, strip, height, level.width)
+            chain[1].feed(strip)
 
 
 #: a level whose source tiles hold at most this many bytes keeps the pyramid's tiles in memory
@@ -113,6 +149,16 @@ class _Spool(contextlib.ExitStack):
             self.file.flush()
 
 
+def _halves(level: JpegLevel) -> HalfRows | None:
+    """Level 1 from the re-tiling's coefficients (a level with a level 1, the C codec's
+    samplings), or None: the lower tiers' own decode (:func:`_lower`)."""
+    lib = codec()
+    if level.width * level.height <= COMPLETE_PIXELS or not coefhalf.supported(level, lib):
+        return None
+    assert lib is not None
+    return HalfRows(level, lib)
+
+
 def write_jpeg_pyramid(
     level: JpegLevel,
     out_path: Path,
@@ -145,16 +191,25 @@ def write_jpeg_pyramid(
 
         chain = builders(sizes, lower_q, sink)
         found: list[Any] = []
-        lower = threading.Thread(target=_lower, args=(level, chain, found), daemon=True)
+        halves = _halves(level)
+        args = (level, chain, found, halves)
+        lower = threading.Thread(target=_lower, args=args, daemon=True)
         lower.start()
         shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
+        level0 = retile(level, spool.workdir, halves=halves)  # closed after the stop below
         try:
-            for tile in retile(level, spool.workdir):
+            for tile in level0:
                 if shared is None:
                     shared = tile.tables
                 elif tile.tables != shared:
                     raise NotRetilable("the re-tiled tiles have other tables")
                 sink(0, tile.tx, tile.ty, tile.data, tile.exact)
+            if halves is not None:
+                halves.close()
+        except BaseException:
+            if halves is not None:  # the bands and the lower tiers wait no longer
+                halves.stop()
+            raise
         finally:
             lower.join()
         if isinstance(found[0], BaseException):

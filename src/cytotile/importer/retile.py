@@ -214,12 +214,13 @@ def workers() -> int:
 
 
 def retile(
-    level: JpegLevel, workdir: Path | None = None, threads: int | None = None
+    level: JpegLevel, workdir: Path | None = None, threads: int | None = None, halves: Any = None
 ) -> Iterator[RetiledTile]:
     """The 256x256 tiles of the level, row-major; bands of rows are re-tiled by ``threads``
     threads (default: :func:`workers`), a few bands ahead at most (bounded memory). Through the
     C codec when it is built (:mod:`cytotile.importer.dctretile`: Huffman tables per level),
-    else through libjpeg (``jpeglib``: optimized Huffman tables per tile)."""
+    else through libjpeg (``jpeglib``: optimized Huffman tables per tile). ``halves`` (a
+    :class:`~cytotile.importer.coefhalf.HalfRows`, C codec only) gets level 1's source rows."""
     lib = dctretile.codec()
     n_ty = ceil_div(level.height, TILE_SIZE)
     threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)))
@@ -227,6 +228,7 @@ def retile(
     bands = [range(y, min(n_ty, y + step)) for y in range(0, n_ty, step)]
     if lib is not None:
         coding = dctretile.Coding(level, lib)
+        coding.halves = halves
         try:
             yield from _run(threads, bands, dctretile.band, coding)
         finally:

@@ -1,0 +1,137 @@
+"""Level 1 from the coefficients the re-tiling already decodes: no second decode of the source.
+
+Each re-tiling band (:func:`cytotile.importer.dctretile.band`) hands every source row whose top
+is in its band to :meth:`HalfRows.put` right after entropy-decoding it: the C codec
+(``_jpegdct.half``) makes its pixels at half scale from the coefficient planes (dequantized with
+the level's tables; a block's 2x2 box means, 4x4 from each 8x8 block; a 2x2-subsampled chroma
+block in full, 8x8, no upsampling), YCbCr -> RGB as libjpeg does (JFIF) when the TIFF says
+YCbCr, and counts their histogram. The rows reach the lower tiers' thread in order
+(:meth:`HalfRows.rows`), the bands running ahead by a bounded number of rows.
+
+Only whole source tiles come this way: a tile cut by the image's right edge, and the whole last
+row when the bottom edge cuts it, are decoded in full and box-halved by the lower tiers' thread
+(:mod:`cytotile.importer.levelone`), so that their padding never bleeds into level 1.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from cytotile.errors import ConversionError
+from cytotile.pyramid import ceil_div
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from cytotile.importer.dctretile import Coding
+    from cytotile.importer.retile import JpegLevel
+
+#: level-1 rows the bands may hold, made but not yet taken (bytes): the bands' lead is bounded
+AHEAD_BYTES = 48 * 1024 * 1024
+
+
+def supported(level: JpegLevel, lib: ModuleType | None) -> bool:
+    """Whether the codec makes this level's half-scale pixels: grey, or 3 components each
+    sampled at the frame's rate or half of it both ways (4:4:4, 4:2:0)."""
+    if lib is None or not hasattr(lib, "half"):
+        return False
+    components = level.frame.components
+    h_max = max(c[1] for c in components)
+    v_max = max(c[2] for c in components)
+    return len(components) in (1, 3) and all(
+        h_max % c[1] == 0 and v_max % c[2] == 0 and h_max // c[1] == v_max // c[2] in (1, 2)
+        for c in components
+    )
+
+
+class Stopped(ConversionError):
+    """The re-tiling or the lower tiers stopped: no more rows."""
+
+
+class HalfRows:
+    """Level 1's rows of whole source tiles, made by the re-tiling bands, taken in order."""
+
+    def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
+        self.level, self.lib = level, lib
+        self.samples = len(level.frame.components)
+        self.half_w = level.tile_width // 2
+        last_w = level.width - (level.n_tx - 1) * level.tile_width
+        #: source tiles of a row whose halves are whole (the last one, if cut, is not)
+        self.whole = level.n_tx if last_w == level.tile_width else level.n_tx - 1
+        self.width = ceil_div(level.width, 2)  # level 1's
+        #: source rows made here: all but a last one the bottom edge cuts
+        self.made = level.n_ty - (1 if level.height % level.tile_height else 0)
+        strip = level.tile_height // 2 * self.width * self.samples
+        self.ahead = max(2, AHEAD_BYTES // max(1, strip))
+        self.ycc = level.photometric == 6 and self.samples == 3
+        self._cond = threading.Condition()
+        self._ready: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._next = 0  # the next row taken
+        self._stopped = False
+        self._closed = False  # every band done: a row not made by now never will be
+
+    def put(self, sy: int, planes: tuple[np.ndarray, ...], plane_y: int, coding: Coding) -> None:
+        """Source row ``sy``, whose coefficients are the planes' rows from pixel row
+        ``plane_y`` (a re-tiling band's thread): its level-1 pixels and their counts."""
+        import numpy as np
+
+        if sy >= self.made:
+            return
+        with self._cond:
+            while not self._stopped and sy - self._next >= self.ahead:
+                self._cond.wait()
+            if self._stopped:
+                return
+        level = self.level
+        assert coding.quant is not None  # set by the level's first decode
+        quant = b"".join(
+            coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
+        )
+        views = tuple(
+            p[
+                plane_y // bh : (plane_y + level.tile_height) // bh,
+                : self.whole * level.tile_width // bw,
+            ]
+            for p, (bw, bh) in zip(planes, coding.block, strict=True)
+        )
+        strip = np.empty((level.tile_height // 2, self.width, self.samples), np.uint8)
+        made = strip[:, : self.whole * self.half_w]
+        counts = np.zeros((256, self.samples), np.int64)
+        self.lib.half(views, coding.sampling, quant, self.ycc, made)
+        self.lib.histogram(made, counts, 4)  # each level-1 pixel stands for 2x2 of level 0
+        with self._cond:
+            self._ready[sy] = (strip, counts)
+            self._cond.notify_all()
+
+    def rows(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(sy, strip, counts) of each row made here, in order (the lower tiers' thread):
+        ``strip`` is level 1's rows of source row ``sy``, its whole tiles' part filled and
+        counted in ``counts`` (4 a pixel), the rest for the caller to fill."""
+        for sy in range(self.made):
+            with self._cond:
+                while sy not in self._ready and not self._stopped and not self._closed:
+                    self._cond.wait()
+                if self._stopped:
+                    raise Stopped("the re-tiling stopped")
+                if sy not in self._ready:
+                    raise Stopped(f"the re-tiling made no level-1 row {sy}")
+                strip, counts = self._ready.pop(sy)
+                self._next = sy + 1
+                self._cond.notify_all()
+            yield sy, strip, counts
+
+    def close(self) -> None:
+        """Every band is done (the re-tiling's caller): rows still missing never come."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """No more rows (either side failed or gave up): nobody waits any longer."""
+        with self._cond:
+            self._stopped = True
+            self._ready.clear()
+            self._cond.notify_all()
