@@ -1438,13 +1438,19 @@ static PyObject *py_halve(PyObject *self, PyObject *args)
             const uint8_t *a = src.base + 2 * y * src.stride;
             const uint8_t *b = 2 * y + 1 < src.rows ? a + src.stride : a;
             uint8_t *o = dst.base + y * dst.stride;
-            for (Py_ssize_t i = 0; i < pairs * c; i++) {
-                Py_ssize_t j = (i / c) * 2 * c + i % c;
-                o[i] = (uint8_t)((a[j] + a[j + c] + b[j] + b[j + c] + 2) >> 2);
-            }
-            if (src.cols % 2)
-                for (Py_ssize_t i = pairs * c, j = 2 * pairs * c; i < pairs * c + c; i++, j++)
-                    o[i] = (uint8_t)((2 * a[j] + 2 * b[j] + 2) >> 2);
+            if (c == 3) /* the usual case, unrolled */
+                for (Py_ssize_t x = 0; x < pairs; x++, a += 6, b += 6, o += 3) {
+                    o[0] = (uint8_t)((a[0] + a[3] + b[0] + b[3] + 2) >> 2);
+                    o[1] = (uint8_t)((a[1] + a[4] + b[1] + b[4] + 2) >> 2);
+                    o[2] = (uint8_t)((a[2] + a[5] + b[2] + b[5] + 2) >> 2);
+                }
+            else
+                for (Py_ssize_t x = 0; x < pairs; x++, a += 2 * c, b += 2 * c, o += c)
+                    for (Py_ssize_t k = 0; k < c; k++)
+                        o[k] = (uint8_t)((a[k] + a[k + c] + b[k] + b[k + c] + 2) >> 2);
+            if (src.cols % 2) /* a, b, o: past the pairs */
+                for (Py_ssize_t k = 0; k < c; k++)
+                    o[k] = (uint8_t)((2 * a[k] + 2 * b[k] + 2) >> 2);
         }
         Py_END_ALLOW_THREADS
     }
