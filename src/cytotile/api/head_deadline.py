@@ -10,7 +10,10 @@ clock read, no timer. Request bodies have their own deadline in the app (``api/t
 The protocol is uvicorn's httptools one when httptools is installed (the ``server`` extra: the
 faster parser), else its h11 one; the deadline is one mixin over either. h11 refuses a head
 larger than 16 KiB (uvicorn's ``h11_max_incomplete_event_size``); httptools has no such limit,
-so :class:`HeadSize` adds it there: a head whose bytes go past it is answered 400 and closed.
+so the mixin adds it there: a head whose bytes go past it is answered 400 and closed. Counted
+over the reads that fall wholly while a head is awaited (the read where one starts is not: the
+bound is this plus one read, with no false alarm on the end of a body answered early). A
+request costs the mixin two calls (``data_received``, ``on_response_complete``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class HeadDeadline(asyncio.Protocol):
     """Mixed in before a uvicorn HTTP protocol (its ``cycle``, ``transport``, ``loop``)."""
 
     head_timeout_s: ClassVar[float]
+    max_head_bytes: ClassVar[int | None]  # None: the parser has its own limit (h11)
     waiting: ClassVar[weakref.WeakSet[HeadDeadline]]  # connections of this server
     sweeping: ClassVar[set[asyncio.AbstractEventLoop]]
     cycle: Any
@@ -36,6 +40,7 @@ class HeadDeadline(asyncio.Protocol):
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
     head_since: float | None = None  # loop time since which a head is awaited
+    head_bytes = 0  # received while awaiting it
 
     @classmethod
     def sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
@@ -65,48 +70,26 @@ class HeadDeadline(asyncio.Protocol):
             self.loop.call_later(SWEEP_S, self.sweep, self.loop)
 
     def data_received(self, data: bytes) -> None:
+        cycle = self.cycle
+        awaiting = cycle is None or (cycle.response_complete and not cycle.more_body)
         super().data_received(data)
-        if self.cycle is not None and not self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
             self.head_since = None  # a head arrived: the app has the request
+        elif awaiting and self.max_head_bytes is not None:
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_head_bytes and not self.transport.is_closing():
+                log.info("%s sent a request head over %d bytes: 400", self.who(), MAX_HEAD_BYTES)
+                self.send_400_response("Request head too large.")  # type: ignore[attr-defined]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
         if self.cycle is None or self.cycle.response_complete:  # (not a pipelined one)
-            self.head_since = self.loop.time()
+            self.head_since, self.head_bytes = self.loop.time(), 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.waiting.discard(self)
         super().connection_lost(exc)
-
-
-class HeadSize(HeadDeadline):
-    """httptools: a head larger than ``MAX_HEAD_BYTES`` is answered 400 and closed. Counted
-    over the reads that fall wholly inside one head (the read where it starts is not: the
-    bound is this plus one read, with no false alarm on a pipelined request's bytes)."""
-
-    in_head = False
-    head_bytes = 0
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()  # type: ignore[misc]
-        self.in_head, self.head_bytes = True, 0
-
-    def on_headers_complete(self) -> None:
-        self.in_head = False
-        super().on_headers_complete()  # type: ignore[misc]
-
-    def data_received(self, data: bytes) -> None:
-        was_in_head = self.in_head
-        super().data_received(data)
-        if not (was_in_head and self.in_head) or self.transport.is_closing():
-            return
-        self.head_bytes += len(data)
-        if self.head_bytes > MAX_HEAD_BYTES:
-            log.info("%s sent a request head over %d bytes: 400", self.who(), MAX_HEAD_BYTES)
-            if self.cycle is None or self.cycle.response_complete:
-                self.send_400_response("Request head too large.")  # type: ignore[attr-defined]
-            else:  # (pipelined behind an answer being written: no answer in its middle)
-                self.transport.close()
 
 
 def stack(http: str = "auto") -> str:
@@ -123,14 +106,15 @@ def stack(http: str = "auto") -> str:
 
 def protocol_class(head_timeout_s: float, http: str = "auto") -> type[asyncio.Protocol]:
     """uvicorn's ``http`` protocol (``auto``, ``httptools`` or ``h11``) with the deadline."""
-    bases: tuple[type, ...]
+    base: type
     if stack(http) == "httptools":
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        bases = (HeadSize, HttpToolsProtocol)
+        base, max_head_bytes = HttpToolsProtocol, MAX_HEAD_BYTES
     else:
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
-        bases = (HeadDeadline, H11Protocol)
-    attrs = {"head_timeout_s": head_timeout_s, "waiting": weakref.WeakSet(), "sweeping": set()}
-    return type("HeadDeadlineProtocol", bases, attrs)
+        base, max_head_bytes = H11Protocol, None
+    attrs: dict[str, Any] = {"head_timeout_s": head_timeout_s, "max_head_bytes": max_head_bytes}
+    attrs.update(waiting=weakref.WeakSet(), sweeping=set())
+    return type("HeadDeadlineProtocol", (HeadDeadline, base), attrs)
