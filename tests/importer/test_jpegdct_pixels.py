@@ -33,7 +33,10 @@ def half_of(stream: bytes, shape: tuple[int, int], sub: str, ycc: bool) -> np.nd
     quant = b"".join(tables[128 * c[3] : 128 * c[3] + 128] for c in frame.components)
     sampling = tuple((2, 2) if sub == "420" and k == 0 else (1, 1) for k in range(len(factors)))
     out = np.full((shape[0] // 2, shape[1] // 2, len(factors)), 77, np.uint8)
-    _jpegdct.half(planes, sampling, quant, ycc, out)
+    counts = np.full((256, len(factors)), 5, np.int64)
+    _jpegdct.half(planes, sampling, quant, ycc, out, counts)
+    for b in range(len(factors)):  # added to: each sample counted once
+        assert np.array_equal(counts[:, b], 5 + np.bincount(out[..., b].ravel(), minlength=256))
     return out
 
 
@@ -165,6 +168,8 @@ def test_bad_arguments() -> None:
         readonly = out.copy()
         readonly.flags.writeable = False
         _jpegdct.half(planes, ok, quant, True, readonly)
+    with pytest.raises(ValueError, match="counts"):
+        _jpegdct.half(planes, ok, quant, True, out, np.zeros((256, 2), np.int64))
     with pytest.raises(ValueError, match="dst"):
         _jpegdct.halve(out, np.zeros((4, 5, 3), np.uint8))
     with pytest.raises(ValueError, match="dst"):

@@ -5,7 +5,7 @@
  *   decode(stream, planes) -> quantization tables     (Huffman decoding, Annex F.2.2)
  *   encode(planes, sampling, mcus, tables) -> bytes   (Huffman coding, Annex F.1.2)
  *   gather(planes, sampling, mcus, counts) -> None    (the symbols encode would emit, counted)
- *   half(planes, sampling, quant, ycc, out) -> None   (pixels at half scale: level 1)
+ *   half(planes, sampling, quant, ycc, out[, counts])  (pixels at half scale: level 1)
  *   halve(src, dst), histogram(pixels, counts, weight) (the lower tiers' 2x2 means, counts)
  *
  * A plane is an int16 buffer of shape (rows, cols, 64): one block of 64 coefficients in natural
@@ -1298,37 +1298,83 @@ static void ycc_init(void)
         LIMIT[v + 256] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* A row of n pixels from its planar samples (y, cb, cr or the components as they are). */
-static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc, Py_ssize_t n)
+/* A row of n pixels from its planar samples (y, cb, cr or the components as they are), each
+ * sample counted in hist[band][value] when hist is given. */
+static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc, Py_ssize_t n,
+                    uint32_t (*hist)[256])
 {
     if (ycc) {
         const uint8_t *limit = LIMIT + 256, *ys = comp[0], *cbs = comp[1], *crs = comp[2];
         for (Py_ssize_t i = 0; i < n; i++, px += 3) {
             int y = ys[i], cb = cbs[i], cr = crs[i];
-            px[0] = limit[y + CR_R[cr]];
-            px[1] = limit[y + ((CBCR_G[cb][0] + CBCR_G[cr][1]) >> 16)];
-            px[2] = limit[y + CB_B[cb]];
+            uint8_t r = limit[y + CR_R[cr]];
+            uint8_t g = limit[y + ((CBCR_G[cb][0] + CBCR_G[cr][1]) >> 16)];
+            uint8_t b = limit[y + CB_B[cb]];
+            px[0] = r, px[1] = g, px[2] = b;
+            if (hist)
+                hist[0][r]++, hist[1][g]++, hist[2][b]++;
         }
-    } else if (bands == 1) {
-        memcpy(px, comp[0], n);
-    } else {
-        for (Py_ssize_t i = 0; i < n; i++)
-            for (Py_ssize_t k = 0; k < bands; k++)
-                *px++ = comp[k][i];
+        return;
     }
+    for (Py_ssize_t k = 0; k < bands; k++) {
+        const uint8_t *c = comp[k];
+        if (bands == 1)
+            memcpy(px, c, n);
+        else
+            for (Py_ssize_t i = 0; i < n; i++)
+                px[i * bands + k] = c[i];
+        if (hist)
+            for (Py_ssize_t i = 0; i < n; i++)
+                hist[k][c[i]]++;
+    }
+}
+
+/* counts: an aligned, writable int64 array (256, bands). */
+static int histogram_open(PyObject *obj, Py_ssize_t bands, Py_buffer *cv)
+{
+    if (PyObject_GetBuffer(obj, cv, PyBUF_RECORDS) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "counts: not a writable int64 array");
+        cv->buf = NULL;
+        return -1;
+    }
+    const char *f = cv->format ? cv->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    if (cv->itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0) || cv->ndim != 2 ||
+        cv->shape[0] != 256 || cv->shape[1] != bands ||
+        ((uintptr_t)cv->buf | (uintptr_t)cv->strides[0] | (uintptr_t)cv->strides[1]) % 8) {
+        PyErr_SetString(PyExc_ValueError, "counts: an aligned int64 array (256, bands) expected");
+        PyBuffer_Release(cv);
+        cv->buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* counts[value, band] += weight * part[band][value]; part zeroed. */
+static void histogram_add(Py_buffer *cv, uint32_t (*part)[256], Py_ssize_t bands, int64_t weight)
+{
+    for (Py_ssize_t b = 0; b < bands; b++)
+        for (int v = 0; v < 256; v++) {
+            *(int64_t *)((char *)cv->buf + v * cv->strides[0] + b * cv->strides[1]) +=
+                weight * part[b][v];
+            part[b][v] = 0;
+        }
 }
 
 static PyObject *py_half(PyObject *self, PyObject *args)
 {
-    PyObject *seq, *sampling, *out_obj;
-    Py_buffer qv, ov, views[MAX_COMPONENTS];
+    PyObject *seq, *sampling, *out_obj, *counts_obj = Py_None;
+    Py_buffer qv, ov, cv = {0}, views[MAX_COMPONENTS];
     plane_t planes[MAX_COMPONENTS];
     image_t out;
     Py_ssize_t n;
     int ycc;
     long h[MAX_COMPONENTS], v[MAX_COMPONENTS], hmax = 0, vmax = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOy*pO:half", &seq, &sampling, &qv, &ycc, &out_obj))
+    if (!PyArg_ParseTuple(args, "OOy*pO|O:half", &seq, &sampling, &qv, &ycc, &out_obj,
+                          &counts_obj))
         return NULL;
     if (planes_open(seq, 0, views, planes, &n) < 0) {
         PyBuffer_Release(&qv);
@@ -1370,6 +1416,8 @@ static PyObject *py_half(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, bad);
         goto done;
     }
+    if (counts_obj != Py_None && histogram_open(counts_obj, n, &cv) < 0)
+        goto done;
     uint16_t q[MAX_COMPONENTS][64];
     for (Py_ssize_t k = 0; k < n; k++)
         for (int i = 0; i < 64; i++)
@@ -1378,7 +1426,9 @@ static PyObject *py_half(PyObject *self, PyObject *args)
     /* one MCU row at a time, each component planar (4 * vmax rows), then the pixels */
     Py_ssize_t band = 4 * vmax, cols = out.cols;
     uint8_t *work = malloc((size_t)(n * band * cols));
-    if (!work) {
+    uint32_t(*hist)[256] = cv.buf ? calloc((size_t)n, sizeof *hist) : NULL;
+    if (!work || (cv.buf && !hist)) {
+        free(work);
         PyErr_NoMemory();
         goto done;
     }
@@ -1398,15 +1448,20 @@ static PyObject *py_half(PyObject *self, PyObject *args)
             uint8_t *comp[MAX_COMPONENTS];
             for (Py_ssize_t k = 0; k < n; k++)
                 comp[k] = work + (k * band + y) * cols;
-            row_out(out.base + (top + y) * out.stride, comp, n, ycc, cols);
+            row_out(out.base + (top + y) * out.stride, comp, n, ycc, cols, hist);
         }
     }
+    if (hist)
+        histogram_add(&cv, hist, n, 1);
     Py_END_ALLOW_THREADS
     free(work);
+    free(hist);
 done:
     planes_close(views, n);
     PyBuffer_Release(&ov);
     PyBuffer_Release(&qv);
+    if (cv.buf)
+        PyBuffer_Release(&cv);
     if (PyErr_Occurred())
         return NULL;
     Py_RETURN_NONE;
@@ -1473,52 +1528,36 @@ static PyObject *py_histogram(PyObject *self, PyObject *args)
         return NULL;
     if (image_open(img_obj, 0, "pixels", &iv, &img) < 0)
         return NULL;
-    if (PyObject_GetBuffer(counts_obj, &cv, PyBUF_RECORDS) < 0) {
-        PyErr_Clear();
-        PyErr_SetString(PyExc_ValueError, "counts: not a writable int64 array");
+    if (histogram_open(counts_obj, img.bands, &cv) < 0) {
         PyBuffer_Release(&iv);
         return NULL;
     }
-    const char *f = cv.format ? cv.format : "B";
-    if (*f == '<' || *f == '=' || *f == '@')
-        f++;
-    if (cv.itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0) || cv.ndim != 2 ||
-        cv.shape[0] != 256 || cv.shape[1] != img.bands ||
-        ((uintptr_t)cv.buf | (uintptr_t)cv.strides[0] | (uintptr_t)cv.strides[1]) % 8) {
-        PyErr_SetString(PyExc_ValueError, "counts: an aligned int64 array (256, bands) expected");
+    /* 32-bit partial counts, flushed before they could overflow */
+    uint32_t(*part)[256] = calloc((size_t)img.bands, sizeof *part);
+    if (!part) {
+        PyErr_NoMemory();
     } else {
-        /* 32-bit partial counts, flushed before they could overflow */
-        uint32_t(*part)[256] = calloc((size_t)img.bands, sizeof *part);
-        if (!part) {
-            PyErr_NoMemory();
-        } else {
-            Py_BEGIN_ALLOW_THREADS
-            Py_ssize_t c = img.bands, row = img.cols * c, done = 0;
-            for (Py_ssize_t y = 0; y < img.rows; y++) {
-                const uint8_t *p = img.base + y * img.stride;
-                if (c == 3)
-                    for (Py_ssize_t i = 0; i < row; i += 3) {
-                        part[0][p[i]]++;
-                        part[1][p[i + 1]]++;
-                        part[2][p[i + 2]]++;
-                    }
-                else
-                    for (Py_ssize_t i = 0; i < row; i++)
-                        part[i % c][p[i]]++;
-                done += img.cols;
-                if (done > (1L << 30) || y == img.rows - 1) {
-                    for (Py_ssize_t b = 0; b < c; b++)
-                        for (int s = 0; s < 256; s++) {
-                            *(int64_t *)((char *)cv.buf + s * cv.strides[0] + b * cv.strides[1]) +=
-                                weight * part[b][s];
-                            part[b][s] = 0;
-                        }
-                    done = 0;
+        Py_BEGIN_ALLOW_THREADS
+        Py_ssize_t c = img.bands, row = img.cols * c, done = 0;
+        for (Py_ssize_t y = 0; y < img.rows; y++) {
+            const uint8_t *p = img.base + y * img.stride;
+            if (c == 3)
+                for (Py_ssize_t i = 0; i < row; i += 3) {
+                    part[0][p[i]]++;
+                    part[1][p[i + 1]]++;
+                    part[2][p[i + 2]]++;
                 }
+            else
+                for (Py_ssize_t i = 0; i < row; i++)
+                    part[i % c][p[i]]++;
+            done += img.cols;
+            if (done > (1L << 30) || y == img.rows - 1) {
+                histogram_add(&cv, part, c, weight);
+                done = 0;
             }
-            Py_END_ALLOW_THREADS
-            free(part);
         }
+        Py_END_ALLOW_THREADS
+        free(part);
     }
     PyBuffer_Release(&iv);
     PyBuffer_Release(&cv);
@@ -1526,6 +1565,7 @@ static PyObject *py_histogram(PyObject *self, PyObject *args)
         return NULL;
     Py_RETURN_NONE;
 }
+
 
 /* ---------------------------------------------------------------------------------------------
  * Module
@@ -1543,10 +1583,11 @@ static PyMethodDef methods[] = {
      "gather(planes, sampling, mcus, counts) -> None\n\nAdds to counts[k, 0|1, symbol] the DC "
      "and AC symbols encode would emit for component k."},
     {"half", py_half, METH_VARARGS,
-     "half(planes, sampling, quant, ycc, out) -> None\n\nThe pixels of the planes at half "
-     "scale (each block's 2x2 box means; a 2x2-subsampled component's blocks in full), "
+     "half(planes, sampling, quant, ycc, out, counts=None) -> None\n\nThe pixels of the "
+     "planes at half scale (each block's 2x2 box means; a 2x2-subsampled component's blocks in full), "
      "dequantized by quant (64 little-endian uint16 a plane, natural order), YCbCr -> RGB "
-     "when ycc, into out (rows, cols, planes) uint8."},
+     "when ycc, into out (rows, cols, planes) uint8; each sample counted in counts[value, band] "
+     "(int64, (256, planes)) when given."},
     {"halve", py_halve, METH_VARARGS,
      "halve(src, dst) -> None\n\nThe 2x2 means (rounded) of src (rows, cols, bands) uint8 "
      "into dst (ceil(rows / 2), ceil(cols / 2), bands); an odd last row or column is paired "

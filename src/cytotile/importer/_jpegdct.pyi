@@ -29,3 +29,27 @@ def gather(
 ) -> None:
     """Adds the symbols ``encode`` would emit to ``counts`` (int64, ``(len(planes), 2, 256)``:
     DC symbols at ``[k, 0]``, AC symbols at ``[k, 1]``)."""
+
+def half(
+    planes: tuple[np.ndarray, ...],
+    sampling: tuple[tuple[int, int], ...],
+    quant: bytes,
+    ycc: bool,
+    out: np.ndarray,
+    counts: np.ndarray | None = None,
+) -> None:
+    """The planes' pixels at half scale into ``out`` (uint8 ``(rows, cols, len(planes))``, pixels
+    contiguous, rows any stride; a whole number of MCUs, within the planes): each block's 2x2
+    box means (4x4), a component sampled at half the frame's rate both ways (4:2:0 chroma) its
+    blocks in full (8x8); dequantized by ``quant`` (64 little-endian uint16 a plane, natural
+    order), level-shifted, YCbCr -> RGB (JFIF, as libjpeg) when ``ycc``, rounded, clamped. Each
+    sample is counted in ``counts[value, band]`` (int64 ``(256, len(planes))``) when given."""
+
+def halve(src: np.ndarray, dst: np.ndarray) -> None:
+    """2x2 means (rounded) of ``src`` (uint8 ``(rows, cols, bands)``) into ``dst``
+    ``(ceil(rows / 2), ceil(cols / 2), bands)``; an odd last row or column is paired with
+    itself."""
+
+def histogram(pixels: np.ndarray, counts: np.ndarray, weight: int) -> None:
+    """Adds ``weight`` to ``counts[value, band]`` (int64 ``(256, bands)``) for every sample of
+    ``pixels`` (uint8 ``(rows, cols, bands)``)."""

@@ -100,8 +100,8 @@ class HalfRows:
         strip = np.empty((level.tile_height // 2, self.width, self.samples), np.uint8)
         made = strip[:, : self.whole * self.half_w]
         counts = np.zeros((256, self.samples), np.int64)
-        self.lib.half(views, coding.sampling, quant, self.ycc, made)
-        self.lib.histogram(made, counts, 4)  # each level-1 pixel stands for 2x2 of level 0
+        self.lib.half(views, coding.sampling, quant, self.ycc, made, counts)
+        counts *= 4  # each level-1 pixel stands for 2x2 of level 0
         with self._cond:
             self._ready[sy] = (strip, counts)
             self._cond.notify_all()
