@@ -1229,28 +1229,29 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
             memcpy(out + y * stride, row, n);
         return;
     }
-    v4f t[8][2], zero = {0, 0, 0, 0}, a = zero, b = zero; /* a, b: row v's, in registers */
-    int rows = 0, v = 0;
-    for (int r = 0; r < 8; r++)
-        t[r][0] = t[r][1] = zero;
-    while (mask) {
-        int i = lowest_bit(mask);
-        mask &= mask - 1;
-        if (i >> 3 != v) { /* bits are visited in increasing order: row v is done */
-            t[v][0] = a, t[v][1] = b;
-            a = b = zero;
-            v = i >> 3;
+    /* the non-zero coefficients' extent: rows (vertical frequencies) and columns; every
+     * coefficient inside is transformed (no branch on each one: they are unpredictable) */
+    uint64_t across = mask | mask >> 32;
+    across |= across >> 16;
+    across |= across >> 8;
+    int rows = (63 - __builtin_clzll(mask)) / 8 + 1;
+    int cols = 31 - __builtin_clz((unsigned)(across & 0xFF)) + 1;
+    v4f t[8][2];
+    for (int v = 0; v < rows; v++) {
+        const int16_t *row = blk + 8 * v;
+        const uint16_t *qr = q + 8 * v;
+        v4f a = {0, 0, 0, 0}, b = a;
+        for (int u = 0; u < cols; u++) {
+            float c = (float)(row[u] * qr[u]);
+            if (n == 4) {
+                a += c * BASIS_HALF[u];
+            } else {
+                a += c * BASIS_FULL[u][0];
+                b += c * BASIS_FULL[u][1];
+            }
         }
-        float c = (float)blk[i] * q[i];
-        if (n == 4) {
-            a += c * BASIS_HALF[i & 7];
-        } else {
-            a += c * BASIS_FULL[i & 7][0];
-            b += c * BASIS_FULL[i & 7][1];
-        }
+        t[v][0] = a, t[v][1] = b;
     }
-    t[v][0] = a, t[v][1] = b;
-    rows = v + 1;
     const float(*m)[8] = n == 4 ? (const float(*)[8])IDCT_HALF : (const float(*)[8])IDCT_FULL;
     for (int y = 0; y < n; y++)
         for (int h = 0; h < n / 4; h++) {
@@ -1299,7 +1300,8 @@ static void ycc_init(void)
 }
 
 /* A row of n pixels from its planar samples (y, cb, cr or the components as they are), each
- * sample counted in hist[band][value] when hist is given. */
+ * sample counted in hist[band][value] when hist is given: odd pixels in a second set of bins,
+ * hist[bands + band] (flat areas increment the same bin over and over: two chains, not one). */
 static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc, Py_ssize_t n,
                     uint32_t (*hist)[256])
 {
@@ -1311,8 +1313,10 @@ static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc
             uint8_t g = limit[y + ((CBCR_G[cb][0] + CBCR_G[cr][1]) >> 16)];
             uint8_t b = limit[y + CB_B[cb]];
             px[0] = r, px[1] = g, px[2] = b;
-            if (hist)
-                hist[0][r]++, hist[1][g]++, hist[2][b]++;
+            if (hist) {
+                uint32_t(*h)[256] = hist + (i & 1) * 3;
+                h[0][r]++, h[1][g]++, h[2][b]++;
+            }
         }
         return;
     }
@@ -1325,7 +1329,7 @@ static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc
                 px[i * bands + k] = c[i];
         if (hist)
             for (Py_ssize_t i = 0; i < n; i++)
-                hist[k][c[i]]++;
+                hist[(i & 1) * bands + k][c[i]]++;
     }
 }
 
@@ -1426,7 +1430,7 @@ static PyObject *py_half(PyObject *self, PyObject *args)
     /* one MCU row at a time, each component planar (4 * vmax rows), then the pixels */
     Py_ssize_t band = 4 * vmax, cols = out.cols;
     uint8_t *work = malloc((size_t)(n * band * cols));
-    uint32_t(*hist)[256] = cv.buf ? calloc((size_t)n, sizeof *hist) : NULL;
+    uint32_t(*hist)[256] = cv.buf ? calloc((size_t)(2 * n), sizeof *hist) : NULL;
     if (!work || (cv.buf && !hist)) {
         free(work);
         PyErr_NoMemory();
@@ -1451,8 +1455,10 @@ static PyObject *py_half(PyObject *self, PyObject *args)
             row_out(out.base + (top + y) * out.stride, comp, n, ycc, cols, hist);
         }
     }
-    if (hist)
+    if (hist) {
         histogram_add(&cv, hist, n, 1);
+        histogram_add(&cv, hist + n, n, 1);
+    }
     Py_END_ALLOW_THREADS
     free(work);
     free(hist);

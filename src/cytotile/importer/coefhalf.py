@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from cytotile.importer.retile import JpegLevel
 
 #: level-1 rows the bands may hold, made but not yet taken (bytes): the bands' lead is bounded
-AHEAD_BYTES = 48 * 1024 * 1024
+AHEAD_BYTES = 96 * 1024 * 1024
 
 
 def supported(level: JpegLevel, lib: ModuleType | None) -> bool:
