@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from cytotile.importer.dctretile import Coding
+    from cytotile.importer.lower import TierBuilder
     from cytotile.importer.retile import JpegLevel
 
 #: level-1 rows the bands may hold, made but not yet taken (bytes): the bands' lead is bounded
@@ -45,6 +46,40 @@ def supported(level: JpegLevel, lib: ModuleType | None) -> bool:
         h_max % c[1] == 0 and v_max % c[2] == 0 and h_max // c[1] == v_max // c[2] in (1, 2)
         for c in components
     )
+
+
+def for_level(level: JpegLevel, complete_pixels: int) -> HalfRows | None:
+    """Level 1 from the re-tiling's coefficients, when the level has a level 1 (more than
+    ``complete_pixels``) and the C codec makes its sampling; else None (libjpeg's decode)."""
+    from cytotile.importer.dctretile import codec
+
+    lib = codec()
+    if level.width * level.height <= complete_pixels or not supported(level, lib):
+        return None
+    assert lib is not None
+    return HalfRows(level, lib)
+
+
+def feed_tiers(level: JpegLevel, tier: TierBuilder, counts: np.ndarray, halves: HalfRows) -> None:
+    """Level 1 to ``tier`` and its counts to ``counts``, from the bands' rows (the lower tiers'
+    thread); the tiles the image's edge cuts decoded here, in full, and box-halved."""
+    from cytotile.importer.levelone import HalfTiles, count_half
+    from cytotile.importer.sourcetiles import SourceTiles
+
+    whole_w = halves.whole * halves.half_w  # level 1's columns of whole tiles
+    with SourceTiles(level) as source:
+        edges = HalfTiles(source)
+        for sy, strip, made in halves.rows():
+            if halves.whole < level.n_tx:  # the last tile, cut by the right edge
+                strip[:, whole_w:] = edges.edge(level.n_tx - 1, sy)
+                width = level.width - halves.whole * level.tile_width
+                count_half(counts, strip[:, whole_w:], level.tile_height, width)
+            counts += made
+            tier.feed(strip)
+        if halves.made < level.n_ty:  # the last row, cut by the bottom edge
+            strip, height = edges.row(level.n_ty - 1)
+            count_half(counts, strip, height, level.width)
+            tier.feed(strip)
 
 
 class Stopped(ConversionError):

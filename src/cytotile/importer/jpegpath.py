@@ -1,12 +1,15 @@
 """The serving pyramid of a JPEG-tiled source: level 0 re-tiled losslessly, lower tiers once.
 
 Level 0 is re-tiled in the DCT domain (:mod:`cytotile.importer.retile`): the source's own
-coefficients, so no generation loss and about the source's size. Beside it, in another thread,
-the source's tiles are decoded once for level 1 and the histogram: at half size by libjpeg, the
-histogram estimated from level 1 (``FAST``: :mod:`cytotile.importer.levelone`), or, for a level
-of at most ``COMPLETE_PIXELS``, in full (the complete histogram, level 1 their 2x2 mean); each
-further tier from the one above (:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality
-matched to the source's (see ``docs/quality.md``). Nothing is decoded twice.
+coefficients, so no generation loss and about the source's size. Level 1 is made by the
+re-tiling's bands from the coefficients they decode (:mod:`cytotile.importer.coefhalf`: each
+block's 2x2 box means) and handed to the lower tiers' thread; without the C codec, or for
+other samplings, the source's tiles are decoded once more for it, at half size by libjpeg. The
+histogram is estimated from level 1 (``FAST``: :mod:`cytotile.importer.levelone`), or, for a
+level of at most ``COMPLETE_PIXELS``, the tiles are decoded in full (the complete histogram,
+level 1 their 2x2 mean); each further tier from the one above
+(:mod:`cytotile.importer.lower`), YCbCr 4:2:0 at a quality matched to the source's (see
+``docs/quality.md``).
 """
 
 from __future__ import annotations
@@ -16,21 +19,17 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cytotile.importer import coefhalf
 from cytotile.importer.coefhalf import HalfRows
-from cytotile.importer.dctretile import codec
 from cytotile.importer.histograms import bands_of
-from cytotile.importer.levelone import COMPLETE_PIXELS, HalfTiles, count_half, half_strips
+from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
 from cytotile.importer.lower import FeedThread, TierBuilder, builders
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile
-from cytotile.importer.sourcetiles import SourceTiles, halve_tiles, image_parts, source_rows
+from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import Tile, _Ifd, jpeg_ifd, write_ifds
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
@@ -55,7 +54,7 @@ def _lower(
     try:
         counts = np.zeros((256, 1 if level.photometric == 1 else 3), np.int64)
         if halves is not None:
-            _from_coefficients(level, chain, counts, halves)
+            coefhalf.feed_tiers(level, chain[1], counts, halves)
             out.append((bands_of(counts), "FAST"))
             return
         if level.width * level.height > COMPLETE_PIXELS:  # then there is a level 1
@@ -87,27 +86,6 @@ def _lower(
         if halves is not None:
             halves.stop()
         out.append(exc)
-
-
-def _from_coefficients(
-    level: JpegLevel, chain: dict[int, TierBuilder], counts: np.ndarray, halves: HalfRows
-) -> None:
-    """Level 1 and its counts from the re-tiling's rows (:mod:`cytotile.importer.coefhalf`);
-    the tiles the image's edge cuts are decoded here (:class:`.levelone.HalfTiles`)."""
-    whole_w = halves.whole * halves.half_w  # level 1's columns of whole tiles
-    with SourceTiles(level) as source:
-        edges = HalfTiles(source)
-        for sy, strip, made in halves.rows():
-            if halves.whole < level.n_tx:  # the last tile, cut by the right edge
-                strip[:, whole_w:] = edges.edge(level.n_tx - 1, sy)
-                width = level.width - halves.whole * level.tile_width
-                count_half(counts, strip[:, whole_w:], level.tile_height, width)
-            counts += made
-            chain[1].feed(strip)
-        if halves.made < level.n_ty:  # the last row, cut by the bottom edge
-            strip, height = edges.row(level.n_ty - 1)
-            count_half(counts, strip, height, level.width)
-            chain[1].feed(strip)
 
 
 #: a level whose source tiles hold at most this many bytes keeps the pyramid's tiles in memory
@@ -149,16 +127,6 @@ class _Spool(contextlib.ExitStack):
             self.file.flush()
 
 
-def _halves(level: JpegLevel) -> HalfRows | None:
-    """Level 1 from the re-tiling's coefficients (a level with a level 1, the C codec's
-    samplings), or None: the lower tiers' own decode (:func:`_lower`)."""
-    lib = codec()
-    if level.width * level.height <= COMPLETE_PIXELS or not coefhalf.supported(level, lib):
-        return None
-    assert lib is not None
-    return HalfRows(level, lib)
-
-
 def write_jpeg_pyramid(
     level: JpegLevel,
     out_path: Path,
@@ -191,7 +159,7 @@ def write_jpeg_pyramid(
 
         chain = builders(sizes, lower_q, sink)
         found: list[Any] = []
-        halves = _halves(level)
+        halves = coefhalf.for_level(level, COMPLETE_PIXELS)
         args = (level, chain, found, halves)
         lower = threading.Thread(target=_lower, args=args, daemon=True)
         lower.start()

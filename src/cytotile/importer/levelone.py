@@ -1,5 +1,6 @@
-"""Level 1 of a JPEG-tiled source from libjpeg's 1/2 scaled decoding of its tiles, and the
-source's histogram counted from it (PIMS type ``FAST``).
+"""Level 1 of a JPEG-tiled source from libjpeg's 1/2 scaled decoding of its tiles (when the
+re-tiling's coefficients cannot make it: :mod:`cytotile.importer.coefhalf`; and the tiles the
+image's edge cuts, either way), and the source's histogram counted from it (PIMS ``FAST``).
 
 libjpeg decodes a tile at half size with a reduced IDCT (4x4 from each 8x8 block's low
 frequencies): the entropy decoding is the same, the rest a fraction of a full decode, and no
