@@ -1218,13 +1218,13 @@ static inline uint8_t clamp_round(float v)
  * basis row to its row's horizontal transform; then the rows up to the last non-zero one are
  * combined vertically, 4 pixels a vector. */
 static inline __attribute__((always_inline)) void block_pixels(const int16_t *blk,
-                                                               const uint16_t *q, const int n,
+                                                               const float *q, const int n,
                                                                uint8_t *out, Py_ssize_t stride)
 {
     uint64_t mask = nonzero_mask(blk);
     if (mask <= 1) { /* DC only (or nothing): flat; IDCT_FULL[.][0] squared is 1/8 */
         uint8_t row[8];
-        memset(row, clamp_round(blk[0] * (float)q[0] / 8 + 128), sizeof row);
+        memset(row, clamp_round(blk[0] * q[0] / 8 + 128), sizeof row);
         for (int y = 0; y < n; y++)
             memcpy(out + y * stride, row, n);
         return;
@@ -1236,28 +1236,45 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
     across |= across >> 8;
     int rows = (63 - __builtin_clzll(mask)) / 8 + 1;
     int cols = 31 - __builtin_clz((unsigned)(across & 0xFF)) + 1;
-    v4f t[8][2];
-    for (int v = 0; v < rows; v++) {
+    /* 4 or 8 of each (zeros beyond the extent): sums as trees of independent products, not
+     * one chain of additions (each waits for the last: the transform's latency) */
+    int rows4 = rows <= 4 ? 4 : 8, wide = cols > 4;
+    v4f t[8][2], zero = {0, 0, 0, 0};
+#define TERM(u, h) (c[u] * (n == 4 ? BASIS_HALF[u] : BASIS_FULL[u][h]))
+    for (int v = 0; v < rows4; v++) {
         const int16_t *row = blk + 8 * v;
-        const uint16_t *qr = q + 8 * v;
-        v4f a = {0, 0, 0, 0}, b = a;
-        for (int u = 0; u < cols; u++) {
-            float c = (float)(row[u] * qr[u]);
-            if (n == 4) {
-                a += c * BASIS_HALF[u];
-            } else {
-                a += c * BASIS_FULL[u][0];
-                b += c * BASIS_FULL[u][1];
-            }
+        const float *qr = q + 8 * v;
+        float c[8]; /* the row dequantized */
+#if defined(__SSE2__)
+        __m128i raw = _mm_loadu_si128((const __m128i *)row);
+        __m128i sign = _mm_srai_epi16(raw, 15);
+        v4f lo = (v4f)_mm_cvtepi32_ps(_mm_unpacklo_epi16(raw, sign));
+        v4f hi = (v4f)_mm_cvtepi32_ps(_mm_unpackhi_epi16(raw, sign));
+        lo *= *(const v4f *)qr;
+        hi *= *(const v4f *)(qr + 4);
+        memcpy(c, &lo, sizeof lo);
+        memcpy(c + 4, &hi, sizeof hi);
+#else
+        for (int u = 0; u < 8; u++)
+            c[u] = row[u] * qr[u];
+#endif
+        for (int h = 0; h < n / 4; h++) {
+            v4f a = (TERM(0, h) + TERM(1, h)) + (TERM(2, h) + TERM(3, h));
+            if (wide)
+                a += (TERM(4, h) + TERM(5, h)) + (TERM(6, h) + TERM(7, h));
+            t[v][h] = v < rows ? a : zero;
         }
-        t[v][0] = a, t[v][1] = b;
     }
+#undef TERM
     const float(*m)[8] = n == 4 ? (const float(*)[8])IDCT_HALF : (const float(*)[8])IDCT_FULL;
+    v4f base = {128, 128, 128, 128};
     for (int y = 0; y < n; y++)
         for (int h = 0; h < n / 4; h++) {
-            v4f s = {128, 128, 128, 128};
-            for (int v = 0; v < rows; v++)
-                s += m[y][v] * t[v][h];
+            const float *my = m[y];
+            v4f s = (my[0] * t[0][h] + my[1] * t[1][h]) + (my[2] * t[2][h] + my[3] * t[3][h]);
+            if (rows4 == 8)
+                s += (my[4] * t[4][h] + my[5] * t[5][h]) + (my[6] * t[6][h] + my[7] * t[7][h]);
+            s += base;
             uint8_t *o = out + y * stride + 4 * h;
 #if defined(__SSE2__) /* rounded to nearest (ties to even), saturated to 0..255 */
             __m128i w = _mm_cvtps_epi32((__m128)s);
@@ -1271,12 +1288,12 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
         }
 }
 
-static void block_half(const int16_t *blk, const uint16_t *q, uint8_t *out, Py_ssize_t stride)
+static void block_half(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride)
 {
     block_pixels(blk, q, 4, out, stride);
 }
 
-static void block_full(const int16_t *blk, const uint16_t *q, uint8_t *out, Py_ssize_t stride)
+static void block_full(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride)
 {
     block_pixels(blk, q, 8, out, stride);
 }
@@ -1422,11 +1439,11 @@ static PyObject *py_half(PyObject *self, PyObject *args)
     }
     if (counts_obj != Py_None && histogram_open(counts_obj, n, &cv) < 0)
         goto done;
-    uint16_t q[MAX_COMPONENTS][64];
+    float q[MAX_COMPONENTS][64] __attribute__((aligned(16))); /* as floats: vectors */
     for (Py_ssize_t k = 0; k < n; k++)
         for (int i = 0; i < 64; i++)
-            q[k][i] = (uint16_t)(((const uint8_t *)qv.buf)[128 * k + 2 * i] |
-                                 ((const uint8_t *)qv.buf)[128 * k + 2 * i + 1] << 8);
+            q[k][i] = (float)(((const uint8_t *)qv.buf)[128 * k + 2 * i] |
+                              ((const uint8_t *)qv.buf)[128 * k + 2 * i + 1] << 8);
     /* one MCU row at a time, each component planar (4 * vmax rows), then the pixels */
     Py_ssize_t band = 4 * vmax, cols = out.cols;
     uint8_t *work = malloc((size_t)(n * band * cols));
