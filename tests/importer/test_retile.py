@@ -242,26 +242,33 @@ def test_sample_spreads_over_the_level() -> None:
     assert gaps.min() >= 49 and gaps.max() <= 51
 
 
-@pytest.mark.parametrize("sets", [1, 2], ids=["one-set", "two-sets"])
+@pytest.mark.parametrize(
+    ("bands", "gain", "sets"),
+    [(3, 0.5, 1), (3, -1.0, 1), (1, -1.0, 2)],
+    ids=["ycbcr-one-set", "ycbcr-baseline-keeps-one-set", "grey-two-sets"],
+)
 def test_served_level_0_with_the_tables_in_jpegtables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sets: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bands: int, gain: float, sets: int
 ) -> None:
     """Level 0's JPEGTables holds its Huffman tables (C codec) and the readers splice them:
     passthrough (tables + tile), decoded tiles, and libtiff (libvips) reading the stored TIFF
-    all give the 4:4:4 source's own pixels; also with two sets of YCbCr tables (SOF1, tables
-    0..3), each tile selecting one."""
-    monkeypatch.setattr(dctcoding, "MIN_GAIN", 0.5 if sets == 1 else -1.0)
+    all give the source's own pixels. Tiles stay baseline (SOF0): a YCbCr level keeps one set
+    of tables even when a second would pay (it would need four tables: SOF1); a grey level may
+    take two, each tile selecting one."""
+    monkeypatch.setattr(dctcoding, "MIN_GAIN", gain)
     from cytotile.importer.jpegpath import write_jpeg_pyramid
     from cytotile.pyramid import normalized_sizes
     from cytotile.storage.local import LocalStorage
     from cytotile.tiff.layout import PyramidHeader
     from cytotile.tiff.reader import PyramidReader
 
-    pixels = texture(600, 300)
-    src = write_jpeg_tiff(tmp_path / "s.tif", pixels, SOURCE_TILE, libjpeg(80, subsample=False))
+    pixels = np.ascontiguousarray(texture(600, 300)[:, :, :bands])
+    photometric = 6 if bands == 3 else 1
+    encoder = libjpeg(80, subsample=False)
+    src = write_jpeg_tiff(tmp_path / "s.tif", pixels, SOURCE_TILE, encoder, photometric=photometric)
     reference = source_pixels(src)
     sizes = normalized_sizes(600, 300)
-    header = PyramidHeader(600, 300, len(sizes), n_samples=3)
+    header = PyramidHeader(600, 300, len(sizes), n_samples=bands)
     write_jpeg_pyramid(probe(src), tmp_path / "p.tif", header, sizes, 85, tmp_path)
     reader = PyramidReader.load(LocalStorage(tmp_path), "p.tif")
     tier = reader.tier(0, 0)
@@ -269,24 +276,25 @@ def test_served_level_0_with_the_tables_in_jpegtables(
     assert jm.has_marker(tier.jpeg_tables, jm.DHT) == (dctretile.codec() is not None)
     if dctretile.codec() is not None:
         frame = jm.frame(reader.jpeg_tile(0, 0, 0, 0))
-        assert frame is not None and frame.marker == (0xC1 if sets == 2 else 0xC0)
-        expected = {cls << 4 | table for cls in (0, 1) for table in range(2 * sets)}
-        assert set(_huffman_ids(tier.jpeg_tables)) == expected  # Y, CbCr (x 2 sets)
+        assert frame is not None and frame.marker == 0xC0
+        groups = 2 if bands == 3 else 1  # Y and CbCr, or grey
+        expected = {cls << 4 | table for cls in (0, 1) for table in range(groups * sets)}
+        assert set(_huffman_ids(tier.jpeg_tables)) == expected
         used = set()
         for ti in range(tier.n_tx * tier.n_ty):
             stream = reader.jpeg_tile(0, 0, ti % tier.n_tx, ti // tier.n_tx)
             sos = jm.segments(stream)[-1][1]  # SOS: Ns, then (id, Td << 4 | Ta) a component
             used.add(tuple(stream[sos + 6 : sos + 5 + 2 * stream[sos + 4] : 2]))
-        assert used == (
-            {(0x00, 0x11, 0x11)} if sets == 1 else {(0x00, 0x11, 0x11), (0x22, 0x33, 0x33)}
-        )
+        assert used == ({(0x00, 0x11, 0x11)} if bands == 3 else {(0x00,), (0x11,)})
     for ty in range(tier.n_ty):
         for tx in range(tier.n_tx):
             part = reference[ty * 256 : ty * 256 + 256, tx * 256 : tx * 256 + 256]
-            assert np.array_equal(simplejpeg.decode_jpeg(reader.jpeg_tile(0, 0, tx, ty)), part)
-            assert np.array_equal(reader.read_tile(0, 0, tx, ty), part)
+            space = "RGB" if bands == 3 else "GRAY"
+            tile = simplejpeg.decode_jpeg(reader.jpeg_tile(0, 0, tx, ty), colorspace=space)
+            assert np.array_equal(tile.reshape(part.shape), part)
+            assert np.array_equal(reader.read_tile(0, 0, tx, ty).reshape(part.shape), part)
     stored = pyvips.Image.tiffload(str(tmp_path / "p.tif"), page=0).numpy()
-    assert np.array_equal(stored, reference)
+    assert np.array_equal(stored.reshape(reference.shape), reference)
 
 
 def _huffman_ids(tables: bytes) -> list[int]:
@@ -347,20 +355,29 @@ def test_codec_geometries(
 
 
 def test_two_sets_of_tables_follow_the_source_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sparse and dense tiles counted apart get a set each when that codes the sample smaller;
-    each output tile takes the set of the source bytes it covers (here a row each)."""
-    frame = jm.Frame(0xC0, 256, 256, ((1, 2, 2, 0), (2, 1, 1, 1), (3, 1, 1, 1)))
+    """Sparse and dense tiles counted apart get a set each when that codes the sample smaller
+    (a grey level: baseline's two tables); each output tile takes the set of the source bytes
+    it covers (here a row each). A YCbCr level with the same statistics keeps one set."""
+    grey = jm.Frame(0xC0, 256, 256, ((1, 1, 1, 0),))
     sizes = (1000,) * 4 + (9000,) * 4  # stored bytes of the 4x2 source tiles
     level = retile_module.JpegLevel(
-        Path("x"), 1024, 512, 256, 256, tuple(range(8)), sizes, None, 6, frame, {}
+        Path("x"), 1024, 512, 256, 256, tuple(range(8)), sizes, None, 1, grey, {}
     )
-    symbols = np.zeros((8, 3, 2, 256), np.int64)
+    symbols = np.zeros((8, 1, 2, 256), np.int64)
     symbols[:4, :, 0, 1], symbols[:4, :, 1, 0x00] = 900, 900  # sparse: small DC steps, EOBs
     symbols[4:, :, 0, 6], symbols[4:, :, 1, 0x03] = 900, 5000  # dense: big DC steps, AC size 3
     two = dctcoding.Tables(level, symbols, list(range(8)))
-    assert len(two.sets) == 2 and two.marker == 0xC1 and two.ids == [(0, 1, 1), (2, 3, 3)]
+    assert len(two.sets) == 2 and two.marker == 0xC0 and two.ids == [(0,), (1,)]
     assert two.choose(0) == [0] * 4 and two.choose(1) == [1] * 4
     monkeypatch.setattr(dctcoding, "MIN_GAIN", 0.99)  # a second set must save 99%: never
     one = dctcoding.Tables(level, symbols, list(range(8)))
-    assert len(one.sets) == 1 and one.marker == 0xC0 and one.ids == [(0, 1, 1)]
+    assert len(one.sets) == 1 and one.marker == 0xC0 and one.ids == [(0,)]
     assert one.choose(1) == [0] * 4
+    monkeypatch.setattr(dctcoding, "MIN_GAIN", -1.0)  # any gain would do: still one set
+    ycbcr = jm.Frame(0xC0, 256, 256, ((1, 2, 2, 0), (2, 1, 1, 1), (3, 1, 1, 1)))
+    level = retile_module.JpegLevel(
+        Path("x"), 1024, 512, 256, 256, tuple(range(8)), sizes, None, 6, ycbcr, {}
+    )
+    colour = np.repeat(symbols, 3, axis=1)
+    kept = dctcoding.Tables(level, colour, list(range(8)))
+    assert len(kept.sets) == 1 and kept.marker == 0xC0 and kept.ids == [(0, 1, 1)]

@@ -4,11 +4,14 @@ The tables are optimal for a spread of the level's source tiles (:data:`SAMPLE_F
 counted by the C codec's ``gather``. A slide mixes sparse tiles (background, pale tissue) and
 dense ones (nuclei, texture), whose symbol statistics differ: when two sets of tables, one
 optimal for the sampled tiles smaller than their median, one for the larger, code the sample
-at least :data:`MIN_GAIN` smaller than one set, the level gets both (JPEG allows four tables of
-each class; baseline two, so a YCbCr level with two sets is written as extended sequential,
-SOF1, decoded by the same libjpeg code) and each tile selects one in its scan header, by the
-source bytes it covers (no extra pass over its coefficients). All the tables are written once,
-in the level's ``JPEGTables``: a tile is SOF, SOS and the scan.
+at least :data:`MIN_GAIN` smaller than one set, the level gets both, and each tile selects one
+in its scan header by the source bytes it covers (no extra pass over its coefficients). Only
+where baseline JPEG allows it: two tables of each class, so two sets for a level whose
+components share one group (grey; Aperio's RGB-coded R, G, B); a YCbCr level (luminance and
+chrominance groups) keeps one set. Two YCbCr sets would need four tables, extended sequential
+(SOF1): libjpeg decodes it, but readers that accept baseline and progressive only do not
+(large_image's TIFF source refuses such tiles), and tiles must open in every viewer. All the
+tables are written once, in the level's ``JPEGTables``: a tile is SOF, SOS and the scan.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ SAMPLE_FRACTION = 0.02
 MIN_SAMPLE = 16
 #: two sets of tables only when they code the sample this much smaller than one set
 MIN_GAIN = 0.005
-SOF1 = 0xC1
 
 
 def sample(total: int) -> list[int]:
@@ -89,7 +91,7 @@ class Tables:
         dense = sizes[picks] > self.threshold
         one = _tables(counts.sum(axis=0), self.group)
         self.sets = [one]
-        if dense.any() and not dense.all():
+        if dense.any() and not dense.all() and max(self.group) == 0:  # baseline: 2 tables
             two = [_tables(counts[~dense].sum(axis=0), self.group)]
             two.append(_tables(counts[dense].sum(axis=0), self.group))
             split = sum(_bits(two[d], counts[dense == d].sum(axis=0), self.group) for d in (0, 1))
@@ -109,8 +111,7 @@ class Tables:
                 for cls in (hf.DC, hf.AC)
             ]
         )
-        baseline = max(max(ids) for ids in self.ids) <= 1
-        self.marker = level.frame.marker if baseline else SOF1
+        self.marker = level.frame.marker  # baseline (SOF0) stays baseline: tables 0 and 1
         self._columns = self._column_weights()
 
     def _column_weights(self) -> np.ndarray:
