@@ -254,29 +254,18 @@ enum { STOP_NONE, STOP_MARKER, STOP_END };
 
 typedef struct {
     const uint8_t *p, *end; /* next byte; end of the buffer */
-    uint64_t acc;           /* bits read ahead: the low `bits` ones, first bit highest */
+    uint64_t acc;           /* bits read ahead, left-aligned (the first one is bit 63): `bits`
+                               of them, zeros below (a lookup is a shift by a constant) */
     int bits;
-    int pad;                /* the low `pad` bits of acc are zeros past the end of the data */
+    int pad;                /* the last `pad` bits read ahead are zeros past the end of the data */
     int stop;               /* why the data ended: STOP_MARKER leaves p at the marker's 0xFF */
 } breader_t;
 
-/* Tops up the reader to more than 56 bits: whole when the next 8 bytes hold no 0xFF (the
- * usual case), else byte by byte. */
-static void br_fill(breader_t *br)
+/* br_fill's byte-by-byte path: up to a 0xFF (stuffed or a marker) or the end of the buffer.
+ * The reader by value: its callers' copy never leaves registers for it. */
+static breader_t br_fill_slow(breader_t reader)
 {
-    if (br->stop == STOP_NONE && br->end - br->p >= 8 && br->bits <= 32) {
-        uint64_t w = 0;
-        for (int i = 0; i < 8; i++)
-            w = w << 8 | br->p[i];
-        uint64_t x = ~w; /* a zero byte of x is a 0xFF of w */
-        if (((x - 0x0101010101010101u) & ~x & 0x8080808080808080u) == 0) {
-            int n = (64 - br->bits) >> 3; /* whole bytes that fit: 4 to 8 */
-            br->acc = n == 8 ? w : (br->acc << (8 * n)) | (w >> (64 - 8 * n));
-            br->p += n;
-            br->bits += 8 * n;
-            return;
-        }
-    }
+    breader_t *br = &reader;
     while (br->bits <= 56) {
         unsigned b = 0;
         if (br->stop == STOP_NONE) {
@@ -295,19 +284,47 @@ static void br_fill(breader_t *br)
         }
         if (br->stop != STOP_NONE)
             br->pad += 8;
-        br->acc = (br->acc << 8) | b;
+        br->acc |= (uint64_t)b << (56 - br->bits);
         br->bits += 8;
     }
+    return reader;
+}
+
+/* Tops up the reader to more than 56 bits: whole bytes at once when the next 8 hold no 0xFF
+ * (the usual case), else byte by byte. */
+static inline void br_fill(breader_t *br)
+{
+    if (br->stop == STOP_NONE && br->end - br->p >= 8 && br->bits <= 32) {
+        uint64_t w;
+        memcpy(&w, br->p, 8);
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+#else
+        w = 0;
+        for (int i = 0; i < 8; i++)
+            w = w << 8 | br->p[i];
+#endif
+        uint64_t x = ~w; /* a zero byte of x is a 0xFF of w */
+        if (((x - 0x0101010101010101u) & ~x & 0x8080808080808080u) == 0) {
+            int n = (64 - br->bits) >> 3; /* whole bytes that fit: 4 to 8 */
+            br->acc |= (w >> (64 - 8 * n)) << (64 - br->bits - 8 * n);
+            br->p += n;
+            br->bits += 8 * n;
+            return;
+        }
+    }
+    *br = br_fill_slow(*br);
 }
 
 /* The next n bits (1 <= n <= 16), left in the reader. */
 static inline unsigned br_peek(const breader_t *br, int n)
 {
-    return (unsigned)(br->acc >> (br->bits - n)) & ((1u << n) - 1);
+    return (unsigned)(br->acc >> (64 - n));
 }
 
 static inline void br_skip(breader_t *br, int n)
 {
+    br->acc <<= n;
     br->bits -= n;
 }
 
@@ -560,9 +577,10 @@ static int truncated(const breader_t *br, errmsg_t *err)
 
 /* One block (F.2.2.1, F.2.2.2): its DC difference then its AC coefficients, into blk (zeroed
  * first, natural order). pred is the component's DC prediction. */
-static int decode_block(breader_t *br, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
+static int decode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
                         int16_t *blk, errmsg_t *err)
 {
+    breader_t local = *reader, *br = &local; /* its fields in registers */
     zero_block(blk);
     if (br->bits < 32)
         br_fill(br);
@@ -609,6 +627,7 @@ static int decode_block(breader_t *br, const dhuff_t *dc, const dhuff_t *ac, int
     }
     if (br->bits < br->pad)
         return truncated(br, err);
+    *reader = local;
     return 0;
 }
 
@@ -871,6 +890,94 @@ static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *
     return 0;
 }
 
+/* encode's code_block: the same symbols, the writer's state in locals (registers: the bytes
+ * written through a uint8_t pointer would make the compiler reload a structure's fields after
+ * each one). Up to 31 bits pending; 4 bytes out at once when none of them is 0xFF. */
+#define ENC_PUT(value, size)                                                                   \
+    do {                                                                                       \
+        acc = (acc << (size)) | (value);                                                       \
+        bits += (size);                                                                        \
+        if (bits >= 32) {                                                                      \
+            bits -= 32;                                                                        \
+            uint32_t word_ = (uint32_t)(acc >> bits), x_ = ~word_;                             \
+            if (((x_ - 0x01010101u) & ~x_ & 0x80808080u) == 0) {                               \
+                out[0] = (uint8_t)(word_ >> 24);                                               \
+                out[1] = (uint8_t)(word_ >> 16);                                               \
+                out[2] = (uint8_t)(word_ >> 8);                                                \
+                out[3] = (uint8_t)word_;                                                       \
+                out += 4;                                                                      \
+            } else {                                                                           \
+                for (int sh_ = 24; sh_ >= 0; sh_ -= 8) {                                       \
+                    uint8_t b_ = (uint8_t)(word_ >> sh_);                                      \
+                    *out++ = b_;                                                               \
+                    if (b_ == 0xFF)                                                            \
+                        *out++ = 0x00;                                                         \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+static int encode_block(bwriter_t *w, const ehuff_t *dc, const ehuff_t *ac, const int16_t *blk,
+                        int *pred, errmsg_t *err)
+{
+    uint8_t *out = w->buf + w->len;
+    uint64_t acc = w->acc;
+    int bits = w->bits, rc = 0;
+    int diff = blk[0] - *pred;
+    int s = category(diff);
+    *pred = blk[0];
+    if (s > 11) {
+        rc = fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
+        goto done;
+    }
+    if (!dc->size[s]) {
+        rc = fail(err, "DC symbol %d has no code", s);
+        goto done;
+    }
+    ENC_PUT(dc->code[s] << s | ((uint32_t)(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1)),
+            dc->size[s] + s);
+    uint64_t nonzero = 0; /* bit k: the k-th AC coefficient in zig-zag order is not 0 */
+    for (uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1; natural; natural &= natural - 1)
+        nonzero |= (uint64_t)1 << UNZIGZAG[lowest_bit(natural)];
+    int last = 0;
+    while (nonzero) {
+        int k = lowest_bit(nonzero);
+        nonzero &= nonzero - 1;
+        int v = blk[ZIGZAG[k]], run = k - last - 1;
+        last = k;
+        for (; run > 15; run -= 16) {
+            if (!ac->size[0xF0]) {
+                rc = fail(err, "AC symbol 0xF0 (ZRL) has no code");
+                goto done;
+            }
+            ENC_PUT(ac->code[0xF0], ac->size[0xF0]);
+        }
+        s = category(v);
+        int sym = run << 4 | s;
+        if (s > 10 || !ac->size[sym]) {
+            rc = s > 10 ? fail(err, "AC coefficient %d out of range (magnitude category %d > 10)",
+                               v, s)
+                        : fail(err, "AC symbol 0x%02X has no code", sym);
+            goto done;
+        }
+        ENC_PUT(ac->code[sym] << s | ((uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1)),
+                ac->size[sym] + s);
+    }
+    if (last < 63) {
+        if (!ac->size[0x00]) {
+            rc = fail(err, "AC symbol 0x00 (EOB) has no code");
+            goto done;
+        }
+        ENC_PUT(ac->code[0x00], ac->size[0x00]);
+    }
+done:
+    w->len = (size_t)(out - w->buf);
+    w->acc = acc;
+    w->bits = bits;
+    return rc;
+}
+#undef ENC_PUT
+
 /* The arguments encode and gather share. */
 typedef struct {
     Py_ssize_t n;
@@ -911,7 +1018,8 @@ static int code_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2]
                                                          mx * a->h[k] + i);
                         if (w && bw_reserve(w, BLOCK_BYTES_MAX) < 0)
                             return fail(err, "out of memory");
-                        if (code_block(&sinks[k], blk, &pred[k], err) < 0)
+                        if (w ? encode_block(w, sinks[k].dc, sinks[k].ac, blk, &pred[k], err)
+                              : code_block(&sinks[k], blk, &pred[k], err))
                             return -1;
                     }
                 }
