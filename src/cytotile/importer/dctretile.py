@@ -16,6 +16,7 @@ included.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -140,6 +141,25 @@ def _views(
     ]
 
 
+def blank_padding(
+    planes: Sequence[np.ndarray],
+    blocks: Sequence[tuple[int, int]],
+    mcu: tuple[int, int],
+    width: int,
+    height: int,
+) -> None:
+    """Zero the blocks of an edge tile's coefficient ``planes`` (each component's, its blocks
+    covering ``blocks`` pixels) at least one MCU beyond the image's ``width`` x ``height`` pixels
+    in it. They held the source's own padding, whose texture costs bits in the padded tile; the
+    MCU the edge cuts and the next one stay, so that a decoder's chroma upsampling of the pixels
+    inside is untouched."""
+    keep_x = (ceil_div(width, mcu[0]) + 1) * mcu[0]
+    keep_y = (ceil_div(height, mcu[1]) + 1) * mcu[1]
+    for p, (bw, bh) in zip(planes, blocks, strict=True):
+        p[:, keep_x // bw :] = 0
+        p[keep_y // bh :] = 0
+
+
 def band(coding: Coding, rows: range) -> list[RetiledTile]:
     """The tiles of output rows ``rows``, decoding the source rows they span once each."""
     from cytotile.importer.retile import NotRetilable, RetiledTile
@@ -186,6 +206,8 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
         for tx, which in enumerate(huffman.choose(ty)):
             views = row[tx]
             width = min(TILE_SIZE, level.width - tx * TILE_SIZE)
+            if (width, height) != (TILE_SIZE, TILE_SIZE):  # those blocks are not read again
+                blank_padding(views, coding.block, coding.mcu, width, height)
             try:
                 arrays = huffman.arrays[which]
                 scan = lib.encode(views, coding.sampling, full_mcus, arrays)

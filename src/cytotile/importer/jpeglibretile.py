@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.dctcodec import Codec, CodecError
+from cytotile.importer.dctretile import blank_padding
 from cytotile.importer.retile import JpegLevel, NotRetilable, RetiledTile
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
@@ -140,6 +141,10 @@ def band(level: JpegLevel, rows: range, workdir: Path | None, qt: Any) -> list[R
                 w = min(TILE_SIZE, level.width - x0)
                 h = min(TILE_SIZE, level.height - y0)
                 full = _assemble(level, reader, x0, y0, TILE_SIZE, TILE_SIZE)
+                if (w, h) != (TILE_SIZE, TILE_SIZE):  # as the C codec's path does
+                    frame = level.frame
+                    mcu = (frame.mcu_width, frame.mcu_height)
+                    blank_padding(full, _component_geometry(frame), mcu, w, h)
                 padded = _encode(level, codec, full, TILE_SIZE, TILE_SIZE)
                 exact = None
                 if (w, h) != (TILE_SIZE, TILE_SIZE):

@@ -42,6 +42,27 @@ def encode_tile(pixels: np.ndarray, quality: int) -> bytes:
     )
 
 
+#: pixels an edge tile's last pixels are repeated beyond the image (an MCU of 4:2:0)
+REPEAT = 16
+
+
+def pad_tile(tile: np.ndarray) -> np.ndarray:
+    """An edge tile (its image part) padded to 256x256: its last pixels repeated up to the end
+    of the next MCU beyond the one the edge cuts (so that every block with pixels inside, and a
+    decoder's chroma upsampling near the edge, is as with the edge repeated throughout), then
+    one flat colour, the tile's mean: repeated edges are streaks, which cost bits."""
+    import numpy as np
+
+    h, w = tile.shape[:2]
+    keep_h = min(TILE_SIZE, (ceil_div(h, REPEAT) + 1) * REPEAT)
+    keep_w = min(TILE_SIZE, (ceil_div(w, REPEAT) + 1) * REPEAT)
+    mean = tile.reshape(-1, tile.shape[2]).mean(axis=0)
+    out = np.empty((TILE_SIZE, TILE_SIZE, tile.shape[2]), np.uint8)
+    out[:] = np.rint(mean).astype(np.uint8)
+    out[:keep_h, :keep_w] = np.pad(tile, ((0, keep_h - h), (0, keep_w - w), (0, 0)), mode="edge")
+    return out
+
+
 @dataclass
 class TierBuilder:
     """Takes rows of pixels of one tier, top to bottom; encodes each row of tiles when complete
@@ -106,7 +127,7 @@ class TierBuilder:
             exact = None
             if (w, h) != (TILE_SIZE, TILE_SIZE):
                 exact = encode_tile(tile, max(self.quality, 90))
-                tile = np.pad(tile, ((0, TILE_SIZE - h), (0, TILE_SIZE - w), (0, 0)), mode="edge")
+                tile = pad_tile(tile)
             tables, data = jm.split_tables(encode_tile(tile, self.quality))
             if self.tables is None:
                 self.tables = tables
