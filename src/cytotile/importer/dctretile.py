@@ -126,6 +126,16 @@ class Coding:
         os.close(self.fd)
 
 
+def spanned(tile_height: int) -> int:
+    """Source rows (``tile_height`` pixels) an output row can span at most: it starts on a
+    multiple of 256, at most ``tile_height - gcd`` into a source row (2 rows of 240 pixels, not
+    3; 1 of 256 or 512)."""
+    import math
+
+    start = tile_height - math.gcd(TILE_SIZE, tile_height)
+    return ceil_div(start + TILE_SIZE, tile_height)
+
+
 def _views(
     coding: Coding, planes: tuple[np.ndarray, ...], plane_y: int, size: tuple[int, int], n: int
 ) -> list[tuple[np.ndarray, ...]]:
@@ -167,7 +177,7 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
     level, lib = coding.level, coding.lib
     tile_h = level.tile_height
     n_x = ceil_div(level.width, TILE_SIZE)
-    depth = ceil_div(TILE_SIZE, tile_h) + 1  # source rows an output row can span
+    depth = spanned(tile_h)
     planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * level.tile_width), depth * tile_h)
     full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
     huffman = coding.huffman

@@ -197,12 +197,11 @@ MEMORY_BUDGET = 192 * 1024 * 1024
 
 def row_bytes(level: JpegLevel) -> int:
     """Bytes of the coefficients a re-tiling thread holds: the rows of source tiles one output
-    row spans (3 rows of 240-pixel tiles, 33 of NDPI's 8-pixel intervals)."""
+    row spans (2 rows of 240-pixel tiles, 32 of NDPI's 8-pixel intervals)."""
     frame = level.frame
     across, down = level.tile_width // frame.mcu_width, level.tile_height // frame.mcu_height
     blocks = sum(across * c[1] * down * c[2] for c in frame.components)
-    rows = ceil_div(TILE_SIZE, level.tile_height) + 1
-    return rows * level.n_tx * blocks * 64 * 2
+    return dctretile.spanned(level.tile_height) * level.n_tx * blocks * 64 * 2
 
 
 def worth(n_ty: int) -> int:
