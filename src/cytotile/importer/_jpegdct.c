@@ -1349,7 +1349,10 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
     int rows4 = rows <= 4 ? 4 : 8, wide = cols > 4;
     v4f t[8][2], zero = {0, 0, 0, 0};
 #define TERM(u, h) (c[u] * (n == 4 ? BASIS_HALF[u] : BASIS_FULL[u][h]))
-    for (int v = 0; v < rows4; v++) {
+    for (int v = rows; v < rows4; v++) /* zeros (their transforms would be) */
+        for (int h = 0; h < n / 4; h++)
+            t[v][h] = zero;
+    for (int v = 0; v < rows; v++) {
         const int16_t *row = blk + 8 * v;
         const float *qr = q + 8 * v;
         float c[8]; /* the row dequantized */
@@ -1367,10 +1370,12 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
             c[u] = row[u] * qr[u];
 #endif
         for (int h = 0; h < n / 4; h++) {
-            v4f a = (TERM(0, h) + TERM(1, h)) + (TERM(2, h) + TERM(3, h));
+            v4f a = TERM(0, h) + TERM(1, h); /* the terms beyond cols: zeros, dropped exactly */
+            if (cols > 2)
+                a += TERM(2, h) + TERM(3, h);
             if (wide)
                 a += (TERM(4, h) + TERM(5, h)) + (TERM(6, h) + TERM(7, h));
-            t[v][h] = v < rows ? a : zero;
+            t[v][h] = a;
         }
     }
 #undef TERM
@@ -1379,7 +1384,9 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
     for (int y = 0; y < n; y++)
         for (int h = 0; h < n / 4; h++) {
             const float *my = m[y];
-            v4f s = (my[0] * t[0][h] + my[1] * t[1][h]) + (my[2] * t[2][h] + my[3] * t[3][h]);
+            v4f s = my[0] * t[0][h] + my[1] * t[1][h];
+            if (rows > 2)
+                s += my[2] * t[2][h] + my[3] * t[3][h];
             if (rows4 == 8)
                 s += (my[4] * t[4][h] + my[5] * t[5][h]) + (my[6] * t[6][h] + my[7] * t[7][h]);
             s += base;
@@ -1424,6 +1431,63 @@ static void ycc_init(void)
         LIMIT[v + 256] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+#if defined(__SSE2__)
+/* 8 pixels of ycc_init's conversion at once, the same integers: each product by a constant
+ * over 16 bits is split, k * c = m * 65536 * c + (k - m * 65536) * c, the first part shifting
+ * out exactly; the rest with the rounding's 32768 (as 2 * 16384) by one multiply-add of pairs. */
+static inline __m128i ycc_term(__m128i a, __m128i b, __m128i k)
+{
+    __m128i lo = _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(a, b), k), 16);
+    __m128i hi = _mm_srai_epi32(_mm_madd_epi16(_mm_unpackhi_epi16(a, b), k), 16);
+    return _mm_packs_epi32(lo, hi);
+}
+
+static inline void ycc_rgb8(const uint8_t *ys, const uint8_t *cbs, const uint8_t *crs,
+                            uint8_t (*rgb)[8], uint8_t *px)
+{
+    const __m128i zero = _mm_setzero_si128(), two = _mm_set1_epi16(2);
+    const __m128i c128 = _mm_set1_epi16(128);
+    __m128i y = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)ys), zero);
+    __m128i cb = _mm_sub_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)cbs), zero),
+                               c128);
+    __m128i cr = _mm_sub_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)crs), zero),
+                               c128);
+    /* R: 91881 = 65536 + 26345; B: 116130 = 2 * 65536 - 14942; G: -22554 cb - 46802 cr,
+     * -46802 = -65536 + 18734 */
+    __m128i r = _mm_add_epi16(cr, ycc_term(cr, two, _mm_set1_epi32(16384 << 16 | 26345)));
+    __m128i b = _mm_add_epi16(_mm_add_epi16(cb, cb),
+                              ycc_term(cb, two, _mm_set1_epi32(16384 << 16 | (-14942 & 0xFFFF))));
+    __m128i g0 = _mm_madd_epi16(_mm_unpacklo_epi16(cb, cr),
+                                _mm_set1_epi32(18734 << 16 | (-22554 & 0xFFFF)));
+    __m128i g1 = _mm_madd_epi16(_mm_unpackhi_epi16(cb, cr),
+                                _mm_set1_epi32(18734 << 16 | (-22554 & 0xFFFF)));
+    const __m128i half = _mm_set1_epi32(32768);
+    __m128i g = _mm_sub_epi16(_mm_packs_epi32(_mm_srai_epi32(_mm_add_epi32(g0, half), 16),
+                                              _mm_srai_epi32(_mm_add_epi32(g1, half), 16)),
+                              cr);
+    /* y + term within -256..511: clamped to 0..255 by the saturating pack */
+    __m128i r8 = _mm_packus_epi16(_mm_add_epi16(y, r), zero);
+    __m128i g8 = _mm_packus_epi16(_mm_add_epi16(y, g), zero);
+    __m128i b8 = _mm_packus_epi16(_mm_add_epi16(y, b), zero);
+    _mm_storel_epi64((__m128i *)rgb[0], r8);
+    _mm_storel_epi64((__m128i *)rgb[1], g8);
+    _mm_storel_epi64((__m128i *)rgb[2], b8);
+    /* the 24 bytes of px as 4 stores of 8: pixels (r, g, b, 0) by unpacking, two at a time
+     * packed to 6 bytes; each store's last 2 bytes are overwritten by the next one's, the
+     * last store's by the caller's next pixels (px has at least 26 bytes) */
+    __m128i rg = _mm_unpacklo_epi8(r8, g8), b0 = _mm_unpacklo_epi8(b8, zero);
+    __m128i quads[2] = {_mm_unpacklo_epi16(rg, b0), _mm_unpackhi_epi16(rg, b0)};
+    for (int q = 0; q < 2; q++) {
+        uint64_t two[2];
+        memcpy(two, &quads[q], 16);
+        for (int k = 0; k < 2; k++) {
+            uint64_t u = (two[k] & 0xFFFFFFu) | ((two[k] >> 8) & 0xFFFFFF000000u);
+            memcpy(px + 12 * q + 6 * k, &u, 8); /* little-endian: bytes r, g, b, r, g, b */
+        }
+    }
+}
+#endif
+
 /* A row of n pixels from its planar samples (y, cb, cr or the components as they are), each
  * sample counted in hist[band][value] when hist is given: odd pixels in a second set of bins,
  * hist[bands + band] (flat areas increment the same bin over and over: two chains, not one). */
@@ -1432,7 +1496,20 @@ static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc
 {
     if (ycc) {
         const uint8_t *limit = LIMIT + 256, *ys = comp[0], *cbs = comp[1], *crs = comp[2];
-        for (Py_ssize_t i = 0; i < n; i++, px += 3) {
+        Py_ssize_t i = 0;
+#if defined(__SSE2__)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        for (; i + 8 < n; i += 8, px += 24) { /* a pixel after the 8: the stores' overrun */
+            uint8_t rgb[3][8];
+            ycc_rgb8(ys + i, cbs + i, crs + i, rgb, px);
+            for (int x = 0; hist && x < 8; x++) {
+                uint32_t(*h)[256] = hist + (x & 1) * 3;
+                h[0][rgb[0][x]]++, h[1][rgb[1][x]]++, h[2][rgb[2][x]]++;
+            }
+        }
+#endif
+#endif
+        for (; i < n; i++, px += 3) {
             int y = ys[i], cb = cbs[i], cr = crs[i];
             uint8_t r = limit[y + CR_R[cr]];
             uint8_t g = limit[y + ((CBCR_G[cb][0] + CBCR_G[cr][1]) >> 16)];
