@@ -196,15 +196,15 @@ typedef struct {
     int32_t valptr[17];    /* the index in vals of the first code's symbol */
     uint16_t look[1 << LOOKAHEAD]; /* next LOOKAHEAD bits -> (length << 8 | symbol) of the code
                                       they start with, 0 when that code is longer */
-    int16_t fast_ac[1 << LOOKAHEAD]; /* AC: next LOOKAHEAD bits -> value * 256 | run << 4 |
-                                        bits used, when they hold a code and all its extra bits
-                                        and the value is within -128..127 (EOB: value 0, its
-                                        code length); else 0 */
+    int16_t fast[1 << LOOKAHEAD]; /* next LOOKAHEAD bits -> value * 256 | run << 4 | bits
+                                     used, when they hold a code and all its extra bits and the
+                                     value is within -128..127 (AC's EOB, DC's category 0:
+                                     value 0, the code's length); else 0. DC: categories 0..11
+                                     only (run 0) */
 } dhuff_t;
 
 /* Builds the tables from BITS (counts[l]: codes of length l, 1..16) and HUFFVAL (Annex C:
- * canonical codes, consecutive within a length, shifted left by one at each next length);
- * fast_ac for an AC table only. */
+ * canonical codes, consecutive within a length, shifted left by one at each next length). */
 static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, int nvals, int ac)
 {
     memset(t, 0, sizeof *t);
@@ -226,19 +226,19 @@ static int dhuff_build(dhuff_t *t, const uint8_t *counts, const uint8_t *vals, i
             }
         }
     }
-    for (int i = 0; ac && i < (1 << LOOKAHEAD); i++) {
+    for (int i = 0; i < (1 << LOOKAHEAD); i++) {
         int len = t->look[i] >> 8, r = (t->look[i] >> 4) & 15, size = t->look[i] & 15;
-        if (len != 0 && (t->look[i] & 0xFF) == 0x00) { /* EOB: value 0 (no other has) */
-            t->fast_ac[i] = (int16_t)len;
+        if (len != 0 && (t->look[i] & 0xFF) == 0x00) { /* EOB, DC 0: value 0 (no other has) */
+            t->fast[i] = (int16_t)len;
             continue;
         }
-        if (len == 0 || size == 0 || len + size > LOOKAHEAD)
+        if (len == 0 || size == 0 || len + size > LOOKAHEAD || (!ac && (t->look[i] & 0xFF) > 11))
             continue;
         int v = (i >> (LOOKAHEAD - len - size)) & ((1 << size) - 1);
         if (v < (1 << (size - 1))) /* EXTEND (F.2.2.1) */
             v -= (1 << size) - 1;
         if (v >= -128 && v <= 127)
-            t->fast_ac[i] = (int16_t)(v * 256 + (r << 4 | (len + size)));
+            t->fast[i] = (int16_t)(v * 256 + (r << 4 | (len + size)));
     }
     t->defined = 1;
     return 0;
@@ -255,7 +255,8 @@ enum { STOP_NONE, STOP_MARKER, STOP_END };
 typedef struct {
     const uint8_t *p, *end; /* next byte; end of the buffer */
     uint64_t acc;           /* bits read ahead, left-aligned (the first one is bit 63): `bits`
-                               of them, zeros below (a lookup is a shift by a constant) */
+                               of them (a lookup is a shift by a constant); below, zeros or
+                               the next byte's own first bits (br_fill) */
     int bits;
     int pad;                /* the last `pad` bits read ahead are zeros past the end of the data */
     int stop;               /* why the data ended: STOP_MARKER leaves p at the marker's 0xFF */
@@ -290,11 +291,14 @@ static breader_t br_fill_slow(breader_t reader)
     return reader;
 }
 
-/* Tops up the reader to more than 56 bits: whole bytes at once when the next 8 hold no 0xFF
- * (the usual case), else byte by byte. */
+/* Tops up the reader to 56 bits or more (it holds 63 at most: a caller consumes bits after
+ * each fill). Without a branch on the bits held in the usual case, the next 8 bytes holding no
+ * 0xFF: they are all or'ed in below the bits held, whole bytes counted; the part of a byte
+ * not counted is that byte's own top bits, or'ed in again at the next fill (reading on from
+ * it byte by byte too: no 0xFF before it). Else byte by byte. */
 static inline void br_fill(breader_t *br)
 {
-    if (br->stop == STOP_NONE && br->end - br->p >= 8 && br->bits <= 32) {
+    if (br->stop == STOP_NONE && br->end - br->p >= 8) {
         uint64_t w;
         memcpy(&w, br->p, 8);
 #if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -306,14 +310,14 @@ static inline void br_fill(breader_t *br)
 #endif
         uint64_t x = ~w; /* a zero byte of x is a 0xFF of w */
         if (((x - 0x0101010101010101u) & ~x & 0x8080808080808080u) == 0) {
-            int n = (64 - br->bits) >> 3; /* whole bytes that fit: 4 to 8 */
-            br->acc |= (w >> (64 - 8 * n)) << (64 - br->bits - 8 * n);
-            br->p += n;
-            br->bits += 8 * n;
+            br->acc |= w >> br->bits;
+            br->p += (63 - br->bits) >> 3; /* whole bytes that fit: 0 to 7 */
+            br->bits |= 56;                /* bits + 8 * those */
             return;
         }
     }
-    *br = br_fill_slow(*br);
+    if (br->bits <= 56)
+        *br = br_fill_slow(*br);
 }
 
 /* The next n bits (1 <= n <= 16), left in the reader. */
@@ -582,19 +586,27 @@ static int decode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac,
 {
     breader_t local = *reader, *br = &local; /* its fields in registers */
     zero_block(blk);
-    if (br->bits < 32)
-        br_fill(br);
-    int s = br_decode(br, dc);
-    if (s < 0)
-        return fail(err, "corrupt: a DC code does not decode");
-    if (s > 11)
-        return fail(err, "corrupt: DC magnitude category %d > 11", s);
-    *pred = (int16_t)(uint16_t)(*pred + br_receive_extend(br, s));
+    br_fill(br);
+    int s, diff = dc->fast[br_peek(br, LOOKAHEAD)];
+    if (diff) { /* a short code and a small difference */
+        br_skip(br, diff & 15);
+        diff = (diff - (diff & 0xFF)) / 256;
+    } else {
+        s = br_decode(br, dc);
+        if (s < 0)
+            return fail(err, "corrupt: a DC code does not decode");
+        if (s > 11)
+            return fail(err, "corrupt: DC magnitude category %d > 11", s);
+        diff = br_receive_extend(br, s);
+    }
+    *pred = (int16_t)(uint16_t)(*pred + diff);
     blk[0] = *pred;
-    for (int k = 1; k < 64; k++) {
-        if (br->bits < 32)
+    /* a fill holds two symbols (16-bit code and 11 extra bits at most each): one every other
+     * symbol, the DC's the first */
+    for (int k = 1, odd = 1; k < 64; k++, odd ^= 1) {
+        if (!odd)
             br_fill(br);
-        int fast = ac->fast_ac[br_peek(br, LOOKAHEAD)];
+        int fast = ac->fast[br_peek(br, LOOKAHEAD)];
         if (fast) { /* a short code and a small value (or EOB): both at once */
             br_skip(br, fast & 15);
             if ((unsigned)fast < 256)
@@ -654,6 +666,13 @@ static int restart(breader_t *br, int n, errmsg_t *err)
     return 0;
 }
 
+/* A block of an MCU (B.2.3: each component's v x h blocks, row-major, in the scan's order):
+ * the MCU as one loop of a fixed count, its branches predicted. */
+typedef struct {
+    const dhuff_t *dc, *ac;
+    int k, cv, ch, v, h; /* component; its blocks an MCU (v, h); this one's row and column */
+} slot_t;
+
 static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *planes,
                        errmsg_t *err)
 {
@@ -661,6 +680,19 @@ static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *plane
     int16_t pred[MAX_COMPONENTS] = {0};
     int16_t scratch[64]; /* where blocks outside their plane go */
     Py_ssize_t mcu = 0;
+    slot_t slots[MAX_BLOCKS_IN_MCU], *slot;
+    int nslots = 0;
+    for (int i = 0; i < j->nscan; i++) {
+        int k = j->scan[i];
+        const comp_t *c = &j->comp[k];
+        for (int v = 0; v < c->v; v++)
+            for (int h = 0; h < c->h; h++) {
+                slot = &slots[nslots++];
+                slot->dc = &j->dc[c->td];
+                slot->ac = &j->ac[c->ta];
+                slot->k = k, slot->cv = c->v, slot->ch = c->h, slot->v = v, slot->h = h;
+            }
+    }
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
             if (j->restart && mcu > 0 && mcu % j->restart == 0) {
@@ -668,20 +700,13 @@ static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *plane
                     return -1;
                 memset(pred, 0, sizeof pred);
             }
-            for (int i = 0; i < j->nscan; i++) {
-                int k = j->scan[i];
-                const comp_t *c = &j->comp[k];
-                const plane_t *pl = &planes[k];
-                for (int v = 0; v < c->v; v++) {
-                    for (int h = 0; h < c->h; h++) {
-                        Py_ssize_t by = my * c->v + v, bx = mx * c->h + h;
-                        int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx)
-                                                                      : scratch;
-                        if (decode_block(&br, &j->dc[c->td], &j->ac[c->ta], &pred[k], blk,
-                                         err) < 0)
-                            return -1;
-                    }
-                }
+            for (int b = 0; b < nslots; b++) {
+                const slot_t *o = &slots[b];
+                const plane_t *pl = &planes[o->k];
+                Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
+                int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+                if (decode_block(&br, o->dc, o->ac, &pred[o->k], blk, err) < 0)
+                    return -1;
             }
         }
     }
