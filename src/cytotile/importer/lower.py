@@ -11,7 +11,7 @@ quality: the tiles share one set of tables (TIFF ``JPEGTables``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
@@ -75,41 +75,44 @@ class TierBuilder:
     sink: TileSink
     below: TierBuilder | None = None
     tables: bytes | None = None
-    _rows: list[np.ndarray] = field(default_factory=list)
+    _buffer: np.ndarray | None = None  # one row of tiles' pixels, reused row after row
     _pending: int = 0  # rows buffered
     _done: int = 0  # rows already encoded
     _carry: np.ndarray | None = None  # an odd row waiting for its pair (for the tier below)
 
     def feed(self, strip: np.ndarray) -> None:
+        """Copied into the tier's row of tiles (not kept: one buffer for the tier, no new
+        one each row); a row of tiles is encoded as soon as it is complete."""
         import numpy as np
 
         if strip.shape[1] != self.width:
             raise ConversionError(f"tier {self.level}: strip of width {strip.shape[1]}")
-        self._rows.append(strip)
-        self._pending += strip.shape[0]
         if self.below is not None:
-            self._pass_down(strip)
-        while self._pending >= TILE_SIZE or (
-            self._pending and self._done + self._pending >= self.height
-        ):
-            buffer = np.concatenate(self._rows) if len(self._rows) > 1 else self._rows[0]
-            n = min(TILE_SIZE, buffer.shape[0])
-            self._encode_row(buffer[:n])
-            rest = buffer[n:]
-            self._rows = [rest] if rest.shape[0] else []
-            self._pending = rest.shape[0]
-            self._done += n
+            self._pass_down(strip, self._done + self._pending + strip.shape[0])
+        at = 0
+        while at < strip.shape[0]:
+            if self._buffer is None:
+                shape = (min(TILE_SIZE, self.height), self.width, strip.shape[2])
+                self._buffer = np.empty(shape, np.uint8)
+            n = min(strip.shape[0] - at, self._buffer.shape[0] - self._pending)
+            self._buffer[self._pending : self._pending + n] = strip[at : at + n]
+            self._pending += n
+            at += n
+            if self._pending == TILE_SIZE or self._done + self._pending >= self.height:
+                self._encode_row(self._buffer[: self._pending])
+                self._done += self._pending
+                self._pending = 0
 
-    def _pass_down(self, strip: np.ndarray) -> None:
+    def _pass_down(self, strip: np.ndarray, seen: int) -> None:
+        """``strip`` halved to the tier below; ``seen``: this tier's rows so far, with it."""
         import numpy as np
 
         assert self.below is not None
         if self._carry is not None:
             strip = np.concatenate([self._carry, strip])
             self._carry = None
-        seen = self._done + self._pending
         if strip.shape[0] % 2 and seen < self.height:
-            self._carry, strip = strip[-1:], strip[:-1]
+            self._carry, strip = strip[-1:].copy(), strip[:-1]  # the caller may reuse it
         if strip.shape[0]:
             self.below.feed(halve(strip))
 
