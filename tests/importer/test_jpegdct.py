@@ -159,6 +159,18 @@ def test_decode_in_threads(tmp_path: Path) -> None:
     assert results == [True] * 60
 
 
+def test_decode_streams_of_other_tables_interleaved(tmp_path: Path) -> None:
+    """Huffman tables are kept by their DHT bytes across calls: streams with tables of their own
+    (optimized: each image's), more of them than are kept, decoded in turns, each as libjpeg."""
+    streams = [pillow(texture(48 + 16 * k, 32, seed=k), 2, optimize=True) for k in range(6)]
+    streams.append(pillow(grey(40, 24), 0, optimize=True))
+    refs = [reference(stream, tmp_path) for stream in streams]
+    for _ in range(2):
+        for stream, ref in zip(streams, refs, strict=True):
+            for plane, expected in zip(decoded(stream, [r.shape for r in ref]), ref, strict=True):
+                np.testing.assert_array_equal(plane, expected)
+
+
 # --------------------------------------------------------------------------------------------
 # encode, gather
 

@@ -10,8 +10,9 @@
  *
  * A plane is an int16 buffer of shape (rows, cols, 64): one block of 64 coefficients in natural
  * (row-major) order per (row, col), the last axis contiguous, the others any strides. The work
- * is done without the GIL, on local state only: threads run in parallel. Every read of the
- * stream and every write of a plane is bounds-checked; bad input is a ValueError.
+ * is done without the GIL, on local state only: threads run in parallel (decode's headers are
+ * read with it: its cache of Huffman tables). Every read of the stream and every write of a
+ * plane is bounds-checked; bad input is a ValueError.
  *
  * Plain C99, the Python C-API and libc only (the import Lambda has no libjpeg).
  */
@@ -404,6 +405,40 @@ static int parse_dqt(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
     return 0;
 }
 
+/* The tables built last, by their DHT bytes: the tiles of a level share theirs, built once
+ * instead of once a tile (the lookup tables' 512 entries each: a few us a tile). Used with the
+ * GIL held only (decode parses the headers before releasing it). */
+#define DHT_CACHE 8
+typedef struct {
+    int len; /* of key: the class, BITS and HUFFVAL (0: empty) */
+    uint8_t key[1 + 16 + 256];
+    dhuff_t table;
+} dht_cached_t;
+static dht_cached_t dht_cache[DHT_CACHE];
+static int dht_next;
+
+/* The table of a DHT definition at seg (Tc/Th, BITS, HUFFVAL of `total` symbols) into t. */
+static int dhuff_get(dhuff_t *t, const uint8_t *seg, int total, int tc)
+{
+    int len = 1 + 16 + total;
+    for (int i = 0; i < DHT_CACHE; i++) {
+        const dht_cached_t *c = &dht_cache[i];
+        if (c->len == len && c->key[0] == tc && memcmp(c->key + 1, seg + 1, (size_t)len - 1) == 0) {
+            memcpy(t, &c->table, sizeof *t);
+            return 0;
+        }
+    }
+    if (dhuff_build(t, seg + 1, seg + 17, total, tc) < 0)
+        return -1;
+    dht_cached_t *c = &dht_cache[dht_next];
+    dht_next = (dht_next + 1) % DHT_CACHE;
+    c->len = len;
+    c->key[0] = (uint8_t)tc;
+    memcpy(c->key + 1, seg + 1, (size_t)len - 1);
+    memcpy(&c->table, t, sizeof *t);
+    return 0;
+}
+
 static int parse_dht(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
 {
     while (n > 0) {
@@ -416,7 +451,7 @@ static int parse_dht(jpeg_t *j, const uint8_t *s, size_t n, errmsg_t *err)
             total += s[1 + l];
         if (total > 256 || n < 17 + (size_t)total)
             return fail(err, "corrupt: DHT segment too short or over 256 symbols");
-        if (dhuff_build(tc ? &j->ac[th] : &j->dc[th], s + 1, s + 17, total, tc) < 0)
+        if (dhuff_get(tc ? &j->ac[th] : &j->dc[th], s, total, tc) < 0)
             return fail(err, "corrupt: DHT table %d:%d has more codes than fit", tc, th);
         s += 17 + total;
         n -= 17 + (size_t)total;
@@ -713,8 +748,9 @@ static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *plane
     return 0;
 }
 
-static int decode_stream(jpeg_t *j, const uint8_t *buf, size_t len, const plane_t *planes,
-                         Py_ssize_t nplanes, errmsg_t *err)
+/* The headers and the planes checked against them: with the GIL (the tables' cache). */
+static int decode_headers(jpeg_t *j, const uint8_t *buf, size_t len, const plane_t *planes,
+                          Py_ssize_t nplanes, errmsg_t *err)
 {
     if (parse_headers(j, buf, len, err) < 0)
         return -1;
@@ -724,7 +760,7 @@ static int decode_stream(jpeg_t *j, const uint8_t *buf, size_t len, const plane_
         if (planes[k].rows < j->comp[k].bh || planes[k].cols < j->comp[k].bw)
             return fail(err, "plane %d too small: %zdx%zd blocks, the component has %zdx%zd", k,
                         planes[k].rows, planes[k].cols, j->comp[k].bh, j->comp[k].bw);
-    return decode_scan(j, buf + len, planes, err);
+    return 0;
 }
 
 static PyObject *py_decode(PyObject *self, PyObject *args)
@@ -742,9 +778,9 @@ static PyObject *py_decode(PyObject *self, PyObject *args)
     }
     jpeg_t *j = calloc(1, sizeof *j);
     errmsg_t err = {{0}, 0};
-    if (j) {
+    if (j && decode_headers(j, stream.buf, (size_t)stream.len, planes, n, &err) == 0) {
         Py_BEGIN_ALLOW_THREADS
-        decode_stream(j, stream.buf, (size_t)stream.len, planes, n, &err);
+        decode_scan(j, (const uint8_t *)stream.buf + stream.len, planes, &err);
         Py_END_ALLOW_THREADS
     }
     planes_close(views, n);
