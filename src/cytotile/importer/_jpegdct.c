@@ -1208,12 +1208,17 @@ static int tables_read(PyObject *tables, Py_ssize_t n, ehuff_t (*t)[2])
             }
             int ok = codes.len == 1024 && sizes.len == 256;
             const uint8_t *cb = codes.buf, *sb = sizes.buf;
-            for (int s = 0; ok && s < 256; s++) {
-                uint32_t code = (uint32_t)cb[4 * s] | (uint32_t)cb[4 * s + 1] << 8 |
-                                (uint32_t)cb[4 * s + 2] << 16 | (uint32_t)cb[4 * s + 3] << 24;
-                t[k][c].code[s] = code;
-                t[k][c].size[s] = sb[s];
-                ok = sb[s] <= 16 && code >> sb[s] == 0;
+            if (ok) { /* every entry checked, without a branch on each */
+                ehuff_t *e = &t[k][c];
+                uint32_t bad = 0;
+                memcpy(e->size, sb, 256);
+                for (int s = 0; s < 256; s++) {
+                    uint32_t code = (uint32_t)cb[4 * s] | (uint32_t)cb[4 * s + 1] << 8 |
+                                    (uint32_t)cb[4 * s + 2] << 16 | (uint32_t)cb[4 * s + 3] << 24;
+                    e->code[s] = code;
+                    bad |= (uint32_t)(sb[s] > 16) | (code >> (sb[s] & 31)); /* sizes <= 16 */
+                }
+                ok = bad == 0;
             }
             PyBuffer_Release(&codes);
             PyBuffer_Release(&sizes);
