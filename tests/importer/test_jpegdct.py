@@ -484,6 +484,14 @@ def test_encode_bad_arguments() -> None:
         _jpegdct.encode(planes, p.sampling, p.mcus, no_eob)
     with pytest.raises(ValueError, match="tables"):
         _jpegdct.encode(planes, p.sampling, p.mcus, tables[:2])
+    dc, ds, ac, acs = tables[1]
+    for bad in (
+        (dc, ds, ac, acs[:200] + b"\x11" + acs[201:]),  # a size over 16
+        (dc, ds, ac[:800] + (1 << 16).to_bytes(4, "little") + ac[804:], acs),  # over its size
+        (dc, ds[:5] + b"\x00" + ds[6:], ac, acs),  # a code of size 0
+    ):
+        with pytest.raises(ValueError, match=r"tables\[1\]: (AC|DC) codes"):
+            _jpegdct.encode(planes, p.sampling, p.mcus, (tables[0], bad, tables[2]))
     with pytest.raises(ValueError, match="counts"):
         _jpegdct.gather(planes, p.sampling, p.mcus, np.zeros((3, 2, 256), np.int32))
     big = planes[0].copy()
