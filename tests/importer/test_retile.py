@@ -382,3 +382,32 @@ def test_two_sets_of_tables_follow_the_source_bytes(monkeypatch: pytest.MonkeyPa
     colour = np.repeat(symbols, 3, axis=1)
     kept = dctcoding.Tables(level, colour, list(range(8)))
     assert len(kept.sets) == 1 and kept.marker == 0xC0 and kept.ids == [(0, 1, 1)]
+
+
+def test_grey_frame_declaring_2x2_sampling(tmp_path: Path) -> None:
+    """A grey tile's frame may declare 2x2 sampling for its one component: its scan is still
+    non-interleaved (an MCU is one block, in raster order), so the codec re-tiles it losslessly
+    like a 1x1 grey frame (not NotRetilable, which would re-encode it)."""
+    pytest.importorskip("cytotile.importer._jpegdct")
+    encode = libjpeg(80)
+
+    def declared_2x2(tile: np.ndarray, index: int) -> bytes:
+        stream = bytearray(encode(tile, index))
+        frame = jm.frame(bytes(stream))
+        assert frame is not None and frame.components[0][1:3] == (1, 1)
+        sof = next(start for marker, start, _ in jm.segments(bytes(stream)) if marker == 0xC0)
+        assert stream[sof + 11] == 0x11  # length, precision, height, width, Nf, id, then HV
+        stream[sof + 11] = 0x22
+        return bytes(stream)
+
+    pixels = np.ascontiguousarray(texture(600, 300)[:, :, :1])
+    src = write_jpeg_tiff(tmp_path / "s.tif", pixels, SOURCE_TILE, declared_2x2, photometric=1)
+    level = probe(src)
+    assert level.frame.components[0][1:3] == (2, 2)
+    reference = source_pixels(src).reshape(300, 600)
+    for tile in retile(level, tmp_path, threads=2):
+        y0, x0 = tile.ty * 256, tile.tx * 256
+        part = reference[y0 : y0 + 256, x0 : x0 + 256]
+        stream = tile.exact or tile.padded
+        decoded = simplejpeg.decode_jpeg(stream, colorspace="GRAY")
+        assert np.array_equal(decoded[: part.shape[0], : part.shape[1], 0], part)

@@ -52,8 +52,10 @@ class Coding:
         frame = level.frame
         self.sampling = tuple((c[1], c[2]) for c in frame.components)
         self.mcu = (frame.mcu_width, frame.mcu_height)
+        if len(self.sampling) == 1:  # one component: a non-interleaved scan, an MCU one block
+            self.sampling, self.mcu = ((1, 1),), (8, 8)  # whatever sampling the frame declares
         #: pixels each block of a component covers (x, y)
-        self.block = [(frame.mcu_width // h, frame.mcu_height // v) for h, v in self.sampling]
+        self.block = [(self.mcu[0] // h, self.mcu[1] // v) for h, v in self.sampling]
         self.fd = os.open(level.path, os.O_RDONLY)
         self.quant: bytes | None = None  # the level's (as decode returns them), from tile 0
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
