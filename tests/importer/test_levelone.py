@@ -21,6 +21,17 @@ from tests.helpers.jpegtiff import Encoder, libjpeg, texture, write_jpeg_tiff
 WIDTH, HEIGHT, TILE = 501, 367, 64  # odd: the last row and column of level 1 are half pixels
 
 
+def assert_edge_tiles_exact(level: JpegLevel, diff: np.ndarray) -> None:
+    """Level 1 of the source tiles cut by the image's edge (decoded in full and box-halved)
+    equals the reference exactly: ``diff`` is |level 1 - reference| over the whole level."""
+    last_x = (level.n_tx - 1) * level.tile_width // 2
+    last_y = (level.n_ty - 1) * level.tile_height // 2
+    if level.width % level.tile_width:
+        assert int(diff[:, last_x:].max()) == 0
+    if level.height % level.tile_height:
+        assert int(diff[last_y:].max()) == 0
+
+
 def black_padding(encode: Encoder, width: int, height: int, tile: int) -> Encoder:
     """``encode`` of tiles whose pixels beyond the image are black (as some scanners pad)."""
     n_tx = -(-width // tile)
@@ -95,13 +106,7 @@ def test_level_one_is_the_box_mean(tmp_path: Path, make: Callable[[Path], JpegLe
     )
     diff = np.abs(got - reference)
     assert float(diff.mean()) < 1.5  # measured: 0.84 on the grainy texture (4:2:0), 0.36 (4:4:4)
-    # tiles cut by the image's edge: decoded in full and box-halved, exactly the reference
-    last_x = (level.n_tx - 1) * level.tile_width // 2
-    last_y = (level.n_ty - 1) * level.tile_height // 2
-    if level.width % level.tile_width:
-        assert int(diff[:, last_x:].max()) == 0
-    if level.height % level.tile_height:
-        assert int(diff[last_y:].max()) == 0
+    assert_edge_tiles_exact(level, diff)
 
 
 @pytest.mark.parametrize(("height", "width"), [(64, 100), (63, 100), (64, 101), (7, 9), (1, 1)])
@@ -183,12 +188,7 @@ def test_level_one_from_the_coefficients(
     diff = np.abs(got.astype(np.int16) - reference)
     scaled = np.concatenate([s for s, _ in half_strips(level)]).astype(np.int16)
     assert float(diff.mean()) < float(np.abs(scaled - reference).mean()) + 0.1
-    last_x = (level.n_tx - 1) * level.tile_width // 2
-    last_y = (level.n_ty - 1) * level.tile_height // 2
-    if level.width % level.tile_width:
-        assert int(diff[:, last_x:].max()) == 0
-    if level.height % level.tile_height:
-        assert int(diff[last_y:].max()) == 0
+    assert_edge_tiles_exact(level, diff)
     expected = np.zeros_like(counts)
     count_half(expected, got, level.height, level.width)
     assert np.array_equal(counts, expected)
