@@ -60,13 +60,32 @@ def planes_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         yield {"url": url, "fluo": fluo, "slide": slide}
 
 
+#: a reopen seen: the viewer went through "loading" since watch_reopen (a fast reopen may be over
+#: between two polls of its state)
+REOPENED_JS = "window.__reopened || cytotile.state === 'loading' || cytotile.tilesLoaded === 0"
+
+
+def watch_reopen(browser: Browser) -> None:
+    """Record, from now on, whether the viewer's state passes through "loading"."""
+    browser.evaluate(
+        "(() => { window.__reopened = false; const seen = (r) =>"
+        " r.oldValue === 'loading' || document.body.dataset.viewerState === 'loading';"
+        " if (window.__reopenWatch) window.__reopenWatch.disconnect();"
+        " window.__reopenWatch = new MutationObserver((records) => {"
+        " if (records.some(seen)) window.__reopened = true; });"
+        " window.__reopenWatch.observe(document.body, {attributes: true,"
+        " attributeFilter: ['data-viewer-state'], attributeOldValue: true}); })()"
+    )
+
+
 def change(browser: Browser, selector: str, js_value: str) -> dict[str, Any]:
     """Set an input of the panel, fire its change event, wait for the reopened tiles."""
+    watch_reopen(browser)
     browser.evaluate(
         f"(() => {{ const i = document.querySelector({json.dumps(selector)}); {js_value};"
         " i.dispatchEvent(new Event('change')); })()"
     )
-    browser.wait_for("cytotile.state === 'loading' || cytotile.tilesLoaded === 0", "a reopen", 5)
+    browser.wait_for(REOPENED_JS, "a reopen", 5)
     return wait_loaded(browser)
 
 
@@ -163,8 +182,9 @@ def test_channels_and_planes_change_the_pixels(
     assert "timepoints=1" in last and "gammas=0.5" in last, last
     assert browser.evaluate("cytotileViewer.world.getItemCount()") == 1  # the old view removed
 
+    watch_reopen(browser)
     browser.evaluate("document.querySelector('#planes-panel button').click()")  # Reset
-    browser.wait_for("cytotile.state === 'loading' || cytotile.tilesLoaded === 0", "a reopen", 5)
+    browser.wait_for(REOPENED_JS, "a reopen", 5)
     wait_loaded(browser)
     again = viewer_pixels(browser, tmp_path / "reset.png")
     assert np.abs(again - both).mean() < 2, np.abs(again - both).mean()
