@@ -16,6 +16,7 @@ included.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -41,13 +42,14 @@ def codec() -> ModuleType | None:
 
 
 class Coding:
-    """How the level's tiles are written: its frame, quantization and Huffman tables."""
+    """How the level's tiles are written: its frame, quantization and Huffman tables.
+
+    The Huffman tables come from counting a sample of the level's tiles (:meth:`count`, about
+    6% of a small slide's conversion): :func:`~cytotile.importer.retile.retile` counts in a
+    thread of its own while the bands decode their first rows (and make level 1 from them),
+    which need no Huffman tables; the first tile encoded waits for them."""
 
     def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
-        import numpy as np
-
-        from cytotile.importer.retile import NotRetilable
-
         self.level, self.lib = level, lib
         frame = level.frame
         self.sampling = tuple((c[1], c[2]) for c in frame.components)
@@ -60,23 +62,63 @@ class Coding:
         self.quant: bytes | None = None  # the level's (as decode returns them), from tile 0
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
         self.halves: HalfRows | None = None
-        picks = dc.sample(len(level.offsets))  # tile 0 first: the level's quantization tables
-        counts = np.zeros((len(picks), len(frame.components), 2, 256), np.int64)
-        mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
-        planes = self.planes(level.tile_width, level.tile_height)
-        try:
-            for k, index in enumerate(picks):
-                self.decode(index, planes)
-                try:
-                    lib.gather(planes, self.sampling, mcus, counts[k])
-                except ValueError as exc:
-                    raise NotRetilable(f"tile {index}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._counted: tuple[dc.Tables, bytes] | BaseException | None = None
+        try:  # tile 0 here: the level's quantization tables, before any thread decodes
+            self.decode(0, self.planes(level.tile_width, level.tile_height))
         except BaseException:
             self.close()
             raise
-        self.huffman = dc.Tables(level, counts, picks)
-        self.tables = b"\xff\xd8" + dc.dqt(level) + self.huffman.dht + b"\xff\xd9"
-        self.prefix = jm.ADOBE_RGB if level.colorspace == "JCS_RGB" else b""
+
+    def count(self) -> None:
+        """Count the sample's symbols and choose the tables, once (any thread; a second
+        caller waits for the first). A failure is kept for :attr:`huffman` to raise."""
+        import numpy as np
+
+        from cytotile.importer.retile import NotRetilable
+
+        with self._lock:
+            if self._counted is not None:
+                return
+            level = self.level
+            picks = dc.sample(len(level.offsets))
+            counts = np.zeros((len(picks), len(level.frame.components), 2, 256), np.int64)
+            mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
+            planes = self.planes(level.tile_width, level.tile_height)
+            try:
+                for k, index in enumerate(picks):
+                    self.decode(index, planes)
+                    try:
+                        self.lib.gather(planes, self.sampling, mcus, counts[k])
+                    except ValueError as exc:
+                        raise NotRetilable(f"tile {index}: {exc}") from exc
+                huffman = dc.Tables(level, counts, picks)
+                tables = b"\xff\xd8" + dc.dqt(level) + huffman.dht + b"\xff\xd9"
+                self._counted = (huffman, tables)
+            except BaseException as exc:  # raised where the tables are needed
+                self._counted = exc
+
+    def _tables(self) -> tuple[dc.Tables, bytes]:
+        self.count()
+        if isinstance(self._counted, BaseException):
+            raise self._counted
+        assert self._counted is not None
+        return self._counted
+
+    @property
+    def huffman(self) -> dc.Tables:
+        """The level's Huffman tables (counted first if nobody has)."""
+        return self._tables()[0]
+
+    @property
+    def tables(self) -> bytes:
+        """What the level's JPEGTables holds: SOI, DQT, DHT, EOI."""
+        return self._tables()[1]
+
+    @property
+    def prefix(self) -> bytes:
+        """What a tile has after its SOI: an Adobe marker when its components are R, G, B."""
+        return jm.ADOBE_RGB if self.level.colorspace == "JCS_RGB" else b""
 
     def header(self, which: int, width: int, height: int) -> bytes:
         """SOF and SOS of a ``width`` x ``height`` tile coded with table set ``which``."""
@@ -182,8 +224,7 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
     depth = spanned(tile_h)
     planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * level.tile_width), depth * tile_h)
     full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
-    huffman = coding.huffman
-    heads = [coding.header(k, TILE_SIZE, TILE_SIZE) for k in range(len(huffman.sets))]
+    prefix = coding.prefix
     source = (level.tile_width, tile_h)
     sources: dict[int, list[tuple[np.ndarray, ...]]] = {}  # by pixel row in the planes
     tiles: dict[int, list[tuple[np.ndarray, ...]]] = {}
@@ -215,6 +256,9 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
         if l0_y - l0_top not in tiles:
             tiles[l0_y - l0_top] = _views(coding, planes, l0_y - l0_top, (TILE_SIZE,) * 2, n_x)
         row = tiles[l0_y - l0_top]
+        if not out:  # the first tile: the level's tables, counted meanwhile (Coding.count)
+            huffman, shared = coding.huffman, coding.tables
+            heads = [coding.header(k, TILE_SIZE, TILE_SIZE) for k in range(len(huffman.sets))]
         for tx, which in enumerate(huffman.choose(ty)):
             views = row[tx]
             width = min(TILE_SIZE, level.width - tx * TILE_SIZE)
@@ -228,11 +272,11 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
                     mcus = (ceil_div(width, coding.mcu[0]), ceil_div(height, coding.mcu[1]))
                     part = lib.encode(views, coding.sampling, mcus, arrays)
                     exact = (
-                        b"\xff\xd8" + coding.prefix + coding.tables[2:-2]
+                        b"\xff\xd8" + prefix + shared[2:-2]
                         + coding.header(which, width, height) + part + b"\xff\xd9"
                     )  # fmt: skip
             except ValueError as exc:
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-            data = b"".join((b"\xff\xd8", coding.prefix, heads[which], scan, b"\xff\xd9"))
-            out.append(RetiledTile(tx, ty, coding.tables, data, exact))
+            data = b"".join((b"\xff\xd8", prefix, heads[which], scan, b"\xff\xd9"))
+            out.append(RetiledTile(tx, ty, shared, data, exact))
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -237,9 +238,12 @@ def retile(
     if lib is not None:
         coding = dctretile.Coding(level, lib)
         coding.halves = halves
+        counting = threading.Thread(target=coding.count, name="retile-tables", daemon=True)
+        counting.start()  # beside the bands' first rows, which need no Huffman tables
         try:
             yield from _run(threads, bands, dctretile.band, coding)
         finally:
+            counting.join()
             coding.close()
         return
     from cytotile.importer import jpeglibretile as lj
