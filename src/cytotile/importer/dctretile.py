@@ -228,7 +228,7 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
     source = (level.tile_width, tile_h)
     sources: dict[int, list[tuple[np.ndarray, ...]]] = {}  # by pixel row in the planes
     tiles: dict[int, list[tuple[np.ndarray, ...]]] = {}
-    out = []
+    out: list[RetiledTile] = []
     l0_top, todo = -1, -1  # the level's pixel row of the planes' first row; next source row
     for ty in rows:
         l0_y = ty * TILE_SIZE
