@@ -4,6 +4,8 @@
  *
  *   decode(stream, planes) -> quantization tables     (Huffman decoding, Annex F.2.2)
  *   encode(planes, sampling, mcus, tables) -> bytes   (Huffman coding, Annex F.1.2)
+ *   encode_edge(planes, sampling, mcus, exact_mcus, tables) -> (bytes, bytes)
+ *                                                     (encode's padded and exact edge tiles)
  *   gather(planes, sampling, mcus, counts) -> None    (the symbols encode would emit, counted)
  *   half(planes, sampling, quant, ycc, out[, counts])  (pixels at half scale: level 1)
  *   halve(src, dst), histogram(pixels, counts, weight) (the lower tiers' 2x2 means, counts)
@@ -1043,7 +1045,103 @@ done:
     w->bits = bits;
     return rc;
 }
+
+/* encode_edge's blocks in both tiles: their AC symbols (F.1.2.2) coded once, as a bit string
+ * written to both streams (each block's DC coded for each: its predictions differ where the
+ * exact tile's MCU rows end). 63 symbols of 26 bits and an EOB at most: 52 words. */
+#define AC_WORDS 53
+typedef struct {
+    uint32_t word[AC_WORDS]; /* whole 32-bit words, the first bit highest */
+    int words, tail_bits;    /* then the low tail_bits bits of tail */
+    uint32_t tail;
+} acbits_t;
+
+static int ac_bits(const ehuff_t *ac, const int16_t *blk, acbits_t *o, errmsg_t *err)
+{
+    uint64_t acc = 0;
+    int bits = 0, words = 0;
+#define AC_PUT(value, size)                                                                    \
+    do {                                                                                       \
+        acc = (acc << (size)) | (value);                                                       \
+        bits += (size);                                                                        \
+        if (bits >= 32) {                                                                      \
+            bits -= 32;                                                                        \
+            o->word[words++] = (uint32_t)(acc >> bits);                                        \
+        }                                                                                      \
+    } while (0)
+    uint64_t nonzero = 0;
+    for (uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1; natural; natural &= natural - 1)
+        nonzero |= (uint64_t)1 << UNZIGZAG[lowest_bit(natural)];
+    int last = 0;
+    while (nonzero) {
+        int k = lowest_bit(nonzero);
+        nonzero &= nonzero - 1;
+        int v = blk[ZIGZAG[k]], run = k - last - 1;
+        last = k;
+        for (; run > 15; run -= 16) {
+            if (!ac->size[0xF0])
+                return fail(err, "AC symbol 0xF0 (ZRL) has no code");
+            AC_PUT(ac->code[0xF0], ac->size[0xF0]);
+        }
+        int s = category(v), sym = run << 4 | s;
+        if (s > 10)
+            return fail(err, "AC coefficient %d out of range (magnitude category %d > 10)", v, s);
+        if (!ac->size[sym])
+            return fail(err, "AC symbol 0x%02X has no code", sym);
+        AC_PUT(ac->code[sym] << s | ((uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1)),
+               ac->size[sym] + s);
+    }
+    if (last < 63) {
+        if (!ac->size[0x00])
+            return fail(err, "AC symbol 0x00 (EOB) has no code");
+        AC_PUT(ac->code[0x00], ac->size[0x00]);
+    }
+#undef AC_PUT
+    o->words = words;
+    o->tail_bits = bits;
+    o->tail = (uint32_t)(acc & ((1u << bits) - 1)); /* bits < 32 */
+    return 0;
+}
+
+/* The DC difference's code and extra bits (F.1.2.1) as one value of *size bits. */
+static int dc_bits(const ehuff_t *dc, int diff, uint32_t *value, int *size, errmsg_t *err)
+{
+    int s = category(diff);
+    if (s > 11)
+        return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
+    if (!dc->size[s])
+        return fail(err, "DC symbol %d has no code", s);
+    *value = dc->code[s] << s | ((uint32_t)(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1));
+    *size = dc->size[s] + s;
+    return 0;
+}
+
+/* A block's DC bits then its AC bit string, into w (the room reserved). */
+static void put_block_bits(bwriter_t *w, uint32_t dc_value, int dc_size, const acbits_t *a)
+{
+    uint8_t *out = w->buf + w->len;
+    uint64_t acc = w->acc;
+    int bits = w->bits;
+    ENC_PUT(dc_value, dc_size);
+    for (int i = 0; i < a->words; i++)
+        ENC_PUT(a->word[i], 32); /* 31 bits pending at most: 63 in acc */
+    ENC_PUT(a->tail, a->tail_bits);
+    w->len = (size_t)(out - w->buf);
+    w->acc = acc;
+    w->bits = bits;
+}
 #undef ENC_PUT
+
+/* F.1.2.3: the last byte padded with 1-bits. */
+static int bw_finish(bwriter_t *w, errmsg_t *err)
+{
+    if (bw_reserve(w, 16) < 0)
+        return fail(err, "out of memory");
+    int pad = (8 - w->bits % 8) % 8;
+    bw_put(w, (1u << pad) - 1, pad);
+    bw_flush(w);
+    return 0;
+}
 
 /* The arguments encode and gather share. */
 typedef struct {
@@ -1100,14 +1198,50 @@ static int code_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2]
             }
         }
     }
-    if (w) { /* F.1.2.3: the last byte padded with 1-bits */
-        if (bw_reserve(w, 16) < 0)
-            return fail(err, "out of memory");
-        int pad = (8 - w->bits % 8) % 8;
-        bw_put(w, (1u << pad) - 1, pad);
-        bw_flush(w);
+    return w ? bw_finish(w, err) : 0;
+}
+
+/* encode_edge: the padded tile's MCUs, and within them the exact tile's first ex x ey (both in
+ * raster order), each block's symbols coded once (but for a DC of a different prediction). */
+static int code_edge(const coding_t *a, long ex, long ey, bwriter_t *wp, bwriter_t *we,
+                     const ehuff_t (*tables)[2], errmsg_t *err)
+{
+    int pred_p[MAX_COMPONENTS] = {0}, pred_e[MAX_COMPONENTS] = {0};
+    int slot_k[MAX_BLOCKS_IN_MCU], slot_v[MAX_BLOCKS_IN_MCU], slot_h[MAX_BLOCKS_IN_MCU];
+    int nslots = 0;
+    for (Py_ssize_t k = 0; k < a->n; k++)
+        for (int j = 0; j < a->v[k]; j++)
+            for (int i = 0; i < a->h[k]; i++, nslots++)
+                slot_k[nslots] = (int)k, slot_v[nslots] = j, slot_h[nslots] = i;
+    acbits_t ac;
+    for (long my = 0; my < a->mcuy; my++) {
+        for (long mx = 0; mx < a->mcux; mx++) {
+            int both = mx < ex && my < ey;
+            if (bw_reserve(wp, (size_t)nslots * BLOCK_BYTES_MAX) < 0 ||
+                (both && bw_reserve(we, (size_t)nslots * BLOCK_BYTES_MAX) < 0))
+                return fail(err, "out of memory");
+            for (int b = 0; b < nslots; b++) {
+                int k = slot_k[b];
+                const int16_t *blk = plane_block(&a->planes[k], my * a->v[k] + slot_v[b],
+                                                 mx * a->h[k] + slot_h[b]);
+                if (!both) {
+                    if (encode_block(wp, &tables[k][0], &tables[k][1], blk, &pred_p[k], err))
+                        return -1;
+                    continue;
+                }
+                uint32_t dc_p, dc_e;
+                int size_p, size_e;
+                if (dc_bits(&tables[k][0], blk[0] - pred_p[k], &dc_p, &size_p, err) < 0 ||
+                    dc_bits(&tables[k][0], blk[0] - pred_e[k], &dc_e, &size_e, err) < 0 ||
+                    ac_bits(&tables[k][1], blk, &ac, err) < 0)
+                    return -1;
+                pred_p[k] = pred_e[k] = blk[0];
+                put_block_bits(wp, dc_p, size_p, &ac);
+                put_block_bits(we, dc_e, size_e, &ac);
+            }
+        }
     }
-    return 0;
+    return bw_finish(wp, err) < 0 ? -1 : bw_finish(we, err);
 }
 
 /* A sequence of two ints. */
@@ -1266,6 +1400,53 @@ static PyObject *py_encode(PyObject *self, PyObject *args)
         result = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len);
     free(w.buf);
     return result;
+}
+
+static PyObject *py_encode_edge(PyObject *self, PyObject *args)
+{
+    PyObject *planes, *sampling, *mcus, *exact, *tables;
+    coding_t a;
+    long ex, ey;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOO:encode_edge", &planes, &sampling, &mcus, &exact, &tables))
+        return NULL;
+    if (coding_open(&a, planes, sampling, mcus) < 0)
+        return NULL;
+    ehuff_t(*t)[2] = NULL;
+    if (int_pair(exact, "exact_mcus", &ex, &ey) < 0 || ex < 1 || ey < 1 || ex > a.mcux ||
+        ey > a.mcuy) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "exact_mcus: a pair within 1x1 to %ldx%ld expected",
+                     a.mcux, a.mcuy);
+        goto fail;
+    }
+    t = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2]));
+    if (!t) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (tables_read(tables, a.n, t) < 0)
+        goto fail;
+    bwriter_t wp = {NULL, 0, 0, 0, 0}, we = {NULL, 0, 0, 0, 0};
+    errmsg_t err = {{0}, 0};
+    Py_BEGIN_ALLOW_THREADS
+    code_edge(&a, ex, ey, &wp, &we, (const ehuff_t(*)[2])t, &err);
+    Py_END_ALLOW_THREADS
+    planes_close(a.views, a.n);
+    free(t);
+    PyObject *result = NULL;
+    if (err.failed)
+        PyErr_SetString(PyExc_ValueError, err.msg);
+    else
+        result = Py_BuildValue("y#y#", (const char *)wp.buf, (Py_ssize_t)wp.len,
+                               (const char *)we.buf, (Py_ssize_t)we.len);
+    free(wp.buf);
+    free(we.buf);
+    return result;
+fail:
+    free(t);
+    planes_close(a.views, a.n);
+    return NULL;
 }
 
 /* counts: a writable int64 array of shape (n, 2, 256), any strides. */
@@ -1866,6 +2047,10 @@ static PyMethodDef methods[] = {
      "encode(planes, sampling, mcus, tables) -> bytes\n\nEntropy-codes mcus = (mcus_x, mcus_y) "
      "interleaved MCUs of the planes: the scan's entropy-coded segment (0xFF stuffed, last "
      "byte padded with 1-bits)."},
+    {"encode_edge", py_encode_edge, METH_VARARGS,
+     "encode_edge(planes, sampling, mcus, exact_mcus, tables) -> (bytes, bytes)\n\nWhat "
+     "encode(planes, sampling, mcus, tables) and encode(planes, sampling, exact_mcus, tables) "
+     "return, in one pass: each block of the first exact_mcus MCUs coded once for both."},
     {"gather", py_gather, METH_VARARGS,
      "gather(planes, sampling, mcus, counts) -> None\n\nAdds to counts[k, 0|1, symbol] the DC "
      "and AC symbols encode would emit for component k."},

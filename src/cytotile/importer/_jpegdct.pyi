@@ -21,6 +21,17 @@ def encode(
     ``(dc_codes, dc_sizes, ac_codes, ac_sizes)`` (256 little-endian uint32 codes, 256 uint8
     sizes). Returns the entropy-coded segment (0xFF stuffed, padded with 1-bits)."""
 
+def encode_edge(
+    planes: tuple[np.ndarray, ...],
+    sampling: tuple[tuple[int, int], ...],
+    mcus: tuple[int, int],
+    exact_mcus: tuple[int, int],
+    tables: tuple[tuple[bytes, bytes, bytes, bytes], ...],
+) -> tuple[bytes, bytes]:
+    """An edge tile's two scans in one pass: ``(encode(planes, sampling, mcus, tables),
+    encode(planes, sampling, exact_mcus, tables))``, byte for byte, each block of the first
+    ``exact_mcus`` MCUs coded once for both (``exact_mcus`` within ``mcus``)."""
+
 def gather(
     planes: tuple[np.ndarray, ...],
     sampling: tuple[tuple[int, int], ...],
