@@ -26,6 +26,7 @@ from cytotile.pyramid import ceil_div
 if TYPE_CHECKING:
     import numpy as np
 
+    from cytotile.importer.crew import Crew
     from cytotile.importer.dctretile import Coding
     from cytotile.importer.lower import TierBuilder
     from cytotile.importer.retile import JpegLevel
@@ -108,9 +109,17 @@ class HalfRows:
         self._stopped = False
         self._closed = False  # every band done: a row not made by now never will be
 
-    def put(self, sy: int, planes: tuple[np.ndarray, ...], plane_y: int, coding: Coding) -> None:
+    def put(
+        self,
+        sy: int,
+        planes: tuple[np.ndarray, ...],
+        plane_y: int,
+        coding: Coding,
+        crew: Crew | None = None,
+    ) -> None:
         """Source row ``sy``, whose coefficients are the planes' rows from pixel row
-        ``plane_y`` (a re-tiling band's thread): its level-1 pixels and their counts."""
+        ``plane_y`` (a re-tiling band's thread, its ``crew`` sharing the tiles): its level-1
+        pixels and their counts."""
         import numpy as np
 
         if sy >= self.made:
@@ -125,20 +134,31 @@ class HalfRows:
         quant = b"".join(
             coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
         )
-        views = tuple(
-            p[
-                plane_y // bh : (plane_y + level.tile_height) // bh,
-                : self.whole * level.tile_width // bw,
-            ]
-            for p, (bw, bh) in zip(planes, coding.block, strict=True)
-        )
         strip = np.empty((level.tile_height // 2, self.width, self.samples), np.uint8)
-        made = strip[:, : self.whole * self.half_w]
-        counts = np.zeros((256, self.samples), np.int64)
-        self.lib.half(views, coding.sampling, quant, self.ycc, made, counts)
-        counts *= 4  # each level-1 pixel stands for 2x2 of level 0
+        counts: dict[int, np.ndarray] = {}  # each share's, by its first tile
+
+        def make(part: range) -> None:
+            """The tiles ``part`` of the row (a share of the crew's: its own counts)."""
+            views = tuple(
+                p[
+                    plane_y // bh : (plane_y + level.tile_height) // bh,
+                    part.start * level.tile_width // bw : part.stop * level.tile_width // bw,
+                ]
+                for p, (bw, bh) in zip(planes, coding.block, strict=True)
+            )
+            made = strip[:, part.start * self.half_w : part.stop * self.half_w]
+            counts[part.start] = share = np.zeros((256, self.samples), np.int64)
+            self.lib.half(views, coding.sampling, quant, self.ycc, made, share)
+
+        if crew is None:
+            make(range(self.whole))
+        else:
+            crew.run(make, self.whole)
+        total: np.ndarray = (
+            np.sum(list(counts.values()), axis=0) * 4
+        )  # each level-1 pixel stands for 2x2 of level 0
         with self._cond:
-            self._ready[sy] = (strip, counts)
+            self._ready[sy] = (strip, total)
             self._cond.notify_all()
 
     def rows(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from cytotile.importer import dctcoding as dc
 from cytotile.importer import jpegmarkers as jm
+from cytotile.importer.crew import Crew
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Coding:
         self.halves: HalfRows | None = None
         self._lock = threading.Lock()
         self._counted: tuple[dc.Tables, bytes] | BaseException | None = None
+        self._heads: list[bytes] | None = None
         try:  # tile 0 here: the level's quantization tables, before any thread decodes
             self.decode(0, self.planes(level.tile_width, level.tile_height))
         except BaseException:
@@ -120,6 +122,14 @@ class Coding:
         """What a tile has after its SOI: an Adobe marker when its components are R, G, B."""
         return jm.ADOBE_RGB if self.level.colorspace == "JCS_RGB" else b""
 
+    @property
+    def heads(self) -> list[bytes]:
+        """SOF and SOS of a 256x256 tile, for each table set."""
+        if self._heads is None:
+            sets = len(self.huffman.sets)
+            self._heads = [self.header(k, TILE_SIZE, TILE_SIZE) for k in range(sets)]
+        return self._heads
+
     def header(self, which: int, width: int, height: int) -> bytes:
         """SOF and SOS of a ``width`` x ``height`` tile coded with table set ``which``."""
         ids = self.huffman.ids[which]
@@ -148,9 +158,10 @@ class Coding:
         elif quant != self.quant:
             raise NotRetilable(f"tile {index} has other quantization tables")
 
-    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]]) -> None:
-        """Source row ``sy``'s tiles into ``views`` (one per tile), in one read when they are
-        stored together (as scanners and libvips write them, in any order)."""
+    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]], crew: Crew) -> None:
+        """Source row ``sy``'s tiles into ``views`` (one per tile), shared by the ``crew``, in
+        one read when they are stored together (as scanners and libvips write them, in any
+        order)."""
         level = self.level
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
@@ -158,13 +169,21 @@ class Coding:
         start = min(offsets)
         end = max(o + n for o, n in zip(offsets, counts, strict=True))
         if end - start > 1.25 * sum(counts):  # scattered: read each
-            for k, planes in enumerate(views):
-                self.decode(first + k, planes)
+
+            def each(part: range) -> None:
+                for k in part:
+                    self.decode(first + k, views[k])
+
+            crew.run(each, len(views))
             return
         row = memoryview(os.pread(self.fd, end - start, start))
-        for k, planes in enumerate(views):
-            at = offsets[k] - start
-            self.decode(first + k, planes, row[at : at + counts[k]])  # type: ignore[arg-type]
+
+        def stored(part: range) -> None:
+            for k in part:
+                at = offsets[k] - start
+                self.decode(first + k, views[k], row[at : at + counts[k]])  # type: ignore[arg-type]
+
+        crew.run(stored, len(views))
 
     def close(self) -> None:
         os.close(self.fd)
@@ -214,17 +233,19 @@ def blank_padding(
         p[keep_y // bh :] = 0
 
 
-def band(coding: Coding, rows: range) -> list[RetiledTile]:
-    """The tiles of output rows ``rows``, decoding the source rows they span once each."""
-    from cytotile.importer.retile import NotRetilable, RetiledTile
+def band(coding: Coding, rows: range, helpers: int = 0) -> list[RetiledTile]:
+    """The tiles of output rows ``rows``, decoding the source rows they span once each; each
+    row's steps shared with ``helpers`` threads (:class:`~cytotile.importer.crew.Crew`)."""
+    with Crew(helpers) as crew:
+        return _band(coding, rows, crew)
 
-    level, lib = coding.level, coding.lib
+
+def _band(coding: Coding, rows: range, crew: Crew) -> list[RetiledTile]:
+    level = coding.level
     tile_h = level.tile_height
     n_x = ceil_div(level.width, TILE_SIZE)
     depth = spanned(tile_h)
     planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * level.tile_width), depth * tile_h)
-    full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
-    prefix = coding.prefix
     source = (level.tile_width, tile_h)
     sources: dict[int, list[tuple[np.ndarray, ...]]] = {}  # by pixel row in the planes
     tiles: dict[int, list[tuple[np.ndarray, ...]]] = {}
@@ -248,19 +269,33 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
             y = sy * tile_h - l0_top
             if y not in sources:
                 sources[y] = _views(coding, planes, y, source, level.n_tx)
-            coding.decode_row(sy, sources[y])
+            coding.decode_row(sy, sources[y], crew)
             if coding.halves is not None and sy * tile_h >= rows.start * TILE_SIZE:  # band's own
-                coding.halves.put(sy, planes, y, coding)
+                coding.halves.put(sy, planes, y, coding, crew)
         todo = last
-        height = min(TILE_SIZE, level.height - l0_y)
         if l0_y - l0_top not in tiles:
             tiles[l0_y - l0_top] = _views(coding, planes, l0_y - l0_top, (TILE_SIZE,) * 2, n_x)
-        row = tiles[l0_y - l0_top]
-        if not out:  # the first tile: the level's tables, counted meanwhile (Coding.count)
-            huffman, shared = coding.huffman, coding.tables
-            heads = [coding.header(k, TILE_SIZE, TILE_SIZE) for k in range(len(huffman.sets))]
-        for tx, which in enumerate(huffman.choose(ty)):
-            views = row[tx]
+        out += _encode_row(coding, ty, tiles[l0_y - l0_top], crew)
+    return out
+
+
+def _encode_row(
+    coding: Coding, ty: int, row: list[tuple[np.ndarray, ...]], crew: Crew
+) -> list[RetiledTile]:
+    """The tiles of output row ``ty`` from their coefficients' views ``row``, shared by the
+    ``crew``; the first waits for the level's tables (counted meanwhile: Coding.count)."""
+    from cytotile.importer.retile import NotRetilable, RetiledTile
+
+    level, lib, prefix = coding.level, coding.lib, coding.prefix
+    huffman, shared = coding.huffman, coding.tables
+    choice = huffman.choose(ty)
+    full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
+    height = min(TILE_SIZE, level.height - ty * TILE_SIZE)
+    out: list[RetiledTile | None] = [None] * len(row)
+
+    def code(part: range) -> None:
+        for tx in part:
+            which, views = choice[tx], row[tx]
             width = min(TILE_SIZE, level.width - tx * TILE_SIZE)
             if (width, height) != (TILE_SIZE, TILE_SIZE):  # those blocks are not read again
                 blank_padding(views, coding.block, coding.mcu, width, height)
@@ -270,13 +305,16 @@ def band(coding: Coding, rows: range) -> list[RetiledTile]:
                 exact = None
                 if (width, height) != (TILE_SIZE, TILE_SIZE):
                     mcus = (ceil_div(width, coding.mcu[0]), ceil_div(height, coding.mcu[1]))
-                    part = lib.encode(views, coding.sampling, mcus, arrays)
+                    part_scan = lib.encode(views, coding.sampling, mcus, arrays)
                     exact = (
                         b"\xff\xd8" + prefix + shared[2:-2]
-                        + coding.header(which, width, height) + part + b"\xff\xd9"
+                        + coding.header(which, width, height) + part_scan + b"\xff\xd9"
                     )  # fmt: skip
             except ValueError as exc:
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-            data = b"".join((b"\xff\xd8", prefix, heads[which], scan, b"\xff\xd9"))
-            out.append(RetiledTile(tx, ty, shared, data, exact))
-    return out
+            head = coding.heads[which]
+            data = b"".join((b"\xff\xd8", prefix, head, scan, b"\xff\xd9"))
+            out[tx] = RetiledTile(tx, ty, shared, data, exact)
+
+    crew.run(code, len(row))
+    return [tile for tile in out if tile is not None]

@@ -23,10 +23,11 @@ from typing import Any
 
 from cytotile.importer import coefhalf
 from cytotile.importer.coefhalf import HalfRows
+from cytotile.importer.crew import Crew
 from cytotile.importer.histograms import bands_of
 from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
 from cytotile.importer.lower import FeedThread, TierBuilder, builders
-from cytotile.importer.retile import JpegLevel, NotRetilable, retile
+from cytotile.importer.retile import JpegLevel, NotRetilable, retile, workers
 from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
 from cytotile.tiff.writer import Tile, _Ifd, jpeg_ifd, write_ifds
@@ -147,7 +148,8 @@ def write_jpeg_pyramid(
     y_sampling = level.frame.components[0][1:3]
     lower_q = lower_quality(level, quality)
     lock = threading.Lock()
-    with _Spool(workdir, sum(level.byte_counts) <= MEMORY_TILES_BYTES) as spool:
+    in_memory = sum(level.byte_counts) <= MEMORY_TILES_BYTES
+    with _Spool(workdir, in_memory) as spool, Crew(min(1, workers() - 1)) as crew:
         tiles: dict[int, list[Tile]] = {k: [] for k in range(len(sizes))}
         edges: dict[int, list[bytes]] = {k: [] for k in range(len(sizes))}
 
@@ -157,7 +159,7 @@ def write_jpeg_pyramid(
                 if exact is not None:
                     edges[lvl].append(exact)
 
-        chain = builders(sizes, lower_q, sink)
+        chain = builders(sizes, lower_q, sink, crew)  # the crew: the lower tiers' thread's
         found: list[Any] = []
         halves = coefhalf.for_level(level, COMPLETE_PIXELS)
         args = (level, chain, found, halves)

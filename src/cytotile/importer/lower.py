@@ -23,6 +23,8 @@ from cytotile.pyramid import TILE_SIZE, ceil_div
 if TYPE_CHECKING:
     import numpy as np
 
+    from cytotile.importer.crew import Crew
+
 
 #: (level, tile_tx, tile_ty, padded 256x256 abbreviated stream, exact-size complete stream|None)
 TileSink = Callable[[int, int, int, bytes, bytes | None], None]
@@ -80,6 +82,7 @@ class TierBuilder:
     sink: TileSink
     below: TierBuilder | None = None
     tables: bytes | None = None
+    crew: Crew | None = None  # the feeding thread's, sharing each row's tiles
     _buffer: np.ndarray | None = None  # one row of tiles' pixels, reused row after row
     _pending: int = 0  # rows buffered
     _done: int = 0  # rows already encoded
@@ -122,21 +125,32 @@ class TierBuilder:
             self.below.feed(halve(strip))
 
     def _encode_row(self, rows: np.ndarray) -> None:
+        """A row of tiles encoded (shared by the crew, if any), then handed on in order."""
         import numpy as np
 
         tile_ty = self._done // TILE_SIZE
         h = rows.shape[0]
         if rows.strides[1:] != (rows.shape[2], 1):  # simplejpeg takes any row stride, no other
             rows = np.ascontiguousarray(rows)
-        for tile_tx in range(ceil_div(self.width, TILE_SIZE)):
-            x0 = tile_tx * TILE_SIZE
-            w = min(TILE_SIZE, self.width - x0)
-            tile = rows[:, x0 : x0 + w]  # no copy
-            exact = None
-            if (w, h) != (TILE_SIZE, TILE_SIZE):
-                exact = encode_tile(tile, max(self.quality, 90))
-                tile = pad_tile(tile)
-            tables, data = jm.split_tables(encode_tile(tile, self.quality))
+        coded: list[tuple[bytes, bytes | None]] = [(b"", None)] * ceil_div(self.width, TILE_SIZE)
+
+        def encode(part: range) -> None:
+            for tile_tx in part:
+                x0 = tile_tx * TILE_SIZE
+                w = min(TILE_SIZE, self.width - x0)
+                tile = rows[:, x0 : x0 + w]  # no copy
+                exact = None
+                if (w, h) != (TILE_SIZE, TILE_SIZE):
+                    exact = encode_tile(tile, max(self.quality, 90))
+                    tile = pad_tile(tile)
+                coded[tile_tx] = (encode_tile(tile, self.quality), exact)
+
+        if self.crew is None:
+            encode(range(len(coded)))
+        else:
+            self.crew.run(encode, len(coded))
+        for tile_tx, (stream, exact) in enumerate(coded):
+            tables, data = jm.split_tables(stream)
             if self.tables is None:
                 self.tables = tables
             elif tables != self.tables:
@@ -144,13 +158,16 @@ class TierBuilder:
             self.sink(self.level, tile_tx, tile_ty, data, exact)
 
 
-def builders(sizes: list[tuple[int, int]], quality: int, sink: TileSink) -> dict[int, TierBuilder]:
-    """Chained builders of tiers 1..n (level -> builder); feed level 1's rows to ``[1]``."""
+def builders(
+    sizes: list[tuple[int, int]], quality: int, sink: TileSink, crew: Crew | None = None
+) -> dict[int, TierBuilder]:
+    """Chained builders of tiers 1..n (level -> builder); feed level 1's rows to ``[1]``; each
+    row's tiles shared by ``crew`` (the feeding thread's)."""
     chain: dict[int, TierBuilder] = {}
     below: TierBuilder | None = None
     for level in range(len(sizes) - 1, 0, -1):
         width, height = sizes[level]
-        below = TierBuilder(level, width, height, quality, sink, below)
+        below = TierBuilder(level, width, height, quality, sink, below, crew=crew)
         chain[level] = below
     return chain
 

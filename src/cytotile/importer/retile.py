@@ -13,6 +13,7 @@ or while re-tiling (a tile with other tables): the caller then takes the re-enco
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -241,7 +242,10 @@ def retile(
         counting = threading.Thread(target=coding.count, name="retile-tables", daemon=True)
         counting.start()  # beside the bands' first rows, which need no Huffman tables
         try:
-            yield from _run(threads, bands, dctretile.band, coding)
+            helpers = max(0, workers() // threads - 1)  # fewer bands than CPUs: crews
+            yield from _run(
+                threads, bands, functools.partial(dctretile.band, helpers=helpers), coding
+            )
         finally:
             counting.join()
             coding.close()
