@@ -152,6 +152,29 @@ def test_half_into_a_strided_view_writes_only_it() -> None:
     assert np.array_equal(wide[:, :32], whole) and not wide[:, 32:].any()
 
 
+@pytest.mark.parametrize("bands", [3, 4])
+def test_half_components_interleaved_and_counted_at_every_width(bands: int) -> None:
+    """Components as they are (RGB-coded, CMYK): each band the plane's own half (as one band
+    alone), its samples counted, flat runs and texture alike, at every width of whole blocks."""
+    rng = np.random.default_rng(bands)
+    planes = tuple(np.zeros((2, 19, 64), np.int16) for _ in range(bands))
+    for k, q in enumerate(planes):
+        q[:, :, 0] = rng.integers(-60, 60, (2, 19)) * (k + 1)
+        q[:, 5:12, 0] = 40 * k  # flat: DC only
+        q[:, 12:, 1:10] = rng.integers(-20, 20, (2, 7, 9))
+    quant = np.full(64, 3, "<u2").tobytes() * bands
+    for cols in range(4, 77, 4):
+        out = np.zeros((8, cols, bands), np.uint8)
+        counts = np.full((256, bands), 2, np.int64)
+        _jpegdct.half(planes, ((1, 1),) * bands, quant, False, out, counts)
+        for k in range(bands):
+            alone = np.zeros((8, cols, 1), np.uint8)
+            _jpegdct.half(planes[k : k + 1], ((1, 1),), quant[:128], False, alone)
+            assert np.array_equal(out[..., k], alone[..., 0]), (cols, k)
+            assert np.array_equal(counts[:, k], 2 + np.bincount(alone.ravel(), minlength=256))
+    assert len(np.unique(out)) > 20  # the widest: flat and textured blocks
+
+
 @pytest.mark.parametrize("shape", [(6, 8), (7, 9), (1, 1), (2, 5)])
 @pytest.mark.parametrize("bands", [1, 3])
 def test_halve_is_numpys(shape: tuple[int, int], bands: int) -> None:

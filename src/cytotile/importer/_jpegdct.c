@@ -1702,6 +1702,24 @@ static inline __m128i ycc_term(__m128i a, __m128i b, __m128i k)
     return _mm_packs_epi32(lo, hi);
 }
 
+/* 8 pixels of planar r, g, b (the low 8 bytes of each) interleaved into px: its 24 bytes as 4
+ * stores of 8, pixels (r, g, b, 0) by unpacking, two at a time packed to 6 bytes; each store's
+ * last 2 bytes are overwritten by the next one's, the last store's by the caller's next pixels
+ * (px has at least 26 bytes). */
+static inline void store_rgb8(__m128i r8, __m128i g8, __m128i b8, uint8_t *px)
+{
+    __m128i rg = _mm_unpacklo_epi8(r8, g8), b0 = _mm_unpacklo_epi8(b8, _mm_setzero_si128());
+    __m128i quads[2] = {_mm_unpacklo_epi16(rg, b0), _mm_unpackhi_epi16(rg, b0)};
+    for (int q = 0; q < 2; q++) {
+        uint64_t two[2];
+        memcpy(two, &quads[q], 16);
+        for (int k = 0; k < 2; k++) {
+            uint64_t u = (two[k] & 0xFFFFFFu) | ((two[k] >> 8) & 0xFFFFFF000000u);
+            memcpy(px + 12 * q + 6 * k, &u, 8); /* little-endian: bytes r, g, b, r, g, b */
+        }
+    }
+}
+
 static inline void ycc_rgb8(const uint8_t *ys, const uint8_t *cbs, const uint8_t *crs,
                             uint8_t (*rgb)[8], uint8_t *px)
 {
@@ -1732,42 +1750,46 @@ static inline void ycc_rgb8(const uint8_t *ys, const uint8_t *cbs, const uint8_t
     _mm_storel_epi64((__m128i *)rgb[0], r8);
     _mm_storel_epi64((__m128i *)rgb[1], g8);
     _mm_storel_epi64((__m128i *)rgb[2], b8);
-    /* the 24 bytes of px as 4 stores of 8: pixels (r, g, b, 0) by unpacking, two at a time
-     * packed to 6 bytes; each store's last 2 bytes are overwritten by the next one's, the
-     * last store's by the caller's next pixels (px has at least 26 bytes) */
-    __m128i rg = _mm_unpacklo_epi8(r8, g8), b0 = _mm_unpacklo_epi8(b8, zero);
-    __m128i quads[2] = {_mm_unpacklo_epi16(rg, b0), _mm_unpackhi_epi16(rg, b0)};
-    for (int q = 0; q < 2; q++) {
-        uint64_t two[2];
-        memcpy(two, &quads[q], 16);
-        for (int k = 0; k < 2; k++) {
-            uint64_t u = (two[k] & 0xFFFFFFu) | ((two[k] >> 8) & 0xFFFFFF000000u);
-            memcpy(px + 12 * q + 6 * k, &u, 8); /* little-endian: bytes r, g, b, r, g, b */
-        }
-    }
+    store_rgb8(r8, g8, b8, px);
 }
 #endif
 
+/* Histograms of a row's samples in HIST_SETS sets of bins, sample i of band k in set i % 4
+ * (hist[(i % 4) * bands + k]): near-flat areas increment the same few bins over and over, four
+ * chains of increments, not one. */
+#define HIST_SETS 4
+
+/* 8 samples of a band counted (h: the band's first set, sets `bands` apart); 8 equal samples
+ * (flat areas) as one. */
+static inline void count8(const uint8_t *c, uint32_t (*h)[256], Py_ssize_t bands)
+{
+    uint64_t w;
+    memcpy(&w, c, 8);
+    if (w == (w & 0xFF) * 0x0101010101010101u) {
+        h[0][c[0]] += 8;
+        return;
+    }
+    for (int x = 0; x < 8; x += 4) {
+        h[0][c[x]]++, h[bands][c[x + 1]]++;
+        h[2 * bands][c[x + 2]]++, h[3 * bands][c[x + 3]]++;
+    }
+}
+
 /* A row of n pixels from its planar samples (y, cb, cr or the components as they are), each
- * sample counted in hist[band][value] when hist is given: odd pixels in a second set of bins,
- * hist[bands + band] (flat areas increment the same bin over and over: two chains, not one). */
+ * sample counted in hist (HIST_SETS sets) when given. */
 static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc, Py_ssize_t n,
                     uint32_t (*hist)[256])
 {
+    Py_ssize_t i = 0;
     if (ycc) {
         const uint8_t *limit = LIMIT + 256, *ys = comp[0], *cbs = comp[1], *crs = comp[2];
-        Py_ssize_t i = 0;
-#if defined(__SSE2__)
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         for (; i + 8 < n; i += 8, px += 24) { /* a pixel after the 8: the stores' overrun */
             uint8_t rgb[3][8];
             ycc_rgb8(ys + i, cbs + i, crs + i, rgb, px);
-            for (int x = 0; hist && x < 8; x++) {
-                uint32_t(*h)[256] = hist + (x & 1) * 3;
-                h[0][rgb[0][x]]++, h[1][rgb[1][x]]++, h[2][rgb[2][x]]++;
-            }
+            for (int k = 0; hist && k < 3; k++)
+                count8(rgb[k], hist + k, 3);
         }
-#endif
 #endif
         for (; i < n; i++, px += 3) {
             int y = ys[i], cb = cbs[i], cr = crs[i];
@@ -1776,22 +1798,35 @@ static void row_out(uint8_t *px, uint8_t *const *comp, Py_ssize_t bands, int ycc
             uint8_t b = limit[y + CB_B[cb]];
             px[0] = r, px[1] = g, px[2] = b;
             if (hist) {
-                uint32_t(*h)[256] = hist + (i & 1) * 3;
+                uint32_t(*h)[256] = hist + (i & 3) * 3;
                 h[0][r]++, h[1][g]++, h[2][b]++;
             }
         }
         return;
     }
+#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (bands == 3) /* RGB-coded (Aperio): interleaved 8 pixels at a time */
+        for (; i + 8 < n; i += 8, px += 24) {
+            store_rgb8(_mm_loadl_epi64((const __m128i *)(comp[0] + i)),
+                       _mm_loadl_epi64((const __m128i *)(comp[1] + i)),
+                       _mm_loadl_epi64((const __m128i *)(comp[2] + i)), px);
+            for (int k = 0; hist && k < 3; k++)
+                count8(comp[k] + i, hist + k, 3);
+        }
+#endif
+    Py_ssize_t done = i;
     for (Py_ssize_t k = 0; k < bands; k++) {
         const uint8_t *c = comp[k];
         if (bands == 1)
-            memcpy(px, c, n);
+            memcpy(px, c + done, n - done);
         else
-            for (Py_ssize_t i = 0; i < n; i++)
-                px[i * bands + k] = c[i];
-        if (hist)
-            for (Py_ssize_t i = 0; i < n; i++)
-                hist[(i & 1) * bands + k][c[i]]++;
+            for (i = done; i < n; i++)
+                px[(i - done) * bands + k] = c[i];
+        i = done;
+        for (; hist && i + 8 <= n; i += 8)
+            count8(c + i, hist + k, bands);
+        for (; hist && i < n; i++)
+            hist[(i & 3) * bands + k][c[i]]++;
     }
 }
 
@@ -1892,7 +1927,7 @@ static PyObject *py_half(PyObject *self, PyObject *args)
     /* one MCU row at a time, each component planar (4 * vmax rows), then the pixels */
     Py_ssize_t band = 4 * vmax, cols = out.cols;
     uint8_t *work = malloc((size_t)(n * band * cols));
-    uint32_t(*hist)[256] = cv.buf ? calloc((size_t)(2 * n), sizeof *hist) : NULL;
+    uint32_t(*hist)[256] = cv.buf ? calloc((size_t)(HIST_SETS * n), sizeof *hist) : NULL;
     if (!work || (cv.buf && !hist)) {
         free(work);
         PyErr_NoMemory();
@@ -1918,8 +1953,8 @@ static PyObject *py_half(PyObject *self, PyObject *args)
         }
     }
     if (hist) {
-        histogram_add(&cv, hist, n, 1);
-        histogram_add(&cv, hist + n, n, 1);
+        for (int set = 0; set < HIST_SETS; set++)
+            histogram_add(&cv, hist + set * n, n, 1);
     }
     Py_END_ALLOW_THREADS
     free(work);
