@@ -820,6 +820,31 @@ static const uint8_t UNZIGZAG[64] = {
     46, 51, 55, 60, 21, 34, 37, 47, 50, 56, 59, 61, 35, 36, 48, 49, 57, 58, 62, 63,
 };
 
+/* ZIGZAG_BITS[r][b]: the bits, in zig-zag order, of row r's coefficients set in b (natural
+ * order within the row): a block's natural mask in zig-zag order is 8 lookups, independent. */
+static uint64_t ZIGZAG_BITS[8][256];
+
+static void zigzag_init(void)
+{
+    for (int r = 0; r < 8; r++)
+        for (int b = 0; b < 256; b++) {
+            uint64_t m = 0;
+            for (int j = 0; j < 8; j++)
+                if (b >> j & 1)
+                    m |= (uint64_t)1 << UNZIGZAG[8 * r + j];
+            ZIGZAG_BITS[r][b] = m;
+        }
+}
+
+/* The natural-order mask `natural` in zig-zag order. */
+static inline uint64_t zigzag_mask(uint64_t natural)
+{
+    return (ZIGZAG_BITS[0][natural & 0xFF] | ZIGZAG_BITS[1][natural >> 8 & 0xFF]) |
+           (ZIGZAG_BITS[2][natural >> 16 & 0xFF] | ZIGZAG_BITS[3][natural >> 24 & 0xFF]) |
+           ((ZIGZAG_BITS[4][natural >> 32 & 0xFF] | ZIGZAG_BITS[5][natural >> 40 & 0xFF]) |
+            (ZIGZAG_BITS[6][natural >> 48 & 0xFF] | ZIGZAG_BITS[7][natural >> 56]));
+}
+
 /* Bit i set when the block's coefficient i (natural order) is not 0. */
 static inline uint64_t nonzero_mask(const int16_t *blk)
 {
@@ -935,9 +960,9 @@ static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *
         return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
     if (put_symbol(o, o->dc, o->dc_n, s, s, diff) < 0)
         return fail(err, "DC symbol %d has no code", s);
-    uint64_t nonzero = 0; /* bit k: the k-th AC coefficient in zig-zag order is not 0 */
-    for (uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1; natural; natural &= natural - 1)
-        nonzero |= (uint64_t)1 << UNZIGZAG[lowest_bit(natural)];
+    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1;
+    uint64_t nonzero = natural ? zigzag_mask(natural) : 0; /* bit k: the k-th AC coefficient in
+                                                              zig-zag order is not 0 */
     int last = 0; /* zig-zag index of the last value coded */
     while (nonzero) {
         int k = lowest_bit(nonzero);
@@ -1005,9 +1030,12 @@ static int encode_block(bwriter_t *w, const ehuff_t *dc, const ehuff_t *ac, cons
     }
     ENC_PUT(dc->code[s] << s | ((uint32_t)(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1)),
             dc->size[s] + s);
-    uint64_t nonzero = 0; /* bit k: the k-th AC coefficient in zig-zag order is not 0 */
-    for (uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1; natural; natural &= natural - 1)
-        nonzero |= (uint64_t)1 << UNZIGZAG[lowest_bit(natural)];
+    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1, nonzero = 0;
+    if (!natural && ac->size[0x00]) { /* DC only (most blocks): its EOB now */
+        ENC_PUT(ac->code[0x00], ac->size[0x00]);
+        goto done;
+    }
+    nonzero = zigzag_mask(natural); /* bit k: the k-th AC coefficient in zig-zag order */
     int last = 0;
     while (nonzero) {
         int k = lowest_bit(nonzero);
@@ -1069,9 +1097,9 @@ static int ac_bits(const ehuff_t *ac, const int16_t *blk, acbits_t *o, errmsg_t 
             o->word[words++] = (uint32_t)(acc >> bits);                                        \
         }                                                                                      \
     } while (0)
-    uint64_t nonzero = 0;
-    for (uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1; natural; natural &= natural - 1)
-        nonzero |= (uint64_t)1 << UNZIGZAG[lowest_bit(natural)];
+    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1;
+    uint64_t nonzero = natural ? zigzag_mask(natural) : 0; /* bit k: the k-th AC coefficient in
+                                                              zig-zag order is not 0 */
     int last = 0;
     while (nonzero) {
         int k = lowest_bit(nonzero);
@@ -2114,6 +2142,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__jpegdct(void)
 {
     idct_init();
+    zigzag_init();
     ycc_init();
     return PyModule_Create(&module);
 }
