@@ -984,30 +984,46 @@ static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *
     return 0;
 }
 
+/* 8 bytes at p, the first the word's top byte. */
+static inline void STORE_BE64(uint8_t *p, uint64_t word)
+{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    word = __builtin_bswap64(word);
+    memcpy(p, &word, 8);
+#else
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(word >> (56 - 8 * i));
+#endif
+}
+
 /* encode's code_block: the same symbols, the writer's state in locals (registers: the bytes
  * written through a uint8_t pointer would make the compiler reload a structure's fields after
- * each one). Up to 31 bits pending; 4 bytes out at once when none of them is 0xFF. */
+ * each one). Up to 63 bits pending (size <= 32): when a symbol's bits do not fit, acc is
+ * completed with their first ones and its 8 bytes go out at once (byte by byte when one of
+ * them is 0xFF): a branch taken every ten symbols or so, not every four. */
 #define ENC_PUT(value, size)                                                                   \
     do {                                                                                       \
-        acc = (acc << (size)) | (value);                                                       \
-        bits += (size);                                                                        \
-        if (bits >= 32) {                                                                      \
-            bits -= 32;                                                                        \
-            uint32_t word_ = (uint32_t)(acc >> bits), x_ = ~word_;                             \
-            if (((x_ - 0x01010101u) & ~x_ & 0x80808080u) == 0) {                               \
-                out[0] = (uint8_t)(word_ >> 24);                                               \
-                out[1] = (uint8_t)(word_ >> 16);                                               \
-                out[2] = (uint8_t)(word_ >> 8);                                                \
-                out[3] = (uint8_t)word_;                                                       \
-                out += 4;                                                                      \
+        int size_ = (size);                                                                    \
+        uint64_t value_ = (value);                                                             \
+        if (bits + size_ < 64) {                                                               \
+            acc = acc << size_ | value_;                                                       \
+            bits += size_;                                                                     \
+        } else {                                                                               \
+            int rest_ = bits + size_ - 64; /* bits left over: 0 to 31 */                       \
+            uint64_t word_ = acc << (64 - bits) | value_ >> rest_, x_ = ~word_;                \
+            if (((x_ - 0x0101010101010101u) & ~x_ & 0x8080808080808080u) == 0) {               \
+                STORE_BE64(out, word_);                                                        \
+                out += 8;                                                                      \
             } else {                                                                           \
-                for (int sh_ = 24; sh_ >= 0; sh_ -= 8) {                                       \
+                for (int sh_ = 56; sh_ >= 0; sh_ -= 8) {                                       \
                     uint8_t b_ = (uint8_t)(word_ >> sh_);                                      \
                     *out++ = b_;                                                               \
                     if (b_ == 0xFF)                                                            \
                         *out++ = 0x00;                                                         \
                 }                                                                              \
             }                                                                                  \
+            acc = value_; /* its low rest_ bits (above them: shifted out before use) */        \
+            bits = rest_;                                                                      \
         }                                                                                      \
     } while (0)
 
@@ -1152,7 +1168,7 @@ static void put_block_bits(bwriter_t *w, uint32_t dc_value, int dc_size, const a
     int bits = w->bits;
     ENC_PUT(dc_value, dc_size);
     for (int i = 0; i < a->words; i++)
-        ENC_PUT(a->word[i], 32); /* 31 bits pending at most: 63 in acc */
+        ENC_PUT(a->word[i], 32); /* ENC_PUT takes up to 32 bits */
     ENC_PUT(a->tail, a->tail_bits);
     w->len = (size_t)(out - w->buf);
     w->acc = acc;
@@ -1165,6 +1181,7 @@ static int bw_finish(bwriter_t *w, errmsg_t *err)
 {
     if (bw_reserve(w, 16) < 0)
         return fail(err, "out of memory");
+    bw_flush(w); /* encode's writer: up to 63 bits pending */
     int pad = (8 - w->bits % 8) % 8;
     bw_put(w, (1u << pad) - 1, pad);
     bw_flush(w);
@@ -1180,9 +1197,9 @@ typedef struct {
     long mcux, mcuy;
 } coding_t;
 
-/* Worst case of a block's bytes: up to 31 bits pending and 64 symbols of 27 bits at most
+/* Worst case of a block's bytes: up to 63 bits pending and 64 symbols of 27 bits at most
  * (16-bit code, 11 extra bits), each byte possibly stuffed. */
-#define BLOCK_BYTES_MAX (2 * ((31 + 64 * 27 + 7) / 8))
+#define BLOCK_BYTES_MAX (2 * ((63 + 64 * 27 + 7) / 8))
 
 /* The MCUs in raster order, each component's h x v blocks row-major within the MCU. ehuff and
  * counts: per component (one of them NULL). */
