@@ -123,6 +123,7 @@ def test_conversion_fails_not_hangs_when_a_tier_fails(
     sizes = [(640, 1280), (320, 640), (160, 320)]
     from cytotile.tiff import layout as L
 
-    header = L.PyramidHeader.__new__(L.PyramidHeader)
+    header = L.PyramidHeader(640, 1280, len(sizes), n_samples=3)
     with pytest.raises(RuntimeError, match="tier broke"):
         jpegpath.write_jpeg_pyramid(level, tmp_path / "out.tif", header, sizes, 80, tmp_path)
+    assert not (tmp_path / "out.tif").exists()  # nothing half-written left behind

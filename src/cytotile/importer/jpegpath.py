@@ -14,9 +14,6 @@ level 1 their 2x2 mean); each further tier from the one above
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,11 +23,12 @@ from cytotile.importer.coefhalf import HalfRows
 from cytotile.importer.crew import Crew
 from cytotile.importer.histograms import bands_of
 from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
-from cytotile.importer.lower import FeedThread, TierBuilder, builders
+from cytotile.importer.lower import FeedThread, TierBuilder, builders, tier_tables
 from cytotile.importer.retile import JpegLevel, NotRetilable, retile, workers
 from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
-from cytotile.tiff.writer import Tile, _Ifd, jpeg_ifd, write_ifds
+from cytotile.tiff.streamed import StreamedPyramid
+from cytotile.tiff.writer import jpeg_ifd
 
 #: the lower tiers' quality never goes below this, whatever the source's (docs/quality.md)
 MIN_LOWER_QUALITY = 70
@@ -89,43 +87,13 @@ def _lower(
         out.append(exc)
 
 
-#: a level whose source tiles hold at most this many bytes keeps the pyramid's tiles in memory
-#: until they are written (about its size and a third): no spool file for a small slide
-MEMORY_TILES_BYTES = 48 * 1024 * 1024
-
-
-class _Spool(contextlib.ExitStack):
-    """Where the tiles wait for the pyramid's index: in a temporary file under ``workdir``
-    (the tiles as (fd, offset, count)), or, for a small level, in memory (their bytes)."""
-
-    def __init__(self, workdir: Path | None, in_memory: bool) -> None:
-        super().__init__()
-        self.workdir, self.file, self.fd, self.pos = workdir, None, -1, 0
-        if in_memory:
-            return
-        try:
-            tmp = self.enter_context(
-                tempfile.TemporaryDirectory(prefix="cytotile-jpeg-", dir=workdir)
-            )
-            self.workdir = Path(tmp)
-            spool = Path(tmp, "tiles.bin").open("wb")  # noqa: SIM115 - closed by the stack
-            self.file = self.enter_context(spool)
-            self.fd = os.open(self.file.name, os.O_RDONLY)
-            self.callback(os.close, self.fd)
-        except BaseException:
-            self.close()
-            raise
-
-    def put(self, data: bytes) -> Tile:
-        if self.file is None:
-            return data
-        self.file.write(data)
-        self.pos += len(data)
-        return (self.fd, self.pos - len(data), len(data))
-
-    def flush(self) -> None:
-        if self.file is not None:
-            self.file.flush()
+def tables_room(level: JpegLevel) -> int:
+    """The most bytes level 0's JPEGTables can take (their room in the index, reserved before
+    the tables are chosen): SOI, DQT (16-bit tables at most), DHT (2 pairs of DC and AC tables
+    of every baseline symbol at most: two sets of one group, or one of two), EOI."""
+    n_quant = len({c[3] for c in level.frame.components})
+    pair = (1 + 16 + 12) + (1 + 16 + 162)
+    return 2 + (4 + 129 * n_quant) + (4 + 2 * pair) + 2
 
 
 def write_jpeg_pyramid(
@@ -141,55 +109,58 @@ def write_jpeg_pyramid(
     histogram: per band (as :func:`~cytotile.importer.histograms.plane_histogram`), and its
     PIMS type (``COMPLETE`` or ``FAST``: :func:`_lower`).
 
-    Raises :class:`~cytotile.importer.retile.NotRetilable` (nothing written) when a tile turns
-    out not to qualify."""
+    The tiles go straight into ``out_path`` as they are made (:class:`StreamedPyramid`: no
+    spool, no copy), the index last. Raises :class:`~cytotile.importer.retile.NotRetilable`
+    (nothing left written) when a tile turns out not to qualify."""
     n_samples = len(level.frame.components)
-    grey = n_samples == 1
-    y_sampling = level.frame.components[0][1:3]
     lower_q = lower_quality(level, quality)
-    lock = threading.Lock()
-    in_memory = sum(level.byte_counts) <= MEMORY_TILES_BYTES
-    with _Spool(workdir, in_memory) as spool, Crew(min(1, workers() - 1)) as crew:
-        tiles: dict[int, list[Tile]] = {k: [] for k in range(len(sizes))}
-        edges: dict[int, list[bytes]] = {k: [] for k in range(len(sizes))}
+    lower_tables = tier_tables(n_samples, lower_q)
+    l0 = jpeg_ifd(
+        0, sizes[0], n_samples, level.photometric, bytes(tables_room(level)),
+        level.frame.components[0][1:3],
+    )  # fmt: skip
+    ifds = [l0] + [
+        jpeg_ifd(k, sizes[k], n_samples, 1 if n_samples == 1 else 6, lower_tables)
+        for k in range(1, len(sizes))
+    ]
+    out = StreamedPyramid(out_path, sizes, ifds, header, reserve)
+    try:
+        with Crew(min(1, workers() - 1)) as crew:  # the lower tiers' thread's
+            chain = builders(sizes, lower_q, out.add, crew, lower_tables)
+            shared, found = _write_tiles(level, chain, out, workdir)
+        return out.finish({0: shared}), found
+    except BaseException:
+        out.abort()
+        raise
 
-        def sink(lvl: int, tx: int, ty: int, data: bytes, exact: bytes | None) -> None:
-            with lock:  # level 0 and the lower tiers come from two threads
-                tiles[lvl].append(spool.put(data))
-                if exact is not None:
-                    edges[lvl].append(exact)
 
-        chain = builders(sizes, lower_q, sink, crew)  # the crew: the lower tiers' thread's
-        found: list[Any] = []
-        halves = coefhalf.for_level(level, COMPLETE_PIXELS)
-        args = (level, chain, found, halves)
-        lower = threading.Thread(target=_lower, args=args, daemon=True)
-        lower.start()
-        shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
-        level0 = retile(level, spool.workdir, halves=halves)  # closed after the stop below
-        try:
-            for tile in level0:
-                if shared is None:
-                    shared = tile.tables
-                elif tile.tables != shared:
-                    raise NotRetilable("the re-tiled tiles have other tables")
-                sink(0, tile.tx, tile.ty, tile.data, tile.exact)
-            if halves is not None:
-                halves.close()
-        except BaseException:
-            if halves is not None:  # the bands and the lower tiers wait no longer
-                halves.stop()
-            raise
-        finally:
-            lower.join()
-        if isinstance(found[0], BaseException):
-            raise found[0]
-        spool.flush()
-        photometric = 1 if grey else 6
-        l0 = jpeg_ifd(0, sizes[0], n_samples, level.photometric, shared, y_sampling)
-        ifds: list[_Ifd] = [l0]
-        for k in range(1, len(sizes)):
-            ifds.append(jpeg_ifd(k, sizes[k], n_samples, photometric, chain[k].tables))
-        for k, ifd in enumerate(ifds):
-            ifd.tiles, ifd.edges = tiles[k], edges[k]
-        return write_ifds(out_path, ifds, header, reserve), found[0]
+def _write_tiles(
+    level: JpegLevel, chain: dict[int, TierBuilder], out: StreamedPyramid, workdir: Path | None
+) -> tuple[bytes, tuple[list[dict[str, Any]], str]]:
+    """Every tile to ``out``: level 0 re-tiled here, the lower tiers in a thread of their own;
+    returns level 0's JPEGTables and the histogram (:func:`_lower`)."""
+    found: list[Any] = []
+    halves = coefhalf.for_level(level, COMPLETE_PIXELS)
+    lower = threading.Thread(target=_lower, args=(level, chain, found, halves), daemon=True)
+    lower.start()
+    shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
+    level0 = retile(level, workdir, halves=halves)  # closed after the stop below
+    try:
+        for tile in level0:
+            if shared is None:
+                shared = tile.tables
+            elif tile.tables != shared:
+                raise NotRetilable("the re-tiled tiles have other tables")
+            out.add(0, tile.tx, tile.ty, tile.data, tile.exact)
+        if halves is not None:
+            halves.close()
+    except BaseException:
+        if halves is not None:  # the bands and the lower tiers wait no longer
+            halves.stop()
+        raise
+    finally:
+        lower.join()
+    if isinstance(found[0], BaseException):
+        raise found[0]
+    assert shared is not None  # a level has a tile
+    return shared, found[0]

@@ -44,6 +44,15 @@ def encode_tile(pixels: np.ndarray, quality: int) -> bytes:
     )
 
 
+def tier_tables(n_samples: int, quality: int) -> bytes:
+    """The JPEGTables every tile :func:`encode_tile` makes shares (its tables depend on the
+    quality and the bands only: libjpeg's standard Huffman tables, not optimized ones)."""
+    import numpy as np
+
+    blank = np.zeros((8, 8, n_samples), np.uint8)
+    return jm.split_tables(encode_tile(blank, quality))[0]
+
+
 #: pixels an edge tile's last pixels are repeated beyond the image (an MCU of 4:2:0)
 REPEAT = 16
 
@@ -159,15 +168,20 @@ class TierBuilder:
 
 
 def builders(
-    sizes: list[tuple[int, int]], quality: int, sink: TileSink, crew: Crew | None = None
+    sizes: list[tuple[int, int]],
+    quality: int,
+    sink: TileSink,
+    crew: Crew | None = None,
+    tables: bytes | None = None,
 ) -> dict[int, TierBuilder]:
     """Chained builders of tiers 1..n (level -> builder); feed level 1's rows to ``[1]``; each
-    row's tiles shared by ``crew`` (the feeding thread's)."""
+    row's tiles shared by ``crew`` (the feeding thread's); ``tables``: the JPEGTables the tiles
+    must share (:func:`tier_tables`; by default the first tile's)."""
     chain: dict[int, TierBuilder] = {}
     below: TierBuilder | None = None
     for level in range(len(sizes) - 1, 0, -1):
         width, height = sizes[level]
-        below = TierBuilder(level, width, height, quality, sink, below, crew=crew)
+        below = TierBuilder(level, width, height, quality, sink, below, tables, crew)
         chain[level] = below
     return chain
 

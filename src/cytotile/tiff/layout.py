@@ -8,6 +8,10 @@ A little-endian BigTIFF, laid out so that everything needed to find a tile sits 
     index   tile data, plane by plane, tier by tier, row-major
     ...     exact-size JPEGs of the right and bottom edge tiles (passthrough for partial tiles)
 
+(The DCT path writes its tiles as they are made, :mod:`cytotile.tiff.streamed`: each row of a
+tier contiguous, its edge JPEGs after it, the tiers' rows interleaved. Readers go through the
+index; a row of tiles is one ranged read either way.)
+
 One IFD per (plane, level), plane-major: IFD ``plane * n_tiers + level``. Plane index is
 ``(t * depth + z) * n_concrete_channels + c``. IFD 0's ImageDescription holds a JSON header
 (:class:`PyramidHeader`). Standard TIFF readers see a valid tiled pyramid (edge tiles padded to

@@ -1,0 +1,115 @@
+"""A JPEG pyramid written as its tiles are made: no spool, no copy of the tiles at the end.
+
+The index's room is reserved at the start of the file: its size is known before any tile (each
+tier's tile and edge-tile counts; its ``JPEGTables`` at their final size, or at most a given
+size). Each row of a tier's tiles is appended whole as soon as it is complete, so that a row
+stays contiguous (one ranged read for a window's row), its exact-size edge JPEGs after it; the
+rows of different tiers interleave in the order they are made, which only the index needs to
+know. The index is written last, into its room (zeros after it, if the tables came out shorter
+than their room).
+
+A failure leaves nothing: :meth:`StreamedPyramid.abort` removes the file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from cytotile import __version__
+from cytotile.errors import ConversionError
+from cytotile.pyramid import TILE_SIZE, ceil_div
+from cytotile.tiff import layout as L
+from cytotile.tiff.writer import _Ifd, _pad8, _serialize, _set
+
+
+class StreamedPyramid:
+    """The pyramid of ``ifds`` (one a tier, level 0 first, as :func:`jpeg_ifd` makes them) of
+    ``sizes``, its tiles handed to :meth:`add` row by row, then :meth:`finish`."""
+
+    def __init__(
+        self,
+        out_path: Path,
+        sizes: list[tuple[int, int]],
+        ifds: list[_Ifd],
+        header: L.PyramidHeader,
+        reserve: int = 0,
+    ) -> None:
+        """``reserve`` spaces after the header's JSON leave room for
+        :func:`~cytotile.tiff.writer.rewrite_header`; a tier whose tables are not known yet
+        has a placeholder ``JPEGTables`` of their largest size (:meth:`finish` gets them)."""
+        self.path, self.sizes, self.ifds = out_path, sizes, ifds
+        self.n_tx = [ceil_div(w, TILE_SIZE) for w, _ in sizes]
+        self.n_tiles = [ceil_div(w, TILE_SIZE) * ceil_div(h, TILE_SIZE) for w, h in sizes]
+        self.n_edges = [len(L.edge_tile_indexes(w, h, TILE_SIZE)) for w, h in sizes]
+        description = header.to_json().encode() + b" " * reserve + b"\0"
+        ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
+        ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
+        for ifd, n_tiles, n_edges in zip(ifds, self.n_tiles, self.n_edges, strict=True):
+            ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * n_tiles)
+            ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [0] * n_tiles)
+            if n_edges:
+                ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * n_edges)
+                ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [0] * n_edges)
+            ifd.entries.sort(key=lambda e: e.code)
+        self.index_size = _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
+        self._lock = threading.Lock()
+        self._end = self.index_size  # where the next row goes
+        self._row: list[list[tuple[bytes, bytes | None]]] = [[] for _ in sizes]
+        self._rows = [0] * len(sizes)  # rows written, each tier
+        self._tiles: list[list[tuple[int, int]]] = [[] for _ in sizes]  # (offset, count)
+        self._edges: list[list[tuple[int, int]]] = [[] for _ in sizes]
+        self._fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+    def add(self, level: int, tile_tx: int, tile_ty: int, data: bytes, exact: bytes | None) -> None:
+        """Tile (``tile_tx``, ``tile_ty``) of tier ``level`` (row-major within a tier, any
+        order across tiers), and its exact-size JPEG for a partial edge tile; thread-safe."""
+        with self._lock:
+            row = self._row[level]
+            if (tile_tx, tile_ty) != (len(row), self._rows[level]):
+                raise ConversionError(f"tier {level}: tile {tile_tx},{tile_ty} out of order")
+            row.append((data, exact))
+            if len(row) < self.n_tx[level]:
+                return
+            self._row[level], self._rows[level] = [], self._rows[level] + 1
+            at = self._end
+            for piece in [d for d, _ in row]:
+                self._tiles[level].append((at, len(piece)))
+                at += len(piece)
+            for piece in [e for _, e in row if e is not None]:
+                self._edges[level].append((at, len(piece)))
+                at += len(piece)
+            start, self._end = self._end, at
+        blob = b"".join([d for d, _ in row] + [e for _, e in row if e is not None])
+        if os.pwrite(self._fd, blob, start) != len(blob):
+            raise ConversionError(f"short write of the pyramid at {start}")
+
+    def finish(self, tables: dict[int, bytes]) -> int:
+        """The index written (each tier ``k``'s JPEGTables replaced by ``tables[k]``, when
+        given: no larger than its placeholder); returns the index's size."""
+        for k, ifd in enumerate(self.ifds):
+            if (len(self._tiles[k]), len(self._edges[k])) != (self.n_tiles[k], self.n_edges[k]):
+                raise ConversionError(f"tier {k}: {len(self._tiles[k])} tiles written")
+            if k in tables:
+                entry = next(e for e in ifd.entries if e.code == L.JPEG_TABLES)
+                if len(tables[k]) > len(entry.data):
+                    raise ConversionError(f"tier {k}: JPEG tables larger than their room")
+                entry.data, entry.count = tables[k], len(tables[k])
+            _set(ifd, L.TILE_OFFSETS, [at for at, _ in self._tiles[k]])
+            _set(ifd, L.TILE_BYTE_COUNTS, [n for _, n in self._tiles[k]])
+            if self.n_edges[k]:
+                _set(ifd, L.EDGE_OFFSETS, [at for at, _ in self._edges[k]])
+                _set(ifd, L.EDGE_BYTE_COUNTS, [n for _, n in self._edges[k]])
+        index = _serialize(self.ifds, self.index_size)
+        os.pwrite(self._fd, index, 0)
+        os.close(self._fd)
+        self._fd = -1
+        return self.index_size
+
+    def abort(self) -> None:
+        """Nothing left behind: the file closed and removed."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.path.unlink(missing_ok=True)

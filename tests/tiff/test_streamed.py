@@ -1,0 +1,106 @@
+"""The pyramid written as its rows of tiles come: the index in its reserved room, each row of a
+tier contiguous, tiers interleaved in the order made, and nothing left when it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cytotile.errors import ConversionError
+from cytotile.tiff import layout as L
+from cytotile.tiff.parse import parse_index
+from cytotile.tiff.streamed import StreamedPyramid
+from cytotile.tiff.writer import jpeg_ifd
+
+SIZES = [(600, 300), (300, 150), (150, 75)]  # 3x2 tiles (5 partial), then 2x1, then 1
+
+
+def tile(level: int, tx: int, ty: int) -> bytes:
+    return b"\xff\xd8" + bytes([level, tx, ty]) * (10 + 7 * tx + ty) + b"\xff\xd9"
+
+
+def exact(level: int, tx: int, ty: int) -> bytes | None:
+    w, h = SIZES[level]
+    partial = (tx + 1) * 256 > w or (ty + 1) * 256 > h
+    return b"EXACT" + bytes([level, tx, ty]) if partial else None
+
+
+def streamed(path: Path, room: int = 100) -> StreamedPyramid:
+    ifds = [
+        jpeg_ifd(k, size, 3, 6, bytes(room) if k == 0 else b"T" * 40)
+        for k, size in enumerate(SIZES)
+    ]
+    header = L.PyramidHeader(SIZES[0][0], SIZES[0][1], len(SIZES), n_samples=3)
+    return StreamedPyramid(path, SIZES, ifds, header, reserve=16)
+
+
+def rows(level: int) -> list[list[tuple[int, int]]]:
+    w, h = SIZES[level]
+    return [[(tx, ty) for tx in range(-(-w // 256))] for ty in range(-(-h // 256))]
+
+
+def test_tiles_found_through_the_index_rows_contiguous(tmp_path: Path) -> None:
+    out = streamed(tmp_path / "p.tif")
+    # interleaved as the re-tiling and the lower tiers' thread make them
+    order = [(0, r) for r in rows(0)]
+    order.insert(1, (1, rows(1)[0]))
+    order.insert(0, (2, rows(2)[0]))
+    for level, row in order:
+        for tx, ty in row:
+            out.add(level, tx, ty, tile(level, tx, ty), exact(level, tx, ty))
+    index_size = out.finish({0: b"\xff\xd8TABLES\xff\xd9"})
+    data = (tmp_path / "p.tif").read_bytes()
+    index = parse_index(data[:index_size])
+    assert index.index_size == index_size and len(data) > index_size
+    for level in range(len(SIZES)):
+        tier = index.tier(0, level)
+        for row in rows(level):
+            for tx, ty in row:
+                i = ty * tier.n_tx + tx
+                at, n = tier.offsets[i], tier.byte_counts[i]
+                assert data[at : at + n] == tile(level, tx, ty)
+                if exact(level, tx, ty):
+                    at, n = tier.edge_tiles[i]
+                    assert data[at : at + n] == exact(level, tx, ty)
+            first, last = row[0][1] * tier.n_tx, row[-1][1] * tier.n_tx + row[-1][0]
+            assert tier.offsets[last] + tier.byte_counts[last] - tier.offsets[first] == sum(
+                tier.byte_counts[first : last + 1]
+            )  # one ranged read
+    assert index.tier(0, 0).jpeg_tables == b"\xff\xd8TABLES\xff\xd9"  # in the placeholder's room
+    assert index.tier(0, 1).jpeg_tables == b"T" * 40
+    offsets = [o for level in range(3) for o in index.tier(0, level).offsets]
+    assert min(offsets) == index_size  # the tiles start right after the index
+
+
+def test_a_tile_out_of_order_is_refused(tmp_path: Path) -> None:
+    out = streamed(tmp_path / "p.tif")
+    out.add(0, 0, 0, tile(0, 0, 0), None)
+    with pytest.raises(ConversionError, match="out of order"):
+        out.add(0, 2, 0, tile(0, 2, 0), None)
+    with pytest.raises(ConversionError, match="out of order"):
+        out.add(1, 0, 1, tile(1, 0, 1), None)
+    out.abort()
+
+
+def test_missing_tiles_or_tables_too_large_fail_and_abort_removes(tmp_path: Path) -> None:
+    path = tmp_path / "p.tif"
+    out = streamed(path)
+    for level in range(3):
+        for row in rows(level):
+            for tx, ty in row:
+                if (level, tx, ty) != (1, 1, 0):
+                    out.add(level, tx, ty, tile(level, tx, ty), exact(level, tx, ty))
+    with pytest.raises(ConversionError, match="tier 1"):
+        out.finish({0: b"T"})
+    out.abort()
+    assert not path.exists()
+    out = streamed(path, room=10)
+    for level in range(3):
+        for row in rows(level):
+            for tx, ty in row:
+                out.add(level, tx, ty, tile(level, tx, ty), exact(level, tx, ty))
+    with pytest.raises(ConversionError, match="larger than their room"):
+        out.finish({0: b"T" * 11})
+    out.abort()
+    assert not path.exists()
