@@ -301,11 +301,14 @@ def _encode_row(
                 blank_padding(views, coding.block, coding.mcu, width, height)
             try:
                 arrays = huffman.arrays[which]
-                scan = lib.encode(views, coding.sampling, full_mcus, arrays)
                 exact = None
-                if (width, height) != (TILE_SIZE, TILE_SIZE):
+                if (width, height) == (TILE_SIZE, TILE_SIZE):
+                    scan = lib.encode(views, coding.sampling, full_mcus, arrays)
+                else:  # the exact-size tile's blocks coded once for both scans
                     mcus = (ceil_div(width, coding.mcu[0]), ceil_div(height, coding.mcu[1]))
-                    part_scan = lib.encode(views, coding.sampling, mcus, arrays)
+                    scan, part_scan = lib.encode_edge(
+                        views, coding.sampling, full_mcus, mcus, arrays
+                    )
                     exact = (
                         b"\xff\xd8" + prefix + shared[2:-2]
                         + coding.header(which, width, height) + part_scan + b"\xff\xd9"
