@@ -75,6 +75,16 @@ static inline int category(int v)
 #endif
 }
 
+/* category() of a value known not to be 0 (an AC coefficient coded): no test of 0. */
+static inline int category_nz(int v)
+{
+#if defined(__GNUC__)
+    return 32 - __builtin_clz((unsigned)(v < 0 ? -v : v));
+#else
+    return category(v);
+#endif
+}
+
 /* Index of the lowest 1-bit of a non-zero word. */
 static inline int lowest_bit(uint64_t x)
 {
@@ -1065,7 +1075,7 @@ static int encode_block(bwriter_t *w, const ehuff_t *dc, const ehuff_t *ac, cons
             }
             ENC_PUT(ac->code[0xF0], ac->size[0xF0]);
         }
-        s = category(v);
+        s = category_nz(v);
         int sym = run << 4 | s;
         if (s > 10 || !ac->size[sym]) {
             rc = s > 10 ? fail(err, "AC coefficient %d out of range (magnitude category %d > 10)",
@@ -1127,7 +1137,7 @@ static int ac_bits(const ehuff_t *ac, const int16_t *blk, acbits_t *o, errmsg_t 
                 return fail(err, "AC symbol 0xF0 (ZRL) has no code");
             AC_PUT(ac->code[0xF0], ac->size[0xF0]);
         }
-        int s = category(v), sym = run << 4 | s;
+        int s = category_nz(v), sym = run << 4 | s;
         if (s > 10)
             return fail(err, "AC coefficient %d out of range (magnitude category %d > 10)", v, s);
         if (!ac->size[sym])
