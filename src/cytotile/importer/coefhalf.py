@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cytotile.errors import ConversionError
+from cytotile.importer.levelone import count_half
 from cytotile.pyramid import ceil_div
 
 if TYPE_CHECKING:
@@ -63,18 +64,19 @@ def for_level(level: JpegLevel, complete_pixels: int) -> HalfRows | None:
 
 def feed_tiers(level: JpegLevel, tier: TierBuilder, counts: np.ndarray, halves: HalfRows) -> None:
     """Level 1 to ``tier`` and its counts to ``counts``, from the bands' rows (the lower tiers'
-    thread); the tiles the image's edge cuts decoded here, in full, and box-halved."""
-    from cytotile.importer.levelone import HalfTiles, count_half
+    thread); a tile the image's edge cuts at an odd pixel decoded here, in full, and
+    box-halved."""
+    from cytotile.importer.levelone import HalfTiles
     from cytotile.importer.sourcetiles import SourceTiles
 
-    whole_w = halves.whole * halves.half_w  # level 1's columns of whole tiles
+    across_w = halves.across * halves.half_w  # level 1's columns made by the bands
     with SourceTiles(level) as source:
         edges = HalfTiles(source)
         for sy, strip, made in halves.rows():
-            if halves.whole < level.n_tx:  # the last tile, cut by the right edge
-                strip[:, whole_w:] = edges.edge(level.n_tx - 1, sy)
-                width = level.width - halves.whole * level.tile_width
-                count_half(counts, strip[:, whole_w:], level.tile_height, width)
+            if halves.across < level.n_tx:  # the last tile, cut by the right edge
+                strip[:, across_w:] = edges.edge(level.n_tx - 1, sy)
+                height = min(level.tile_height, level.height - sy * level.tile_height)
+                count_half(counts, strip[:, across_w:], height, halves.last_w)
             counts += made
             tier.feed(strip)
         if halves.made < level.n_ty:  # the last row, cut by the bottom edge
@@ -94,12 +96,23 @@ class HalfRows:
         self.level, self.lib = level, lib
         self.samples = len(level.frame.components)
         self.half_w = level.tile_width // 2
-        last_w = level.width - (level.n_tx - 1) * level.tile_width
+        self.last_w = level.width - (level.n_tx - 1) * level.tile_width
+        self.last_h = level.height - (level.n_ty - 1) * level.tile_height
         #: source tiles of a row whose halves are whole (the last one, if cut, is not)
-        self.whole = level.n_tx if last_w == level.tile_width else level.n_tx - 1
+        self.whole = level.n_tx if self.last_w == level.tile_width else level.n_tx - 1
+        #: tiles of a row made here: an edge tile too when the edge cuts it at an even pixel
+        #: and every component is sampled in full (its level-1 pixels are all 2x2 means of
+        #: pixels inside, as the whole tiles' are); at an odd one its last pixels would pair
+        #: with its padding, and 4:2:0 chroma is nearer the box mean decoded in full (libjpeg
+        #: upsamples it; ``half`` keeps its samples): the caller decodes it
+        full = all(c[1:3] == level.frame.components[0][1:3] for c in level.frame.components)
+        self.across = level.n_tx if full and self.last_w % 2 == 0 else level.n_tx - 1
+        self.across = max(self.across, self.whole)
         self.width = ceil_div(level.width, 2)  # level 1's
-        #: source rows made here: all but a last one the bottom edge cuts
-        self.made = level.n_ty - (1 if level.height % level.tile_height else 0)
+        #: source rows made here: all but a last one the bottom edge cuts (at an odd pixel,
+        #: or any unless sampled in full)
+        whole_h = self.last_h == level.tile_height
+        self.made = level.n_ty if whole_h or (full and self.last_h % 2 == 0) else level.n_ty - 1
         strip = level.tile_height // 2 * self.width * self.samples
         self.ahead = max(2, AHEAD_BYTES // max(1, strip))
         self.ycc = level.photometric == 6 and self.samples == 3
@@ -134,8 +147,11 @@ class HalfRows:
         quant = b"".join(
             coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
         )
-        strip = np.empty((level.tile_height // 2, self.width, self.samples), np.uint8)
+        height = level.tile_height if sy < level.n_ty - 1 else self.last_h
+        columns = max(self.width, self.across * self.half_w)  # half's: whole tiles' halves
+        strip = np.empty((level.tile_height // 2, columns, self.samples), np.uint8)
         counts: dict[int, np.ndarray] = {}  # each share's, by its first tile
+        whole = self.whole if height == level.tile_height else 0  # counted by half
 
         def make(part: range) -> None:
             """The tiles ``part`` of the row (a share of the crew's: its own counts)."""
@@ -147,18 +163,24 @@ class HalfRows:
                 for p, (bw, bh) in zip(planes, coding.block, strict=True)
             )
             made = strip[:, part.start * self.half_w : part.stop * self.half_w]
-            counts[part.start] = share = np.zeros((256, self.samples), np.int64)
+            counted = part.stop <= whole
+            share = np.zeros((256, self.samples), np.int64) if counted else None
             self.lib.half(views, coding.sampling, quant, self.ycc, made, share)
+            if share is not None:
+                counts[part.start] = share
 
-        if crew is None:
-            make(range(self.whole))
-        else:
-            crew.run(make, self.whole)
-        total: np.ndarray = (
-            np.sum(list(counts.values()), axis=0) * 4
-        )  # each level-1 pixel stands for 2x2 of level 0
+        run = crew.run if crew is not None else lambda work, n: work(range(n))
+        run(make, whole)  # the whole tiles in parts, counted; then the edge tile, not
+        run(lambda part: make(range(whole + part.start, whole + part.stop)), self.across - whole)
+        total = np.zeros((256, self.samples), np.int64)
+        for share in counts.values():
+            total += 4 * share  # each level-1 pixel stands for 2x2 of level 0
+        done = strip[: ceil_div(height, 2), : self.width]
+        uncounted = whole * self.half_w
+        covered = min(level.width, self.across * level.tile_width) - whole * level.tile_width
+        count_half(total, done[:, uncounted : uncounted + ceil_div(covered, 2)], height, covered)
         with self._cond:
-            self._ready[sy] = (strip, total)
+            self._ready[sy] = (done, total)
             self._cond.notify_all()
 
     def rows(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
