@@ -104,3 +104,20 @@ def test_missing_tiles_or_tables_too_large_fail_and_abort_removes(tmp_path: Path
         out.finish({0: b"T" * 11})
     out.abort()
     assert not path.exists()
+
+
+def test_the_final_header_fills_the_reserved_room(tmp_path: Path) -> None:
+    out = streamed(tmp_path / "p.tif")  # reserve=16
+    for level in range(3):
+        for row in rows(level):
+            for tx, ty in row:
+                out.add(level, tx, ty, tile(level, tx, ty), exact(level, tx, ty))
+    final = L.PyramidHeader(SIZES[0][0], SIZES[0][1], len(SIZES), n_samples=3)
+    too_long = L.PyramidHeader(SIZES[0][0], SIZES[0][1], len(SIZES), n_samples=3)
+    too_long.extra["stats"] = [[0, 255]] * 3
+    with pytest.raises(ConversionError, match="outgrew"):
+        out.finish({0: b"T"}, too_long)
+    final.extra["k"] = 1  # 8 bytes more than the first
+    out.finish({0: b"T"}, final)
+    index = parse_index((tmp_path / "p.tif").read_bytes())
+    assert index.header.extra == {"k": 1}

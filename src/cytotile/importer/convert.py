@@ -21,7 +21,7 @@ from cytotile.importer.retile import JpegLevel, NotRetilable, probe
 from cytotile.pipeline.params import SIGNED_OFFSET
 from cytotile.pyramid import TILE_SIZE, ceil_div, normalized_sizes
 from cytotile.tiff.layout import PyramidHeader
-from cytotile.tiff.writer import rewrite_header, write_pyramid
+from cytotile.tiff.writer import write_pyramid
 
 if TYPE_CHECKING:
     import pyvips
@@ -174,17 +174,20 @@ def convert_jpeg_tiled(
     level = jpeg_level(source, meta)
     if level is None:
         return None
-    room = 16 * meta.n_samples  # for the stats, known once the pyramid is written
+    room = 16 * meta.n_samples  # for the stats, known once the tiles are written
+
+    def with_stats(bands: list[dict[str, Any]]) -> PyramidHeader:
+        final = replace(header, extra={**header.extra})
+        final.extra["stats"] = channel_stats([{"c": 0, "channels": bands}], meta.n_samples)
+        return final
+
     try:
-        args = (level, out_path, header, sizes, quality, workdir, room)
+        args = (level, out_path, header, sizes, quality, workdir, room, with_stats)
         index_size, (bands, kind) = write_jpeg_pyramid(*args)
     except NotRetilable as exc:
         log.info("re-encode path for %s: %s", level.path.name, exc)
         return None
     planes = [{"c": 0, "z": 0, "t": 0, "channels": bands}]
-    with_stats = replace(header, extra={**header.extra})
-    with_stats.extra["stats"] = channel_stats(planes, meta.n_samples)
-    rewrite_header(out_path, header, with_stats, room)
     return ConversionResult(
         index_size=index_size,
         n_tiers=len(sizes),

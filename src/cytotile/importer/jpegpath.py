@@ -15,6 +15,7 @@ level 1 their 2x2 mean); each further tier from the one above
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,12 @@ def write_jpeg_pyramid(
     quality: int,
     workdir: Path | None = None,
     reserve: int = 0,
+    final: Callable[[list[dict[str, Any]]], L.PyramidHeader] | None = None,
 ) -> tuple[int, tuple[list[dict[str, Any]], str]]:
     """Write the single-plane pyramid of ``level``; returns the index size and the level's
     histogram: per band (as :func:`~cytotile.importer.histograms.plane_histogram`), and its
-    PIMS type (``COMPLETE`` or ``FAST``: :func:`_lower`).
+    PIMS type (``COMPLETE`` or ``FAST``: :func:`_lower`). ``final(bands)``: the header the
+    index gets, once the histogram is known (within ``header``'s JSON and ``reserve`` spaces).
 
     The tiles go straight into ``out_path`` as they are made (:class:`StreamedPyramid`: no
     spool, no copy), the index last. Raises :class:`~cytotile.importer.retile.NotRetilable`
@@ -128,7 +131,7 @@ def write_jpeg_pyramid(
         with Crew(min(1, workers() - 1)) as crew:  # the lower tiers' thread's
             chain = builders(sizes, lower_q, out.add, crew, lower_tables)
             shared, found = _write_tiles(level, chain, out, workdir)
-        return out.finish({0: shared}), found
+        return out.finish({0: shared}, final(found[0]) if final else None), found
     except BaseException:
         out.abort()
         raise

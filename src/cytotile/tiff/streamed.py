@@ -36,8 +36,8 @@ class StreamedPyramid:
         header: L.PyramidHeader,
         reserve: int = 0,
     ) -> None:
-        """``reserve`` spaces after the header's JSON leave room for
-        :func:`~cytotile.tiff.writer.rewrite_header`; a tier whose tables are not known yet
+        """``reserve`` spaces after the header's JSON leave room for the final header
+        (:meth:`finish`); a tier whose tables are not known yet
         has a placeholder ``JPEGTables`` of their largest size (:meth:`finish` gets them)."""
         self.path, self.sizes, self.ifds = out_path, sizes, ifds
         self.n_tx = [ceil_div(w, TILE_SIZE) for w, _ in sizes]
@@ -85,9 +85,16 @@ class StreamedPyramid:
         if os.pwrite(self._fd, blob, start) != len(blob):
             raise ConversionError(f"short write of the pyramid at {start}")
 
-    def finish(self, tables: dict[int, bytes]) -> int:
+    def finish(self, tables: dict[int, bytes], header: L.PyramidHeader | None = None) -> int:
         """The index written (each tier ``k``'s JPEGTables replaced by ``tables[k]``, when
-        given: no larger than its placeholder); returns the index's size."""
+        given: no larger than its placeholder; the header by ``header``, within the first one's
+        JSON and reserved spaces); returns the index's size."""
+        if header is not None:
+            entry = next(e for e in self.ifds[0].entries if e.code == L.IMAGE_DESCRIPTION)
+            text = header.to_json().encode()
+            if len(text) + 1 > len(entry.data):
+                raise ConversionError("the pyramid header outgrew its reserved room")
+            entry.data = text + b" " * (len(entry.data) - len(text) - 1) + b"\0"
         for k, ifd in enumerate(self.ifds):
             if (len(self._tiles[k]), len(self._edges[k])) != (self.n_tiles[k], self.n_edges[k]):
                 raise ConversionError(f"tier {k}: {len(self._tiles[k])} tiles written")

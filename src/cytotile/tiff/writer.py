@@ -209,7 +209,7 @@ YCBCR_SUBSAMPLING = 530
 def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserve: int = 0) -> int:
     """Write the serving pyramid of ``ifds`` (plane-major, level 0 first); the index size.
 
-    ``reserve`` spaces after the header's JSON leave room for :func:`rewrite_header`."""
+    ``reserve`` spaces after the header's JSON (padding: a reader strips them)."""
     description = header.to_json().encode() + b" " * reserve + b"\0"
     ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
     ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
@@ -281,19 +281,3 @@ def _serialize(ifds: list[_Ifd], index_size: int) -> bytes:
         struct.pack_into("<Q", buf, entries_end - 8, next_ifd)
         pos = extra
     return bytes(buf)
-
-
-def rewrite_header(out_path: Path, old: L.PyramidHeader, new: L.PyramidHeader, room: int) -> None:
-    """Replace the header written with ``room`` reserved spaces by ``new``, in place."""
-    before = old.to_json().encode() + b" " * room + b"\0"
-    after = new.to_json().encode()
-    if len(after) + 1 > len(before):
-        raise ConversionError("the pyramid header outgrew its reserved room")
-    after += b" " * (len(before) - len(after) - 1) + b"\0"
-    with open(out_path, "r+b") as fh:
-        head = fh.read(L.FIRST_READ + len(before))
-        at = head.find(before)
-        if at < 0:
-            raise ConversionError("the pyramid header was not found where it was written")
-        fh.seek(at)
-        fh.write(after)
