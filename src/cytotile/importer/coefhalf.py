@@ -72,6 +72,8 @@ def feed_tiers(level: JpegLevel, tier: TierBuilder, counts: np.ndarray, halves: 
     across_w = halves.across * halves.half_w  # level 1's columns made by the bands
     with SourceTiles(level) as source:
         edges = HalfTiles(source)
+        # the last row first, while the bands make the first ones: not left for the end
+        bottom = edges.row(level.n_ty - 1) if halves.made < level.n_ty else None
         for sy, strip, made in halves.rows():
             if halves.across < level.n_tx:  # the last tile, cut by the right edge
                 strip[:, across_w:] = edges.edge(level.n_tx - 1, sy)
@@ -79,8 +81,8 @@ def feed_tiers(level: JpegLevel, tier: TierBuilder, counts: np.ndarray, halves: 
                 count_half(counts, strip[:, across_w:], height, halves.last_w)
             counts += made
             tier.feed(strip)
-        if halves.made < level.n_ty:  # the last row, cut by the bottom edge
-            strip, height = edges.row(level.n_ty - 1)
+        if bottom is not None:  # the last row, cut by the bottom edge
+            strip, height = bottom
             count_half(counts, strip, height, level.width)
             tier.feed(strip)
 
