@@ -961,7 +961,8 @@ static inline int put_symbol(const sink_t *o, const ehuff_t *t, int64_t *counts,
 /* F.1.2.1 (the DC difference from the component's previous DC), F.1.2.2 (the AC coefficients
  * in zig-zag order as runs of zeros and values; ZRL for each 16 zeros before a value; EOB when
  * only zeros remain). */
-static int code_block(const sink_t *o, const int16_t *blk, int *pred, errmsg_t *err)
+static __attribute__((noinline)) int code_block(const sink_t *o, const int16_t *blk, int *pred,
+                                                errmsg_t *err)
 {
     int diff = blk[0] - *pred;
     int s = category(diff);
@@ -1225,8 +1226,10 @@ typedef struct {
 
 /* The MCUs in raster order, each component's h x v blocks row-major within the MCU. ehuff and
  * counts: per component (one of them NULL). */
-static int code_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2],
-                     int64_t (*counts)[2][256], errmsg_t *err)
+static inline __attribute__((always_inline)) int code_mcus(const coding_t *a, bwriter_t *w,
+                                                           const ehuff_t (*tables)[2],
+                                                           int64_t (*counts)[2][256],
+                                                           errmsg_t *err)
 {
     int pred[MAX_COMPONENTS] = {0};
     sink_t sinks[MAX_COMPONENTS];
@@ -1266,6 +1269,19 @@ static int code_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2]
         }
     }
     return w ? bw_finish(w, err) : 0;
+}
+
+/* code_mcus specialized for each: encode's loop without gather's tests (2.5% faster), gather's
+ * calling code_block out of line (inlined there: 15-20% slower, measured). */
+static int encode_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2],
+                       errmsg_t *err)
+{
+    return code_mcus(a, w, tables, NULL, err);
+}
+
+static int gather_mcus(const coding_t *a, int64_t (*counts)[2][256], errmsg_t *err)
+{
+    return code_mcus(a, NULL, NULL, counts, err);
 }
 
 /* encode_edge: the padded tile's MCUs, and within them the exact tile's first ex x ey (both in
@@ -1456,7 +1472,7 @@ static PyObject *py_encode(PyObject *self, PyObject *args)
     bwriter_t w = {NULL, 0, 0, 0, 0};
     errmsg_t err = {{0}, 0};
     Py_BEGIN_ALLOW_THREADS
-    code_mcus(&a, &w, (const ehuff_t(*)[2])t, NULL, &err);
+    encode_mcus(&a, &w, (const ehuff_t(*)[2])t, &err);
     Py_END_ALLOW_THREADS
     planes_close(a.views, a.n);
     free(t);
@@ -1557,7 +1573,7 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
     errmsg_t err = {{0}, 0};
     if (counts) {
         Py_BEGIN_ALLOW_THREADS
-        if (code_mcus(&a, NULL, NULL, counts, &err) == 0) {
+        if (gather_mcus(&a, counts, &err) == 0) {
             for (Py_ssize_t k = 0; k < a.n; k++)
                 for (int c = 0; c < 2; c++)
                     for (int s = 0; s < 256; s++)
