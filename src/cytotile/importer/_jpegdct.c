@@ -75,6 +75,17 @@ static inline int category(int v)
 #endif
 }
 
+/* category() without a branch on 0 (a DC difference often is 0: the branch went either way),
+ * for |v| < 2^31. */
+static inline int category_dc(int v)
+{
+#if defined(__GNUC__)
+    return 31 - __builtin_clz((unsigned)(v < 0 ? -v : v) << 1 | 1);
+#else
+    return category(v);
+#endif
+}
+
 /* category() of a value known not to be 0 (an AC coefficient coded): no test of 0. */
 static inline int category_nz(int v)
 {
@@ -1048,7 +1059,7 @@ static inline __attribute__((always_inline)) int encode_block(bwriter_t *w, cons
     uint64_t acc = w->acc;
     int bits = w->bits, rc = 0;
     int diff = blk[0] - *pred;
-    int s = category(diff);
+    int s = category_dc(diff);
     *pred = blk[0];
     if (s > 11) {
         rc = fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
@@ -1173,7 +1184,7 @@ static int ac_bits(const ehuff_t *ac, const int16_t *blk, acbits_t *o, errmsg_t 
 /* The DC difference's code and extra bits (F.1.2.1) as one value of *size bits. */
 static int dc_bits(const ehuff_t *dc, int diff, uint32_t *value, int *size, errmsg_t *err)
 {
-    int s = category(diff);
+    int s = category_dc(diff);
     if (s > 11)
         return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
     if (!dc->size[s])
