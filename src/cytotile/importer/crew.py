@@ -3,12 +3,13 @@
 A small slide's level is a few bands, fewer than the CPUs: its one re-tiling thread would leave a
 CPU idle, and more bands would decode the source rows at their seams twice and hand level 1's
 rows out of order. Instead the band's thread takes a crew, and each step of a row (decoding its
-source tiles, making its level-1 pixels, coding its output tiles) is split among them by
-columns: the same work, the same planes, done sooner. The C codec and libjpeg release the GIL.
+source tiles, making its level-1 pixels, coding its output tiles) is shared among them tile by
+tile: the same work, the same planes, done sooner. The C codec and libjpeg release the GIL.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable
@@ -55,22 +56,33 @@ class Crew:
                 self._done.put(None)
 
     def run(self, work: Work, n: int) -> None:
-        """``work`` over ``range(n)``, in as many contiguous parts as the crew has threads (the
-        caller takes the last); returns when every part is done, or raises the first error
-        (after every part has ended: nothing still writes into the caller's buffers)."""
-        shares = min(len(self), n)
-        if shares <= 1:
+        """``work`` over ``range(n)``, an index at a time to whichever thread of the crew is
+        free (a helper the system has not run yet leaves its share to the others: no thread
+        waits for a fixed half); returns when every index is done, or raises the first error
+        (after every thread has stopped: nothing still writes into the caller's buffers)."""
+        helpers = min(len(self._tasks), n - 1)
+        if helpers <= 0:
             work(range(n))
             return
-        bounds = [n * k // shares for k in range(shares + 1)]
-        for k in range(shares - 1):
-            self._tasks[k].put((work, range(bounds[k], bounds[k + 1])))
+        indices = itertools.count()  # next() is atomic: each index taken once
+        failed: list[BaseException] = []
+
+        def share(_: range) -> None:
+            while not failed and (i := next(indices)) < n:
+                try:
+                    work(range(i, i + 1))
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
+
+        for tasks in self._tasks[:helpers]:
+            tasks.put((share, range(0)))
         error: BaseException | None = None
         try:
-            work(range(bounds[-2], n))
+            share(range(0))
         except BaseException as exc:
             error = exc
-        for _ in range(shares - 1):
+        for _ in range(helpers):
             got = self._done.get()
             error = error or got
         if error is not None:
