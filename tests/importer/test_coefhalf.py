@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cytotile.importer import coefhalf
-from cytotile.importer.dctretile import Coding, codec
+from cytotile.importer.dctlevel import Coding, codec
 from cytotile.importer.retile import JpegLevel, probe
 from tests.helpers.jpegtiff import libjpeg, texture, write_jpeg_tiff
 

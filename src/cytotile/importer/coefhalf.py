@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from cytotile.importer.crew import Crew
-    from cytotile.importer.dctretile import Coding
+    from cytotile.importer.dctlevel import Coding
     from cytotile.importer.lower import TierBuilder
     from cytotile.importer.retile import JpegLevel
 
@@ -53,7 +53,7 @@ def supported(level: JpegLevel, lib: ModuleType | None) -> bool:
 def for_level(level: JpegLevel, complete_pixels: int) -> HalfRows | None:
     """Level 1 from the re-tiling's coefficients, when the level has a level 1 (more than
     ``complete_pixels``) and the C codec makes its sampling; else None (libjpeg's decode)."""
-    from cytotile.importer.dctretile import codec
+    from cytotile.importer.dctlevel import codec
 
     lib = codec()
     if level.width * level.height <= complete_pixels or not supported(level, lib):

@@ -7,186 +7,27 @@ row starts, the rows decoded below its top move up (less than a source row) and 
 are decoded below them. Each 256x256 output tile is entropy-coded from a strided view of the
 planes: no block is copied in Python.
 
-The level's Huffman tables (:mod:`cytotile.importer.dctcoding`) are written once in its
-``JPEGTables`` beside its quantization tables. A tile is SOF, SOS and the scan (after an Adobe
+The level's tables and its decoding are :class:`~cytotile.importer.dctlevel.Coding`'s. A tile
+is SOF, SOS and the scan (after an Adobe
 marker when the components are R, G, B); an exact-size edge tile is a complete stream, tables
 included.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING
 
-from cytotile.importer import dctcoding as dc
-from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.crew import Crew
+from cytotile.importer.dctlevel import Coding, codec
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from cytotile.importer.coefhalf import HalfRows
-    from cytotile.importer.retile import JpegLevel, RetiledTile
+    from cytotile.importer.retile import RetiledTile
 
-
-def codec() -> ModuleType | None:
-    """The C codec, or None when the extension is not built (the jpeglib path then)."""
-    try:
-        from cytotile.importer import _jpegdct
-    except ImportError:
-        return None
-    return _jpegdct
-
-
-class Coding:
-    """How the level's tiles are written: its frame, quantization and Huffman tables.
-
-    The Huffman tables come from counting a sample of the level's tiles (:meth:`count`, about
-    6% of a small slide's conversion): :func:`~cytotile.importer.retile.retile` counts in a
-    thread of its own while the bands decode their first rows (and make level 1 from them),
-    which need no Huffman tables; the first tile encoded waits for them."""
-
-    def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
-        self.level, self.lib = level, lib
-        frame = level.frame
-        self.sampling = tuple((c[1], c[2]) for c in frame.components)
-        self.mcu = (frame.mcu_width, frame.mcu_height)
-        if len(self.sampling) == 1:  # one component: a non-interleaved scan, an MCU one block
-            self.sampling, self.mcu = ((1, 1),), (8, 8)  # whatever sampling the frame declares
-        #: pixels each block of a component covers (x, y)
-        self.block = [(self.mcu[0] // h, self.mcu[1] // v) for h, v in self.sampling]
-        self.fd = os.open(level.path, os.O_RDONLY)
-        self.quant: bytes | None = None  # the level's (as decode returns them), from tile 0
-        #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
-        self.halves: HalfRows | None = None
-        self._lock = threading.Lock()
-        self._counted: tuple[dc.Tables, bytes] | BaseException | None = None
-        self._heads: list[bytes] | None = None
-        try:  # tile 0 here: the level's quantization tables, before any thread decodes
-            self.decode(0, self.planes(level.tile_width, level.tile_height))
-        except BaseException:
-            self.close()
-            raise
-
-    def count(self) -> None:
-        """Count the sample's symbols and choose the tables, once (any thread; a second
-        caller waits for the first). A failure is kept for :attr:`huffman` to raise."""
-        import numpy as np
-
-        from cytotile.importer.retile import NotRetilable
-
-        with self._lock:
-            if self._counted is not None:
-                return
-            level = self.level
-            picks = dc.sample(len(level.offsets))
-            counts = np.zeros((len(picks), len(level.frame.components), 2, 256), np.int64)
-            mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
-            planes = self.planes(level.tile_width, level.tile_height)
-            try:
-                for k, index in enumerate(picks):
-                    self.decode(index, planes)
-                    try:
-                        self.lib.gather(planes, self.sampling, mcus, counts[k])
-                    except ValueError as exc:
-                        raise NotRetilable(f"tile {index}: {exc}") from exc
-                huffman = dc.Tables(level, counts, picks)
-                tables = b"\xff\xd8" + dc.dqt(level) + huffman.dht + b"\xff\xd9"
-                self._counted = (huffman, tables)
-            except BaseException as exc:  # raised where the tables are needed
-                self._counted = exc
-
-    def _tables(self) -> tuple[dc.Tables, bytes]:
-        self.count()
-        if isinstance(self._counted, BaseException):
-            raise self._counted
-        assert self._counted is not None
-        return self._counted
-
-    @property
-    def huffman(self) -> dc.Tables:
-        """The level's Huffman tables (counted first if nobody has)."""
-        return self._tables()[0]
-
-    @property
-    def tables(self) -> bytes:
-        """What the level's JPEGTables holds: SOI, DQT, DHT, EOI."""
-        return self._tables()[1]
-
-    @property
-    def prefix(self) -> bytes:
-        """What a tile has after its SOI: an Adobe marker when its components are R, G, B."""
-        return jm.ADOBE_RGB if self.level.colorspace == "JCS_RGB" else b""
-
-    @property
-    def heads(self) -> list[bytes]:
-        """SOF and SOS of a 256x256 tile, for each table set."""
-        if self._heads is None:
-            sets = len(self.huffman.sets)
-            self._heads = [self.header(k, TILE_SIZE, TILE_SIZE) for k in range(sets)]
-        return self._heads
-
-    def header(self, which: int, width: int, height: int) -> bytes:
-        """SOF and SOS of a ``width`` x ``height`` tile coded with table set ``which``."""
-        ids = self.huffman.ids[which]
-        return dc.header(self.level, self.huffman.marker, ids, width, height)
-
-    def planes(self, width: int, height: int) -> tuple[np.ndarray, ...]:
-        """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples)."""
-        import numpy as np
-
-        return tuple(np.zeros((height // bh, width // bw, 64), np.int16) for bw, bh in self.block)
-
-    def decode(self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None) -> None:
-        """Source tile ``index``'s coefficients into ``planes`` (views of its size or more),
-        from its stored bytes ``data`` (read when not given)."""
-        from cytotile.importer.retile import NotRetilable
-
-        level = self.level
-        if data is None:
-            data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
-        try:
-            quant = self.lib.decode(level.complete(data), planes)
-        except ValueError as exc:
-            raise NotRetilable(f"tile {index}: {exc}") from exc
-        if self.quant is None:
-            self.quant = quant
-        elif quant != self.quant:
-            raise NotRetilable(f"tile {index} has other quantization tables")
-
-    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]], crew: Crew) -> None:
-        """Source row ``sy``'s tiles into ``views`` (one per tile), shared by the ``crew``, in
-        one read when they are stored together (as scanners and libvips write them, in any
-        order)."""
-        level = self.level
-        first = sy * level.n_tx
-        offsets = level.offsets[first : first + level.n_tx]
-        counts = level.byte_counts[first : first + level.n_tx]
-        start = min(offsets)
-        end = max(o + n for o, n in zip(offsets, counts, strict=True))
-        if end - start > 1.25 * sum(counts):  # scattered: read each
-
-            def each(part: range) -> None:
-                for k in part:
-                    self.decode(first + k, views[k])
-
-            crew.run(each, len(views))
-            return
-        row = memoryview(os.pread(self.fd, end - start, start))
-
-        def stored(part: range) -> None:
-            for k in part:
-                at = offsets[k] - start
-                self.decode(first + k, views[k], row[at : at + counts[k]])  # type: ignore[arg-type]
-
-        crew.run(stored, len(views))
-
-    def close(self) -> None:
-        os.close(self.fd)
+__all__ = ["Coding", "band", "blank_padding", "codec", "spanned"]
 
 
 def spanned(tile_height: int) -> int:

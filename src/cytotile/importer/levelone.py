@@ -106,7 +106,7 @@ def count_half(counts: np.ndarray, strip: np.ndarray, height: int, width: int) -
     a view (a part of a wider row)."""
     import numpy as np
 
-    from cytotile.importer.dctretile import codec
+    from cytotile.importer.dctlevel import codec
 
     rows, columns = height // 2, width // 2  # level-1 pixels of 2x2 level-0 pixels
     parts = [(strip[:rows, :columns], 4)]

@@ -133,7 +133,7 @@ def halve(strip: np.ndarray) -> np.ndarray:
     """2x2 mean (rounded), an odd last row/column paired with itself; C-contiguous."""
     import numpy as np
 
-    from cytotile.importer.dctretile import codec
+    from cytotile.importer.dctlevel import codec
 
     h, w = strip.shape[:2]
     lib = codec()
