@@ -15,7 +15,7 @@ included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from cytotile.importer.crew import Crew
@@ -74,14 +74,15 @@ def blank_padding(
         p[keep_y // bh :] = 0
 
 
-def band(coding: Coding, rows: range, helpers: int = 0) -> list[RetiledTile]:
-    """The tiles of output rows ``rows``, decoding the source rows they span once each; each
-    row's steps shared with ``helpers`` threads (:class:`~cytotile.importer.crew.Crew`)."""
+def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]:
+    """The tiles of output rows ``rows``, a row at a time, decoding the source rows they span
+    once each; each row's steps shared with ``helpers`` threads
+    (:class:`~cytotile.importer.crew.Crew`)."""
     with Crew(helpers) as crew:
-        return _band(coding, rows, crew)
+        yield from _band(coding, rows, crew)
 
 
-def _band(coding: Coding, rows: range, crew: Crew) -> list[RetiledTile]:
+def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
     level = coding.level
     tile_h = level.tile_height
     n_x = ceil_div(level.width, TILE_SIZE)
@@ -90,7 +91,6 @@ def _band(coding: Coding, rows: range, crew: Crew) -> list[RetiledTile]:
     source = (level.tile_width, tile_h)
     sources: dict[int, list[tuple[np.ndarray, ...]]] = {}  # by pixel row in the planes
     tiles: dict[int, list[tuple[np.ndarray, ...]]] = {}
-    out: list[RetiledTile] = []
     l0_top, todo = -1, -1  # the level's pixel row of the planes' first row; next source row
     for ty in rows:
         l0_y = ty * TILE_SIZE
@@ -116,8 +116,7 @@ def _band(coding: Coding, rows: range, crew: Crew) -> list[RetiledTile]:
         todo = last
         if l0_y - l0_top not in tiles:
             tiles[l0_y - l0_top] = _views(coding, planes, l0_y - l0_top, (TILE_SIZE,) * 2, n_x)
-        out += _encode_row(coding, ty, tiles[l0_y - l0_top], crew)
-    return out
+        yield from _encode_row(coding, ty, tiles[l0_y - l0_top], crew)
 
 
 def _encode_row(

@@ -18,7 +18,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,18 +257,23 @@ def retile(
 
 
 def _run(
-    threads: int, bands: list[range], work: Callable[[Any, range], list[RetiledTile]], arg: Any
+    threads: int, bands: list[range], work: Callable[[Any, range], Iterable[RetiledTile]], arg: Any
 ) -> Iterator[RetiledTile]:
-    """``work(arg, rows)`` of each band, in order, by ``threads`` threads, a few bands ahead."""
+    """``work(arg, rows)`` of each band, in order, by ``threads`` threads, a few bands ahead
+    (in one thread, its tiles as it makes them: the band's rows written as they come)."""
     if threads == 1:
         for rows in bands:
             yield from work(arg, rows)
         return
+
+    def whole(rows: range) -> list[RetiledTile]:
+        return list(work(arg, rows))
+
     with ThreadPoolExecutor(threads, thread_name_prefix="retile") as pool:
         pending: deque[Future[list[RetiledTile]]] = deque()
         try:
             for rows in bands:
-                pending.append(pool.submit(work, arg, rows))
+                pending.append(pool.submit(whole, rows))
                 if len(pending) > threads:  # one band waiting at most (bounded memory)
                     yield from pending.popleft().result()
             while pending:
