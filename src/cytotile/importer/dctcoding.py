@@ -55,26 +55,30 @@ def groups(frame: jm.Frame) -> tuple[int, ...]:
     return tuple(min(k, 1) for k in range(len(quant)))
 
 
-def _tables(counts: np.ndarray, group: tuple[int, ...]) -> list[tuple[hf.Table, hf.Table]]:
-    """(DC, AC) tables of each group, optimal for ``counts`` (component, class, symbol)."""
-    out = []
-    for g in range(max(group) + 1):
-        mine = counts[[k for k, gk in enumerate(group) if gk == g]].sum(axis=0)
-        out.append((hf.optimal(mine[0], hf.DC_SYMBOLS), hf.optimal(mine[1], hf.AC_SYMBOLS)))
-    return out
+def _grouped(counts: np.ndarray, group: tuple[int, ...]) -> np.ndarray:
+    """(group, class, symbol) counts of ``counts`` (component, class, symbol)."""
+    import numpy as np
+
+    width = max(group) + 1
+    return np.stack(
+        [counts[[k for k, g in enumerate(group) if g == d]].sum(0) for d in range(width)]
+    )
 
 
-def _bits(
-    tables: list[tuple[hf.Table, hf.Table]], counts: np.ndarray, group: tuple[int, ...]
-) -> int:
-    """Huffman-code bits of ``counts`` under ``tables`` (the magnitude bits do not depend on
-    the tables)."""
-    total = 0
-    for k, g in enumerate(group):
-        for cls in (hf.DC, hf.AC):
-            lengths = tables[g][cls].lengths()
-            total += sum(int(counts[k, cls, s]) * n for s, n in lengths.items())
-    return total
+def _tables(grouped: np.ndarray) -> list[tuple[hf.Table, hf.Table]]:
+    """(DC, AC) tables of each group, optimal for ``grouped`` (group, class, symbol)."""
+    return [(hf.optimal(g[0], hf.DC_SYMBOLS), hf.optimal(g[1], hf.AC_SYMBOLS)) for g in grouped]
+
+
+def _bits(sets: list[list[tuple[hf.Table, hf.Table]]], grouped: np.ndarray) -> list[int]:
+    """Huffman-code bits of each ``grouped[k]`` (group, class, symbol) under ``sets[k]`` (the
+    magnitude bits do not depend on the tables): its counts times the code lengths."""
+    import numpy as np
+
+    sizes = b"".join(t.sizes for tables in sets for pair in tables for t in pair)
+    lengths = np.frombuffer(sizes, np.uint8).reshape(len(sets), -1)
+    bits: list[int] = (grouped.reshape(len(sets), -1) * lengths).sum(axis=1).tolist()
+    return bits
 
 
 class Tables:
@@ -86,16 +90,22 @@ class Tables:
 
         self.level = level
         self.group = groups(level.frame)
-        sizes = np.asarray(level.byte_counts, np.float64)
-        self.threshold = float(statistics.median(level.byte_counts[k] for k in picks))
-        dense = sizes[picks] > self.threshold
-        one = _tables(counts.sum(axis=0), self.group)
+        sizes = [level.byte_counts[k] for k in picks]
+        self.threshold = float(statistics.median(sizes))
+        dense = np.array([size > self.threshold for size in sizes])
+        if max(self.group) == 0:  # one group: baseline's two tables a class hold two sets
+            by_tile = counts.sum(axis=1)  # (sampled tile, class, symbol)
+            every = by_tile.sum(axis=0)[None]
+        else:
+            every = _grouped(counts.sum(axis=0), self.group)
+        one = _tables(every)
         self.sets = [one]
-        if dense.any() and not dense.all() and max(self.group) == 0:  # baseline: 2 tables
-            two = [_tables(counts[~dense].sum(axis=0), self.group)]
-            two.append(_tables(counts[dense].sum(axis=0), self.group))
-            split = sum(_bits(two[d], counts[dense == d].sum(axis=0), self.group) for d in (0, 1))
-            if split < (1 - MIN_GAIN) * _bits(one, counts.sum(axis=0), self.group):
+        if max(self.group) == 0 and dense.any() and not dense.all():
+            sparse = by_tile[~dense].sum(axis=0)
+            apart = np.stack([every[0], sparse, every[0] - sparse])[:, None]
+            two = [_tables(apart[1]), _tables(apart[2])]
+            bits = _bits([one, *two], apart)
+            if bits[1] + bits[2] < (1 - MIN_GAIN) * bits[0]:
                 self.sets = two
         width = max(self.group) + 1
         #: the table ids of each set's components (set s, group g: table s * width + g)
@@ -120,11 +130,11 @@ class Tables:
 
         level = self.level
         n_x = ceil_div(level.width, TILE_SIZE)
-        src = np.arange(level.n_tx + 1) * level.tile_width
-        out = np.arange(n_x + 1) * TILE_SIZE
-        lo = np.maximum(src[:-1, None], out[None, :-1])
-        hi = np.minimum(src[1:, None], out[None, 1:])
-        weights: np.ndarray = np.clip(hi - lo, 0, None).astype(np.float64)
+        src = np.arange(0, (level.n_tx + 1) * level.tile_width, level.tile_width)
+        out = np.arange(0, (n_x + 1) * TILE_SIZE, TILE_SIZE)
+        lo = np.maximum.outer(src[:-1], out[:-1])
+        overlap = np.minimum.outer(src[1:], out[1:]) - lo
+        weights: np.ndarray = np.maximum(overlap, 0, dtype=np.float64)
         return weights
 
     def choose(self, ty: int) -> list[int]:
