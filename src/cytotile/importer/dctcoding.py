@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from cytotile.importer.retile import JpegLevel
 
 #: source tiles counted for the level's tables: this share of them, evenly spread (at least
-#: MIN_SAMPLE, or all)
+#: MIN_SAMPLE, or all). Fewer than 16 move level 0's bytes by up to 1.7%, either way (8 / 4:
+#: CMU-1-Small-Region, 130 tiles, +1.69% / -0.06%; synthetic RGB-coded 6000x4500, 475 tiles,
+#: +0.68% / +0.68%; 3000x2400, -0.89% / -0.36%; YCbCr 6000x4500 -0.63% / -0.63%)
 SAMPLE_FRACTION = 0.02
 MIN_SAMPLE = 16
 #: two sets of tables only when they code the sample this much smaller than one set
