@@ -124,7 +124,7 @@ class Tables:
             ]
         )
         self.marker = level.frame.marker  # baseline (SOF0) stays baseline: tables 0 and 1
-        self._columns = self._column_weights()
+        self._columns = self._column_weights() if len(self.sets) > 1 else None
 
     def _column_weights(self) -> np.ndarray:
         """(source tile column, output tile column): pixels of overlap across."""
@@ -145,9 +145,8 @@ class Tables:
         import numpy as np
 
         level = self.level
-        n_x = self._columns.shape[1]
-        if len(self.sets) == 1:
-            return [0] * n_x
+        if self._columns is None:  # one set
+            return [0] * ceil_div(level.width, TILE_SIZE)
         l0_y = ty * TILE_SIZE
         first = l0_y // level.tile_height
         last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, level.tile_height))
