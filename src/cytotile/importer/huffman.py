@@ -86,11 +86,11 @@ def _tree(nodes: list[int], shift: int) -> list[int]:
     merge, among equal counts the larger symbol first (Annex K.1's rule); a merged node takes
     the smaller tag of its two: a heap of (count, -symbol) nodes would merge the same.
 
-    Merged nodes come in increasing order (of two merged nodes of one count, the earlier was
-    merged from smaller symbols), so they queue as they come, beside the leaves; and a node
-    taken earlier is never shallower than one taken later: the leaves' depths do not increase
-    along ``nodes``, and the counts of each depth are the tree. Each merged node notes the one
-    it went into: the merged nodes of each depth follow, from the root down."""
+    Merged nodes come in increasing order (two of one count were merged from four nodes of
+    half that count, the earlier from the smaller tags), so they queue as they come, beside
+    the leaves; and a node taken earlier is never shallower than one taken later: the leaves'
+    depths do not increase along ``nodes``, and the counts of each depth are the tree. Each
+    merged node notes the one it went into: the merged nodes of each depth follow, root down."""
     top, k = (1 << shift) - 1, len(nodes)
     if k < 2:
         return [0, k]
