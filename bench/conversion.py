@@ -87,10 +87,17 @@ def own_peak_mb() -> float:
 
 
 def run_child(kind: str, src: Path, out: Path, timeout: float = 900) -> dict[str, float]:
+    """One conversion in a child; cytotile's in the environment its import step runs in
+    (``sandbox.step_environment``: what the import function's conversion process gets)."""
+    from cytotile.importer.sandbox import step_environment
+
+    env = child_env()
+    if kind == "cytotile":
+        env = {**step_environment(), **env}  # the deployment's own settings win, as there
     proc = subprocess.run(
         [sys.executable, "-m", "bench.conversion", kind, str(src), str(out)],
         cwd=ROOT,
-        env=child_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -15,7 +15,8 @@ from cytotile.errors import ExtractionError, FormatError
 def echo(payload: dict[str, Any]) -> dict[str, Any]:
     print("noise on stdout must not break the result")
     concurrency = os.environ.get("VIPS_CONCURRENCY")
-    return {"echo": payload, "pid": os.getpid(), "vips_concurrency": concurrency}
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    return {"echo": payload, "pid": os.getpid(), "vips_concurrency": concurrency, "blas": blas}
 
 
 def format_error(payload: dict[str, Any]) -> dict[str, Any]:

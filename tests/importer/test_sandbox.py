@@ -37,6 +37,14 @@ def test_success_in_another_process() -> None:
     assert result["echo"] == {"a": [1, 2], "b": "é"}
     assert result["pid"] != os.getpid()
     assert result["vips_concurrency"]
+    assert result["blas"] == "1"  # numpy's BLAS threads would spin beside the step's
+
+
+def test_the_deployments_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    monkeypatch.setenv("VIPS_CONCURRENCY", "3")
+    result = run("echo", {})
+    assert (result["blas"], result["vips_concurrency"]) == ("4", "3")
 
 
 def test_domain_errors_cross_unchanged() -> None:

@@ -136,7 +136,7 @@ class Tables:
         out = np.arange(0, (n_x + 1) * TILE_SIZE, TILE_SIZE)
         lo = np.maximum.outer(src[:-1], out[:-1])
         overlap = np.minimum.outer(src[1:], out[1:]) - lo
-        weights: np.ndarray = np.maximum(overlap, 0, dtype=np.float64)
+        weights: np.ndarray = np.maximum(overlap, 0).astype(np.int64)
         return weights
 
     def choose(self, ty: int) -> list[int]:
@@ -153,10 +153,13 @@ class Tables:
         rows = np.arange(first, last)
         heights = np.minimum((rows + 1) * level.tile_height, l0_y + TILE_SIZE)
         heights -= np.maximum(rows * level.tile_height, l0_y)
-        sizes = np.asarray(level.byte_counts[first * level.n_tx : last * level.n_tx], np.float64)
-        across = heights @ sizes.reshape(len(rows), level.n_tx) / heights.sum()
-        mean = across @ self._columns / self._columns.sum(axis=0)
-        return [int(v) for v in mean > self.threshold]
+        sizes = np.asarray(level.byte_counts[first * level.n_tx : last * level.n_tx], np.int64)
+        # integer sums (pixels times bytes), no matrix product: numpy hands a float one to
+        # OpenBLAS, whose threads then spin beside the re-tiling's for a while
+        across = (heights[:, None] * sizes.reshape(len(rows), level.n_tx)).sum(axis=0)
+        weighted = (across[:, None] * self._columns).sum(axis=0)
+        area = int(heights.sum()) * self._columns.sum(axis=0)
+        return [int(v) for v in weighted > self.threshold * area]
 
 
 def dqt(level: JpegLevel) -> bytes:

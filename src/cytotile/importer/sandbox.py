@@ -41,8 +41,8 @@ def run_isolated(
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2])  # where the cytotile package is
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    env.setdefault("VIPS_CONCURRENCY", str(min(os.cpu_count() or 1, 4)))
-    env.setdefault("MALLOC_ARENA_MAX", "2")  # per-thread arenas would eat the address space
+    for name, value in step_environment().items():
+        env.setdefault(name, value)
     request = json.dumps({"target": target, "payload": payload, "memory_bytes": memory_bytes})
     proc = subprocess.Popen(
         [sys.executable, "-m", "cytotile.importer.sandbox"],
@@ -62,6 +62,18 @@ def run_isolated(
     finally:
         _kill_group(proc.pid)  # stray grandchildren
     return _outcome(proc.returncode, out, err, memory_bytes)
+
+
+def step_environment() -> dict[str, str]:
+    """What a step's process runs with, unless the deployment says otherwise."""
+    return {
+        "VIPS_CONCURRENCY": str(min(os.cpu_count() or 1, 4)),
+        "MALLOC_ARENA_MAX": "2",  # per-thread arenas would eat the address space
+        # no step multiplies matrices; numpy's OpenBLAS threads, started by its import, would
+        # spin for ~50 ms beside the step's own (30-45 ms of CPU: 20% of a small slide's
+        # conversion on 2 CPUs)
+        "OPENBLAS_NUM_THREADS": "1",
+    }
 
 
 def _kill_group(pid: int) -> None:
