@@ -119,7 +119,10 @@ class HalfRows:
         self.ahead = max(2, AHEAD_BYTES // max(1, strip))
         self.ycc = level.photometric == 6 and self.samples == 3
         self._cond = threading.Condition()
-        self._ready: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._ready: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        #: strips the lower tiers are done with, made again (a new one each row was mapped
+        #: and faulted in: made in the bands' threads, freed in the lower tiers')
+        self._spare: list[np.ndarray] = []
         self._next = 0  # the next row taken
         self._stopped = False
         self._closed = False  # every band done: a row not made by now never will be
@@ -151,7 +154,10 @@ class HalfRows:
         )
         height = level.tile_height if sy < level.n_ty - 1 else self.last_h
         columns = max(self.width, self.across * self.half_w)  # half's: whole tiles' halves
-        strip = np.empty((level.tile_height // 2, columns, self.samples), np.uint8)
+        with self._cond:  # a strip the lower tiers are done with, or a new one
+            strip = self._spare.pop() if self._spare else None
+        if strip is None:
+            strip = np.empty((level.tile_height // 2, columns, self.samples), np.uint8)
         counts: dict[int, np.ndarray] = {}  # each share's, by its first tile
         whole = self.whole if height == level.tile_height else 0  # counted by half
 
@@ -182,13 +188,14 @@ class HalfRows:
         covered = min(level.width, self.across * level.tile_width) - whole * level.tile_width
         count_half(total, done[:, uncounted : uncounted + ceil_div(covered, 2)], height, covered)
         with self._cond:
-            self._ready[sy] = (done, total)
+            self._ready[sy] = (strip, done, total)
             self._cond.notify_all()
 
     def rows(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(sy, strip, counts) of each row made here, in order (the lower tiers' thread):
         ``strip`` is level 1's rows of source row ``sy``, its whole tiles' part filled and
-        counted in ``counts`` (4 a pixel), the rest for the caller to fill."""
+        counted in ``counts`` (4 a pixel), the rest for the caller to fill; valid until the
+        caller asks for the next row (its buffer is made again)."""
         for sy in range(self.made):
             with self._cond:
                 while sy not in self._ready and not self._stopped and not self._closed:
@@ -197,10 +204,12 @@ class HalfRows:
                     raise Stopped("the re-tiling stopped")
                 if sy not in self._ready:
                     raise Stopped(f"the re-tiling made no level-1 row {sy}")
-                strip, counts = self._ready.pop(sy)
+                strip, done, counts = self._ready.pop(sy)
                 self._next = sy + 1
                 self._cond.notify_all()
-            yield sy, strip, counts
+            yield sy, done, counts
+            with self._cond:  # the caller is done with it (it asks for the next row)
+                self._spare.append(strip)
 
     def close(self) -> None:
         """Every band is done (the re-tiling's caller): rows still missing never come."""

@@ -10,6 +10,7 @@ quality: the tiles share one set of tables (TIFF ``JPEGTables``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,11 +58,12 @@ def tier_tables(n_samples: int, quality: int) -> bytes:
 REPEAT = 16
 
 
-def pad_tile(tile: np.ndarray) -> np.ndarray:
+def pad_tile(tile: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """An edge tile (its image part) padded to 256x256: its last pixels repeated up to the end
     of the next MCU beyond the one the edge cuts (so that every block with pixels inside, and a
     decoder's chroma upsampling near the edge, is as with the edge repeated throughout), then
-    one flat colour, the tile's mean: repeated edges are streaks, which cost bits."""
+    one flat colour, the tile's mean: repeated edges are streaks, which cost bits. Into ``out``
+    (256x256, the tile's bands) when given."""
     import numpy as np
 
     h, w = tile.shape[:2]
@@ -70,13 +72,27 @@ def pad_tile(tile: np.ndarray) -> np.ndarray:
     # summed by columns in uint32 first (exact: 256 rows of 255): 17x sooner than mean() of
     # the strided view, which copies it to float64
     total = tile.sum(axis=0, dtype=np.uint32).sum(axis=0, dtype=np.uint64)
-    out = np.empty((TILE_SIZE, TILE_SIZE, tile.shape[2]), np.uint8)
+    if out is None:
+        out = np.empty((TILE_SIZE, TILE_SIZE, tile.shape[2]), np.uint8)
     out[0] = np.rint(total / (h * w)).astype(np.uint8)
     out[1:] = out[0]  # a row broadcast: 40x sooner than a pixel broadcast over the tile
     out[:h, :w] = tile
     out[:h, w:keep_w] = tile[:, w - 1 : w]  # the last column, then the last row, repeated
     out[h:keep_h, :keep_w] = out[h - 1 : h, :keep_w]
     return out
+
+
+_pads = threading.local()  # each encoding thread's padded tile, reused (192 KB: over malloc's
+# mmap threshold, a new one each edge tile was mapped, faulted in and unmapped again)
+
+
+def _pad_buffer(bands: int) -> np.ndarray:
+    import numpy as np
+
+    pad: np.ndarray | None = getattr(_pads, "tile", None)
+    if pad is None or pad.shape[2] != bands:
+        pad = _pads.tile = np.empty((TILE_SIZE, TILE_SIZE, bands), np.uint8)
+    return pad
 
 
 @dataclass
@@ -151,7 +167,7 @@ class TierBuilder:
                 exact = None
                 if (w, h) != (TILE_SIZE, TILE_SIZE):
                     exact = encode_tile(tile, max(self.quality, 90))
-                    tile = pad_tile(tile)
+                    tile = pad_tile(tile, _pad_buffer(tile.shape[2]))
                 coded[tile_tx] = (encode_tile(tile, self.quality), exact)
 
         if self.crew is None:
