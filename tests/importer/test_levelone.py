@@ -33,11 +33,11 @@ def assert_edge_tiles_exact(level: JpegLevel, diff: np.ndarray, odd_only: bool =
     if cut_x and (cut_x % 2 or not odd_only):
         assert int(diff[:, last_x:].max()) == 0
     elif cut_x:
-        assert int(diff[:, last_x:].max()) <= max(1, int(diff[:, :last_x].max()))
+        assert int(diff[:, last_x:].max()) <= max(1, int(diff[:, :last_x].max(initial=0)))
     if cut_y and (cut_y % 2 or not odd_only):
         assert int(diff[last_y:].max()) == 0
     elif cut_y:
-        assert int(diff[last_y:].max()) <= max(1, int(diff[:last_y].max()))
+        assert int(diff[last_y:].max()) <= max(1, int(diff[:last_y].max(initial=0)))
 
 
 def black_padding(encode: Encoder, width: int, height: int, tile: int) -> Encoder:
@@ -72,6 +72,13 @@ def aperio(tmp: Path) -> JpegLevel:  # RGB-coded 4:4:4 tiles, photometric RGB
     pixels = texture(480, 320, seed=2)
     path = tmp / "rgb.tif"
     return probe(write_jpeg_tiff(path, pixels, 64, libjpeg(30, subsample=False), photometric=2))
+
+
+def narrow_rgb(tmp: Path) -> JpegLevel:  # one column of RGB-coded 4:4:4 tiles cut at even
+    pixels = texture(52, 302, seed=4)  # pixels both ways: level 1 of every tile from the planes
+    encoder = black_padding(libjpeg(60, subsample=False), 52, 302, TILE)
+    path = tmp / "narrow-rgb.tif"
+    return probe(write_jpeg_tiff(path, pixels, TILE, encoder, photometric=2))
 
 
 def grey(tmp: Path) -> JpegLevel:
@@ -181,7 +188,9 @@ def from_coefficients(level: JpegLevel, threads: int) -> tuple[np.ndarray, np.nd
 
 
 @pytest.mark.parametrize("threads", [1, 3])
-@pytest.mark.parametrize("make", [ycbcr, narrow, whole_tiles, aperio, grey, intervals, dicom])
+@pytest.mark.parametrize(
+    "make", [ycbcr, narrow, narrow_rgb, whole_tiles, aperio, grey, intervals, dicom]
+)
 def test_level_one_from_the_coefficients(
     tmp_path: Path, make: Callable[[Path], JpegLevel], threads: int
 ) -> None:
@@ -196,7 +205,9 @@ def test_level_one_from_the_coefficients(
     assert got.shape == reference.shape
     diff = np.abs(got.astype(np.int16) - reference)
     scaled = np.concatenate([s for s, _ in half_strips(level)]).astype(np.int16)
-    assert float(diff.mean()) < float(np.abs(scaled - reference).mean()) + 0.1
+    # libjpeg's path decodes edge tiles in full (exact); ours makes those cut at an even pixel
+    # from the planes too (the unrounded IDCT's means: 0.17 on a level of edge tiles only)
+    assert float(diff.mean()) < float(np.abs(scaled - reference).mean()) + 0.2
     assert_edge_tiles_exact(level, diff, odd_only=True)
     expected = np.zeros_like(counts)
     count_half(expected, got, level.height, level.width)
