@@ -107,6 +107,39 @@ def test_half_is_the_idct_box_mean_of_each_block() -> None:
     assert (out[:4, :4, 0] == 255).all() and (out[:4, 4:8, 0] == 0).all()
 
 
+@pytest.mark.parametrize(("width", "height"), [(37, 27), (40, 27), (37, 32), (1, 1), (9, 31)])
+def test_half_pairs_an_odd_edges_last_pixels_with_themselves(width: int, height: int) -> None:
+    """``edge``: the image ends inside the planes; an odd width (height) pairs its last pixel
+    column (row) with itself, as the box mean of the image does, not with the padding beyond."""
+    rng = np.random.default_rng(width * 100 + height)
+    quant = rng.integers(1, 12, (3, 64)).astype("<u2")
+    planes = tuple(np.zeros((4, 5, 64), np.int16) for _ in range(3))  # 32 x 40 pixels
+    for plane in planes:
+        for block in plane.reshape(-1, 64):
+            picked = rng.choice(64, int(rng.integers(0, 12)), replace=False)
+            block[picked] = rng.integers(-60, 61, picked.size)
+            block[0] = rng.integers(-90, 91)
+    out = np.zeros((16, 20, 3), np.uint8)
+    _jpegdct.half(planes, ((1, 1),) * 3, quant.tobytes(), False, out, None, (width, height))
+    for k, plane in enumerate(planes):
+        image = np.zeros((32, 40))
+        for by, bx in np.ndindex(plane.shape[:2]):
+            pixels = idct(plane[by, bx] * quant[k].astype(float))
+            image[by * 8 : by * 8 + 8, bx * 8 : bx * 8 + 8] = pixels
+        inside = image[:height, :width]
+        padded = np.pad(inside, ((0, height % 2), (0, width % 2)), mode="edge")  # self-paired
+        h, w = padded.shape
+        expected = np.clip(np.round(padded.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))), 0, 255)
+        got = out[: h // 2, : w // 2, k]
+        assert np.abs(got - expected).max() <= 1  # float rounding of halves
+    with pytest.raises(ValueError, match="sampled in full"):  # 4:2:0 chroma has no such pairs
+        _jpegdct.half(planes, ((2, 2), (1, 1), (1, 1)), quant.tobytes(), False, out[:8, :8],
+                      None, (15, 16))  # fmt: skip
+    for bad in [(0, 8), (41, 8), (8, 33), (8,), (8, 8, 8)]:
+        with pytest.raises(ValueError):
+            _jpegdct.half(planes, ((1, 1),) * 3, quant.tobytes(), False, out, None, bad)
+
+
 def test_half_ycc_is_libjpegs_integer_conversion() -> None:
     """YCbCr -> RGB (8 pixels a vector where SSE2 is, one at a time at a row's end): libjpeg's
     16-bit fixed-point JFIF formulas exactly, on the samples ``half`` makes without it, over

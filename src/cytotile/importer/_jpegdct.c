@@ -1681,7 +1681,9 @@ static inline uint8_t clamp_round(float v)
  * combined vertically, 4 pixels a vector. */
 static inline __attribute__((always_inline)) void block_pixels(const int16_t *blk,
                                                                const float *q, const int n,
-                                                               uint8_t *out, Py_ssize_t stride)
+                                                               uint8_t *out, Py_ssize_t stride,
+                                                               const v4f *basis,
+                                                               const float (*vert)[8])
 {
     uint64_t mask = nonzero_mask(blk);
     if (mask <= 1) { /* DC only (or nothing): flat; IDCT_FULL[.][0] squared is 1/8 */
@@ -1702,7 +1704,7 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
      * one chain of additions (each waits for the last: the transform's latency) */
     int rows4 = rows <= 4 ? 4 : 8, wide = cols > 4;
     v4f t[8][2], zero = {0, 0, 0, 0};
-#define TERM(u, h) (c[u] * (n == 4 ? BASIS_HALF[u] : BASIS_FULL[u][h]))
+#define TERM(u, h) (c[u] * (n == 4 ? basis[u] : BASIS_FULL[u][h]))
     for (int v = rows; v < rows4; v++) /* zeros (their transforms would be) */
         for (int h = 0; h < n / 4; h++)
             t[v][h] = zero;
@@ -1733,7 +1735,7 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
         }
     }
 #undef TERM
-    const float(*m)[8] = n == 4 ? (const float(*)[8])IDCT_HALF : (const float(*)[8])IDCT_FULL;
+    const float(*m)[8] = n == 4 ? vert : (const float(*)[8])IDCT_FULL;
     v4f base = {128, 128, 128, 128};
     for (int y = 0; y < n; y++)
         for (int h = 0; h < n / 4; h++) {
@@ -1759,12 +1761,31 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
 
 static void block_half(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride)
 {
-    block_pixels(blk, q, 4, out, stride);
+    block_pixels(blk, q, 4, out, stride, BASIS_HALF, (const float(*)[8])IDCT_HALF);
 }
 
 static void block_full(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride)
 {
-    block_pixels(blk, q, 8, out, stride);
+    block_pixels(blk, q, 8, out, stride, NULL, NULL);
+}
+
+/* block_half of a block the image's edge cuts at an odd pixel: its last pixel column (row),
+ * 2 * col (2 * row) of the block, is paired with itself, not with the padding beyond: that
+ * output column (row) is the IDCT's own at that pixel. col or row -1: not cut that way. */
+static void block_half_edge(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride,
+                            int col, int row)
+{
+    v4f basis[8];
+    float vert[4][8];
+    memcpy(basis, BASIS_HALF, sizeof basis);
+    memcpy(vert, IDCT_HALF, sizeof vert);
+    for (int u = 0; u < 8; u++) {
+        if (col >= 0)
+            basis[u][col] = IDCT_FULL[2 * col][u];
+        if (row >= 0)
+            vert[row][u] = IDCT_FULL[2 * row][u];
+    }
+    block_pixels(blk, q, 4, out, stride, basis, (const float(*)[8])vert);
 }
 
 /* libjpeg's YCbCr -> RGB (JFIF, 16-bit fixed point, rounded), by tables as libjpeg does it;
@@ -1960,16 +1981,17 @@ static void histogram_add(Py_buffer *cv, uint32_t (*part)[256], Py_ssize_t bands
 
 static PyObject *py_half(PyObject *self, PyObject *args)
 {
-    PyObject *seq, *sampling, *out_obj, *counts_obj = Py_None;
+    PyObject *seq, *sampling, *out_obj, *counts_obj = Py_None, *edge_obj = Py_None;
     Py_buffer qv, ov, cv = {0}, views[MAX_COMPONENTS];
     plane_t planes[MAX_COMPONENTS];
     image_t out;
     Py_ssize_t n;
     int ycc;
     long h[MAX_COMPONENTS], v[MAX_COMPONENTS], hmax = 0, vmax = 0;
+    long edge_w = -1, edge_h = -1; /* the image's extent in the planes (pixels), if cut */
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOy*pO|O:half", &seq, &sampling, &qv, &ycc, &out_obj,
-                          &counts_obj))
+    if (!PyArg_ParseTuple(args, "OOy*pO|OO:half", &seq, &sampling, &qv, &ycc, &out_obj,
+                          &counts_obj, &edge_obj))
         return NULL;
     if (planes_open(seq, 0, views, planes, &n) < 0) {
         PyBuffer_Release(&qv);
@@ -2007,12 +2029,25 @@ static PyObject *py_half(PyObject *self, PyObject *args)
                 bad = "out: not a whole number of MCUs";
         }
     }
+    if (!bad && edge_obj != Py_None) {
+        if (int_pair(edge_obj, "edge", &edge_w, &edge_h) < 0)
+            goto done;
+        if (edge_w < 1 || edge_h < 1 || edge_w > 2 * out.cols || edge_h > 2 * out.rows)
+            bad = "edge: the image's width and height within out's, at full scale, expected";
+        else if ((edge_w % 2 || edge_h % 2) && hmax != 1) /* 2x2-sampled chroma: no pairs */
+            bad = "edge: an odd edge only for components sampled in full";
+    }
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad);
         goto done;
     }
     if (counts_obj != Py_None && histogram_open(counts_obj, n, &cv) < 0)
         goto done;
+    /* the block column and row an odd edge cuts, and its output column or row there */
+    Py_ssize_t cut_bx = edge_w > 0 && edge_w % 2 ? (edge_w - 1) / 8 : -1;
+    Py_ssize_t cut_by = edge_h > 0 && edge_h % 2 ? (edge_h - 1) / 8 : -1;
+    int cut_col = cut_bx < 0 ? -1 : (int)(((edge_w - 1) % 8) / 2);
+    int cut_row = cut_by < 0 ? -1 : (int)(((edge_h - 1) % 8) / 2);
     float q[MAX_COMPONENTS][64] __attribute__((aligned(16))); /* as floats: vectors */
     for (Py_ssize_t k = 0; k < n; k++)
         for (int i = 0; i < 64; i++)
@@ -2034,9 +2069,14 @@ static PyObject *py_half(PyObject *self, PyObject *args)
             for (Py_ssize_t r = 0; r < band / sz; r++) {
                 uint8_t *o = work + (k * band + r * sz) * cols;
                 Py_ssize_t by = top / sz + r;
-                for (Py_ssize_t bx = 0; bx < cols / sz; bx++)
-                    (sz == 4 ? block_half : block_full)(plane_block(&planes[k], by, bx), q[k],
-                                                        o + bx * sz, cols);
+                for (Py_ssize_t bx = 0; bx < cols / sz; bx++) {
+                    const int16_t *blk = plane_block(&planes[k], by, bx);
+                    if (sz == 4 && (bx == cut_bx || by == cut_by))
+                        block_half_edge(blk, q[k], o + bx * sz, cols,
+                                        bx == cut_bx ? cut_col : -1, by == cut_by ? cut_row : -1);
+                    else
+                        (sz == 4 ? block_half : block_full)(blk, q[k], o + bx * sz, cols);
+                }
             }
         }
         for (Py_ssize_t y = 0; y < band; y++) {
@@ -2184,11 +2224,12 @@ static PyMethodDef methods[] = {
      "gather(planes, sampling, mcus, counts) -> None\n\nAdds to counts[k, 0|1, symbol] the DC "
      "and AC symbols encode would emit for component k."},
     {"half", py_half, METH_VARARGS,
-     "half(planes, sampling, quant, ycc, out, counts=None) -> None\n\nThe pixels of the "
-     "planes at half scale (each block's 2x2 box means; a 2x2-subsampled component's blocks in full), "
-     "dequantized by quant (64 little-endian uint16 a plane, natural order), YCbCr -> RGB "
-     "when ycc, into out (rows, cols, planes) uint8; each sample counted in counts[value, band] "
-     "(int64, (256, planes)) when given."},
+     "half(planes, sampling, quant, ycc, out, counts=None, edge=None) -> None\n\nThe pixels of "
+     "the planes at half scale (each block's 2x2 box means; a 2x2-subsampled component's blocks "
+     "in full), dequantized by quant (64 little-endian uint16 a plane, natural order), YCbCr -> "
+     "RGB when ycc, into out (rows, cols, planes) uint8; each sample counted in "
+     "counts[value, band] (int64, (256, planes)) when given. edge: the image's (width, height) "
+     "in the planes: an odd one pairs its last pixel column or row with itself."},
     {"halve", py_halve, METH_VARARGS,
      "halve(src, dst) -> None\n\nThe 2x2 means (rounded) of src (rows, cols, bands) uint8 "
      "into dst (ceil(rows / 2), ceil(cols / 2), bands); an odd last row or column is paired "

@@ -48,13 +48,18 @@ def half(
     ycc: bool,
     out: np.ndarray,
     counts: np.ndarray | None = None,
+    edge: tuple[int, int] | None = None,
 ) -> None:
     """The planes' pixels at half scale into ``out`` (uint8 ``(rows, cols, len(planes))``, pixels
     contiguous, rows any stride; a whole number of MCUs, within the planes): each block's 2x2
     box means (4x4), a component sampled at half the frame's rate both ways (4:2:0 chroma) its
     blocks in full (8x8); dequantized by ``quant`` (64 little-endian uint16 a plane, natural
     order), level-shifted, YCbCr -> RGB (JFIF, as libjpeg) when ``ycc``, rounded, clamped. Each
-    sample is counted in ``counts[value, band]`` (int64 ``(256, len(planes))``) when given."""
+    sample is counted in ``counts[value, band]`` (int64 ``(256, len(planes))``) when given.
+    ``edge``: the image's (width, height) within the planes, in full-scale pixels (at most
+    twice out's): an odd one pairs its last pixel column or row with itself (its output is the
+    IDCT's own there), not with the padding beyond, as a box mean of the image does; every
+    component sampled in full."""
 
 def halve(src: np.ndarray, dst: np.ndarray) -> None:
     """2x2 means (rounded) of ``src`` (uint8 ``(rows, cols, bands)``) into ``dst``

@@ -8,8 +8,10 @@ block in full, 8x8, no upsampling), YCbCr -> RGB as libjpeg does (JFIF) when the
 YCbCr, and counts their histogram. The rows reach the lower tiers' thread in order
 (:meth:`HalfRows.rows`), the bands running ahead by a bounded number of rows.
 
-Only whole source tiles come this way: a tile cut by the image's right edge, and the whole last
-row when the bottom edge cuts it, are decoded in full and box-halved by the lower tiers' thread
+Tiles cut by the image's edge come this way too when every component is sampled in full (an
+odd cut's last pixel column or row paired with itself, as a box mean of the image pairs it);
+with 4:2:0 chroma, a tile cut by the right edge and the whole last row when the bottom edge cuts
+it are decoded in full and box-halved by the lower tiers' thread
 (:mod:`cytotile.importer.levelone`), so that their padding never bleeds into level 1.
 """
 
@@ -102,19 +104,18 @@ class HalfRows:
         self.last_h = level.height - (level.n_ty - 1) * level.tile_height
         #: source tiles of a row whose halves are whole (the last one, if cut, is not)
         self.whole = level.n_tx if self.last_w == level.tile_width else level.n_tx - 1
-        #: tiles of a row made here: an edge tile too when the edge cuts it at an even pixel
-        #: and every component is sampled in full (its level-1 pixels are all 2x2 means of
-        #: pixels inside, as the whole tiles' are); at an odd one its last pixels would pair
-        #: with its padding, and 4:2:0 chroma is nearer the box mean decoded in full (libjpeg
-        #: upsamples it; ``half`` keeps its samples): the caller decodes it
+        #: tiles of a row made here: an edge tile too when every component is sampled in full
+        #: (an odd cut's last pixel column or row paired with itself: ``half``'s ``edge``);
+        #: 4:2:0 chroma at the edge is nearer the box mean decoded in full (libjpeg upsamples
+        #: it; ``half`` keeps its samples, which the padding may have pulled): the caller
+        #: decodes it
         full = all(c[1:3] == level.frame.components[0][1:3] for c in level.frame.components)
-        self.across = level.n_tx if full and self.last_w % 2 == 0 else level.n_tx - 1
-        self.across = max(self.across, self.whole)
+        self.across = level.n_tx if full else self.whole
         self.width = ceil_div(level.width, 2)  # level 1's
-        #: source rows made here: all but a last one the bottom edge cuts (at an odd pixel,
-        #: or any unless sampled in full)
+        #: source rows made here: all but a last one the bottom edge cuts (unless sampled in
+        #: full)
         whole_h = self.last_h == level.tile_height
-        self.made = level.n_ty if whole_h or (full and self.last_h % 2 == 0) else level.n_ty - 1
+        self.made = level.n_ty if whole_h or full else level.n_ty - 1
         strip = level.tile_height // 2 * self.width * self.samples
         self.ahead = max(2, AHEAD_BYTES // max(1, strip))
         self.ycc = level.photometric == 6 and self.samples == 3
@@ -163,6 +164,8 @@ class HalfRows:
 
         def make(part: range) -> None:
             """The tiles ``part`` of the row (a share of the crew's: its own counts)."""
+            if not part:
+                return
             views = tuple(
                 p[
                     plane_y // bh : (plane_y + level.tile_height) // bh,
@@ -173,7 +176,9 @@ class HalfRows:
             made = strip[:, part.start * self.half_w : part.stop * self.half_w]
             counted = part.stop <= whole
             share = np.zeros((256, self.samples), np.int64) if counted else None
-            self.lib.half(views, coding.sampling, quant, self.ycc, made, share)
+            inside = min(level.width - part.start * level.tile_width, len(part) * level.tile_width)
+            edge = (inside, height)  # an odd one: its last column or row paired with itself
+            self.lib.half(views, coding.sampling, quant, self.ycc, made, share, edge)
             if share is not None:
                 counts[part.start] = share
 
