@@ -56,3 +56,28 @@ def test_an_error_is_raised_after_every_thread_stopped() -> None:
         ended.clear()
         crew.run(work, 3)  # the crew still works after
         assert sorted(ended) == [0, 1, 2]
+
+
+def test_a_busy_helper_is_not_waited_for() -> None:
+    """Two callers share one helper: while it works on the first one's step, the second one does
+    its whole step itself and returns, without waiting for the helper to come to it."""
+    started, release = threading.Event(), threading.Event()
+    with Crew(1) as crew:
+
+        def slow(part: range) -> None:
+            if threading.current_thread().name == "crew-0":
+                started.set()
+                release.wait(5)
+            else:
+                time.sleep(0.2)  # the other caller's own index: the helper takes the next one
+
+        other = threading.Thread(target=crew.run, args=(slow, 2))
+        other.start()
+        assert started.wait(5)  # the helper is inside the other caller's step
+        done: list[int] = []
+        began = time.perf_counter()
+        crew.run(lambda part: done.extend(part), 50)
+        assert sorted(done) == list(range(50)) and time.perf_counter() - began < 1
+        release.set()
+        other.join(5)
+        assert not other.is_alive()

@@ -19,21 +19,52 @@ from types import TracebackType
 Work = Callable[[range], None]
 
 
+class _Step:
+    """One ``run``: its indices, taken one at a time by whoever is free, and who is at it."""
+
+    def __init__(self, work: Work, n: int) -> None:
+        self.work, self.n = work, n
+        self.indices = itertools.count()  # next() is atomic: each index taken once
+        self.failed: list[BaseException] = []
+        self.busy = 0  # helpers at it
+        self.closed = False  # the caller is done: a helper coming now has nothing to do
+        self.cond = threading.Condition()
+
+    def share(self) -> None:
+        while not self.failed and (i := next(self.indices)) < self.n:
+            try:
+                self.work(range(i, i + 1))
+            except BaseException as exc:
+                self.failed.append(exc)
+                return
+
+    def join(self) -> None:
+        """As a helper: a share, unless the caller has finished it already."""
+        with self.cond:
+            if self.closed:
+                return
+            self.busy += 1
+        try:
+            self.share()
+        finally:
+            with self.cond:
+                self.busy -= 1
+                self.cond.notify_all()
+
+
 class Crew:
     """``helpers`` threads beside the caller's; a context manager (they stop at its end)."""
 
     def __init__(self, helpers: int) -> None:
-        self._done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
-        self._tasks: list[queue.SimpleQueue[tuple[Work, range] | None]] = []
+        self._steps: queue.SimpleQueue[_Step | None] = queue.SimpleQueue()
+        self._helpers = helpers
         for k in range(helpers):
-            tasks: queue.SimpleQueue[tuple[Work, range] | None] = queue.SimpleQueue()
             name = f"crew-{k}"
-            threading.Thread(target=self._serve, args=(tasks,), name=name, daemon=True).start()
-            self._tasks.append(tasks)
+            threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def __len__(self) -> int:
         """Threads in the crew, the caller's included."""
-        return len(self._tasks) + 1
+        return self._helpers + 1
 
     def __enter__(self) -> Crew:
         return self
@@ -41,49 +72,30 @@ class Crew:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for tasks in self._tasks:
-            tasks.put(None)
-        self._tasks = []
+        for _ in range(self._helpers):
+            self._steps.put(None)
+        self._helpers = 0
 
-    def _serve(self, tasks: queue.SimpleQueue[tuple[Work, range] | None]) -> None:
-        while (task := tasks.get()) is not None:
-            work, part = task
-            try:
-                work(part)
-            except BaseException as exc:  # raised in the caller's thread
-                self._done.put(exc)
-            else:
-                self._done.put(None)
+    def _serve(self) -> None:
+        while (step := self._steps.get()) is not None:
+            step.join()
 
     def run(self, work: Work, n: int) -> None:
         """``work`` over ``range(n)``, an index at a time to whichever thread of the crew is
-        free (a helper the system has not run yet leaves its share to the others: no thread
-        waits for a fixed half); returns when every index is done, or raises the first error
-        (after every thread has stopped: nothing still writes into the caller's buffers)."""
-        helpers = min(len(self._tasks), n - 1)
+        free; returns when every index is done, or raises the first error, once no helper is at
+        it any more (nothing still writes into the caller's buffers). A helper the system has
+        not run yet is not waited for: the caller takes its share."""
+        helpers = min(self._helpers, n - 1)
         if helpers <= 0:
             work(range(n))
             return
-        indices = itertools.count()  # next() is atomic: each index taken once
-        failed: list[BaseException] = []
-
-        def share(_: range) -> None:
-            while not failed and (i := next(indices)) < n:
-                try:
-                    work(range(i, i + 1))
-                except BaseException as exc:
-                    failed.append(exc)
-                    raise
-
-        for tasks in self._tasks[:helpers]:
-            tasks.put((share, range(0)))
-        error: BaseException | None = None
-        try:
-            share(range(0))
-        except BaseException as exc:
-            error = exc
+        step = _Step(work, n)
         for _ in range(helpers):
-            got = self._done.get()
-            error = error or got
-        if error is not None:
-            raise error
+            self._steps.put(step)
+        step.share()
+        with step.cond:
+            step.closed = True
+            while step.busy:
+                step.cond.wait()
+        if step.failed:
+            raise step.failed[0]
