@@ -17,11 +17,10 @@ import os
 import threading
 from pathlib import Path
 
-from cytotile import __version__
 from cytotile.errors import ConversionError
 from cytotile.pyramid import TILE_SIZE, ceil_div
 from cytotile.tiff import layout as L
-from cytotile.tiff.writer import _Ifd, _pad8, _serialize, _set
+from cytotile.tiff.writer import _Ifd, _serialize, _set, index_room
 
 
 class StreamedPyramid:
@@ -43,17 +42,8 @@ class StreamedPyramid:
         self.n_tx = [ceil_div(w, TILE_SIZE) for w, _ in sizes]
         self.n_tiles = [ceil_div(w, TILE_SIZE) * ceil_div(h, TILE_SIZE) for w, h in sizes]
         self.n_edges = [len(L.edge_tile_indexes(w, h, TILE_SIZE)) for w, h in sizes]
-        description = header.to_json().encode() + b" " * reserve + b"\0"
-        ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
-        ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
-        for ifd, n_tiles, n_edges in zip(ifds, self.n_tiles, self.n_edges, strict=True):
-            ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * n_tiles)
-            ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [0] * n_tiles)
-            if n_edges:
-                ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * n_edges)
-                ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [0] * n_edges)
-            ifd.entries.sort(key=lambda e: e.code)
-        self.index_size = _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
+        counts = list(zip(self.n_tiles, self.n_edges, strict=True))
+        self.index_size = index_room(ifds, header, counts, reserve)
         self._lock = threading.Lock()
         self._end = self.index_size  # where the next row goes
         self._row: list[list[tuple[bytes, bytes | None]]] = [[] for _ in sizes]

@@ -32,19 +32,11 @@ class _Entry:
     data: bytes  # little-endian value bytes
 
 
-#: a tile's bytes, or where they are: (source fd, source offset, byte count)
-Tile = bytes | tuple[int, int, int]
-
-
-def _count(tile: Tile) -> int:
-    return len(tile) if isinstance(tile, bytes) else tile[2]
-
-
 @dataclass
 class _Ifd:
     entries: list[_Entry] = field(default_factory=list)
-    #: each tile (:data:`Tile`), row-major over the normalized grid
-    tiles: list[Tile] = field(default_factory=list)
+    # (source fd, source offset, byte count) of each tile, row-major over the normalized grid
+    tiles: list[tuple[int, int, int]] = field(default_factory=list)
     edges: list[bytes] = field(default_factory=list)
 
     def add(self, code: int, ftype: int, values: Sequence[int] | bytes) -> None:
@@ -206,30 +198,38 @@ def jpeg_ifd(
 YCBCR_SUBSAMPLING = 530
 
 
-def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserve: int = 0) -> int:
-    """Write the serving pyramid of ``ifds`` (plane-major, level 0 first); the index size.
-
-    ``reserve`` spaces after the header's JSON (padding: a reader strips them)."""
+def index_room(
+    ifds: list[_Ifd], header: L.PyramidHeader, counts: list[tuple[int, int]], reserve: int = 0
+) -> int:
+    """The index's size once ``ifds`` (plane-major, level 0 first) get IFD 0's header and
+    software, and each its offsets and byte counts of ``counts`` (tiles, edge JPEGs) as zeros
+    (values depending on the layout: set later, the sizes are fixed now). ``reserve`` spaces
+    after the header's JSON leave room for a longer one."""
     description = header.to_json().encode() + b" " * reserve + b"\0"
     ifds[0].add(L.IMAGE_DESCRIPTION, L.ASCII, description)
     ifds[0].add(L.SOFTWARE, L.ASCII, f"cytotile {__version__}".encode() + b"\0")
-    # placeholders for arrays whose values depend on the layout; sizes are fixed already
-    for ifd in ifds:
-        ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * len(ifd.tiles))
-        ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [_count(t) for t in ifd.tiles])
-        if ifd.edges:
-            ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * len(ifd.edges))
-            ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [len(e) for e in ifd.edges])
+    for ifd, (n_tiles, n_edges) in zip(ifds, counts, strict=True):
+        ifd.add(L.TILE_OFFSETS, L.LONG8, [0] * n_tiles)
+        ifd.add(L.TILE_BYTE_COUNTS, L.LONG8, [0] * n_tiles)
+        if n_edges:
+            ifd.add(L.EDGE_OFFSETS, L.LONG8, [0] * n_edges)
+            ifd.add(L.EDGE_BYTE_COUNTS, L.LONG8, [0] * n_edges)
         ifd.entries.sort(key=lambda e: e.code)
-    index_size = _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
+    return _pad8(16 + L.GHOST_SIZE + sum(ifd.size() for ifd in ifds))
+
+
+def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader) -> int:
+    """Write the serving pyramid of ``ifds`` (plane-major, level 0 first); the index size."""
+    index_size = index_room(ifds, header, [(len(ifd.tiles), len(ifd.edges)) for ifd in ifds])
     # data layout: all tiles in IFD order, then all edge JPEGs
     pos = index_size
     for ifd in ifds:
         offsets = []
-        for tile in ifd.tiles:
+        for _, _, count in ifd.tiles:
             offsets.append(pos)
-            pos += _count(tile)
+            pos += count
         _set(ifd, L.TILE_OFFSETS, offsets)
+        _set(ifd, L.TILE_BYTE_COUNTS, [count for _, _, count in ifd.tiles])
     for ifd in ifds:
         if ifd.edges:
             offsets = []
@@ -237,12 +237,13 @@ def write_ifds(out_path: Path, ifds: list[_Ifd], header: L.PyramidHeader, reserv
                 offsets.append(pos)
                 pos += len(edge)
             _set(ifd, L.EDGE_OFFSETS, offsets)
+            _set(ifd, L.EDGE_BYTE_COUNTS, [len(edge) for edge in ifd.edges])
     index = _serialize(ifds, index_size)
     with open(out_path, "wb") as out:
         out.write(index)
         for ifd in ifds:
-            for tile in ifd.tiles:
-                out.write(tile if isinstance(tile, bytes) else os.pread(tile[0], tile[2], tile[1]))
+            for fd, offset, count in ifd.tiles:
+                out.write(os.pread(fd, count, offset))
         for ifd in ifds:
             for edge in ifd.edges:
                 out.write(edge)
