@@ -119,11 +119,18 @@ def optimal(counts: np.ndarray) -> tuple[bytes, bytes]:
         while others[v1] != -1:
             v1 = others[v1]
         others[v1] = v2
-    bits = [0] * 33
-    for v in range(257):
-        if size[v]:
-            bits[size[v]] += 1
-    for i in range(32, 16, -1):  # Figure K.3: no code longer than 16 bits
+    bits = plain_limit(size)  # no code longer than 16 bits, the reserved symbol's removed
+    vals = [v for n in range(1, 33) for v in range(256) if size[v] == n]
+    return bytes(bits[1:17]), bytes(vals)
+
+
+def plain_limit(lengths: list[int]) -> list[int]:
+    """Figure K.3, one move at a time, then the reserved code removed."""
+    bits = [0] * (max(max(lengths), 16) + 1)
+    for n in lengths:
+        if n:
+            bits[n] += 1
+    for i in range(len(bits) - 1, 16, -1):
         while bits[i] > 0:
             j = i - 2
             while bits[j] == 0:
@@ -135,9 +142,8 @@ def optimal(counts: np.ndarray) -> tuple[bytes, bytes]:
     i = 16
     while bits[i] == 0:
         i -= 1
-    bits[i] -= 1  # the reserved symbol's code
-    vals = [v for n in range(1, 33) for v in range(256) if size[v] == n]
-    return bytes(bits[1:17]), bytes(vals)
+    bits[i] -= 1
+    return bits[:17]
 
 
 def segment(marker: int, body: bytes) -> bytes:

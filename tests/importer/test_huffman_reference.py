@@ -17,6 +17,7 @@ from cytotile.importer import dctcoding
 from cytotile.importer import huffman as hf
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.retile import JpegLevel
+from tests.importer.jpegdct_builders import plain_limit
 
 
 def plain_code_lengths(freq: list[int]) -> list[int]:
@@ -35,28 +36,6 @@ def plain_code_lengths(freq: list[int]) -> list[int]:
             lengths[s] += 1
         heapq.heappush(heap, (c1 + c2, min(t1, t2), s1 + s2))
     return lengths
-
-
-def plain_limit(lengths: list[int]) -> list[int]:
-    """Figure K.3, one move at a time, then the reserved code removed."""
-    bits = [0] * (max(max(lengths), 16) + 1)
-    for n in lengths:
-        if n:
-            bits[n] += 1
-    for i in range(len(bits) - 1, 16, -1):
-        while bits[i] > 0:
-            j = i - 2
-            while bits[j] == 0:
-                j -= 1
-            bits[i] -= 2
-            bits[i - 1] += 1
-            bits[j + 1] += 2
-            bits[j] -= 1
-    i = 16
-    while bits[i] == 0:
-        i -= 1
-    bits[i] -= 1
-    return bits[:17]
 
 
 def plain_optimal(counts: list[int], symbols: tuple[int, ...]) -> tuple[tuple[int, ...], bytes]:
