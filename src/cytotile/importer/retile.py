@@ -207,11 +207,11 @@ def row_bytes(level: JpegLevel) -> int:
 
 
 def worth(n_ty: int) -> int:
-    """Threads a level of ``n_ty`` output rows is worth: one a :data:`BAND_ROWS` rows. A band
-    costs its own coefficient planes (memory first touched) and decodes the source row at its
-    seam again: a small slide's level (CMU-1-Small-Region, 12 rows) costs 8% less CPU in one
-    thread, beside the lower tiers' threads, in the same wall time; 24 rows (the quick bench's
-    8000x6000) are 12% sooner in two (2 CPUs, measured)."""
+    """Band threads a level of ``n_ty`` output rows is worth: one a :data:`BAND_ROWS` rows. A
+    band costs its own coefficient planes (memory first touched) and decodes the source row at
+    its seam again; a level of fewer bands than CPUs shares each band's rows with a crew
+    instead (:func:`retile`). 24 rows (the quick bench's 8000x6000) were 12% sooner in two
+    bands than in one (2 CPUs, measured before the crews)."""
     return ceil_div(n_ty, BAND_ROWS)
 
 
