@@ -124,42 +124,44 @@ class Tables:
             ]
         )
         self.marker = level.frame.marker  # baseline (SOF0) stays baseline: tables 0 and 1
-        self._columns = self._column_weights() if len(self.sets) > 1 else None
+        #: (output row, output column): whether the tile takes the dense set (two sets only)
+        self._dense = self._dense_tiles() if len(self.sets) > 1 else None
 
-    def _column_weights(self) -> np.ndarray:
-        """(source tile column, output tile column): pixels of overlap across."""
+    def _dense_tiles(self) -> np.ndarray:
+        """Each output tile's set, for the whole level at once: the dense one when the source
+        tiles it covers hold more bytes than the median sampled tile (their mean, weighted by
+        the pixels of each it covers)."""
         import numpy as np
 
         level = self.level
-        n_x = ceil_div(level.width, TILE_SIZE)
-        src = np.arange(0, (level.n_tx + 1) * level.tile_width, level.tile_width)
-        out = np.arange(0, (n_x + 1) * TILE_SIZE, TILE_SIZE)
-        lo = np.maximum.outer(src[:-1], out[:-1])
-        overlap = np.minimum.outer(src[1:], out[1:]) - lo
-        weights: np.ndarray = np.maximum(overlap, 0).astype(np.int64)
-        return weights
+        n_x, n_y = ceil_div(level.width, TILE_SIZE), ceil_div(level.height, TILE_SIZE)
+        sizes = np.asarray(level.byte_counts[: level.n_ty * level.n_tx], np.int64)
+        rows = _overlaps(level.tile_height, level.n_ty, n_y)
+        columns = _overlaps(level.tile_width, level.n_tx, n_x)
+        # integer products (pixels times bytes): numpy would hand a float one to OpenBLAS,
+        # whose threads then spin beside the re-tiling's for a while
+        weighted = rows.T @ sizes.reshape(level.n_ty, level.n_tx) @ columns
+        area = np.outer(rows.sum(axis=0), columns.sum(axis=0))
+        dense: np.ndarray = weighted > self.threshold * area
+        return dense
 
     def choose(self, ty: int) -> list[int]:
-        """The set each tile of output row ``ty`` uses: the dense one when the source tiles it
-        covers hold more bytes than the median sampled tile (their mean, weighted by area)."""
-        import numpy as np
+        """The set each tile of output row ``ty`` uses (:meth:`_dense_tiles`)."""
+        if self._dense is None:  # one set
+            return [0] * ceil_div(self.level.width, TILE_SIZE)
+        return [int(v) for v in self._dense[ty]]
 
-        level = self.level
-        if self._columns is None:  # one set
-            return [0] * ceil_div(level.width, TILE_SIZE)
-        l0_y = ty * TILE_SIZE
-        first = l0_y // level.tile_height
-        last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, level.tile_height))
-        rows = np.arange(first, last)
-        heights = np.minimum((rows + 1) * level.tile_height, l0_y + TILE_SIZE)
-        heights -= np.maximum(rows * level.tile_height, l0_y)
-        sizes = np.asarray(level.byte_counts[first * level.n_tx : last * level.n_tx], np.int64)
-        # integer sums (pixels times bytes), no matrix product: numpy hands a float one to
-        # OpenBLAS, whose threads then spin beside the re-tiling's for a while
-        across = (heights[:, None] * sizes.reshape(len(rows), level.n_tx)).sum(axis=0)
-        weighted = (across[:, None] * self._columns).sum(axis=0)
-        area = int(heights.sum()) * self._columns.sum(axis=0)
-        return [int(v) for v in weighted > self.threshold * area]
+
+def _overlaps(source_tile: int, n_source: int, n_out: int) -> np.ndarray:
+    """(source tile, output tile): pixels of overlap along one axis (tiles of ``source_tile``
+    and of :data:`~cytotile.pyramid.TILE_SIZE` pixels from 0)."""
+    import numpy as np
+
+    src = np.arange(0, (n_source + 1) * source_tile, source_tile)
+    out = np.arange(0, (n_out + 1) * TILE_SIZE, TILE_SIZE)
+    overlap = np.minimum.outer(src[1:], out[1:]) - np.maximum.outer(src[:-1], out[:-1])
+    weights: np.ndarray = np.maximum(overlap, 0).astype(np.int64)
+    return weights
 
 
 def dqt(level: JpegLevel) -> bytes:

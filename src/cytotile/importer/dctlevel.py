@@ -128,10 +128,11 @@ class Coding:
         return dc.header(self.level, self.huffman.marker, ids, width, height)
 
     def planes(self, width: int, height: int) -> tuple[np.ndarray, ...]:
-        """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples)."""
-        import numpy as np
+        """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples), in
+        huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`)."""
+        from cytotile.importer.buffers import zeroed
 
-        return tuple(np.zeros((height // bh, width // bw, 64), np.int16) for bw, bh in self.block)
+        return zeroed([(height // bh, width // bw, 64) for bw, bh in self.block], "int16")
 
     def decode(self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None) -> None:
         """Source tile ``index``'s coefficients into ``planes`` (views of its size or more),
