@@ -4,11 +4,13 @@ exception raised in the caller's thread, without blocking it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import simplejpeg
 
+from cytotile.importer.crew import Crew
 from cytotile.importer.lower import FeedThread, builders
 from tests.helpers.jpegtiff import texture
 
@@ -46,7 +48,9 @@ def test_consumer_error_reaches_the_caller() -> None:
     assert consumed == [0, 1, 2]
 
 
-def _tiers(strips: list[int], image: np.ndarray) -> dict[tuple[int, int, int], bytes]:
+def _tiers(
+    strips: list[int], image: np.ndarray, crew: Crew | None = None
+) -> dict[tuple[int, int, int], bytes]:
     """The tiles of ``image``'s tiers 1..3, fed as strips of these heights (then the rest); each
     strip overwritten once fed (a builder copies what it keeps)."""
     out: dict[tuple[int, int, int], bytes] = {}
@@ -57,7 +61,7 @@ def _tiers(strips: list[int], image: np.ndarray) -> dict[tuple[int, int, int], b
     height, width = image.shape[:2]
     sizes = [(width * 2, height * 2), (width, height), (-(-width // 2), -(-height // 2))]
     sizes.append((-(-sizes[2][0] // 2), -(-sizes[2][1] // 2)))
-    chain = builders(sizes, 85, sink)
+    chain = builders(sizes, 85, sink, crew)
     y = 0
     for n in [*strips, height]:
         strip = image[y : y + n].copy()
@@ -81,3 +85,45 @@ def test_strips_of_any_height_give_the_same_tiles() -> None:
     served = simplejpeg.decode_jpeg(whole[1, 2, 2][whole[1, 2, 2].rindex(b"\xff\xd8") :])
     assert served.shape == (530 - 512, 600 - 512, 3)  # the exact-size edge tile
     assert np.abs(served.astype(int) - image[512:, 512:]).mean() < 8
+
+
+def test_a_crew_gives_the_same_tiles() -> None:
+    image = texture(600, 530)
+    whole = _tiers([], image)
+    with Crew(1) as crew:
+        assert _tiers([37, 120, 1, 99, 256], image, crew) == whole
+        assert _tiers([300], image, crew) == whole  # two rows of tier 1 in one strip
+
+
+class _Steps(Crew):
+    """A crew that records the size of each step it shares."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.sizes: list[int] = []
+
+    def run(self, work: Callable[[range], None], n: int) -> None:
+        self.sizes.append(n)
+        super().run(work, n)
+
+
+def test_the_last_rows_of_every_tier_are_coded_in_one_step() -> None:
+    """At the slide's end every tier completes its last row: those rows are coded side by
+    side, not one tier after another."""
+    image = texture(1100, 1500)
+    sizes = [(2200, 3000), (1100, 1500), (550, 750), (275, 375), (138, 188)]
+    handed: list[tuple[int, int, int]] = []
+
+    def sink(level: int, tx: int, ty: int, data: bytes, exact: bytes | None) -> None:
+        handed.append((level, tx, ty))
+
+    with _Steps() as crew:
+        chain = builders(sizes, 85, sink, crew)
+        for y in range(0, 1500, 120):
+            chain[1].feed(image[y : y + 120])
+    # tier 1's last row (5 tiles), tier 2's (3), tier 3's (2), tier 4's (1): one step
+    assert crew.sizes[-1] == 5 + 3 + 2 + 1
+    for level, (width, height) in enumerate(sizes[1:], start=1):
+        n_x, n_y = -(-width // 256), -(-height // 256)
+        mine = [(tx, ty) for lvl, tx, ty in handed if lvl == level]
+        assert mine == [(tx, ty) for ty in range(n_y) for tx in range(n_x)]  # row-major

@@ -5,21 +5,28 @@ Level 1 comes from one decode of the source's tiles (:mod:`cytotile.importer.lev
 is the previous one halved (the last odd row/column averaged with itself: the normalized tier
 sizes round up): the box-downsampled read the tiers are measured against. Every tier is
 streamed one row of tiles at a time and encoded once, YCbCr 4:2:0 (or grey), at the given
-quality: the tiles share one set of tables (TIFF ``JPEGTables``).
+quality: the tiles share one set of tables (TIFF ``JPEGTables``). The rows of tiles a strip
+completes, in every tier it reaches, are encoded together
+(:class:`~cytotile.importer.tiercoding.Batch`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cytotile.errors import ConversionError
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.sourcetiles import halve
 from cytotile.importer.sourcetiles import source_strips as source_strips  # its former home
-from cytotile.pyramid import TILE_SIZE, ceil_div
+from cytotile.importer.tiercoding import REPEAT as REPEAT  # re-exported: their former home
+from cytotile.importer.tiercoding import Batch, TileSink
+from cytotile.importer.tiercoding import encode_tile as encode_tile
+from cytotile.importer.tiercoding import pad_tile as pad_tile
+from cytotile.importer.tiercoding import tier_tables as tier_tables
+from cytotile.pyramid import TILE_SIZE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,78 +34,11 @@ if TYPE_CHECKING:
     from cytotile.importer.crew import Crew
 
 
-#: (level, tile_tx, tile_ty, padded 256x256 abbreviated stream, exact-size complete stream|None)
-TileSink = Callable[[int, int, int, bytes, bytes | None], None]
-
-
-def encode_tile(pixels: np.ndarray, quality: int) -> bytes:
-    import simplejpeg
-
-    grey = pixels.shape[2] == 1
-    return bytes(
-        simplejpeg.encode_jpeg(
-            pixels,
-            quality=quality,
-            colorspace="GRAY" if grey else "RGB",
-            colorsubsampling="Gray" if grey else "420",
-        )
-    )
-
-
-def tier_tables(n_samples: int, quality: int) -> bytes:
-    """The JPEGTables every tile :func:`encode_tile` makes shares (its tables depend on the
-    quality and the bands only: libjpeg's standard Huffman tables, not optimized ones)."""
-    import numpy as np
-
-    blank = np.zeros((8, 8, n_samples), np.uint8)
-    return jm.split_tables(encode_tile(blank, quality))[0]
-
-
-#: pixels an edge tile's last pixels are repeated beyond the image (an MCU of 4:2:0)
-REPEAT = 16
-
-
-def pad_tile(tile: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """An edge tile (its image part) padded to 256x256: its last pixels repeated up to the end
-    of the next MCU beyond the one the edge cuts (so that every block with pixels inside, and a
-    decoder's chroma upsampling near the edge, is as with the edge repeated throughout), then
-    one flat colour, the tile's mean: repeated edges are streaks, which cost bits. Into ``out``
-    (256x256, the tile's bands) when given."""
-    import numpy as np
-
-    h, w = tile.shape[:2]
-    keep_h = min(TILE_SIZE, (ceil_div(h, REPEAT) + 1) * REPEAT)
-    keep_w = min(TILE_SIZE, (ceil_div(w, REPEAT) + 1) * REPEAT)
-    # summed by columns in uint32 first (exact: 256 rows of 255): 17x sooner than mean() of
-    # the strided view, which copies it to float64
-    total = tile.sum(axis=0, dtype=np.uint32).sum(axis=0, dtype=np.uint64)
-    if out is None:
-        out = np.empty((TILE_SIZE, TILE_SIZE, tile.shape[2]), np.uint8)
-    out[0] = np.rint(total / (h * w)).astype(np.uint8)
-    out[1:] = out[0]  # a row broadcast: 40x sooner than a pixel broadcast over the tile
-    out[:h, :w] = tile
-    out[:h, w:keep_w] = tile[:, w - 1 : w]  # the last column, then the last row, repeated
-    out[h:keep_h, :keep_w] = out[h - 1 : h, :keep_w]
-    return out
-
-
-_pads = threading.local()  # each encoding thread's padded tile, reused (192 KB: over malloc's
-# mmap threshold, a new one each edge tile was mapped, faulted in and unmapped again)
-
-
-def _pad_buffer(bands: int) -> np.ndarray:
-    import numpy as np
-
-    pad: np.ndarray | None = getattr(_pads, "tile", None)
-    if pad is None or pad.shape[2] != bands:
-        pad = _pads.tile = np.empty((TILE_SIZE, TILE_SIZE, bands), np.uint8)
-    return pad
-
-
 @dataclass
 class TierBuilder:
-    """Takes rows of pixels of one tier, top to bottom; encodes each row of tiles when complete
-    and hands its own halved rows to the next tier's builder."""
+    """Takes rows of pixels of one tier, top to bottom; hands each complete row of tiles to the
+    chain's :class:`~cytotile.importer.tiercoding.Batch` (encoded once every tier below has
+    taken the rows it made) and its own halved rows to the next tier's builder."""
 
     level: int
     width: int
@@ -107,15 +47,21 @@ class TierBuilder:
     sink: TileSink
     below: TierBuilder | None = None
     tables: bytes | None = None
-    crew: Crew | None = None  # the feeding thread's, sharing each row's tiles
-    _buffer: np.ndarray | None = None  # one row of tiles' pixels, reused row after row
+    batch: Batch = field(default_factory=Batch)  # the chain's: one for every tier
+    #: rows of tiles' pixels, reused row after row: two, taken in turn (a row may wait in the
+    #: batch while the next one fills)
+    _buffers: list[np.ndarray] = field(default_factory=list)
     _pending: int = 0  # rows buffered
-    _done: int = 0  # rows already encoded
+    _done: int = 0  # rows handed to the batch
     _carry: np.ndarray | None = None  # an odd row waiting for its pair (for the tier below)
 
     def feed(self, strip: np.ndarray) -> None:
-        """Copied into the tier's row of tiles (not kept: one buffer for the tier, no new
-        one each row); a row of tiles is encoded as soon as it is complete."""
+        """Copied into the tier's row of tiles (not kept); the rows of tiles this completes,
+        in this tier and the ones below, are encoded before it returns."""
+        self._feed(strip)
+        self.batch.flush()
+
+    def _feed(self, strip: np.ndarray) -> None:
         import numpy as np
 
         if strip.shape[1] != self.width:
@@ -124,15 +70,20 @@ class TierBuilder:
             self._pass_down(strip, self._done + self._pending + strip.shape[0])
         at = 0
         while at < strip.shape[0]:
-            if self._buffer is None:
+            tile_ty = self._done // TILE_SIZE
+            if self._pending == 0 and self.batch.holds(self.level, tile_ty - 2):
+                self.batch.flush()  # that row's buffer is this one's
+            if len(self._buffers) <= tile_ty % 2:
                 shape = (min(TILE_SIZE, self.height), self.width, strip.shape[2])
-                self._buffer = np.empty(shape, np.uint8)
-            n = min(strip.shape[0] - at, self._buffer.shape[0] - self._pending)
-            self._buffer[self._pending : self._pending + n] = strip[at : at + n]
+                self._buffers.append(np.empty(shape, np.uint8))
+            buffer = self._buffers[tile_ty % 2]
+            n = min(strip.shape[0] - at, TILE_SIZE - self._pending)
+            buffer[self._pending : self._pending + n] = strip[at : at + n]
             self._pending += n
             at += n
             if self._pending == TILE_SIZE or self._done + self._pending >= self.height:
-                self._encode_row(self._buffer[: self._pending])
+                rows = buffer[: self._pending]
+                self.batch.add(self.level, tile_ty, rows, self.quality, self._hand_on)
                 self._done += self._pending
                 self._pending = 0
 
@@ -147,33 +98,10 @@ class TierBuilder:
         if strip.shape[0] % 2 and seen < self.height:
             self._carry, strip = strip[-1:].copy(), strip[:-1]  # the caller may reuse it
         if strip.shape[0]:
-            self.below.feed(halve(strip))
+            self.below._feed(halve(strip))
 
-    def _encode_row(self, rows: np.ndarray) -> None:
-        """A row of tiles encoded (shared by the crew, if any), then handed on in order."""
-        import numpy as np
-
-        tile_ty = self._done // TILE_SIZE
-        h = rows.shape[0]
-        if rows.strides[1:] != (rows.shape[2], 1):  # simplejpeg takes any row stride, no other
-            rows = np.ascontiguousarray(rows)
-        coded: list[tuple[bytes, bytes | None]] = [(b"", None)] * ceil_div(self.width, TILE_SIZE)
-
-        def encode(part: range) -> None:
-            for tile_tx in part:
-                x0 = tile_tx * TILE_SIZE
-                w = min(TILE_SIZE, self.width - x0)
-                tile = rows[:, x0 : x0 + w]  # no copy
-                exact = None
-                if (w, h) != (TILE_SIZE, TILE_SIZE):
-                    exact = encode_tile(tile, max(self.quality, 90))
-                    tile = pad_tile(tile, _pad_buffer(tile.shape[2]))
-                coded[tile_tx] = (encode_tile(tile, self.quality), exact)
-
-        if self.crew is None:
-            encode(range(len(coded)))
-        else:
-            self.crew.run(encode, len(coded))
+    def _hand_on(self, tile_ty: int, coded: list[tuple[bytes, bytes | None]]) -> None:
+        """Row ``tile_ty``'s encoded tiles to the sink, in order, their tables checked."""
         for tile_tx, (stream, exact) in enumerate(coded):
             tables, data = jm.split_tables(stream)
             if self.tables is None:
@@ -190,14 +118,16 @@ def builders(
     crew: Crew | None = None,
     tables: bytes | None = None,
 ) -> dict[int, TierBuilder]:
-    """Chained builders of tiers 1..n (level -> builder); feed level 1's rows to ``[1]``; each
-    row's tiles shared by ``crew`` (the feeding thread's); ``tables``: the JPEGTables the tiles
-    must share (:func:`tier_tables`; by default the first tile's)."""
+    """Chained builders of tiers 1..n (level -> builder); feed level 1's rows to ``[1]``; the
+    rows of tiles are encoded in one batch, shared by ``crew`` (the feeding thread's);
+    ``tables``: the JPEGTables the tiles must share (:func:`tier_tables`; by default the
+    first tile's)."""
     chain: dict[int, TierBuilder] = {}
     below: TierBuilder | None = None
+    batch = Batch(crew)
     for level in range(len(sizes) - 1, 0, -1):
         width, height = sizes[level]
-        below = TierBuilder(level, width, height, quality, sink, below, tables, crew)
+        below = TierBuilder(level, width, height, quality, sink, below, tables, batch)
         chain[level] = below
     return chain
 
@@ -210,7 +140,6 @@ class FeedThread:
 
     def __init__(self, consume: Callable[..., None], depth: int = 2) -> None:
         import queue
-        import threading
 
         self.consume = consume
         self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)

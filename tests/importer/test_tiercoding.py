@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import simplejpeg
 
-from cytotile.importer.lower import REPEAT, encode_tile, pad_tile
+from cytotile.importer.tiercoding import REPEAT, encode_tile, pad_tile
 from tests.helpers.jpegtiff import texture
 
 
