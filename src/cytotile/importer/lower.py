@@ -48,9 +48,10 @@ class TierBuilder:
     below: TierBuilder | None = None
     tables: bytes | None = None
     batch: Batch = field(default_factory=Batch)  # the chain's: one for every tier
-    #: rows of tiles' pixels, reused row after row: two, taken in turn (a row may wait in the
-    #: batch while the next one fills)
-    _buffers: list[np.ndarray] = field(default_factory=list)
+    #: one row of tiles' pixels, reused row after row (a full one waits in the batch until a
+    #: strip completes it, or the next row needs the buffer: a second one would cost 15 MB at
+    #: level 1 of a 40000-pixel-wide slide)
+    _buffer: np.ndarray | None = None
     _pending: int = 0  # rows buffered
     _done: int = 0  # rows handed to the batch
     _carry: np.ndarray | None = None  # an odd row waiting for its pair (for the tier below)
@@ -71,18 +72,17 @@ class TierBuilder:
         at = 0
         while at < strip.shape[0]:
             tile_ty = self._done // TILE_SIZE
-            if self._pending == 0 and self.batch.holds(self.level, tile_ty - 2):
-                self.batch.flush()  # that row's buffer is this one's
-            if len(self._buffers) <= tile_ty % 2:
+            if self._pending == 0 and self.batch.holds(self.level, tile_ty - 1):
+                self.batch.flush()  # that row's pixels are in the buffer this one fills
+            if self._buffer is None:
                 shape = (min(TILE_SIZE, self.height), self.width, strip.shape[2])
-                self._buffers.append(np.empty(shape, np.uint8))
-            buffer = self._buffers[tile_ty % 2]
+                self._buffer = np.empty(shape, np.uint8)
             n = min(strip.shape[0] - at, TILE_SIZE - self._pending)
-            buffer[self._pending : self._pending + n] = strip[at : at + n]
+            self._buffer[self._pending : self._pending + n] = strip[at : at + n]
             self._pending += n
             at += n
             if self._pending == TILE_SIZE or self._done + self._pending >= self.height:
-                rows = buffer[: self._pending]
+                rows = self._buffer[: self._pending]
                 self.batch.add(self.level, tile_ty, rows, self.quality, self._hand_on)
                 self._done += self._pending
                 self._pending = 0
