@@ -1,5 +1,6 @@
 """The pyramid written as its rows of tiles come: the index in its reserved room, each row of a
-tier contiguous, tiers interleaved in the order made, and nothing left when it fails."""
+tier contiguous, tiers interleaved in an order the sizes fix (the same bytes whatever order the
+threads make the rows in), and nothing left when it fails."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from cytotile.errors import ConversionError
 from cytotile.tiff import layout as L
+from cytotile.tiff import streamed as S
 from cytotile.tiff.parse import parse_index
-from cytotile.tiff.streamed import StreamedPyramid
+from cytotile.tiff.streamed import StreamedPyramid, row_order
 from cytotile.tiff.writer import jpeg_ifd
 
 SIZES = [(600, 300), (300, 150), (150, 75)]  # 3x2 tiles (5 partial), then 2x1, then 1
@@ -121,3 +123,47 @@ def test_the_final_header_fills_the_reserved_room(tmp_path: Path) -> None:
     out.finish({0: b"T"}, final)
     index = parse_index((tmp_path / "p.tif").read_bytes())
     assert index.header.extra == {"k": 1}
+
+
+def test_rows_go_by_the_level_0_rows_they_cover_then_by_tier() -> None:
+    assert row_order(SIZES) == [(0, 0), (0, 1), (1, 0), (2, 0)]
+    sizes = [(2220, 2967), (1110, 1484), (555, 742), (278, 371), (139, 186)]  # CMU-1's
+    order = row_order(sizes)
+    assert order[:4] == [(0, 0), (0, 1), (1, 0), (0, 2)]  # tier 1's row 0 covers 512 rows
+    assert order[-5:] == [(0, 11), (1, 5), (2, 2), (3, 1), (4, 0)]  # the last rows, by tier
+    assert sorted(order) == [
+        (level, ty) for level, (_, h) in enumerate(sizes) for ty in range(-(-h // 256))
+    ]
+
+
+def _written(path: Path, order: list[tuple[int, list[tuple[int, int]]]]) -> bytes:
+    out = streamed(path)
+    for level, row in order:
+        for tx, ty in row:
+            out.add(level, tx, ty, tile(level, tx, ty), exact(level, tx, ty))
+    out.finish({0: b"\xff\xd8TABLES\xff\xd9"})
+    return path.read_bytes()
+
+
+def test_the_same_bytes_whatever_order_the_rows_come_in(tmp_path: Path) -> None:
+    made = [(0, rows(0)[0]), (0, rows(0)[1]), (1, rows(1)[0]), (2, rows(2)[0])]
+    first = _written(tmp_path / "a.tif", made)
+    assert _written(tmp_path / "b.tif", [made[3], made[2], made[0], made[1]]) == first
+    assert _written(tmp_path / "c.tif", [made[2], made[0], made[3], made[1]]) == first
+
+
+def test_rows_held_back_past_the_budget_go_out_of_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(S, "WAITING_BYTES", 100)  # tier 2's row and tier 1's are more
+    made = [(2, rows(2)[0]), (1, rows(1)[0]), (0, rows(0)[0]), (0, rows(0)[1])]
+    data = _written(tmp_path / "p.tif", made)
+    index = parse_index(data)
+    tiers = [index.tier(0, level) for level in range(len(SIZES))]
+    # before level 0's rows (whose turn comes first), in their own order
+    assert tiers[1].offsets[0] < tiers[2].offsets[0] < tiers[0].offsets[0]
+    for level, row in made:
+        for tx, ty in row:
+            i = ty * tiers[level].n_tx + tx
+            at, n = tiers[level].offsets[i], tiers[level].byte_counts[i]
+            assert data[at : at + n] == tile(level, tx, ty)
