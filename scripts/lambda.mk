@@ -26,7 +26,8 @@ lambda-check-env:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: run through 'sam build'" >&2; exit 1; }
 
 # The handler (app.py and any other module beside it), the cytotile package and its dist-info
-# (entry points: the image formats), the pinned deps.
+# (entry points: the image formats), the pinned deps; all byte-compiled, hash-checked
+# (scripts/lambda_compile.py: a cold start loads its modules, it does not compile them).
 lambda-function: lambda-check-env
 	find . -maxdepth 1 -name '*.py' -exec cp {} "$(ARTIFACTS_DIR)/" \;
 	tar -C "$(CYTOTILE_REPO)/src" --exclude=__pycache__ -cf - cytotile | tar -C "$(ARTIFACTS_DIR)" -xf -
@@ -34,9 +35,11 @@ lambda-function: lambda-check-env
 	$(LAMBDA_PIP) install $(LAMBDA_PIP_FLAGS) --target "$(ARTIFACTS_DIR)" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/bin"
 	python3 "$(CYTOTILE_REPO)/scripts/lambda_trim.py" "$(ARTIFACTS_DIR)"
+	python3 "$(CYTOTILE_REPO)/scripts/lambda_compile.py" "$(ARTIFACTS_DIR)" $(LAMBDA_PYTHON_VERSION)
 
 # A Python layer: its packages go under python/ (on sys.path as /opt/python in the Lambda).
 lambda-layer: lambda-check-env
 	$(LAMBDA_PIP) install $(LAMBDA_PIP_FLAGS) --target "$(ARTIFACTS_DIR)/python" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/python/bin"
 	python3 "$(CYTOTILE_REPO)/scripts/lambda_trim.py" "$(ARTIFACTS_DIR)"
+	python3 "$(CYTOTILE_REPO)/scripts/lambda_compile.py" "$(ARTIFACTS_DIR)" $(LAMBDA_PYTHON_VERSION)
