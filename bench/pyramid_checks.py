@@ -24,9 +24,9 @@ TILE_TARGET = 1.2
 DIFF_TARGET = 2
 TIME_TARGET = 0.5
 MARGIN = 16
-#: in a run that repeats (not ``--quick``), a source libvips converts in less than QUICK_SECONDS
-#: gets QUICK_PAIRS alternated pairs at least: its time drifts by 20% over minutes on a shared
-#: machine, more than 3 pairs average out
+#: a source libvips converts in less than QUICK_SECONDS gets ``small_pairs`` alternated pairs
+#: (QUICK_PAIRS in a run that repeats: not ``--quick``): its time drifts by 20% over minutes on a
+#: shared machine, more than a few pairs average out
 QUICK_SECONDS, QUICK_PAIRS = 1.0, 15
 CMU = ROOT.parent / "shared" / "samples" / "CMU-1-Small-Region.svs"
 
@@ -90,7 +90,9 @@ def level0_max_diff(src: Path, pyramid: Path, n: int, source_tile: int, seed: in
     return worst
 
 
-def bench_source(label: str, src: Path, workdir: Path, repeats: int, n_tiles: int) -> Section:
+def bench_source(
+    label: str, src: Path, workdir: Path, repeats: int, n_tiles: int, small_pairs: int = 1
+) -> Section:
     import tifffile
 
     section = Section(f"Serving pyramid vs its JPEG-tiled source: {label}", "vs target")
@@ -101,8 +103,8 @@ def bench_source(label: str, src: Path, workdir: Path, repeats: int, n_tiles: in
     while len(runs["libvips"]) < pairs:
         for kind, path in out.items():
             runs[kind].append(run_child(kind, src, path))
-        if repeats > 1 and runs["libvips"][0]["seconds"] < QUICK_SECONDS:
-            pairs = max(repeats, QUICK_PAIRS)
+        if runs["libvips"][0]["seconds"] < QUICK_SECONDS:
+            pairs = max(repeats, small_pairs)
     seconds = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
     # each pair run back to back: the median of their ratios, not the ratio of the medians
     pair_runs = zip(runs["cytotile"], runs["libvips"], strict=True)
@@ -137,8 +139,12 @@ def bench_source(label: str, src: Path, workdir: Path, repeats: int, n_tiles: in
     return section
 
 
-def bench_sources(slide: Path, workdir: Path, repeats: int, n_tiles: int) -> list[Section]:
-    sections = [bench_source(slide.name, slide, workdir / "checks", repeats, n_tiles)]
+def bench_sources(
+    slide: Path, workdir: Path, repeats: int, n_tiles: int, small_pairs: int = 1
+) -> list[Section]:
+    sections = [bench_source(slide.name, slide, workdir / "checks", repeats, n_tiles, small_pairs)]
     if CMU.is_file():
-        sections.append(bench_source(CMU.name, CMU, workdir / "checks-cmu", repeats, n_tiles))
+        sections.append(
+            bench_source(CMU.name, CMU, workdir / "checks-cmu", repeats, n_tiles, small_pairs)
+        )
     return sections
