@@ -343,3 +343,43 @@ def test_a_redelivered_import_registers_each_record_once(
     before = len(core.calls)  # redelivered once finished: nothing sent
     assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
     assert len(core.calls) == before
+
+
+@pytest.mark.parametrize("down", [r"^abstractimage", r"^imageinstance", r"."])
+def test_a_core_down_at_the_end_gets_the_image_on_a_later_delivery(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext, down: str
+) -> None:
+    """The core does not answer (503) while the image is registered, or at all: the image is
+    DEPLOYED and served, the message fails, and the next delivery, of the finished upload,
+    registers what the core misses, once; a delivery after that sends nothing."""
+    (item,) = json.loads(upload(upload_event(), lambda_context)["body"])
+    uf_id, key = item["uploadedFile"]["id"], f"incoming/{item['id']}/small.png"
+    core.refuse[down] = 503
+    assert import_written(cloud.s3, key, lambda_context)["batchItemFailures"]  # retried later
+    assert cloud.manifest(item["id"])["status"] == "DEPLOYED"  # the image itself is done
+    core.refuse.clear()
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert core.objects["uploadedfile"][uf_id]["status"] == 100  # DEPLOYED (the steps' codes
+    # are history: a core down throughout missed them)
+    (ai,) = [c["body"] for c in core.done("POST", r"abstractimage\.json")]
+    assert (ai["uploadedFile"], ai["width"], ai["height"]) == (uf_id, 300, 200)
+    assert len(core.done("POST", r"abstractslice\.json")) == 1
+    instances = sorted(c["body"]["project"] for c in core.done("POST", r"imageinstance\.json"))
+    assert instances == [34, 35]
+    props = Counter(p["key"] for c in core.done("POST", "property") for p in c["body"])
+    assert props["k1"] == props["k2"] == 1
+    before = len(core.calls)
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert len(core.calls) == before
+
+
+def test_an_image_the_core_refuses_is_not_retried(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext
+) -> None:
+    """A refusal (4xx) is the core's verdict: ERROR_DEPLOYMENT there, the message done."""
+    (item,) = json.loads(upload(upload_event(), lambda_context)["body"])
+    uf_id, key = item["uploadedFile"]["id"], f"incoming/{item['id']}/small.png"
+    core.refuse[r"^abstractimage"] = 400
+    assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
+    assert cloud.manifest(item["id"])["status"] == "DEPLOYED"
+    assert core.objects["uploadedfile"][uf_id]["status"] == 41

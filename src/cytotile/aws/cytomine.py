@@ -12,6 +12,10 @@ metadata (:mod:`cytotile.upload_context`), and the core's listener.
   this server's key pair (``CYTOTILE_CORE_KEYS``, or ``core_keys`` of the secret
   ``CYTOTILE_CYTOMINE_SECRET_ARN``), starting from the ``UploadedFile`` as the core has it now.
 - :func:`record`: the context is kept in the manifest (``source.cytomine``), as locally.
+- :func:`registration_due` / :func:`register_again`: a DEPLOYED upload whose core did not answer
+  while its image was registered (down, restarting) misses records there; the message fails
+  (:class:`CoreUnavailable`), and a later delivery of the finished upload registers what is
+  missing (the listener's state creates nothing twice).
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ log = logging.getLogger("cytotile.aws.import")
 
 GONE = ("404", "NoSuchKey", "NotFound", "412", "PreconditionFailed")
 _secrets: dict[str, str] = {}  # secret ARN -> core_keys, read once per container
+
+
+class CoreUnavailable(Exception):
+    """A DEPLOYED upload's registration left undone by a core that did not answer: the message
+    fails, and a later delivery registers what is missing."""
 
 
 def with_context(ref: S3ObjectRef, client: Any) -> S3ObjectRef:
@@ -160,3 +169,27 @@ def record(
     manifest.source = {**manifest.source, "cytomine": recorded}
     manifest.save(storage)
     return manifest
+
+
+def registration_due(ref: S3ObjectRef, storage: Storage, manifest: Manifest) -> bool:
+    """Whether a DEPLOYED Cytomine upload (not a collection's child) still misses records in
+    its core (:func:`~cytotile.importer.core_callback.registered`): one read of its state."""
+    if ref.cytomine is None or ref.parent is not None or manifest.status.value != "DEPLOYED":
+        return False
+    from cytotile.importer.core_callback import registered
+
+    projects = tuple(int(p) for p in json.loads(ref.cytomine).get("projects") or ())
+    return not registered(storage, manifest.id, projects)
+
+
+def register_again(
+    ref: S3ObjectRef, settings: ImportSettings, storage: Storage, manifest: Manifest
+) -> CytomineListener | None:
+    """What a DEPLOYED upload misses in its core, registered (as its import's end does); the
+    listener, which tells whether the core answered; None when there is no core to ask."""
+    from cytotile.importer.events import ImportEvent
+
+    listener = listener_for(ref, settings, storage)
+    if listener is not None:
+        listener(ImportEvent(manifest.id, "DEPLOYED", "end"))
+    return listener

@@ -7,7 +7,9 @@ the pyramid goes back with multipart uploads.
 Exactly once, whatever S3 and SQS do:
 
 - a finished upload (DEPLOYED or ERROR_*) is returned as it is: a redelivered notification does
-  nothing, and does not download the object again;
+  nothing, and does not download the object again; but a Cytomine upload whose core did not
+  answer while its image was registered: that delivery failed its message, and the next one
+  registers what the core misses (:func:`cytotile.aws.cytomine.registration_due`);
 - an upload being imported is guarded by a lease (:mod:`cytotile.aws.lease`): a concurrent
   duplicate delivery does not start a second import of the same id; its message comes back
   when the lease expires;
@@ -52,7 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from cytotile.aws import cytomine, queue
@@ -81,6 +83,9 @@ from cytotile.manifest import Manifest, Status
 from cytotile.settings import ImportSettings
 from cytotile.storage import open_storage
 from cytotile.storage.base import Storage
+
+if TYPE_CHECKING:
+    from cytotile.importer.core_callback import CytomineListener
 
 log = logging.getLogger("cytotile.aws.import")
 
@@ -375,7 +380,11 @@ def _import_s3_object(
     storage = images_storage(settings.root, client)
     upload_id = upload_id_for(ref)
     previous = _load(storage, upload_id)
-    if previous is not None and previous.status.is_final:
+    if (
+        previous is not None
+        and previous.status.is_final
+        and not cytomine.registration_due(ref, storage, previous)  # or the core was down
+    ):
         log.info("%s: already imported (%s)", upload_id, previous.status.value)
         return previous, False
     remaining = delivery.remaining_s
@@ -384,6 +393,9 @@ def _import_s3_object(
     try:
         previous = _load(storage, upload_id)  # again, now that no one else can write it
         if previous is not None and previous.status.is_final:
+            if cytomine.registration_due(ref, storage, previous):  # the core was down
+                listener = cytomine.register_again(ref, settings, storage, previous)
+                _registered_or_retry(ref, storage, previous, listener, delivery)
             return previous, False
         if previous is not None and delivery.is_last and _killed(previous):
             step = previous.status
@@ -466,7 +478,31 @@ def _import(
             children=children,
             series=ref.series,
         )
-    return cytomine.record(storage, manifest, ref, listener)
+    manifest = cytomine.record(storage, manifest, ref, listener)
+    _registered_or_retry(ref, storage, manifest, listener, delivery)
+    return manifest
+
+
+def _registered_or_retry(
+    ref: S3ObjectRef,
+    storage: Storage,
+    manifest: Manifest,
+    listener: CytomineListener | None,
+    delivery: Delivery,
+) -> None:
+    """A DEPLOYED upload whose core did not answer while its image was registered: the message
+    fails (SQS delivers it again: the finished upload's records are then completed), unless
+    this is the last delivery (the image stays DEPLOYED and served; its core misses it:
+    logged)."""
+    if listener is None or manifest.id not in listener.unavailable:
+        return
+    if not cytomine.registration_due(ref, storage, manifest):
+        return
+    reason = f"{manifest.id}: the core did not answer while its image was registered"
+    if delivery.is_last:
+        log.warning("%s, on the last delivery: not registered there", reason)
+        return
+    raise cytomine.CoreUnavailable(f"{reason}; registered on a later delivery")
 
 
 def process(ref: S3ObjectRef, settings: ImportSettings, client: Any, delivery: Delivery) -> Result:

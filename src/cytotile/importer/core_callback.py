@@ -18,7 +18,9 @@ server's key pair (``CYTOTILE_CORE_KEYS``):
 - an archive's member (another upload id) gets its own ``UploadedFile``, child of the archive's.
 
 A core that is down or refuses never fails the import (logged); a DEPLOYED upload whose images
-the core refused is marked ERROR_DEPLOYMENT there.
+the core refused is marked ERROR_DEPLOYMENT there. A core that did not answer (no answer, or a
+5xx) is noted (:attr:`CytomineListener.unavailable`): on AWS the message then fails, and a later
+delivery registers what :func:`registered` finds missing (:mod:`cytotile.aws.importer`).
 
 Idempotent across retries: what was created is kept per upload (:mod:`.core_state`), so a retried
 import (SQS's redelivery, a local retry, a new listener or the same) creates only what is missing
@@ -49,6 +51,20 @@ AT_START = ("DETECTING_FORMAT", "EXTRACTING_DATA", "CONVERTING", "DEPLOYING")
 STEP_CODES = frozenset(CODES[s] for s in AT_START)
 
 
+def registered(storage: Storage, upload_id: str, projects: tuple[int, ...]) -> bool:
+    """Whether the core has a DEPLOYED upload's image as the listener leaves it: its
+    ``AbstractImage``, the upload DEPLOYED (the last status sent), an ``ImageInstance`` in each
+    of ``projects`` (properties are best effort, as PIMS saves them)."""
+    from cytotile.importer.core_state import Registration
+
+    state = Registration(storage, upload_id)
+    return (
+        state.get("image") is not None
+        and state.last_sent() == CODES["DEPLOYED"]
+        and all(state.instance(p) is not None for p in projects)
+    )
+
+
 class CytomineListener:
     """The core's side of one upload (and of its archive's members). What it created is kept
     per upload (:mod:`cytotile.importer.core_state`): a retry creates only what is missing."""
@@ -67,6 +83,8 @@ class CytomineListener:
         self.files: dict[str, dict[str, Any]] = {upload_id: uploaded_file}  # upload id -> UF
         self.states: dict[str, Registration] = {}  # upload id -> what the core has of it
         self.images: list[dict[str, Any]] = []  # {"image": ..., "imageInstances": [...]}
+        #: upload ids whose registration a core that did not answer left undone (not a refusal)
+        self.unavailable: set[str] = set()
 
     @property
     def uploaded_file(self) -> dict[str, Any]:
@@ -79,6 +97,8 @@ class CytomineListener:
             self._handle(event.upload_id, event.step, event.phase)
         except CoreError as exc:
             log.warning("core %s %s %s: %s", event.upload_id, event.step, event.phase, exc)
+            if exc.status is None or exc.status >= 500:  # down or failing: may answer later
+                self.unavailable.add(event.upload_id)
 
     def _handle(self, upload_id: str, step: str, phase: str) -> None:
         if phase not in ("start", "end") or not self._known(upload_id):
