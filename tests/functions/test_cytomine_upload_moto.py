@@ -24,7 +24,13 @@ from tests.functions.cytomine_upload import (
     upload,
     upload_event,
 )
-from tests.functions.support import UPLOAD_BUCKET, Cloud, LambdaContext, load_handler
+from tests.functions.support import (
+    UPLOAD_BUCKET,
+    Cloud,
+    LambdaContext,
+    load_handler,
+    sqs_put_event,
+)
 from tests.helpers.fake_core import IMAGE_SERVER_ID, SERVER, USER, USER_ID, Core, running
 
 
@@ -383,3 +389,22 @@ def test_an_image_the_core_refuses_is_not_retried(
     assert import_written(cloud.s3, key, lambda_context) == {"batchItemFailures": []}
     assert cloud.manifest(item["id"])["status"] == "DEPLOYED"
     assert core.objects["uploadedfile"][uf_id]["status"] == 41
+
+
+def test_on_the_last_delivery_a_core_still_down_leaves_the_image_deployed(
+    cloud: Cloud, core: Core, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message is done on its last delivery (nothing left for the dead-letter queue to
+    redo): the image stays DEPLOYED and served; the core misses it (logged)."""
+    monkeypatch.setenv("CYTOTILE_MAX_RECEIVE_COUNT", "2")
+    (item,) = json.loads(upload(upload_event(), lambda_context)["body"])
+    key = f"incoming/{item['id']}/small.png"
+    core.refuse[r"^abstractimage"] = 503
+    head = cloud.s3.head_object(Bucket=UPLOAD_BUCKET, Key=key)
+    event = sqs_put_event(key, etag=head["ETag"].strip('"'), size=head["ContentLength"])
+    handler = load_handler("import").handler
+    assert handler(event, lambda_context)["batchItemFailures"]  # the first: retried
+    event["Records"][0].setdefault("attributes", {})["ApproximateReceiveCount"] = "2"
+    assert handler(event, lambda_context) == {"batchItemFailures": []}  # the last: done
+    assert cloud.manifest(item["id"])["status"] == "DEPLOYED"
+    assert not core.done("POST", r"abstractimage\.json")
