@@ -168,3 +168,32 @@ def test_nothing_is_registered_where_the_import_is_not_installed(
         response = post_upload(client, QUERY)
     assert response.status_code == 501  # type: ignore[attr-defined]
     assert not core.of("POST")
+
+
+def test_a_core_down_at_the_end_gets_the_image_on_a_later_try(
+    core: Core, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local server has no message delivered again: it tries the registration again itself
+    (core_callback.RETRY_DELAYS_S), until the core has the image, created once."""
+    import time
+
+    from cytotile.importer import core_callback
+
+    monkeypatch.setattr(core_callback, "RETRY_DELAYS_S", (0.2, 0.2, 0.2, 0.2))
+    core.refuse[r"^abstractimage"] = 503
+    with app(core, root) as client:
+        response = post_upload(client, QUERY + "&sync=true")
+    (item,) = response.json()  # type: ignore[attr-defined]
+    assert Manifest.load(LocalStorage(root), item["id"]).status.value == "DEPLOYED"
+    assert not core.done("POST", r"abstractimage\.json")
+    core.refuse.clear()  # the core is back
+    deadline = time.monotonic() + 10
+    while len(core.done("POST", r"imageinstance\.json")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(core.done("POST", r"abstractimage\.json")) == 1
+    assert sorted(c["body"]["project"] for c in core.done("POST", r"imageinstance\.json")) == [
+        34,
+        35,
+    ]
+    uploaded = core.objects["uploadedfile"][item["uploadedFile"]["id"]]
+    assert uploaded["status"] == 100  # DEPLOYED again after the ERROR_DEPLOYMENT it was told

@@ -107,7 +107,17 @@ def record(storage: Storage, upload_id: str, fields: UploadFields, plan: Plan | 
         manifest.source = {**manifest.source, "cytomine": recorded}
         manifest.save(storage)
     except ImageNotFound:
-        pass
+        return
+    listener = plan.listener if plan is not None else None
+    if (
+        listener is not None
+        and upload_id in listener.unavailable
+        and manifest.status.value == "DEPLOYED"
+    ):  # the core did not answer while the image was registered: tried again later
+        from cytotile.importer.core_callback import register_later, registered
+
+        if not registered(storage, upload_id, listener.projects):
+            register_later(listener, upload_id)
 
 
 def answer_only(

@@ -20,7 +20,8 @@ server's key pair (``CYTOTILE_CORE_KEYS``):
 A core that is down or refuses never fails the import (logged); a DEPLOYED upload whose images
 the core refused is marked ERROR_DEPLOYMENT there. A core that did not answer (no answer, or a
 5xx) is noted (:attr:`CytomineListener.unavailable`): on AWS the message then fails, and a later
-delivery registers what :func:`registered` finds missing (:mod:`cytotile.aws.importer`).
+delivery registers what :func:`registered` finds missing (:mod:`cytotile.aws.importer`); a local
+server tries again later (:func:`register_later`).
 
 Idempotent across retries: what was created is kept per upload (:mod:`.core_state`), so a retried
 import (SQS's redelivery, a local retry, a new listener or the same) creates only what is missing
@@ -31,6 +32,8 @@ never sent twice. A finished import is not imported again, so its redelivery sen
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
@@ -63,6 +66,37 @@ def registered(storage: Storage, upload_id: str, projects: tuple[int, ...]) -> b
         and state.last_sent() == CODES["DEPLOYED"]
         and all(state.instance(p) is not None for p in projects)
     )
+
+
+#: a local server's waits before each new try at a registration a core that did not answer left
+#: undone (on AWS the import function's message is delivered again instead)
+RETRY_DELAYS_S = (30.0, 120.0, 600.0, 1800.0)
+
+
+def register_later(
+    listener: CytomineListener, upload_id: str, delays: tuple[float, ...] | None = None
+) -> threading.Thread:
+    """A DEPLOYED upload's registration tried again after each of ``delays`` (default
+    :data:`RETRY_DELAYS_S`), in a daemon thread, until :func:`registered`: what is missing is
+    created (the state creates nothing twice). A local server's: a restart forgets it."""
+
+    from cytotile.importer.events import ImportEvent
+
+    def run() -> None:
+        for delay in RETRY_DELAYS_S if delays is None else delays:
+            time.sleep(delay)
+            listener.unavailable.discard(upload_id)
+            listener(ImportEvent(upload_id, "DEPLOYED", "end"))
+            if registered(listener.storage, upload_id, listener.projects):
+                log.info("core: %s registered on a later try", upload_id)
+                return
+            if upload_id not in listener.unavailable:  # a refusal: the core's verdict
+                return
+        log.warning("core: %s is still not registered: the core did not answer", upload_id)
+
+    thread = threading.Thread(target=run, name=f"core-{upload_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 class CytomineListener:
