@@ -946,63 +946,63 @@ static inline void bw_put(bwriter_t *w, uint32_t value, int size)
     }
 }
 
-/* What a block becomes: symbols written through the tables (encode), or counted (gather). */
-typedef struct {
-    bwriter_t *w;             /* encode: the output, else NULL */
-    const ehuff_t *dc, *ac;   /* encode: the component's tables */
-    int64_t *dc_n, *ac_n;     /* gather: the component's counts (256 each) */
-} sink_t;
+/* F.1.2.2: the AC coefficients of `blk` (natural order) as the symbols that code them, in
+ * zig-zag order: each run of 16 zeros before a value as ZRL, SYM(0xF0, 0, 0); each value v as
+ * SYM(run << 4 | s, s, v), s its magnitude category; EOB, SYM(0x00, 0, 0), when zeros end the
+ * block. `natural`: its non-zero AC coefficients (nonzero_mask, bit 0 cleared). A value out of
+ * baseline's range: TOO_LARGE(v, s). The one walk of encode_block, ac_bits and count_block,
+ * each with its own SYM (a macro: the same code as written out in each, no call a symbol). */
+#define AC_SYMBOLS(blk, natural, SYM, TOO_LARGE)                                                \
+    do {                                                                                       \
+        uint64_t nonzero_ = (natural) ? zigzag_mask(natural) : 0;                              \
+        int last_ = 0;                                                                         \
+        while (nonzero_) {                                                                     \
+            int k_ = lowest_bit(nonzero_);                                                     \
+            nonzero_ &= nonzero_ - 1;                                                          \
+            int v_ = (blk)[ZIGZAG[k_]], run_ = k_ - last_ - 1;                                 \
+            last_ = k_;                                                                        \
+            for (; run_ > 15; run_ -= 16)                                                      \
+                SYM(0xF0, 0, 0);                                                               \
+            int s_ = category_nz(v_);                                                          \
+            if (s_ > 10)                                                                       \
+                TOO_LARGE(v_, s_);                                                             \
+            SYM(run_ << 4 | s_, s_, v_);                                                       \
+        }                                                                                      \
+        if (last_ < 63)                                                                        \
+            SYM(0x00, 0, 0);                                                                   \
+    } while (0)
 
-/* One symbol and, after it, the s low bits of v's code (F.1.2.1.1: a negative v as v - 1). */
-static inline int put_symbol(const sink_t *o, const ehuff_t *t, int64_t *counts, int sym, int s,
-                             int v)
+/* The s low bits of v's code after its symbol (F.1.2.1.1: a negative v as v - 1). */
+static inline uint32_t extra_bits(int v, int s)
 {
-    if (!o->w) {
-        counts[sym]++;
-        return 0;
-    }
-    int size = t->size[sym];
-    if (!size)
-        return -1;
-    uint32_t extra = (uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1);
-    bw_put(o->w, t->code[sym] << s | extra, size + s);
-    return 0;
+    return (uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1);
 }
 
-/* F.1.2.1 (the DC difference from the component's previous DC), F.1.2.2 (the AC coefficients
- * in zig-zag order as runs of zeros and values; ZRL for each 16 zeros before a value; EOB when
- * only zeros remain). */
-static __attribute__((noinline)) int code_block(const sink_t *o, const int16_t *blk, int *pred,
-                                                errmsg_t *err)
+#define AC_TOO_LARGE "AC coefficient %d out of range (magnitude category %d > 10)"
+
+/* The error of an AC symbol the tables give no code. */
+static int no_ac_code(errmsg_t *err, int sym)
+{
+    const char *name = sym == 0x00 ? " (EOB)" : sym == 0xF0 ? " (ZRL)" : "";
+    return fail(err, "AC symbol 0x%02X%s has no code", sym, name);
+}
+
+/* gather's block: its DC category (F.1.2.1, the difference from the component's previous DC)
+ * and AC symbols counted, into dc_n and ac_n (256 each). */
+static __attribute__((noinline)) int count_block(int64_t *dc_n, int64_t *ac_n,
+                                                 const int16_t *blk, int *pred, errmsg_t *err)
 {
     int diff = blk[0] - *pred;
     int s = category(diff);
     *pred = blk[0];
     if (s > 11)
         return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
-    if (put_symbol(o, o->dc, o->dc_n, s, s, diff) < 0)
-        return fail(err, "DC symbol %d has no code", s);
-    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1;
-    uint64_t nonzero = natural ? zigzag_mask(natural) : 0; /* bit k: the k-th AC coefficient in
-                                                              zig-zag order is not 0 */
-    int last = 0; /* zig-zag index of the last value coded */
-    while (nonzero) {
-        int k = lowest_bit(nonzero);
-        nonzero &= nonzero - 1;
-        int v = blk[ZIGZAG[k]], run = k - last - 1;
-        last = k;
-        for (; run > 15; run -= 16)
-            if (put_symbol(o, o->ac, o->ac_n, 0xF0, 0, 0) < 0)
-                return fail(err, "AC symbol 0xF0 (ZRL) has no code");
-        s = category(v);
-        if (s > 10)
-            return fail(err, "AC coefficient %d out of range (magnitude category %d > 10)", v,
-                        s);
-        if (put_symbol(o, o->ac, o->ac_n, run << 4 | s, s, v) < 0)
-            return fail(err, "AC symbol 0x%02X has no code", run << 4 | s);
-    }
-    if (last < 63 && put_symbol(o, o->ac, o->ac_n, 0x00, 0, 0) < 0)
-        return fail(err, "AC symbol 0x00 (EOB) has no code");
+    dc_n[s]++;
+#define COUNT(sym, s, v) (ac_n[sym]++)
+#define COUNT_TOO_LARGE(v, s) return fail(err, AC_TOO_LARGE, v, s)
+    AC_SYMBOLS(blk, nonzero_mask(blk) & ~(uint64_t)1, COUNT, COUNT_TOO_LARGE);
+#undef COUNT
+#undef COUNT_TOO_LARGE
     return 0;
 }
 
@@ -1018,7 +1018,7 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
 #endif
 }
 
-/* encode's code_block: the same symbols, the writer's state in locals (registers: the bytes
+/* encode_block: the symbols written, the writer's state in locals (registers: the bytes
  * written through a uint8_t pointer would make the compiler reload a structure's fields after
  * each one). Up to 63 bits pending (size <= 32): when a symbol's bits do not fit, acc is
  * completed with their first ones and its 8 bytes go out at once (byte by byte when one of
@@ -1069,10 +1069,9 @@ static inline __attribute__((always_inline)) int encode_block(bwriter_t *w, cons
         rc = fail(err, "DC symbol %d has no code", s);
         goto done;
     }
-    uint32_t dc_value =
-        dc->code[s] << s | ((uint32_t)(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1));
+    uint32_t dc_value = dc->code[s] << s | extra_bits(diff, s);
     int dc_size = dc->size[s] + s;
-    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1, nonzero = 0;
+    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1;
     if (!natural && ac->size[0x00]) { /* DC only (most blocks): DC and EOB at once (43 bits at
                                          most: 27 and 16, one put of 32 at most) */
         if (dc_size + ac->size[0x00] <= 32) {
@@ -1085,38 +1084,23 @@ static inline __attribute__((always_inline)) int encode_block(bwriter_t *w, cons
         goto done;
     }
     ENC_PUT(dc_value, dc_size);
-    nonzero = zigzag_mask(natural); /* bit k: the k-th AC coefficient in zig-zag order */
-    int last = 0;
-    while (nonzero) {
-        int k = lowest_bit(nonzero);
-        nonzero &= nonzero - 1;
-        int v = blk[ZIGZAG[k]], run = k - last - 1;
-        last = k;
-        for (; run > 15; run -= 16) {
-            if (!ac->size[0xF0]) {
-                rc = fail(err, "AC symbol 0xF0 (ZRL) has no code");
-                goto done;
-            }
-            ENC_PUT(ac->code[0xF0], ac->size[0xF0]);
-        }
-        s = category_nz(v);
-        int sym = run << 4 | s;
-        if (s > 10 || !ac->size[sym]) {
-            rc = s > 10 ? fail(err, "AC coefficient %d out of range (magnitude category %d > 10)",
-                               v, s)
-                        : fail(err, "AC symbol 0x%02X has no code", sym);
-            goto done;
-        }
-        ENC_PUT(ac->code[sym] << s | ((uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1)),
-                ac->size[sym] + s);
-    }
-    if (last < 63) {
-        if (!ac->size[0x00]) {
-            rc = fail(err, "AC symbol 0x00 (EOB) has no code");
-            goto done;
-        }
-        ENC_PUT(ac->code[0x00], ac->size[0x00]);
-    }
+#define ENC_SYM(sym, s, v)                                                                     \
+    do {                                                                                       \
+        int sym_ = (sym);                                                                      \
+        if (!ac->size[sym_]) {                                                                 \
+            rc = no_ac_code(err, sym_);                                                        \
+            goto done;                                                                         \
+        }                                                                                      \
+        ENC_PUT(ac->code[sym_] << (s) | extra_bits(v, s), ac->size[sym_] + (s));               \
+    } while (0)
+#define ENC_TOO_LARGE(v, s)                                                                    \
+    do {                                                                                       \
+        rc = fail(err, AC_TOO_LARGE, v, s);                                                    \
+        goto done;                                                                             \
+    } while (0)
+    AC_SYMBOLS(blk, natural, ENC_SYM, ENC_TOO_LARGE);
+#undef ENC_SYM
+#undef ENC_TOO_LARGE
 done:
     w->len = (size_t)(out - w->buf);
     w->acc = acc;
@@ -1147,33 +1131,17 @@ static int ac_bits(const ehuff_t *ac, const int16_t *blk, acbits_t *o, errmsg_t 
             o->word[words++] = (uint32_t)(acc >> bits);                                        \
         }                                                                                      \
     } while (0)
-    uint64_t natural = nonzero_mask(blk) & ~(uint64_t)1;
-    uint64_t nonzero = natural ? zigzag_mask(natural) : 0; /* bit k: the k-th AC coefficient in
-                                                              zig-zag order is not 0 */
-    int last = 0;
-    while (nonzero) {
-        int k = lowest_bit(nonzero);
-        nonzero &= nonzero - 1;
-        int v = blk[ZIGZAG[k]], run = k - last - 1;
-        last = k;
-        for (; run > 15; run -= 16) {
-            if (!ac->size[0xF0])
-                return fail(err, "AC symbol 0xF0 (ZRL) has no code");
-            AC_PUT(ac->code[0xF0], ac->size[0xF0]);
-        }
-        int s = category_nz(v), sym = run << 4 | s;
-        if (s > 10)
-            return fail(err, "AC coefficient %d out of range (magnitude category %d > 10)", v, s);
-        if (!ac->size[sym])
-            return fail(err, "AC symbol 0x%02X has no code", sym);
-        AC_PUT(ac->code[sym] << s | ((uint32_t)(v < 0 ? v - 1 : v) & ((1u << s) - 1)),
-               ac->size[sym] + s);
-    }
-    if (last < 63) {
-        if (!ac->size[0x00])
-            return fail(err, "AC symbol 0x00 (EOB) has no code");
-        AC_PUT(ac->code[0x00], ac->size[0x00]);
-    }
+#define BITS_SYM(sym, s, v)                                                                    \
+    do {                                                                                       \
+        int sym_ = (sym);                                                                      \
+        if (!ac->size[sym_])                                                                   \
+            return no_ac_code(err, sym_);                                                      \
+        AC_PUT(ac->code[sym_] << (s) | extra_bits(v, s), ac->size[sym_] + (s));                \
+    } while (0)
+#define BITS_TOO_LARGE(v, s) return fail(err, AC_TOO_LARGE, v, s)
+    AC_SYMBOLS(blk, nonzero_mask(blk) & ~(uint64_t)1, BITS_SYM, BITS_TOO_LARGE);
+#undef BITS_SYM
+#undef BITS_TOO_LARGE
 #undef AC_PUT
     o->words = words;
     o->tail_bits = bits;
@@ -1189,7 +1157,7 @@ static int dc_bits(const ehuff_t *dc, int diff, uint32_t *value, int *size, errm
         return fail(err, "DC difference %d out of range (magnitude category %d > 11)", diff, s);
     if (!dc->size[s])
         return fail(err, "DC symbol %d has no code", s);
-    *value = dc->code[s] << s | ((uint32_t)(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1));
+    *value = dc->code[s] << s | extra_bits(diff, s);
     *size = dc->size[s] + s;
     return 0;
 }
@@ -1243,18 +1211,6 @@ static inline __attribute__((always_inline)) int code_mcus(const coding_t *a, bw
                                                            errmsg_t *err)
 {
     int pred[MAX_COMPONENTS] = {0};
-    sink_t sinks[MAX_COMPONENTS];
-    for (Py_ssize_t k = 0; k < a->n; k++) {
-        sink_t o = {w, NULL, NULL, NULL, NULL};
-        if (w) {
-            o.dc = &tables[k][0];
-            o.ac = &tables[k][1];
-        } else {
-            o.dc_n = counts[k][0];
-            o.ac_n = counts[k][1];
-        }
-        sinks[k] = o;
-    }
     struct {
         int k, v, h; /* component; the block's row and column in the MCU */
     } slots[MAX_BLOCKS_IN_MCU];
@@ -1273,8 +1229,8 @@ static inline __attribute__((always_inline)) int code_mcus(const coding_t *a, bw
                 int k = slots[b].k;
                 const int16_t *blk = plane_block(&a->planes[k], my * a->v[k] + slots[b].v,
                                                  mx * a->h[k] + slots[b].h);
-                if (w ? encode_block(w, sinks[k].dc, sinks[k].ac, blk, &pred[k], err)
-                      : code_block(&sinks[k], blk, &pred[k], err))
+                if (w ? encode_block(w, &tables[k][0], &tables[k][1], blk, &pred[k], err)
+                      : count_block(counts[k][0], counts[k][1], blk, &pred[k], err))
                     return -1;
             }
         }
@@ -1283,7 +1239,7 @@ static inline __attribute__((always_inline)) int code_mcus(const coding_t *a, bw
 }
 
 /* code_mcus specialized for each: encode's loop without gather's tests (2.5% faster), gather's
- * calling code_block out of line (inlined there: 15-20% slower, measured). */
+ * calling count_block out of line (inlined there: 15-20% slower, measured). */
 static int encode_mcus(const coding_t *a, bwriter_t *w, const ehuff_t (*tables)[2],
                        errmsg_t *err)
 {
