@@ -73,17 +73,14 @@ def registered(storage: Storage, upload_id: str, projects: tuple[int, ...]) -> b
 RETRY_DELAYS_S = (30.0, 120.0, 600.0, 1800.0)
 
 
-def register_later(
-    listener: CytomineListener, upload_id: str, delays: tuple[float, ...] | None = None
-) -> threading.Thread:
-    """A DEPLOYED upload's registration tried again after each of ``delays`` (default
-    :data:`RETRY_DELAYS_S`), in a daemon thread, until :func:`registered`: what is missing is
-    created (the state creates nothing twice). A local server's: a restart forgets it."""
-
+def register_later(listener: CytomineListener, upload_id: str) -> threading.Thread:
+    """A DEPLOYED upload's registration tried again after each of :data:`RETRY_DELAYS_S`, in a
+    daemon thread, until :func:`registered`: what is missing is created (the state creates
+    nothing twice). A local server's: a restart forgets it."""
     from cytotile.importer.events import ImportEvent
 
     def run() -> None:
-        for delay in RETRY_DELAYS_S if delays is None else delays:
+        for delay in RETRY_DELAYS_S:
             time.sleep(delay)
             listener.unavailable.discard(upload_id)
             listener(ImportEvent(upload_id, "DEPLOYED", "end"))
