@@ -44,7 +44,7 @@ class ServerSettings:
     output_jpeg_quality: int = 95  # of decoded-then-encoded JPEG answers
     max_output_pixels: int = 100_000_000  # largest window/thumb/resized answer
     cors_origins: str = "*"
-    access_log: bool = True  # one line per request from ``cytotile serve`` (costs ~15% req/s)
+    access_log: bool = True  # one line per request from ``cytotile serve`` (api/accesslog.py)
     tile_fast_path: bool = True  # passthrough tiles by a lean route (api/fastpath.py)
     upload_root: str = ""  # s3://bucket/prefix: POST /upload/presigned signs uploads there
     api_base_path: str = "/ims"  # the API is also served under it (Cytomine's PIMS path); "": no

@@ -122,6 +122,7 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from cytotile.api.accesslog import AccessLog
     from cytotile.api.head_deadline import protocol_class
 
     log_config = copy.deepcopy(LOGGING_CONFIG)  # cytotile's lines beside uvicorn's, same format
@@ -130,13 +131,16 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
         "level": "INFO",
         "propagate": False,
     }
+    app: Any = create_app(settings)
+    if settings.access_log:  # uvicorn's line, not through logging (api/accesslog.py)
+        app = AccessLog(app)
     uvicorn.run(
-        create_app(settings),
+        app,
         log_config=log_config,
         host=host,
         port=port,
         log_level="info",
-        access_log=settings.access_log,
+        access_log=False,
         timeout_keep_alive=settings.keep_alive_s,  # idle keep-alive connections
         # httptools (else h11) with a deadline on request heads; uvloop when installed
         http=protocol_class(settings.head_timeout_s),
