@@ -6,8 +6,14 @@ wrongly signed call with 401, and answers the REST API PIMS uses: ``userkey/<pub
 (to the server's key pair only), ``user/current.json``, ``imageserver.json``, ``storage/<id>``,
 ``project/<id>``, ``uploadedfile`` (POST, PUT, GET), ``abstractimage``, ``abstractslice``,
 ``domain/<class>/<id>/property``, ``imageinstance``; created and updated models come back
-wrapped in their class name as the core answers them. ``calls`` records each call: method,
-path, body, the public key that signed it, and the status answered.
+wrapped in their class name as the core answers them, and the lists a retry looks records up
+in (``uploadedfile.json?parent=``, ``uploadedfile/<id>/abstractimage.json``,
+``abstractimage/<id>/imageinstance.json`` and ``/abstractslice.json``, an object's
+``property.json``) as ``{"collection": [...]}``. ``calls`` records each call: method, path, body,
+the public key that signed it, and the status answered. ``lose_at``: the call that changes the
+core (POST or PUT, counted from 0 in ``changes``) carried out, but its connection cut before
+the answer (the lost answer a retry must not repeat); ``lose_if(call)``: the first such call
+it is true of.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ class Core:
     #: paths (regular expressions) answered with a status instead
     refuse: dict[str, int] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    lose_at: int | None = None
+    changes: int = 0  # calls that changed the core so far
+    #: the first changing call it is true of is lost too (then it is cleared)
+    lose_if: Any = None
     objects: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,7 +105,13 @@ class Core:
             kind = route[: -len(".json")]
             return 200, {kind: self.create(kind, body), "message": "created"}
         if method == "POST" and isinstance(body, list):  # a collection
+            kind = "property" if route.endswith("/property.json") else route[: -len(".json")]
+            for item in body:
+                self.create(kind, item)
             return 200, {"status": 200, "size": len(body)}
+        listed = self.listed(route, path)
+        if method == "GET" and listed is not None:
+            return listed
         if method in ("PUT", "GET") and found and found.group(2).isdigit():
             kind, ident = found.group(1), int(found.group(2))
             current = self.objects.get(kind, {}).get(ident)
@@ -106,6 +122,32 @@ class Core:
             current.update({**body, "id": ident})
             return 200, {kind: current, "message": "updated"}
         return 404, {"errors": f"no route {method} {route}"}
+
+    def listed(self, route: str, path: str) -> tuple[int, Any] | None:
+        """A lookup's answer (an object, or a list as ``{"collection": ...}``), None if not one."""
+        from urllib.parse import parse_qs, urlsplit
+
+        def collection(kind: str, **match: Any) -> tuple[int, Any]:
+            items = [o for o in self.objects.get(kind, {}).values()
+                     if all(o.get(k) == v for k, v in match.items())]  # fmt: skip
+            return 200, {"collection": items, "size": len(items)}
+
+        query = parse_qs(urlsplit(path).query)
+        if route == "uploadedfile.json" and "parent" in query:
+            return collection("uploadedfile", parent=int(query["parent"][0]))
+        found = re.fullmatch(r"(\w+)/(\d+)/(\w+)\.json", route)
+        if found and found.groups()[0::2] == ("uploadedfile", "abstractimage"):
+            items = collection("abstractimage", uploadedFile=int(found.group(2)))[1]["collection"]
+            return (200, items[0]) if items else (404, {"errors": "not found"})
+        if found and found.group(1) == "abstractimage" and found.group(3) == "imageinstance":
+            return collection("imageinstance", baseImage=int(found.group(2)))
+        if found and found.group(1) == "abstractimage" and found.group(3) == "abstractslice":
+            return collection("abstractslice", image=int(found.group(2)))
+        owner = re.fullmatch(r"domain/([\w.]+)/(\d+)/property\.json", route)
+        if owner:
+            return collection("property", domainClassName=owner.group(1),
+                              domainIdent=int(owner.group(2)))  # fmt: skip
+        return None
 
 
 def _handler(core: Core) -> type[BaseHTTPRequestHandler]:
@@ -123,6 +165,15 @@ def _handler(core: Core) -> type[BaseHTTPRequestHandler]:
             else:
                 status, answer = core.answer(self.command, self.path, body, signer)
             call["status"] = status
+            if self.command in ("POST", "PUT") and status == 200:
+                lost = core.changes == core.lose_at
+                if core.lose_if is not None and core.lose_if(call):
+                    lost, core.lose_if = True, None
+                core.changes += 1
+                if lost:  # carried out; the connection cut before the answer
+                    call["lost"] = True
+                    self.close_connection = True
+                    return
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

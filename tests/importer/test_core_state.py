@@ -147,6 +147,33 @@ def test_a_retry_after_a_crash_at_each_registration_call_creates_each_record_onc
     assert crashed_at > 12  # statuses, pyramid, image, slices, properties, instances
 
 
+def test_a_retry_after_a_lost_answer_at_each_registration_call_creates_each_record_once(
+    deployed: Path, tmp_path: Path, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The core carries a call out but its answer never comes (the connection cut): the
+    record the call created is looked up by the retry, not made again."""
+    monkeypatch.setattr(core_models, "chunks", lambda items, size=2: [
+        items[i : i + size] for i in range(0, len(items), size)])  # fmt: skip
+    lost_at = 0
+    while True:  # the answer of the 1st, 2nd, ... call that changes the core lost
+        store = tmp_path / f"at-{lost_at}"
+        shutil.copytree(deployed, store)
+        storage = LocalStorage(store)
+        core.objects.clear()
+        client = CoreClient.from_settings(core.url, ":".join(SERVER))
+        uf = root_uf(core, client)
+        core.changes, core.lose_at = 0, lost_at
+        replay(listener(client, storage, uf))
+        if not [c for c in core.calls if c.get("lost")]:
+            break  # fewer calls than that: every one's answer was lost in turn
+        core.lose_at = None
+        again = client.get(f"uploadedfile/{uf['id']}.json")  # the redelivery's listener
+        replay(listener(client, storage, again))
+        check_once(core, uf["id"], storage)
+        lost_at += 1
+    assert lost_at > 12  # statuses, pyramid, image, slices, properties, instances
+
+
 def test_a_retry_with_the_same_listener_creates_each_record_once(
     deployed: Path, tmp_path: Path, core: Core
 ) -> None:
@@ -250,4 +277,37 @@ def test_an_archive_members_records_are_not_created_again(tmp_path: Path, core: 
     for event in replay_of:
         again(event)
     assert len(core.done("POST")) == made  # no second member, pyramid, image or instance
+    assert [len(i["imageInstances"]) for i in again.images] == [2]
+
+
+def test_an_archive_members_file_whose_answer_was_lost_is_found_not_made_again(
+    tmp_path: Path, core: Core
+) -> None:
+    """The member's ``UploadedFile`` created, its answer lost: the member's next event finds
+    it under the archive's by its file name, and its image is registered against it; a
+    redelivery makes nothing more."""
+    import zipfile
+
+    src = tmp_path / "two.zip"
+    with zipfile.ZipFile(src, "w") as archive:
+        archive.writestr("a.png", tissue(120, 80).pngsave_buffer())
+    storage = LocalStorage(tmp_path / "root")
+    client = CoreClient.from_settings(core.url, ":".join(SERVER))
+    uf = root_uf(core, client)
+    core.lose_if = lambda call: call["method"] == "POST" and str(
+        (call["body"] or {}).get("filename", "")).endswith("/a.png")  # fmt: skip
+    manifest = import_file(storage, src, settings=SETTINGS, upload_id=UPLOAD,
+                           listeners=[listener(client, storage, uf)])  # fmt: skip
+    (member,) = [c["id"] for c in manifest.children]
+    assert [c for c in core.calls if c.get("lost")]  # the member's UploadedFile, made
+    files = [f for f in core.objects["uploadedfile"].values() if f["filename"].endswith("/a.png")]
+    assert len(files) == 1  # found, not made again
+    (image,) = core.objects["abstractimage"].values()
+    assert image["uploadedFile"] == files[0]["id"]
+    assert core.objects["uploadedfile"][files[0]["id"]]["status"] == 100  # DEPLOYED
+    made = len(core.done("POST"))
+    again = listener(client, storage, client.get(f"uploadedfile/{uf['id']}.json"))
+    for step, phase in EVENTS:
+        again(ImportEvent(member, step, phase))
+    assert len(core.done("POST")) == made
     assert [len(i["imageInstances"]) for i in again.images] == [2]

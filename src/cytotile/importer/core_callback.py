@@ -26,7 +26,11 @@ server tries again later (:func:`register_later`).
 Idempotent across retries: what was created is kept per upload (:mod:`.core_state`), so a retried
 import (SQS's redelivery, a local retry, a new listener or the same) creates only what is missing
 (what the core refused before included) and puts DEPLOYED back after an error; a step's code is
-never sent twice. A finished import is not imported again, so its redelivery sends nothing.
+never sent twice. A call that created a record but got no answer (the connection cut, perhaps
+after the core committed) is noted too: the retry looks that record up in the core before making
+it (the ``UploadedFile`` by its parent and file name, the ``AbstractImage`` by its
+``UploadedFile``, the ``ImageInstance``s, slices and properties by their image). A finished import
+is not imported again, so its redelivery sends nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
+    from collections.abc import Callable
+
     from cytotile.cytomine_core import CoreClient
     from cytotile.importer.core_state import Registration
     from cytotile.importer.events import ImportEvent
@@ -135,9 +141,11 @@ class CytomineListener:
         if phase not in ("start", "end") or not self._known(upload_id):
             return
         if phase == "start" and step in AT_START:
-            if step == "CONVERTING":
-                self._start_conversion(upload_id)
-            self._status(upload_id, CODES[step])
+            try:
+                if step == "CONVERTING":
+                    self._start_conversion(upload_id)
+            finally:  # the step's status even when its child could not be registered
+                self._status(upload_id, CODES[step])
         elif phase == "end" and step == "DEPLOYED":
             self._deployed(upload_id)
         elif phase == "end" and step == "EXTRACTED":
@@ -171,18 +179,29 @@ class CytomineListener:
             self.files[upload_id] = state.get("uploadedFile")
             return True
         parent = self.files.get(manifest.parent or "", self.uploaded_file)
-        body = uploaded_file(parent, manifest.original_name,
-                             f"{upload_id}/{manifest.original_name}", manifest.size,
+        filename = f"{upload_id}/{manifest.original_name}"
+        body = uploaded_file(parent, manifest.original_name, filename, manifest.size,
                              CODES["UPLOADED"], parent.get("id"))  # fmt: skip
-        made = self.core.saved("POST", "uploadedfile.json", body, "uploadedfile")
+        made = self._create(
+            state, "uploadedFile",
+            lambda: self.core.saved("POST", "uploadedfile.json", body, "uploadedfile"),
+            lambda: self._child(parent.get("id"), filename),
+        )  # fmt: skip
         self.files[upload_id] = state.put("uploadedFile", made)
         return True
 
     def _status(self, upload_id: str, code: int, **changes: Any) -> None:
         state = self._state(upload_id)
-        if state.last_sent() == code or (code in STEP_CODES and state.was_sent(code)):
-            return  # a step's code once, a retry included; an outcome again after an error
-        self.files[upload_id] = self._put({**self.files[upload_id], **changes, "status": code})
+        if state.last_sent() == code or (code in STEP_CODES and state.step_reached(code)):
+            return  # a step's code once and in order, a retry included; an outcome again
+        from cytotile.cytomine_core import CoreError
+
+        try:
+            self.files[upload_id] = self._put({**self.files[upload_id], **changes, "status": code})
+        except CoreError as exc:
+            if exc.status is None and code in STEP_CODES:  # perhaps set: the next step's
+                state.sent(code)  # status follows it anyway (an outcome is sent again)
+            raise
         state.sent(code)
 
     def _put(self, uf: dict[str, Any]) -> dict[str, Any]:
@@ -196,9 +215,15 @@ class CytomineListener:
         if state.get("pyramid") is not None:
             return  # registered by an earlier attempt
         parent = self.files[upload_id]
-        body = uploaded_file(parent, PYRAMID_NAME.rsplit("/", 1)[-1], f"{upload_id}/{PYRAMID_NAME}",
-                             0, CODES["CONVERTING"], parent["id"])  # fmt: skip
-        state.put("pyramid", self.core.saved("POST", "uploadedfile.json", body, "uploadedfile"))
+        filename = f"{upload_id}/{PYRAMID_NAME}"
+        body = uploaded_file(parent, PYRAMID_NAME.rsplit("/", 1)[-1], filename, 0,
+                             CODES["CONVERTING"], parent["id"])  # fmt: skip
+        made = self._create(
+            state, "pyramid",
+            lambda: self.core.saved("POST", "uploadedfile.json", body, "uploadedfile"),
+            lambda: self._child(parent["id"], filename),
+        )  # fmt: skip
+        state.put("pyramid", made)
 
     def _deployed(self, upload_id: str) -> None:
         from cytotile.cytomine_core import CoreError
@@ -226,26 +251,38 @@ class CytomineListener:
         if ai is None:
             name = uf.get("originalFilename") or manifest.original_name
             body = models.abstract_image(image, uf["id"], name)
-            ai = state.put("image", self.core.saved("POST", "abstractimage.json", body,
-                                                    "abstractimage"))  # fmt: skip
-        slices = models.abstract_slices(image, ai["id"], uf["id"])
-        for chunk in models.chunks(slices[state.get("slices") or 0 :]):
-            self.core.post("abstractslice.json", chunk)
-            state.put("slices", (state.get("slices") or 0) + len(chunk))
+            ai = self._create(
+                state, "image",
+                lambda: self.core.saved("POST", "abstractimage.json", body, "abstractimage"),
+                lambda: self._found(f"uploadedfile/{uf['id']}/abstractimage.json"),
+            )  # fmt: skip
+            state.put("image", ai)
+        self._save_slices(state, ai, models.abstract_slices(image, ai["id"], uf["id"]))
         metadata = list((image.get("raw_metadata") or {}).items())
         self._save_properties(state, "metadata", ai, metadata)
         self._status(upload_id, CODES["DEPLOYED"], contentType=manifest.format_id or "")
         self._save_properties(state, "properties", ai, list(self.properties))
-        instances = []
-        for project in self.projects:
-            instance = state.instance(project)
-            if instance is None:
-                body = {"baseImage": ai["id"], "project": project}
-                instance = self.core.saved("POST", "imageinstance.json", body, "imageinstance")
-                state.add_instance(project, instance)
-            instances.append(instance)
+        instances = [self._instance(state, ai, project) for project in self.projects]
         self.images = [i for i in self.images if i["upload_id"] != upload_id]
         self.images.append({"upload_id": upload_id, "image": ai, "imageInstances": instances})
+
+    def _instance(self, state: Registration, ai: dict[str, Any], project: int) -> dict[str, Any]:
+        """The image's ``ImageInstance`` in ``project``: the one registered, or a new one."""
+        instance = state.instance(project)
+        if instance is not None:
+            return instance
+
+        def create() -> dict[str, Any]:
+            body = {"baseImage": ai["id"], "project": project}
+            return self.core.saved("POST", "imageinstance.json", body, "imageinstance")
+
+        def find() -> dict[str, Any] | None:
+            listed = self._listed(f"abstractimage/{ai['id']}/imageinstance.json")
+            return next((i for i in listed if _ident(i.get("project")) == project), None)
+
+        instance = self._create(state, f"instance {project}", create, find)
+        state.add_instance(project, instance)
+        return instance
 
     def _save_properties(
         self, state: Registration, kind: str, ai: dict[str, Any], pairs: list[tuple[str, Any]]
@@ -257,13 +294,99 @@ class CytomineListener:
 
         saved = state.keys(kind)
         missing = [p for p in models.properties(ai, pairs) if p["key"] not in saved]
+        if missing and state.unanswered(kind):  # a chunk the core may have saved
+            there = {p.get("key") for p in self._listed(models.property_uri(ai))}
+            state.add_keys(kind, [p["key"] for p in missing if p["key"] in there])
+            missing = [p for p in missing if p["key"] not in there]
+            state.answered(kind)
         for chunk in models.chunks(missing):
             try:
                 self.core.post(models.property_uri(ai), chunk)
             except CoreError as exc:
                 log.warning("core: properties of abstract image %s: %s", ai["id"], exc)
+                if exc.status is None:
+                    state.lost(kind)
                 continue
             state.add_keys(kind, [p["key"] for p in chunk])
+
+    def _save_slices(
+        self, state: Registration, ai: dict[str, Any], slices: list[dict[str, Any]]
+    ) -> None:
+        """By 15, in order, from the first the core lacks (counted in the state; looked up in
+        the core after a chunk that got no answer)."""
+        from cytotile.cytomine_core import CoreError
+        from cytotile.importer import core_models as models
+
+        done = state.get("slices") or 0
+        if done < len(slices) and state.unanswered("slices"):
+            there = {
+                _plane(s) for s in self._listed(f"abstractimage/{ai['id']}/abstractslice.json")
+            }
+            while done < len(slices) and _plane(slices[done]) in there:
+                done += 1
+            state.put("slices", done)
+            state.answered("slices")
+        for chunk in models.chunks(slices[done:]):
+            try:
+                self.core.post("abstractslice.json", chunk)
+            except CoreError as exc:
+                if exc.status is None:  # sent, perhaps saved
+                    state.lost("slices")
+                raise
+            done += len(chunk)
+            state.put("slices", done)
+
+    def _create(
+        self,
+        state: Registration,
+        name: str,
+        create: Callable[[], dict[str, Any]],
+        find: Callable[[], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """Record ``name``, as ``create()`` answers it; after a call creating it got no answer
+        (the connection cut, perhaps once the core had committed), ``find()`` looks it up in
+        the core first (None: not there), so that it is not made twice."""
+        from cytotile.cytomine_core import CoreError
+
+        if state.unanswered(name):
+            found = find()
+            if found is not None:
+                state.answered(name)
+                return found
+        try:
+            made = create()
+        except CoreError as exc:
+            if exc.status is None:  # sent, perhaps carried out: looked up next time
+                state.lost(name)
+            raise
+        state.answered(name)
+        return made
+
+    def _found(self, uri: str) -> dict[str, Any] | None:
+        """The core's object at ``uri``, or None when it has none (404)."""
+        from cytotile.cytomine_core import CoreError
+
+        try:
+            found = self.core.get(uri)
+        except CoreError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found if isinstance(found, dict) and "id" in found else None
+
+    def _listed(self, uri: str) -> list[dict[str, Any]]:
+        """The objects of a list the core answers (``{"collection": [...]}``), all of them."""
+        sep = "&" if "?" in uri else "?"
+        found = self.core.get(f"{uri}{sep}max=0&offset=0")
+        items = found.get("collection") if isinstance(found, dict) else found
+        return [i for i in items or [] if isinstance(i, dict)]
+
+    def _child(self, parent: Any, filename: str) -> dict[str, Any] | None:
+        """The ``UploadedFile`` under ``parent`` whose file is ``filename``, if the core has it."""
+        return next(
+            (f for f in self._listed(f"uploadedfile.json?parent={parent}")
+             if f.get("filename") == filename), None,
+        )  # fmt: skip
 
     def _error(self, upload_id: str, code: int) -> None:
         state = self._state(upload_id)
@@ -287,3 +410,12 @@ class CytomineListener:
             log.warning("core: uploaded file %s: %s", self.uploaded_file["id"], exc)
             return self.uploaded_file
         return found if isinstance(found, dict) else self.uploaded_file
+
+
+def _ident(value: Any) -> Any:
+    """An object's id, whether the core answers it as an id or as the object."""
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def _plane(slice_: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return slice_.get("channel"), slice_.get("zStack"), slice_.get("time")

@@ -15,8 +15,9 @@ would erase what a listener wrote into it. Each record is saved as soon as the c
 - ``metadata`` / ``properties``: the keys of the properties saved (the image's metadata, the
   user's ``keys``/``values``); ``instances``: project id -> its ``ImageInstance``.
 
-A record the core created but whose answer never came back (the connection cut after the core
-committed) cannot be known here: that is the one case a retry may still repeat.
+- ``unanswered``: the records a call created without its answer coming back (the connection cut,
+  perhaps after the core committed): the retry looks each one up in the core before creating it
+  (``core_callback``), so that a lost answer does not make it twice either.
 """
 
 from __future__ import annotations
@@ -79,8 +80,12 @@ class Registration:
         self.save()
         return value
 
-    def was_sent(self, code: int) -> bool:
-        return code in self.data.get("sent", [])
+    def step_reached(self, code: int) -> bool:
+        """Whether step ``code`` or a later step was sent (the steps' codes grow: 10, 20, 30,
+        40): a step that failed once is not sent again after the next one."""
+        from cytotile.importer.core_callback import STEP_CODES
+
+        return any(c in STEP_CODES and c >= code for c in self.data.get("sent", []))
 
     def last_sent(self) -> int | None:
         sent = self.data.get("sent") or [None]
@@ -94,6 +99,18 @@ class Registration:
 
     def add_keys(self, name: str, keys: list[str]) -> None:
         self.put(name, sorted(self.keys(name) | set(keys)))
+
+    def unanswered(self, name: str) -> bool:
+        """Whether a call creating record ``name`` got no answer (the core may have it)."""
+        return name in self.data.get("unanswered", [])
+
+    def lost(self, name: str) -> None:
+        if not self.unanswered(name):
+            self.put("unanswered", [*self.data.get("unanswered", []), name])
+
+    def answered(self, name: str) -> None:
+        if self.unanswered(name):
+            self.put("unanswered", [n for n in self.data["unanswered"] if n != name])
 
     def instance(self, project: int) -> dict[str, Any] | None:
         found = self.data.get("instances", {}).get(str(project))
