@@ -40,9 +40,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
-    from collections.abc import Callable
+from cytotile.importer import core_lookup as lookup
 
+if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
     from cytotile.cytomine_core import CoreClient
     from cytotile.importer.core_state import Registration
     from cytotile.importer.events import ImportEvent
@@ -182,10 +182,10 @@ class CytomineListener:
         filename = f"{upload_id}/{manifest.original_name}"
         body = uploaded_file(parent, manifest.original_name, filename, manifest.size,
                              CODES["UPLOADED"], parent.get("id"))  # fmt: skip
-        made = self._create(
+        made = lookup.created(
             state, "uploadedFile",
             lambda: self.core.saved("POST", "uploadedfile.json", body, "uploadedfile"),
-            lambda: self._child(parent.get("id"), filename),
+            lambda: lookup.child(self.core, parent.get("id"), filename),
         )  # fmt: skip
         self.files[upload_id] = state.put("uploadedFile", made)
         return True
@@ -218,10 +218,10 @@ class CytomineListener:
         filename = f"{upload_id}/{PYRAMID_NAME}"
         body = uploaded_file(parent, PYRAMID_NAME.rsplit("/", 1)[-1], filename, 0,
                              CODES["CONVERTING"], parent["id"])  # fmt: skip
-        made = self._create(
+        made = lookup.created(
             state, "pyramid",
             lambda: self.core.saved("POST", "uploadedfile.json", body, "uploadedfile"),
-            lambda: self._child(parent["id"], filename),
+            lambda: lookup.child(self.core, parent["id"], filename),
         )  # fmt: skip
         state.put("pyramid", made)
 
@@ -251,10 +251,10 @@ class CytomineListener:
         if ai is None:
             name = uf.get("originalFilename") or manifest.original_name
             body = models.abstract_image(image, uf["id"], name)
-            ai = self._create(
+            ai = lookup.created(
                 state, "image",
                 lambda: self.core.saved("POST", "abstractimage.json", body, "abstractimage"),
-                lambda: self._found(f"uploadedfile/{uf['id']}/abstractimage.json"),
+                lambda: lookup.image_of(self.core, uf["id"]),
             )  # fmt: skip
             state.put("image", ai)
         self._save_slices(state, ai, models.abstract_slices(image, ai["id"], uf["id"]))
@@ -276,11 +276,9 @@ class CytomineListener:
             body = {"baseImage": ai["id"], "project": project}
             return self.core.saved("POST", "imageinstance.json", body, "imageinstance")
 
-        def find() -> dict[str, Any] | None:
-            listed = self._listed(f"abstractimage/{ai['id']}/imageinstance.json")
-            return next((i for i in listed if _ident(i.get("project")) == project), None)
-
-        instance = self._create(state, f"instance {project}", create, find)
+        instance = lookup.created(
+            state, f"instance {project}", create, lambda: lookup.instance_of(self.core, ai, project)
+        )
         state.add_instance(project, instance)
         return instance
 
@@ -295,7 +293,7 @@ class CytomineListener:
         saved = state.keys(kind)
         missing = [p for p in models.properties(ai, pairs) if p["key"] not in saved]
         if missing and state.unanswered(kind):  # a chunk the core may have saved
-            there = {p.get("key") for p in self._listed(models.property_uri(ai))}
+            there = lookup.property_keys(self.core, ai)
             state.add_keys(kind, [p["key"] for p in missing if p["key"] in there])
             missing = [p for p in missing if p["key"] not in there]
             state.answered(kind)
@@ -319,10 +317,8 @@ class CytomineListener:
 
         done = state.get("slices") or 0
         if done < len(slices) and state.unanswered("slices"):
-            there = {
-                _plane(s) for s in self._listed(f"abstractimage/{ai['id']}/abstractslice.json")
-            }
-            while done < len(slices) and _plane(slices[done]) in there:
+            there = lookup.planes_of(self.core, ai)
+            while done < len(slices) and lookup.plane(slices[done]) in there:
                 done += 1
             state.put("slices", done)
             state.answered("slices")
@@ -335,58 +331,6 @@ class CytomineListener:
                 raise
             done += len(chunk)
             state.put("slices", done)
-
-    def _create(
-        self,
-        state: Registration,
-        name: str,
-        create: Callable[[], dict[str, Any]],
-        find: Callable[[], dict[str, Any] | None],
-    ) -> dict[str, Any]:
-        """Record ``name``, as ``create()`` answers it; after a call creating it got no answer
-        (the connection cut, perhaps once the core had committed), ``find()`` looks it up in
-        the core first (None: not there), so that it is not made twice."""
-        from cytotile.cytomine_core import CoreError
-
-        if state.unanswered(name):
-            found = find()
-            if found is not None:
-                state.answered(name)
-                return found
-        try:
-            made = create()
-        except CoreError as exc:
-            if exc.status is None:  # sent, perhaps carried out: looked up next time
-                state.lost(name)
-            raise
-        state.answered(name)
-        return made
-
-    def _found(self, uri: str) -> dict[str, Any] | None:
-        """The core's object at ``uri``, or None when it has none (404)."""
-        from cytotile.cytomine_core import CoreError
-
-        try:
-            found = self.core.get(uri)
-        except CoreError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return found if isinstance(found, dict) and "id" in found else None
-
-    def _listed(self, uri: str) -> list[dict[str, Any]]:
-        """The objects of a list the core answers (``{"collection": [...]}``), all of them."""
-        sep = "&" if "?" in uri else "?"
-        found = self.core.get(f"{uri}{sep}max=0&offset=0")
-        items = found.get("collection") if isinstance(found, dict) else found
-        return [i for i in items or [] if isinstance(i, dict)]
-
-    def _child(self, parent: Any, filename: str) -> dict[str, Any] | None:
-        """The ``UploadedFile`` under ``parent`` whose file is ``filename``, if the core has it."""
-        return next(
-            (f for f in self._listed(f"uploadedfile.json?parent={parent}")
-             if f.get("filename") == filename), None,
-        )  # fmt: skip
 
     def _error(self, upload_id: str, code: int) -> None:
         state = self._state(upload_id)
@@ -410,12 +354,3 @@ class CytomineListener:
             log.warning("core: uploaded file %s: %s", self.uploaded_file["id"], exc)
             return self.uploaded_file
         return found if isinstance(found, dict) else self.uploaded_file
-
-
-def _ident(value: Any) -> Any:
-    """An object's id, whether the core answers it as an id or as the object."""
-    return value.get("id") if isinstance(value, dict) else value
-
-
-def _plane(slice_: dict[str, Any]) -> tuple[Any, Any, Any]:
-    return slice_.get("channel"), slice_.get("zStack"), slice_.get("time")
