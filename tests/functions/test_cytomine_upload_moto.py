@@ -237,6 +237,54 @@ def test_an_archives_children_through_the_queue_are_registered_as_its_children(
     assert len(recorded) == 2 and archive_uf not in recorded  # each child's own
 
 
+def test_an_archives_child_whose_core_was_down_is_registered_on_its_next_delivery(
+    cloud: Cloud,
+    core: Core,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """A child imported in its own invocation while the core does not answer at its image:
+    the child is DEPLOYED, its message fails, and its next delivery registers the image as
+    the archive's child, once; a delivery after that sends nothing."""
+    import boto3
+
+    from tests.functions.test_archives_moto import as_event, received
+    from tests.importer import archive_builders as build
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="cytotile-import")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    monkeypatch.setenv("CYTOTILE_IMPORT_QUEUE_URL", url)
+    data = build.write_zip(tmp_path / "one.zip", {"a.png": build.png(1, 200, 150)}).read_bytes()
+    (item,) = json.loads(upload(upload_event(data=data, name="one.zip"), lambda_context)["body"])
+    assert import_written(cloud.s3, f"incoming/{item['id']}/one.zip", lambda_context) == {
+        "batchItemFailures": []
+    }
+    (message,) = received(sqs, url)
+    event = as_event(message, arn["QueueArn"])
+    handler = load_handler("import").handler
+    core.refuse[r"^abstractimage"] = 503
+    assert handler(event, lambda_context)["batchItemFailures"]  # delivered again later
+    (child,) = [c["id"] for c in cloud.manifest(item["id"])["children"]]
+    assert cloud.manifest(child)["status"] == "DEPLOYED"
+    assert not core.done("POST", r"abstractimage\.json")
+    core.refuse.clear()
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
+    (ai,) = [c["body"] for c in core.done("POST", r"abstractimage\.json")]
+    child_uf = cloud.manifest(child)["source"]["cytomine"]["uploadedFile"]
+    assert ai["uploadedFile"] == child_uf
+    assert core.objects["uploadedfile"][child_uf]["parent"] == item["uploadedFile"]["id"]
+    assert core.objects["uploadedfile"][child_uf]["status"] == 100  # DEPLOYED
+    instances = sorted(c["body"]["project"] for c in core.done("POST", r"imageinstance\.json"))
+    assert instances == [34, 35]
+    files = [f for f in core.objects["uploadedfile"].values() if f["originalFilename"] == "a.png"]
+    assert len(files) == 1
+    before = len(core.done("POST"))
+    assert handler(event, lambda_context) == {"batchItemFailures": []}
+    assert len(core.done("POST")) == before
+
+
 def test_a_failure_recorded_without_importing_is_told_to_the_core(
     cloud: Cloud, core: Core, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -172,9 +172,10 @@ def record(
 
 
 def registration_due(ref: S3ObjectRef, storage: Storage, manifest: Manifest) -> bool:
-    """Whether a DEPLOYED Cytomine upload (not a collection's child) still misses records in
-    its core (:func:`~cytotile.importer.core_callback.registered`): one read of its state."""
-    if ref.cytomine is None or ref.parent is not None or manifest.status.value != "DEPLOYED":
+    """Whether a DEPLOYED Cytomine upload (a collection's child too: its records are kept in
+    its own state) still misses records in its core
+    (:func:`~cytotile.importer.core_callback.registered`): one read of its state."""
+    if ref.cytomine is None or manifest.status.value != "DEPLOYED":
         return False
     from cytotile.importer.core_callback import registered
 
