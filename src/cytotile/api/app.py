@@ -115,6 +115,18 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     return app
 
 
+def resume_registrations(ctx: Context) -> None:
+    """The Cytomine registrations a core that did not answer left to try again (noted by an
+    earlier run of the server: ``core_callback.resume_later``), tried again in the background."""
+    from cytotile.api.cytomine_core import core_of
+
+    core = core_of(ctx.settings)
+    if core is not None:
+        from cytotile.importer.core_callback import resume_later
+
+        resume_later(ctx.storage, core)
+
+
 def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the API and the viewer with uvicorn (blocks until interrupted)."""
     import copy
@@ -132,6 +144,7 @@ def serve(settings: ServerSettings, host: str = "127.0.0.1", port: int = 8000) -
         "propagate": False,
     }
     app: Any = create_app(settings)
+    resume_registrations(app.state.cytotile)
     if settings.access_log:  # uvicorn's line, not through logging (api/accesslog.py)
         app = AccessLog(app)
     uvicorn.run(
