@@ -193,6 +193,18 @@ def test_presigned_upload_registered_and_imported(
     check_registered(core, cloud, upload_id, uf_id)
 
 
+def import_queue(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str, str]:
+    """The import queue (moto's SQS) the import function enqueues an archive's images on: its
+    client, URL and ARN."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="cytotile-import")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    monkeypatch.setenv("CYTOTILE_IMPORT_QUEUE_URL", url)
+    return sqs, url, arn["Attributes"]["QueueArn"]
+
+
 def test_an_archives_children_through_the_queue_are_registered_as_its_children(
     cloud: Cloud,
     core: Core,
@@ -202,15 +214,10 @@ def test_an_archives_children_through_the_queue_are_registered_as_its_children(
 ) -> None:
     """Each image of an archive is imported in its own invocation (the import queue): the
     context rides in its message, and its UploadedFile is created as the archive's child."""
-    import boto3
-
     from tests.functions.test_archives_moto import as_event, received
     from tests.importer import archive_builders as build
 
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="cytotile-import")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    monkeypatch.setenv("CYTOTILE_IMPORT_QUEUE_URL", url)
+    sqs, url, arn = import_queue(monkeypatch)
     members = {"a.png": build.png(1, 200, 150), "scans/b.png": build.png(2, 90, 60)}
     data = build.write_zip(tmp_path / "batch.zip", members).read_bytes()
     answer = upload(upload_event(data=data, name="batch.zip"), lambda_context)
@@ -222,7 +229,7 @@ def test_an_archives_children_through_the_queue_are_registered_as_its_children(
     assert core.objects["uploadedfile"][archive_uf]["status"] == 102  # EXTRACTED
     handler = load_handler("import").handler
     for message in received(sqs, url):
-        event = as_event(message, arn["Attributes"]["QueueArn"])
+        event = as_event(message, arn)
         assert handler(event, lambda_context) == {"batchItemFailures": []}
     made = {
         c["body"]["originalFilename"]: c["body"] for c in core.of("POST", r"uploadedfile\.json")
@@ -247,22 +254,17 @@ def test_an_archives_child_whose_core_was_down_is_registered_on_its_next_deliver
     """A child imported in its own invocation while the core does not answer at its image:
     the child is DEPLOYED, its message fails, and its next delivery registers the image as
     the archive's child, once; a delivery after that sends nothing."""
-    import boto3
-
     from tests.functions.test_archives_moto import as_event, received
     from tests.importer import archive_builders as build
 
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="cytotile-import")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
-    monkeypatch.setenv("CYTOTILE_IMPORT_QUEUE_URL", url)
+    sqs, url, arn = import_queue(monkeypatch)
     data = build.write_zip(tmp_path / "one.zip", {"a.png": build.png(1, 200, 150)}).read_bytes()
     (item,) = json.loads(upload(upload_event(data=data, name="one.zip"), lambda_context)["body"])
     assert import_written(cloud.s3, f"incoming/{item['id']}/one.zip", lambda_context) == {
         "batchItemFailures": []
     }
     (message,) = received(sqs, url)
-    event = as_event(message, arn["QueueArn"])
+    event = as_event(message, arn)
     handler = load_handler("import").handler
     core.refuse[r"^abstractimage"] = 503
     assert handler(event, lambda_context)["batchItemFailures"]  # delivered again later

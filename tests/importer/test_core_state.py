@@ -255,17 +255,23 @@ def test_a_local_retry_of_the_flow_registers_once(
     assert len(core.calls) == before + 1  # the test's own GET of the UploadedFile
 
 
-def test_an_archive_members_records_are_not_created_again(tmp_path: Path, core: Core) -> None:
-    """A member imported in its own delivery (the import queue) and delivered again: the new
-    listener (of the archive's UploadedFile) finds the member's UploadedFile and image."""
+def one_member_archive(
+    tmp_path: Path, core: Core
+) -> tuple[Path, LocalStorage, CoreClient, dict[str, Any]]:
+    """A zip of one image, a storage, a client of the core and the archive's UploadedFile."""
     import zipfile
 
     src = tmp_path / "two.zip"
     with zipfile.ZipFile(src, "w") as archive:
         archive.writestr("a.png", tissue(120, 80).pngsave_buffer())
-    storage = LocalStorage(tmp_path / "root")
     client = CoreClient.from_settings(core.url, ":".join(SERVER))
-    uf = root_uf(core, client)
+    return src, LocalStorage(tmp_path / "root"), client, root_uf(core, client)
+
+
+def test_an_archive_members_records_are_not_created_again(tmp_path: Path, core: Core) -> None:
+    """A member imported in its own delivery (the import queue) and delivered again: the new
+    listener (of the archive's UploadedFile) finds the member's UploadedFile and image."""
+    src, storage, client, uf = one_member_archive(tmp_path, core)
     manifest = import_file(storage, src, settings=SETTINGS, upload_id=UPLOAD,
                            listeners=[listener(client, storage, uf)])  # fmt: skip
     assert manifest.status is Status.EXTRACTED, manifest.reason
@@ -286,14 +292,7 @@ def test_an_archive_members_file_whose_answer_was_lost_is_found_not_made_again(
     """The member's ``UploadedFile`` created, its answer lost: the member's next event finds
     it under the archive's by its file name, and its image is registered against it; a
     redelivery makes nothing more."""
-    import zipfile
-
-    src = tmp_path / "two.zip"
-    with zipfile.ZipFile(src, "w") as archive:
-        archive.writestr("a.png", tissue(120, 80).pngsave_buffer())
-    storage = LocalStorage(tmp_path / "root")
-    client = CoreClient.from_settings(core.url, ":".join(SERVER))
-    uf = root_uf(core, client)
+    src, storage, client, uf = one_member_archive(tmp_path, core)
     core.lose_if = lambda call: call["method"] == "POST" and str(
         (call["body"] or {}).get("filename", "")).endswith("/a.png")  # fmt: skip
     manifest = import_file(storage, src, settings=SETTINGS, upload_id=UPLOAD,
