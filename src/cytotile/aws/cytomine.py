@@ -175,7 +175,9 @@ def registration_due(ref: S3ObjectRef, storage: Storage, manifest: Manifest) -> 
     """Whether a DEPLOYED Cytomine upload (a collection's child too: its records are kept in
     its own state) still misses records in its core
     (:func:`~cytotile.importer.core_callback.registered`): one read of its state."""
-    if ref.cytomine is None or manifest.status.value != "DEPLOYED":
+    from cytotile.manifest import Status
+
+    if ref.cytomine is None or manifest.status is not Status.DEPLOYED:
         return False
     from cytotile.importer.core_callback import registered
 
