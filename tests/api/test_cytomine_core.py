@@ -174,12 +174,12 @@ def test_a_core_down_at_the_end_gets_the_image_on_a_later_try(
     core: Core, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A local server has no message delivered again: it tries the registration again itself
-    (core_callback.RETRY_DELAYS_S), until the core has the image, created once."""
+    (core_retry.RETRY_DELAYS_S), until the core has the image, created once."""
     import time
 
-    from cytotile.importer import core_callback
+    from cytotile.importer import core_retry
 
-    monkeypatch.setattr(core_callback, "RETRY_DELAYS_S", (0.2, 0.2, 0.2, 0.2))
+    monkeypatch.setattr(core_retry, "RETRY_DELAYS_S", (0.2, 0.2, 0.2, 0.2))
     core.refuse[r"^abstractimage"] = 503
     with app(core, root) as client:
         response = post_upload(client, QUERY + "&sync=true")
@@ -211,22 +211,22 @@ def wait_for(check: object, seconds: float = 10) -> bool:
 def test_a_restart_resumes_the_registrations_left_to_try(
     core: Core, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The tries left are noted in the storage (core_callback.PENDING): a server started again
+    """The tries left are noted in the storage (core_retry.PENDING): a server started again
     (app.resume_registrations, as ``cytotile serve`` calls it) tries them again, and forgets
     each once the core has the image."""
     from cytotile.api.app import resume_registrations
-    from cytotile.importer import core_callback
+    from cytotile.importer import core_retry
 
     storage = LocalStorage(root)
-    monkeypatch.setattr(core_callback, "RETRY_DELAYS_S", (3600.0,))  # the first run's: too late
+    monkeypatch.setattr(core_retry, "RETRY_DELAYS_S", (3600.0,))  # the first run's: too late
     core.refuse[r"^abstractimage"] = 503
     with app(core, root) as client:
         (item,) = post_upload(client, QUERY + "&sync=true").json()  # type: ignore[attr-defined]
-    pending = f"{core_callback.PENDING}{item['id']}.json"
+    pending = f"{core_retry.PENDING}{item['id']}.json"
     assert storage.exists(pending)  # noted before the first try
     assert not core.done("POST", r"abstractimage\.json")
     core.refuse.clear()  # the core is back; the server restarts
-    monkeypatch.setattr(core_callback, "RETRY_DELAYS_S", (0.05, 0.05))
+    monkeypatch.setattr(core_retry, "RETRY_DELAYS_S", (0.05, 0.05))
     settings = ServerSettings(root=str(root), core_url=core.url, core_keys=":".join(SERVER))
     resume_registrations(create_app(settings, storage).state.cytotile)
     assert wait_for(lambda: not storage.exists(pending))
@@ -242,29 +242,29 @@ def test_a_pending_registration_of_an_upload_gone_is_forgotten(
     core: Core, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cytotile.cytomine_core import CoreClient
-    from cytotile.importer import core_callback
+    from cytotile.importer import core_retry
 
     storage = LocalStorage(root)
-    storage.write_bytes(f"{core_callback.PENDING}upload-gone.json", b"{}")
-    monkeypatch.setattr(core_callback, "RETRY_DELAYS_S", (0.01,))
+    storage.write_bytes(f"{core_retry.PENDING}upload-gone.json", b"{}")
+    monkeypatch.setattr(core_retry, "RETRY_DELAYS_S", (0.01,))
     client = CoreClient.from_settings(core.url, ":".join(SERVER))
-    (thread,) = core_callback.resume_later(storage, client)
+    (thread,) = core_retry.resume_later(storage, client)
     thread.join(10)
-    assert not storage.exists(f"{core_callback.PENDING}upload-gone.json")
+    assert not storage.exists(f"{core_retry.PENDING}upload-gone.json")
     assert not [c for c in core.calls if c["method"] != "GET"]
 
 
 def test_a_core_still_down_keeps_the_registration_for_the_next_start(
     core: Core, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cytotile.importer import core_callback
+    from cytotile.importer import core_retry
 
     storage = LocalStorage(root)
-    monkeypatch.setattr(core_callback, "RETRY_DELAYS_S", (0.01, 0.01))
+    monkeypatch.setattr(core_retry, "RETRY_DELAYS_S", (0.01, 0.01))
     core.refuse[r"^abstractimage"] = 503
     with app(core, root) as client:
         (item,) = post_upload(client, QUERY + "&sync=true").json()  # type: ignore[attr-defined]
-    pending = f"{core_callback.PENDING}{item['id']}.json"
+    pending = f"{core_retry.PENDING}{item['id']}.json"
     assert wait_for(lambda: len(core.of("POST", r"abstractimage\.json")) >= 3)  # all 3 tries
     import time
 

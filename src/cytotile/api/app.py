@@ -117,12 +117,12 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
 
 def resume_registrations(ctx: Context) -> None:
     """The Cytomine registrations a core that did not answer left to try again (noted by an
-    earlier run of the server: ``core_callback.resume_later``), tried again in the background."""
+    earlier run of the server: ``core_retry.resume_later``), tried again in the background."""
     from cytotile.api.cytomine_core import core_of
 
     core = core_of(ctx.settings)
     if core is not None:
-        from cytotile.importer.core_callback import resume_later
+        from cytotile.importer.core_retry import resume_later
 
         resume_later(ctx.storage, core)
 

@@ -114,7 +114,8 @@ def record(storage: Storage, upload_id: str, fields: UploadFields, plan: Plan | 
         and upload_id in listener.unavailable
         and manifest.status.value == "DEPLOYED"
     ):  # the core did not answer while the image was registered: tried again later
-        from cytotile.importer.core_callback import register_later, registered
+        from cytotile.importer.core_callback import registered
+        from cytotile.importer.core_retry import register_later
 
         if not registered(storage, upload_id, listener.projects):
             register_later(listener, upload_id)

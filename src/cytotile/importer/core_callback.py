@@ -21,7 +21,7 @@ A core that is down or refuses never fails the import (logged); a DEPLOYED uploa
 the core refused is marked ERROR_DEPLOYMENT there. A core that did not answer (no answer, or a
 5xx) is noted (:attr:`CytomineListener.unavailable`): on AWS the message then fails, and a later
 delivery registers what :func:`registered` finds missing (:mod:`cytotile.aws.importer`); a local
-server tries again later (:func:`register_later`).
+server tries again later (:mod:`.core_retry`).
 
 Idempotent across retries: what was created is kept per upload (:mod:`.core_state`), so a retried
 import (SQS's redelivery, a local retry, a new listener or the same) creates only what is missing
@@ -35,17 +35,12 @@ is not imported again, so its redelivery sends nothing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from cytotile.importer import core_lookup as lookup
 
 if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
-    from collections.abc import Callable
-
     from cytotile.cytomine_core import CoreClient
     from cytotile.importer.core_state import Registration
     from cytotile.importer.events import ImportEvent
@@ -75,104 +70,6 @@ def registered(storage: Storage, upload_id: str, projects: tuple[int, ...]) -> b
         and state.last_sent() == CODES["DEPLOYED"]
         and all(state.instance(p) is not None for p in projects)
     )
-
-
-#: a local server's waits before each new try at a registration a core that did not answer left
-#: undone (on AWS the import function's message is delivered again instead)
-RETRY_DELAYS_S = (30.0, 120.0, 600.0, 1800.0)
-#: where a local server notes the registrations it still has to try (one key an upload): a
-#: restart resumes them (:func:`resume_later`)
-PENDING = "cytomine-pending/"
-
-
-class Gone(Exception):
-    """The upload a pending registration was for is no more (deleted, or not DEPLOYED)."""
-
-
-def register_later(listener: CytomineListener, upload_id: str) -> threading.Thread:
-    """A DEPLOYED upload's registration tried again after each of :data:`RETRY_DELAYS_S`, in a
-    daemon thread, until :func:`registered`: what is missing is created (the state creates
-    nothing twice). Noted under :data:`PENDING` until then, for a restart to resume."""
-    try:
-        listener.storage.write_bytes(_pending_key(upload_id), b"{}", "application/json")
-    except Exception as exc:  # only a restart would forget it
-        log.warning("core: cannot note %s's registration as pending: %s", upload_id, exc)
-    return _retry(listener.storage, upload_id, lambda: listener)
-
-
-def resume_later(storage: Storage, core: CoreClient) -> list[threading.Thread]:
-    """The registrations noted under :data:`PENDING` (a local server's, left by a restart or
-    by tries that all found the core down), each tried again as :func:`register_later` does,
-    with a listener made from the upload's manifest and the core's ``UploadedFile``."""
-    import functools
-
-    names = (key[len(PENDING) :] for key in storage.list(PENDING))
-    ids = sorted(n.removesuffix(".json") for n in names if n.endswith(".json") and "/" not in n)
-    return [_retry(storage, i, functools.partial(_listener_of, storage, core, i)) for i in ids]
-
-
-def _pending_key(upload_id: str) -> str:
-    return f"{PENDING}{upload_id}.json"
-
-
-def _listener_of(storage: Storage, core: CoreClient, upload_id: str) -> CytomineListener | None:
-    """The listener of a DEPLOYED upload's registration, from what its manifest recorded; None
-    while the core cannot be asked for its ``UploadedFile`` (:class:`Gone`: nothing to do)."""
-    from cytotile.cytomine_core import CoreError
-    from cytotile.errors import ImageNotFound
-    from cytotile.manifest import Manifest
-
-    try:
-        manifest = Manifest.load(storage, upload_id)
-    except ImageNotFound:
-        raise Gone(upload_id) from None
-    recorded = manifest.source.get("cytomine") or {}
-    if manifest.status.value != "DEPLOYED" or "uploadedFile" not in recorded:
-        raise Gone(upload_id)
-    try:  # the listener PUTs the object whole: the core's own, as it is now
-        uploaded = core.get(f"uploadedfile/{recorded['uploadedFile']}.json")
-    except CoreError as exc:
-        log.info("core: %s: %s", upload_id, exc)
-        return None
-    projects = tuple(int(p) for p in recorded.get("projects") or ())
-    pairs = tuple((str(k), str(v)) for k, v in (recorded.get("properties") or {}).items())
-    return CytomineListener(core, storage, upload_id, uploaded, projects, pairs)
-
-
-def _retry(
-    storage: Storage, upload_id: str, make: Callable[[], CytomineListener | None]
-) -> threading.Thread:
-    from cytotile.importer.events import ImportEvent
-
-    def forget() -> None:
-        with contextlib.suppress(Exception):  # tried again at the next start, at worst
-            storage.delete_prefix(_pending_key(upload_id))
-
-    def run() -> None:
-        for delay in RETRY_DELAYS_S:
-            time.sleep(delay)
-            try:
-                listener = make()
-            except Gone:
-                forget()
-                return
-            if listener is None:  # the core is still down
-                continue
-            listener.unavailable.discard(upload_id)
-            listener(ImportEvent(upload_id, "DEPLOYED", "end"))
-            if registered(storage, upload_id, listener.projects):
-                log.info("core: %s registered on a later try", upload_id)
-                forget()
-                return
-            if upload_id not in listener.unavailable:  # a refusal: the core's verdict
-                forget()
-                return
-        log.warning("core: %s is still not registered: the core did not answer (tried again "
-                    "at the next start)", upload_id)  # fmt: skip
-
-    thread = threading.Thread(target=run, name=f"core-{upload_id}", daemon=True)
-    thread.start()
-    return thread
 
 
 class CytomineListener:
