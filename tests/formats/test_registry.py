@@ -104,6 +104,23 @@ def test_no_registered_format_is_a_clear_error(
         registry.registered()
 
 
+def test_memory_running_out_while_loading_a_format_is_not_a_broken_plugin(
+    monkeypatch: pytest.MonkeyPatch, fresh_registry: None
+) -> None:
+    """A broken plugin is left out; a process out of memory (a step's limit) is not taken for
+    one, which would turn the step's failure into "not a supported format"."""
+
+    class Entry:
+        name, value = "big", "big:Format"
+
+        def load(self) -> type:
+            raise MemoryError
+
+    monkeypatch.setattr(registry, "entry_points", lambda group: [Entry()])
+    with pytest.raises(MemoryError):
+        registry.registered()
+
+
 def test_dist_info_of_a_source_copy_registers_the_formats(tmp_path: Path) -> None:
     """What scripts/lambda.mk does for a Lambda artifact: a copy of src/cytotile and the
     dist-info; a clean interpreter (no venv site-packages) then finds every built-in format."""

@@ -63,3 +63,10 @@ def die(payload: dict[str, Any]) -> dict[str, Any]:
 
 def exit_silently(payload: dict[str, Any]) -> dict[str, Any]:
     os._exit(3)
+
+
+def warmed(payload: dict[str, Any]) -> dict[str, Any]:
+    """Which of the sandbox's warm modules the process had imported before this call."""
+    from cytotile.importer.sandbox import WARM_MODULES
+
+    return {"pid": os.getpid(), "loaded": [m for m in WARM_MODULES if m in sys.modules]}

@@ -29,6 +29,8 @@ def registered() -> tuple[type[Format], ...]:
     for ep in entry_points(group=GROUP):
         try:
             cls = ep.load()
+        except MemoryError:  # the process's limit, not the plugin: the step fails, as it is
+            raise
         except Exception:  # a broken plugin must not stop the other formats
             log.exception("cannot load the format entry point %s = %s", ep.name, ep.value)
             continue

@@ -108,11 +108,17 @@ class _Run:
         self.record(status, "end")
 
     def isolated(
-        self, task: str, payload: dict[str, Any], timeout_s: float, memory_mb: int | None = None
+        self,
+        task: str,
+        payload: dict[str, Any],
+        timeout_s: float,
+        memory_mb: int | None = None,
+        spare_next: bool = False,
     ) -> dict[str, Any]:
         """Run ``task`` in a child process, within ``timeout_s`` and the settings' deadline (a
         step cut short by the deadline fails with a reason that names it), and ``memory_mb``
-        (at most the settings' limit)."""
+        (at most the settings' limit); ``spare_next``: another step follows (its process is
+        started beside this one: :func:`~cytotile.importer.sandbox.run_isolated`)."""
         limit_mb = min(memory_mb or self.settings.memory_mb, self.settings.memory_mb)
         deadline = self.settings.deadline
         bounded = deadline > 0 and time.time() + timeout_s > deadline
@@ -126,6 +132,7 @@ class _Run:
                 payload,
                 timeout_s=timeout_s,
                 memory_bytes=limit_mb * 1024 * 1024,
+                spare_next=spare_next,
             )
         except ConversionError as exc:
             if bounded and time.time() >= deadline - 1:
@@ -277,7 +284,7 @@ def _process(run: _Run, local_path: Path, tmp: Path) -> None:
     with run.step(Status.DETECTING_FORMAT):
         if manifest.size == 0:
             raise FormatError("the file is empty")
-        found = run.isolated("detect", {"path": str(local_path)}, DETECT_TIMEOUT_S)
+        found = run.isolated("detect", {"path": str(local_path)}, DETECT_TIMEOUT_S, spare_next=True)
         manifest.format_id = found.get("format_id")
     if found.get("archive"):
         image = import_archive(run, local_path, found["archive"], tmp)
@@ -303,7 +310,7 @@ def _process(run: _Run, local_path: Path, tmp: Path) -> None:
         "series": manifest.source.get("series"),
     }
     with run.step(Status.EXTRACTING_DATA):
-        extracted = run.isolated("extract", payload, settings.timeout_s)
+        extracted = run.isolated("extract", payload, settings.timeout_s, spare_next=True)
         manifest.image = extracted["metadata"]
         n_pixels = manifest.image["width"] * manifest.image["height"]
         if n_pixels > settings.max_pixels:
