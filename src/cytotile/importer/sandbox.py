@@ -11,8 +11,8 @@ Every step gets a process of its own, but it need not start from nothing: a step
 another (``spare_next``: detecting, extracting) starts the next one's process beside it, which
 imports what steps import (:data:`WARM_MODULES`: numpy, pyvips, the formats...; two thirds of a
 small image's step) and then waits for its request. A small image's import went from ~0.58 s to
-~0.44 s, CMU-1-Small-Region's from ~0.98 s to ~0.6 s. None is started beside the conversion (the heavy step: its memory is the machine's) nor
-kept for another environment.
+~0.44 s, CMU-1-Small-Region's from ~0.98 s to ~0.6 s. None is started beside the conversion
+(the heavy step: its memory is the machine's) nor kept for another environment.
 """
 
 from __future__ import annotations
