@@ -38,16 +38,14 @@ class Region:
         return self.top + self.height
 
 
-@dataclass(frozen=True)
-class Tier:
-    level: int
-    zoom: int
+class TileGrid:
+    """Tiles of ``tile_width`` x ``tile_height`` over ``width`` x ``height`` pixels (the last
+    row and column cut by the edge): what a tier and a source's level share."""
+
     width: int
     height: int
-    l0_width: int
-    l0_height: int
-    tile_width: int = TILE_SIZE
-    tile_height: int = TILE_SIZE
+    tile_width: int
+    tile_height: int
 
     @property
     def n_tx(self) -> int:
@@ -56,6 +54,18 @@ class Tier:
     @property
     def n_ty(self) -> int:
         return ceil_div(self.height, self.tile_height)
+
+
+@dataclass(frozen=True)
+class Tier(TileGrid):
+    level: int
+    zoom: int
+    width: int
+    height: int
+    l0_width: int
+    l0_height: int
+    tile_width: int = TILE_SIZE
+    tile_height: int = TILE_SIZE
 
     @property
     def n_tiles(self) -> int:

@@ -68,14 +68,14 @@ def _listener_of(storage: Storage, core: CoreClient, upload_id: str) -> Cytomine
     while the core cannot be asked for its ``UploadedFile`` (:class:`Gone`: nothing to do)."""
     from cytotile.cytomine_core import CoreError
     from cytotile.errors import ImageNotFound
-    from cytotile.manifest import Manifest
+    from cytotile.manifest import Manifest, Status
 
     try:
         manifest = Manifest.load(storage, upload_id)
     except ImageNotFound:
         raise Gone(upload_id) from None
     recorded = manifest.source.get("cytomine") or {}
-    if manifest.status.value != "DEPLOYED" or "uploadedFile" not in recorded:
+    if manifest.status is not Status.DEPLOYED or "uploadedFile" not in recorded:
         raise Gone(upload_id)
     try:  # the listener PUTs the object whole: the core's own, as it is now
         uploaded = core.get(f"uploadedfile/{recorded['uploadedFile']}.json")

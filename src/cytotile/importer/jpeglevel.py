@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cytotile.importer import jpegmarkers as jm
-from cytotile.pyramid import TILE_SIZE, ceil_div
+from cytotile.pyramid import TILE_SIZE, TileGrid, ceil_div
 
 __all__ = ["RST_OR_EOI", "JpegLevel", "NotRetilable", "check_frame", "probe"]
 
@@ -22,7 +22,7 @@ class NotRetilable(Exception):
 
 
 @dataclass(frozen=True)
-class JpegLevel:
+class JpegLevel(TileGrid):
     """A JPEG-tiled TIFF page: where its tiles are and how they are coded."""
 
     path: Path
@@ -40,14 +40,6 @@ class JpegLevel:
     #: tables, its frame header resized to the interval, SOS); the "tiles" are the intervals
     #: (McuStarts), each entropy-coded segment decodable alone (DC predictions restart)
     header: bytes | None = None
-
-    @property
-    def n_tx(self) -> int:
-        return ceil_div(self.width, self.tile_width)
-
-    @property
-    def n_ty(self) -> int:
-        return ceil_div(self.height, self.tile_height)
 
     def stream(self, fd: int, index: int) -> bytes:
         return self.complete(os.pread(fd, self.byte_counts[index], self.offsets[index]))
