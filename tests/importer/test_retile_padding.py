@@ -39,7 +39,8 @@ def test_padding_blank_and_the_inside_untouched(
 ) -> None:
     pytest.importorskip("cytotile.importer._jpegdct")
     blank = tiles(tmp_path, photometric)
-    monkeypatch.setattr(dctretile, "blank_padding", lambda *args: None)
+    full = lambda mcu, width, height: (256 // mcu[0], 256 // mcu[1])  # noqa: E731
+    monkeypatch.setattr(dctretile, "kept", full)  # every block the source's
     before = tiles(tmp_path, photometric)
     mcu = 16 if photometric == 6 else 8
     saved = 0

@@ -637,69 +637,8 @@ static int truncated(const breader_t *br, errmsg_t *err)
                          : "truncated: the stream ends before the last MCU");
 }
 
-/* One block (F.2.2.1, F.2.2.2): its DC difference then its AC coefficients, into blk (zeroed
- * first, natural order). pred is the component's DC prediction. */
 static int decode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
-                        int16_t *blk, errmsg_t *err)
-{
-    breader_t local = *reader, *br = &local; /* its fields in registers */
-    zero_block(blk);
-    br_fill(br);
-    int s, diff = dc->fast[br_peek(br, LOOKAHEAD)];
-    if (diff) { /* a short code and a small difference */
-        br_skip(br, diff & 15);
-        diff = (diff - (diff & 0xFF)) / 256;
-    } else {
-        s = br_decode(br, dc);
-        if (s < 0)
-            return fail(err, "corrupt: a DC code does not decode");
-        if (s > 11)
-            return fail(err, "corrupt: DC magnitude category %d > 11", s);
-        diff = br_receive_extend(br, s);
-    }
-    *pred = (int16_t)(uint16_t)(*pred + diff);
-    blk[0] = *pred;
-    /* a fill holds two symbols (16-bit code and 11 extra bits at most each): one every other
-     * symbol, the DC's the first */
-    for (int k = 1, odd = 1; k < 64; k++, odd ^= 1) {
-        if (!odd)
-            br_fill(br);
-        int fast = ac->fast[br_peek(br, LOOKAHEAD)];
-        if (fast) { /* a short code and a small value (or EOB): both at once */
-            br_skip(br, fast & 15);
-            if ((unsigned)fast < 256)
-                break; /* EOB */
-            k += (fast >> 4) & 15;
-            if (k > 63)
-                return fail(err, "corrupt: coefficient index past 63");
-            blk[ZIGZAG[k]] = (int16_t)((fast - (fast & 0xFF)) / 256);
-            continue;
-        }
-        int rs = br_decode(br, ac);
-        if (rs < 0)
-            return fail(err, "corrupt: an AC code does not decode");
-        int r = rs >> 4;
-        s = rs & 15;
-        if (s == 0) {
-            if (r != 15)
-                break;  /* EOB: the remaining coefficients are zero */
-            k += 15;    /* ZRL: 16 zeros */
-            if (k > 63)
-                return fail(err, "corrupt: coefficient index past 63");
-            continue;
-        }
-        k += r;
-        if (k > 63)
-            return fail(err, "corrupt: coefficient index past 63");
-        if (s > 10)
-            return fail(err, "corrupt: AC magnitude category %d > 10", s);
-        blk[ZIGZAG[k]] = (int16_t)br_receive_extend(br, s);
-    }
-    if (br->bits < br->pad)
-        return truncated(br, err);
-    *reader = local;
-    return 0;
-}
+                        int16_t *blk, errmsg_t *err);
 
 /* At the end of a restart interval (F.2.2.5, B.2.5): the data ends (within its last byte's
  * padding) at RSTn, n the interval's number modulo 8; the reader restarts after it. */
@@ -1049,6 +988,241 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
         }                                                                                      \
     } while (0)
 
+/* ---------------------------------------------------------------------------------------------
+ * Transcoding: a source tile's AC symbols coded with the output's tables as they are decoded,
+ * kept as each block's bit string (transcode); each output tile then assembled from the bit
+ * strings of the blocks it covers, only their DC differences coded again (assemble).
+ */
+
+/* Bit string writer: no stuffing (the strings are copied into a scan later), 8 bytes at a
+ * time; `bits` pending in acc. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t acc;
+    int bits;
+} twriter_t;
+
+static int tw_reserve(twriter_t *w, size_t more)
+{
+    if (w->len + more <= w->cap)
+        return 0;
+    size_t cap = w->cap * 2 > w->len + more ? w->cap * 2 : w->len + more;
+    uint8_t *buf = realloc(w->buf, cap);
+    if (!buf)
+        return -1;
+    w->buf = buf;
+    w->cap = cap;
+    return 0;
+}
+
+/* Appends the low `size` bits of `value` (size <= 32), in locals out, acc, bits. */
+#define TW_PUT(value, size)                                                                    \
+    do {                                                                                       \
+        int size_ = (size);                                                                    \
+        uint64_t value_ = (value);                                                             \
+        if (bits + size_ < 64) {                                                               \
+            acc = acc << size_ | value_;                                                       \
+            bits += size_;                                                                     \
+        } else {                                                                               \
+            int rest_ = bits + size_ - 64;                                                     \
+            STORE_BE64(out, acc << (64 - bits) | value_ >> rest_);                             \
+            out += 8;                                                                          \
+            acc = value_;                                                                      \
+            bits = rest_;                                                                      \
+        }                                                                                      \
+    } while (0)
+
+/* A transcoded block: its DC value and where its AC bit string ends (in bits). */
+typedef struct {
+    int32_t dc;
+    uint32_t end;
+} tblock_t;
+
+/* Worst case of a block's AC bit string in bytes: 63 symbols of 26 bits, an EOB, the 8-byte
+ * flush. */
+#define TBLOCK_BYTES_MAX (63 * 26 / 8 + 16)
+
+/* ---------------------------------------------------------------------------------------------
+ * One block's entropy-coded data (F.2.2.1, F.2.2.2) read three ways: decoded (its DC difference
+ * then its AC coefficients, into blk: zeroed first, natural order; pred is the component's DC
+ * prediction), transcoded (decoded, and its AC symbols coded at once with an output table, as
+ * a bit string: zero runs only before a value, canonical, as encode_block codes them) or counted
+ * (decoded, its DC category and AC symbols counted as gather counts them). One function, its
+ * mode a constant at each call (always inlined: each mode compiled on its own).
+ */
+enum { SCAN_DECODE, SCAN_TRANSCODE, SCAN_COUNT };
+
+typedef struct {
+    const ehuff_t *oac;    /* transcoding: the output's AC table, */
+    const uint64_t *tt;    /* its codes by the next LOOKAHEAD bits (tt_build), */
+    twriter_t *w;          /* the bit strings, */
+    tblock_t *rec;         /* the block's record; */
+    int64_t *dc_n, *ac_n;  /* counting: DC categories and AC symbols, */
+    int *last_dc;          /* the component's previous DC (gather's prediction: no restarts) */
+} scan_out_t;
+
+static inline __attribute__((always_inline)) int scan_block(breader_t *reader, const dhuff_t *dc,
+                                                            const dhuff_t *ac, int16_t *pred,
+                                                            int16_t *blk, const int mode,
+                                                            const scan_out_t *o, errmsg_t *err)
+{
+    breader_t local = *reader, *br = &local; /* its fields in registers */
+    uint8_t *out = mode == SCAN_TRANSCODE ? o->w->buf + o->w->len : NULL;
+    uint64_t acc = mode == SCAN_TRANSCODE ? o->w->acc : 0;
+    int bits = mode == SCAN_TRANSCODE ? o->w->bits : 0;
+    int zrl = 0, rc = 0, s, k, odd; /* zrl: ZRLs read, not yet coded (a value may follow) */
+    zero_block(blk);
+    br_fill(br);
+    int diff = dc->fast[br_peek(br, LOOKAHEAD)];
+    if (diff) { /* a short code and a small difference */
+        br_skip(br, diff & 15);
+        diff = (diff - (diff & 0xFF)) / 256;
+    } else {
+        s = br_decode(br, dc);
+        if (s < 0) {
+            rc = fail(err, "corrupt: a DC code does not decode");
+            goto done;
+        }
+        if (s > 11) {
+            rc = fail(err, "corrupt: DC magnitude category %d > 11", s);
+            goto done;
+        }
+        diff = br_receive_extend(br, s);
+    }
+    *pred = (int16_t)(uint16_t)(*pred + diff);
+    blk[0] = *pred;
+    if (mode == SCAN_TRANSCODE)
+        o->rec->dc = *pred;
+    if (mode == SCAN_COUNT) {
+        int c = category(*pred - *o->last_dc);
+        *o->last_dc = *pred;
+        if (c > 11) {
+            rc = fail(err, "DC difference out of range (magnitude category %d > 11)", c);
+            goto done;
+        }
+        o->dc_n[c]++;
+    }
+    /* a fill holds two symbols (16-bit code and 11 extra bits at most each): one every other
+     * symbol, the DC's the first */
+    for (k = 1, odd = 1; k < 64; k++, odd ^= 1) {
+        if (!odd)
+            br_fill(br);
+        unsigned window = br_peek(br, LOOKAHEAD);
+        int r, v, fast = ac->fast[window];
+        uint64_t coded = mode == SCAN_TRANSCODE ? o->tt[window] : 1;
+        if (fast && (coded || (unsigned)fast < 256)) { /* a short code and a small value (or
+                                                          EOB): both at once */
+            br_skip(br, fast & 15);
+            if ((unsigned)fast < 256)
+                break; /* EOB */
+            k += (fast >> 4) & 15;
+            if (k > 63) {
+                rc = fail(err, "corrupt: coefficient index past 63");
+                goto done;
+            }
+            v = (fast - (fast & 0xFF)) / 256;
+            blk[ZIGZAG[k]] = (int16_t)v;
+            if (mode == SCAN_DECODE)
+                continue;
+            r = (fast >> 4) & 15;
+        } else {
+            if (fast) { /* its output code is not in tt: coded below */
+                br_skip(br, fast & 15);
+                r = (fast >> 4) & 15;
+                v = (fast - (fast & 0xFF)) / 256;
+            } else {
+                int rs = br_decode(br, ac);
+                if (rs < 0) {
+                    rc = fail(err, "corrupt: an AC code does not decode");
+                    goto done;
+                }
+                r = rs >> 4;
+                s = rs & 15;
+                if (s == 0) {
+                    if (r != 15)
+                        break; /* EOB: the remaining coefficients are zero */
+                    k += 15;   /* ZRL: 16 zeros */
+                    zrl++;
+                    if (k > 63) {
+                        rc = fail(err, "corrupt: coefficient index past 63");
+                        goto done;
+                    }
+                    continue;
+                }
+                if (s > 10) {
+                    rc = fail(err, "corrupt: AC magnitude category %d > 10", s);
+                    goto done;
+                }
+                v = br_receive_extend(br, s);
+            }
+            k += r;
+            if (k > 63) {
+                rc = fail(err, "corrupt: coefficient index past 63");
+                goto done;
+            }
+            blk[ZIGZAG[k]] = (int16_t)v;
+            if (mode == SCAN_DECODE)
+                continue;
+            coded = 0;
+        }
+        if (mode == SCAN_COUNT) {
+            o->ac_n[0xF0] += zrl;
+            zrl = 0;
+            o->ac_n[r << 4 | category_nz(v)]++;
+            continue;
+        }
+        for (; zrl; zrl--) {
+            if (!o->oac->size[0xF0]) {
+                rc = no_ac_code(err, 0xF0);
+                goto done;
+            }
+            TW_PUT(o->oac->code[0xF0], o->oac->size[0xF0]);
+        }
+        if (!coded) {
+            s = category_nz(v);
+            int sym = r << 4 | s;
+            if (!o->oac->size[sym]) {
+                rc = no_ac_code(err, sym);
+                goto done;
+            }
+            coded = (uint64_t)(o->oac->code[sym] << s | extra_bits(v, s)) << 8 |
+                    (uint64_t)(o->oac->size[sym] + s);
+        }
+        TW_PUT(coded >> 8, (int)(coded & 0xFF));
+    }
+    if (mode != SCAN_DECODE && (k < 63 || blk[ZIGZAG[63]] == 0)) { /* zeros end the block */
+        if (mode == SCAN_COUNT) {
+            o->ac_n[0x00]++;
+        } else {
+            if (!o->oac->size[0x00]) {
+                rc = no_ac_code(err, 0x00);
+                goto done;
+            }
+            TW_PUT(o->oac->code[0x00], o->oac->size[0x00]);
+        }
+    }
+    if (br->bits < br->pad) {
+        rc = truncated(br, err);
+        goto done;
+    }
+    *reader = local;
+done:
+    if (mode == SCAN_TRANSCODE) {
+        o->w->len = (size_t)(out - o->w->buf);
+        o->w->acc = acc;
+        o->w->bits = bits;
+        o->rec->end = (uint32_t)(o->w->len * 8 + (size_t)bits);
+    }
+    return rc;
+}
+
+static int decode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
+                        int16_t *blk, errmsg_t *err)
+{
+    return scan_block(reader, dc, ac, pred, blk, SCAN_DECODE, NULL, err);
+}
+
 /* Inlined into its two callers (called from both, GCC keeps one out-of-line copy: 5% slower). */
 static inline __attribute__((always_inline)) int encode_block(bwriter_t *w, const ehuff_t *dc,
                                                               const ehuff_t *ac,
@@ -1176,7 +1350,6 @@ static void put_block_bits(bwriter_t *w, uint32_t dc_value, int dc_size, const a
     w->acc = acc;
     w->bits = bits;
 }
-#undef ENC_PUT
 
 /* F.1.2.3: the last byte padded with 1-bits. */
 static int bw_finish(bwriter_t *w, errmsg_t *err)
@@ -1562,6 +1735,84 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
 }
 
 
+
+/* The stream's blocks counted (scan_block's SCAN_COUNT) into counts[k] (per component). */
+static int count_scan(const jpeg_t *j, const uint8_t *end, int64_t (*counts)[2][256],
+                      errmsg_t *err)
+{
+    breader_t br = {j->data, end, 0, 0, 0, STOP_NONE};
+    int16_t pred[MAX_COMPONENTS] = {0}, blk[64];
+    int last_dc[MAX_COMPONENTS] = {0};
+    Py_ssize_t mcu = 0;
+    slot_t slots[MAX_BLOCKS_IN_MCU], *slot;
+    scan_out_t outs[MAX_BLOCKS_IN_MCU];
+    int nslots = 0;
+    for (int i = 0; i < j->nscan; i++) {
+        int k = j->scan[i];
+        const comp_t *c = &j->comp[k];
+        for (int n = 0; n < c->v * c->h; n++) {
+            slot = &slots[nslots];
+            slot->dc = &j->dc[c->td];
+            slot->ac = &j->ac[c->ta];
+            slot->k = k;
+            outs[nslots++] = (scan_out_t){NULL, NULL, NULL, NULL, counts[k][0], counts[k][1],
+                                          &last_dc[k]};
+        }
+    }
+    for (Py_ssize_t m = 0; m < j->mcux * j->mcuy; m++, mcu++) {
+        if (j->restart && mcu > 0 && mcu % j->restart == 0) {
+            if (restart(&br, (int)((mcu / j->restart - 1) & 7), err) < 0)
+                return -1;
+            memset(pred, 0, sizeof pred);
+        }
+        for (int b = 0; b < nslots; b++)
+            if (scan_block(&br, slots[b].dc, slots[b].ac, &pred[slots[b].k], blk, SCAN_COUNT,
+                           &outs[b], err) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_count(PyObject *self, PyObject *args)
+{
+    Py_buffer stream, cv;
+    PyObject *counts_obj;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*O:count", &stream, &counts_obj))
+        return NULL;
+    jpeg_t *j = calloc(1, sizeof *j);
+    int64_t(*counts)[2][256] = calloc(MAX_COMPONENTS, sizeof *counts);
+    errmsg_t err = {{0}, 0};
+    PyObject *result = NULL;
+    if (!j || !counts) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (parse_headers(j, stream.buf, (size_t)stream.len, &err) < 0) {
+        PyErr_SetString(PyExc_ValueError, err.msg);
+        goto out;
+    }
+    if (counts_open(counts_obj, j->ncomp, &cv) < 0)
+        goto out;
+    Py_BEGIN_ALLOW_THREADS
+    if (count_scan(j, (const uint8_t *)stream.buf + stream.len, counts, &err) == 0)
+        for (int k = 0; k < j->ncomp; k++)
+            for (int c = 0; c < 2; c++)
+                for (int s = 0; s < 256; s++)
+                    *(int64_t *)((char *)cv.buf + k * cv.strides[0] + c * cv.strides[1] +
+                                 s * cv.strides[2]) += counts[k][c][s];
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&cv);
+    if (err.failed)
+        PyErr_SetString(PyExc_ValueError, err.msg);
+    else
+        result = Py_NewRef(Py_None);
+out:
+    PyBuffer_Release(&stream);
+    free(j);
+    free(counts);
+    return result;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Pixels at half scale from the coefficients, and uint8 strips halved and counted (the lower
@@ -2163,7 +2414,397 @@ static PyObject *py_histogram(PyObject *self, PyObject *args)
 /* ---------------------------------------------------------------------------------------------
  * Module
  */
+static int transcode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac,
+                           int16_t *pred, int16_t *blk, const ehuff_t *oac,
+                           const uint64_t *tt, twriter_t *w, tblock_t *rec, errmsg_t *err)
+{
+    scan_out_t o = {oac, tt, w, rec, NULL, NULL, NULL};
+    return scan_block(reader, dc, ac, pred, blk, SCAN_TRANSCODE, &o, err);
+}
+
+/* tt[window]: the output's code and extra bits (value << 8 | bits) of the AC symbol whose
+ * code and value the next LOOKAHEAD bits hold (one of ac's fast entries), 0 when they hold
+ * none or the output has no code for it. */
+static void tt_build(uint64_t *tt, const dhuff_t *ac, const ehuff_t *oac)
+{
+    for (int i = 0; i < (1 << LOOKAHEAD); i++) {
+        int fast = ac->fast[i];
+        tt[i] = 0;
+        if ((unsigned)fast < 256)
+            continue;
+        int r = (fast >> 4) & 15, v = (fast - (fast & 0xFF)) / 256, s = category_nz(v);
+        int sym = r << 4 | s;
+        if (oac->size[sym])
+            tt[i] = (uint64_t)(oac->code[sym] << s | extra_bits(v, s)) << 8 |
+                    (uint64_t)(oac->size[sym] + s);
+    }
+}
+
+#define MAX_SETS 2
+
+/* Which output table set codes each MCU of a source tile: the set of the output tile it falls
+ * in, grid[row * cols + col] (a row or column past the grid: its last); grid NULL: set 0. */
+typedef struct {
+    const uint8_t *grid;
+    long cols, rows;   /* the output tiles */
+    long x0, y0;       /* the source tile's first MCU, in the level */
+    long tile_x, tile_y; /* an output tile's MCUs */
+} choice_t;
+
+static inline int choice_set(const choice_t *c, Py_ssize_t mx, Py_ssize_t my)
+{
+    if (!c->grid)
+        return 0;
+    long col = (c->x0 + (long)mx) / c->tile_x, row = (c->y0 + (long)my) / c->tile_y;
+    col = col < c->cols ? col : c->cols - 1;
+    row = row < c->rows ? row : c->rows - 1;
+    return c->grid[row * c->cols + col];
+}
+
+/* The transcoding's output tables: each set's AC table and tt of each component. */
+typedef struct {
+    int nsets;
+    const ehuff_t *oac[MAX_SETS][MAX_COMPONENTS];
+    const uint64_t *tt[MAX_SETS][MAX_COMPONENTS];
+} ttables_t;
+
+/* decode_scan with each block transcoded, with the set `choice` gives its MCU. */
+static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *planes,
+                          const ttables_t *tab, const choice_t *choice, twriter_t *w,
+                          tblock_t *recs, errmsg_t *err)
+{
+    breader_t br = {j->data, end, 0, 0, 0, STOP_NONE};
+    int16_t pred[MAX_COMPONENTS] = {0};
+    int16_t scratch[64];
+    Py_ssize_t mcu = 0;
+    slot_t slots[MAX_BLOCKS_IN_MCU], *slot;
+    int nslots = 0;
+    for (int i = 0; i < j->nscan; i++) {
+        int k = j->scan[i];
+        const comp_t *c = &j->comp[k];
+        for (int v = 0; v < c->v; v++)
+            for (int h = 0; h < c->h; h++) {
+                slot = &slots[nslots++];
+                slot->dc = &j->dc[c->td];
+                slot->ac = &j->ac[c->ta];
+                slot->k = k, slot->cv = c->v, slot->ch = c->h, slot->v = v, slot->h = h;
+            }
+    }
+    for (Py_ssize_t my = 0; my < j->mcuy; my++) {
+        for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
+            if (j->restart && mcu > 0 && mcu % j->restart == 0) {
+                if (restart(&br, (int)((mcu / j->restart - 1) & 7), err) < 0)
+                    return -1;
+                memset(pred, 0, sizeof pred);
+            }
+            if (tw_reserve(w, (size_t)nslots * TBLOCK_BYTES_MAX) < 0)
+                return fail(err, "out of memory");
+            int set = choice_set(choice, mx, my);
+            if (set >= tab->nsets)
+                return fail(err, "choice: set %d of %d", set, tab->nsets);
+            for (int b = 0; b < nslots; b++) {
+                const slot_t *o = &slots[b];
+                const plane_t *pl = &planes[o->k];
+                Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
+                int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+                if (transcode_block(&br, o->dc, o->ac, &pred[o->k], blk, tab->oac[set][o->k],
+                                    tab->tt[set][o->k], w, recs++, err) < 0)
+                    return -1;
+            }
+        }
+    }
+    /* the pending bits out, then 8 bytes of slack: assemble reads 8 bytes at any bit */
+    if (tw_reserve(w, 16) < 0)
+        return fail(err, "out of memory");
+    STORE_BE64(w->buf + w->len, w->bits ? w->acc << (64 - w->bits) : 0);
+    memset(w->buf + w->len + 8, 0, 8);
+    w->len += 16;
+    return 0;
+}
+
+/* choice: None, or (grid, cols, rows, x0, y0, tile_x, tile_y) (choice_t). */
+static int choice_read(PyObject *obj, Py_buffer *view, choice_t *c)
+{
+    memset(c, 0, sizeof *c);
+    view->buf = NULL;
+    if (obj == Py_None)
+        return 0;
+    PyObject *grid;
+    if (!PyArg_ParseTuple(obj, "Ollllll:choice", &grid, &c->cols, &c->rows, &c->x0, &c->y0,
+                          &c->tile_x, &c->tile_y))
+        return -1;
+    if (PyObject_GetBuffer(grid, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (c->cols < 1 || c->rows < 1 || c->tile_x < 1 || c->tile_y < 1 || c->x0 < 0 || c->y0 < 0 ||
+        view->len != c->cols * c->rows) {
+        PyErr_SetString(PyExc_ValueError, "choice: a grid of cols x rows sets expected");
+        PyBuffer_Release(view);
+        view->buf = NULL;
+        return -1;
+    }
+    c->grid = view->buf;
+    return 0;
+}
+
+static PyObject *py_transcode(PyObject *self, PyObject *args)
+{
+    Py_buffer stream, views[MAX_COMPONENTS], grid = {0};
+    plane_t planes[MAX_COMPONENTS];
+    PyObject *seq, *sets, *choice_obj = Py_None;
+    Py_ssize_t n;
+    choice_t choice;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*OO|O:transcode", &stream, &seq, &sets, &choice_obj))
+        return NULL;
+    if (planes_open(seq, 1, views, planes, &n) < 0) {
+        PyBuffer_Release(&stream);
+        return NULL;
+    }
+    jpeg_t *j = calloc(1, sizeof *j);
+    ehuff_t(*t)[MAX_COMPONENTS][2] = malloc(sizeof(ehuff_t[MAX_SETS][MAX_COMPONENTS][2]));
+    uint64_t(*tts)[1 << LOOKAHEAD] = malloc(MAX_SETS * MAX_COMPONENTS * sizeof *tts);
+    twriter_t w = {NULL, 0, 0, 0, 0};
+    tblock_t *recs = NULL;
+    errmsg_t err = {{0}, 0};
+    PyObject *result = NULL;
+    ttables_t tab;
+    if (!j || !t || !tts) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (choice_read(choice_obj, &grid, &choice) < 0)
+        goto out;
+    if (!PyTuple_Check(sets) || PyTuple_GET_SIZE(sets) < 1 || PyTuple_GET_SIZE(sets) > MAX_SETS) {
+        PyErr_SetString(PyExc_ValueError, "sets: a tuple of 1 or 2 table sets expected");
+        goto out;
+    }
+    tab.nsets = (int)PyTuple_GET_SIZE(sets);
+    for (int s = 0; s < tab.nsets; s++)
+        if (tables_read(PyTuple_GET_ITEM(sets, s), n, t[s]) < 0)
+            goto out;
+    if (decode_headers(j, stream.buf, (size_t)stream.len, planes, n, &err) == 0) {
+        int nslots = 0, built = 0;
+        for (int i = 0; i < j->nscan; i++)
+            nslots += j->comp[j->scan[i]].h * j->comp[j->scan[i]].v;
+        for (int s = 0; s < tab.nsets; s++)
+            for (int i = 0; i < j->nscan; i++) {
+                int k = j->scan[i], same = -1;
+                tab.oac[s][k] = &t[s][k][1];
+                for (int p = 0; p < i && same < 0; p++) /* one per table pair */
+                    if (j->comp[j->scan[p]].ta == j->comp[k].ta &&
+                        !memcmp(&t[s][j->scan[p]][1], &t[s][k][1], sizeof(ehuff_t)))
+                        same = j->scan[p];
+                if (same >= 0) {
+                    tab.tt[s][k] = tab.tt[s][same];
+                } else {
+                    tt_build(tts[built], &j->ac[j->comp[k].ta], tab.oac[s][k]);
+                    tab.tt[s][k] = tts[built++];
+                }
+            }
+        size_t nblocks = (size_t)(j->mcux * j->mcuy) * (size_t)nslots;
+        recs = malloc(nblocks * sizeof *recs + 1);
+        if (!recs) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        transcode_scan(j, (const uint8_t *)stream.buf + stream.len, planes, &tab, &choice, &w,
+                       recs, &err);
+        Py_END_ALLOW_THREADS
+        if (!err.failed) {
+            uint8_t qt[4 * 64 * 2];
+            for (int q = 0; q < 4; q++)
+                for (int i = 0; i < 64; i++) {
+                    qt[2 * (64 * q + i)] = (uint8_t)(j->qt[q][i] & 0xFF);
+                    qt[2 * (64 * q + i) + 1] = (uint8_t)(j->qt[q][i] >> 8);
+                }
+            result = Py_BuildValue("y#y#y#", (const char *)qt, (Py_ssize_t)sizeof qt,
+                                   (const char *)w.buf, (Py_ssize_t)w.len, (const char *)recs,
+                                   (Py_ssize_t)(nblocks * sizeof *recs));
+        }
+    }
+    if (err.failed)
+        PyErr_SetString(PyExc_ValueError, err.msg);
+out:
+    planes_close(views, n);
+    PyBuffer_Release(&stream);
+    if (grid.buf)
+        PyBuffer_Release(&grid);
+    free(j);
+    free(t);
+    free(tts);
+    free(w.buf);
+    free(recs);
+    return result;
+}
+
+/* One source tile's transcoded blocks, for assemble. */
+typedef struct {
+    Py_buffer bits, recs;
+    int open;
+} tstore_t;
+
+#define ASM_MAX_SOURCES 2048 /* source tiles an output tile spans: 33 x 33 of 8-pixel ones */
+
+static PyObject *py_assemble(PyObject *self, PyObject *args)
+{
+    PyObject *stores, *grid, *origin, *source_mcus, *sampling, *mcus_obj, *keep, *tables;
+    long gx_n, gy_n, ox, oy, tmx, tmy, mcux, mcuy, kx, ky;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO:assemble", &stores, &grid, &origin, &source_mcus,
+                          &sampling, &mcus_obj, &keep, &tables))
+        return NULL;
+    if (int_pair(grid, "grid", &gx_n, &gy_n) < 0 || int_pair(origin, "origin", &ox, &oy) < 0 ||
+        int_pair(source_mcus, "source_mcus", &tmx, &tmy) < 0 ||
+        int_pair(mcus_obj, "mcus", &mcux, &mcuy) < 0 || int_pair(keep, "keep", &kx, &ky) < 0)
+        return NULL;
+    if (!PyTuple_Check(stores) || gx_n < 1 || gy_n < 1 || gx_n * gy_n > ASM_MAX_SOURCES ||
+        PyTuple_GET_SIZE(stores) != gx_n * gy_n || tmx < 1 || tmy < 1 || ox < 0 || oy < 0 ||
+        mcux < 1 || mcuy < 1 || ox + mcux > gx_n * tmx || oy + mcuy > gy_n * tmy) {
+        PyErr_SetString(PyExc_ValueError, "assemble: bad grid, origin or stores");
+        return NULL;
+    }
+    if (!PyTuple_Check(sampling)) {
+        PyErr_SetString(PyExc_ValueError, "sampling: a tuple of (h, v) pairs is expected");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(sampling);
+    if (n < 1 || n > MAX_COMPONENTS) {
+        PyErr_SetString(PyExc_ValueError, "sampling: 1 to 4 components");
+        return NULL;
+    }
+    int slot_k[MAX_BLOCKS_IN_MCU], nslots = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        long h, v;
+        if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h, &v) < 0)
+            return NULL;
+        if (h < 1 || h > 4 || v < 1 || v > 4 || nslots + h * v > MAX_BLOCKS_IN_MCU) {
+            PyErr_SetString(PyExc_ValueError, "sampling: bad factors");
+            return NULL;
+        }
+        for (long i = 0; i < h * v; i++)
+            slot_k[nslots++] = (int)k;
+    }
+    ehuff_t(*t)[2] = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2]));
+    tstore_t *src = calloc((size_t)(gx_n * gy_n), sizeof *src);
+    PyObject *result = NULL;
+    bwriter_t w = {NULL, 0, 0, 0, 0};
+    errmsg_t err = {{0}, 0};
+    if (!t || !src) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (tables_read(tables, n, t) < 0)
+        goto out;
+    size_t per_tile = (size_t)(tmx * tmy) * (size_t)nslots;
+    for (Py_ssize_t i = 0; i < gx_n * gy_n; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(stores, i);
+        if (pair == Py_None)
+            continue;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 0), &src[i].bits, PyBUF_SIMPLE) < 0)
+            goto bad_store;
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 1), &src[i].recs, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&src[i].bits);
+            goto bad_store;
+        }
+        src[i].open = 1;
+        const tblock_t *r = src[i].recs.buf;
+        if ((size_t)src[i].recs.len != per_tile * sizeof *r ||
+            (per_tile && (size_t)r[per_tile - 1].end / 8 + 8 > (size_t)src[i].bits.len)) {
+            PyErr_SetString(PyExc_ValueError, "assemble: a store does not match its tile");
+            goto out;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    int pred[MAX_COMPONENTS] = {0};
+    for (long my = 0; my < mcuy && !err.failed; my++) {
+        long gy = oy + my, ty = gy / tmy, sy = gy % tmy;
+        for (long mx = 0; mx < mcux; mx++) {
+            long gx = ox + mx, tx = gx / tmx, sx = gx % tmx;
+            const tstore_t *s = &src[ty * gx_n + tx];
+            int zero = !s->open || mx >= kx || my >= ky;
+            const tblock_t *recs = zero ? NULL : (const tblock_t *)s->recs.buf;
+            const uint8_t *bitsbuf = zero ? NULL : (const uint8_t *)s->bits.buf;
+            size_t first = (size_t)(sy * tmx + sx) * (size_t)nslots;
+            if (bw_reserve(&w, (size_t)nslots * BLOCK_BYTES_MAX) < 0) {
+                fail(&err, "out of memory");
+                break;
+            }
+            uint8_t *out = w.buf + w.len;
+            uint64_t acc = w.acc;
+            int bits = w.bits;
+            for (int b = 0; b < nslots; b++) {
+                int k = slot_k[b];
+                const ehuff_t *dc = &t[k][0], *ac = &t[k][1];
+                int value = zero ? 0 : recs[first + b].dc;
+                int diff = value - pred[k], c = category_dc(diff);
+                pred[k] = value;
+                if (c > 11 || !dc->size[c]) {
+                    fail(&err, "DC difference %d has no code", diff);
+                    break;
+                }
+                ENC_PUT(dc->code[c] << c | extra_bits(diff, c), dc->size[c] + c);
+                if (zero) {
+                    ENC_PUT(ac->code[0x00], ac->size[0x00]);
+                    continue;
+                }
+                size_t i = first + b;
+                uint64_t pos = i ? recs[i - 1].end : 0, stop = recs[i].end;
+                if (stop < pos || stop / 8 + 8 > (uint64_t)s->bits.len) { /* not transcode's */
+                    fail(&err, "assemble: a store's records out of order");
+                    break;
+                }
+                while (pos < stop) {
+                    int take = stop - pos < 32 ? (int)(stop - pos) : 32;
+                    uint64_t word;
+                    memcpy(&word, bitsbuf + (pos >> 3), 8);
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    word = __builtin_bswap64(word);
+#endif
+                    word <<= pos & 7;
+                    ENC_PUT(word >> (64 - take), take);
+                    pos += (uint64_t)take;
+                }
+            }
+            w.len = (size_t)(out - w.buf);
+            w.acc = acc;
+            w.bits = bits;
+            if (err.failed)
+                break;
+        }
+    }
+    if (!err.failed)
+        bw_finish(&w, &err);
+    Py_END_ALLOW_THREADS
+    if (err.failed)
+        PyErr_SetString(PyExc_ValueError, err.msg);
+    else
+        result = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len);
+    goto out;
+bad_store:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "assemble: stores are (bits, records) pairs or None");
+out:
+    if (src)
+        for (Py_ssize_t i = 0; i < gx_n * gy_n; i++)
+            if (src[i].open) {
+                PyBuffer_Release(&src[i].bits);
+                PyBuffer_Release(&src[i].recs);
+            }
+    free(src);
+    free(t);
+    free(w.buf);
+    return result;
+}
+
+#undef ENC_PUT
+#undef TW_PUT
+
 static PyMethodDef methods[] = {
+    {"count", py_count, METH_VARARGS, "count(stream, counts) -> None"},
+    {"transcode", py_transcode, METH_VARARGS, "transcode(stream, planes, tables) -> (quant, bits, records)"},
+    {"assemble", py_assemble, METH_VARARGS, "assemble(stores, grid, origin, source_mcus, sampling, mcus, keep, tables) -> bytes"},
     {"decode", py_decode, METH_VARARGS,
      "decode(stream, planes) -> bytes\n\nEntropy-decodes a baseline JPEG stream into the "
      "coefficient planes (one per component); returns its quantization tables (4 x 64 "

@@ -41,6 +41,44 @@ def gather(
     """Adds the symbols ``encode`` would emit to ``counts`` (int64, ``(len(planes), 2, 256)``:
     DC symbols at ``[k, 0]``, AC symbols at ``[k, 1]``)."""
 
+def count(stream: bytes, counts: np.ndarray) -> None:
+    """Entropy-decodes the stream and adds its symbols to ``counts`` (int64, ``(components, 2,
+    256)``) as ``gather`` counts the decoded planes (DC differences from the component's previous
+    block, restart intervals or not; AC symbols canonical: zero runs only before a value)."""
+
+Tables = tuple[tuple[bytes, bytes, bytes, bytes], ...]
+
+def transcode(
+    stream: bytes,
+    planes: tuple[np.ndarray, ...],
+    sets: tuple[Tables, ...],
+    choice: tuple[bytes, int, int, int, int, int, int] | None = None,
+) -> tuple[bytes, bytes, bytes]:
+    """``decode`` into the planes, each block's AC symbols coded at once with the AC table of one
+    of ``sets`` (1 or 2, as ``encode`` takes tables) into a bit string. ``choice`` picks each
+    MCU's set: ``(grid, cols, rows, x0, y0, tile_x, tile_y)``, ``grid[row * cols + col]`` the set
+    of the output tile (``tile_x`` x ``tile_y`` MCUs) the MCU falls in, the stream's first MCU
+    being the level's (``x0``, ``y0``); None: set 0. Returns (quantization tables as ``decode``,
+    the bit strings, 8 bytes a block in scan order: its DC value (int32) and where its bit
+    string ends (uint32, in bits)): a store for ``assemble``."""
+
+def assemble(
+    stores: tuple[tuple[bytes, bytes] | None, ...],
+    grid: tuple[int, int],
+    origin: tuple[int, int],
+    source_mcus: tuple[int, int],
+    sampling: tuple[tuple[int, int], ...],
+    mcus: tuple[int, int],
+    keep: tuple[int, int],
+    tables: Tables,
+) -> bytes:
+    """What ``encode`` writes for ``mcus`` MCUs of a level of source tiles (``source_mcus`` each)
+    transcoded with ``tables``' AC tables: ``stores`` those of the ``grid`` (columns, rows) of
+    source tiles the MCUs span, row-major (None: blank blocks, past the level), from MCU
+    ``origin`` of the first. The blocks' bit strings are copied, their DC differences coded with
+    ``tables``' DC tables; blocks of the MCUs from ``keep`` (columns, rows) on are blank (zero
+    coefficients)."""
+
 def half(
     planes: tuple[np.ndarray, ...],
     sampling: tuple[tuple[int, int], ...],

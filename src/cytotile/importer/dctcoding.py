@@ -115,6 +115,7 @@ class Tables:
         self.arrays = [
             tuple((*t[g][0].arrays(), *t[g][1].arrays()) for g in self.group) for t in self.sets
         ]
+        self.coded = tuple(self.arrays)  #: as the codec's ``transcode`` and ``assemble`` take them
         self.dht = hf.dht(
             [
                 (cls, s * width + g, t[g][cls])
@@ -126,6 +127,9 @@ class Tables:
         self.marker = level.frame.marker  # baseline (SOF0) stays baseline: tables 0 and 1
         #: (output row, output column): whether the tile takes the dense set (two sets only)
         self._dense = self._dense_tiles() if len(self.sets) > 1 else None
+        #: each output tile's set, row-major, one byte each, as the codec's ``transcode`` takes
+        #: it (None: one set)
+        self.grid = None if self._dense is None else self._dense.astype(np.uint8).tobytes()
 
     def _dense_tiles(self) -> np.ndarray:
         """Each output tile's set, for the whole level at once: the dense one when the source

@@ -1,9 +1,10 @@
 """A JPEG-tiled level as the C coefficient codec (``_jpegdct``) codes it: its frame, its
-quantization and Huffman tables, and its source tiles entropy-decoded into coefficient planes.
+quantization and Huffman tables, and its source tiles transcoded: entropy-decoded into
+coefficient planes, their blocks' AC symbols coded with the level's tables at once (stores).
 
 The Huffman tables are chosen once per level (:mod:`cytotile.importer.dctcoding`) and written
 once in its ``JPEGTables`` beside its quantization tables; :mod:`cytotile.importer.dctretile`
-re-tiles the planes into the pyramid's tiles.
+assembles the pyramid's tiles from the stores.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from cytotile.importer import dctcoding as dc
 from cytotile.importer import jpegmarkers as jm
-from cytotile.pyramid import TILE_SIZE
+from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from cytotile.importer.coefhalf import HalfRows
     from cytotile.importer.crew import Crew
     from cytotile.importer.retile import JpegLevel
+
+#: a source tile's blocks as the codec's ``transcode`` gives them: (AC bit strings, records)
+Store = tuple[bytes, bytes]
 
 
 def codec() -> ModuleType | None:
@@ -37,10 +41,11 @@ def codec() -> ModuleType | None:
 class Coding:
     """How the level's tiles are written: its frame, quantization and Huffman tables.
 
-    The Huffman tables come from counting a sample of the level's tiles (:meth:`count`, about
-    6% of a small slide's conversion): :func:`~cytotile.importer.retile.retile` counts in a
-    thread of its own while the bands decode their first rows (and make level 1 from them),
-    which need no Huffman tables; the first tile encoded waits for them."""
+    The Huffman tables come from counting a sample of the level's tiles (:meth:`count`: the
+    codec's ``count`` decodes and counts at once, 2-3 ms on a small slide). The transcoding
+    needs them: :class:`~cytotile.importer.retile.CodingAhead` counts in a thread of its own
+    from the moment the level is known, beside the pyramid's set-up, and the bands' first row
+    waits for it."""
 
     def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
         self.level, self.lib = level, lib
@@ -77,13 +82,11 @@ class Coding:
             level = self.level
             picks = dc.sample(len(level.offsets))
             counts = np.zeros((len(picks), len(level.frame.components), 2, 256), np.int64)
-            mcus = (level.tile_width // self.mcu[0], level.tile_height // self.mcu[1])
-            planes = self.planes(level.tile_width, level.tile_height)
             try:
                 for k, index in enumerate(picks):
-                    self.decode(index, planes)
-                    try:
-                        self.lib.gather(planes, self.sampling, mcus, counts[k])
+                    data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
+                    try:  # decoded and counted at once, as encode would code them
+                        self.lib.count(level.complete(data), counts[k])
                     except ValueError as exc:
                         raise NotRetilable(f"tile {index}: {exc}") from exc
                 huffman = dc.Tables(level, counts, picks)
@@ -151,32 +154,63 @@ class Coding:
         elif quant != self.quant:
             raise NotRetilable(f"tile {index} has other quantization tables")
 
-    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]], crew: Crew) -> None:
-        """Source row ``sy``'s tiles into ``views`` (one per tile), shared by the ``crew``, in
-        one read when they are stored together (as scanners and libvips write them, in any
-        order)."""
+    def transcode(
+        self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None
+    ) -> Store:
+        """Source tile ``index``'s coefficients into ``planes`` (as :meth:`decode`) and its blocks'
+        AC symbols coded with the level's tables (each with the set of the output tile it falls
+        in), for the codec's ``assemble``."""
+        from cytotile.importer.retile import NotRetilable
+
+        level, huffman = self.level, self.huffman
+        if data is None:
+            data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
+        choice = None
+        if huffman.grid is not None:
+            sy, sx = divmod(index, level.n_tx)
+            n_x, n_y = ceil_div(level.width, TILE_SIZE), ceil_div(level.height, TILE_SIZE)
+            mcu_w, mcu_h = self.mcu
+            first = (sx * level.tile_width // mcu_w, sy * level.tile_height // mcu_h)
+            choice = (huffman.grid, n_x, n_y, *first, TILE_SIZE // mcu_w, TILE_SIZE // mcu_h)
+        try:
+            quant, bits, records = self.lib.transcode(
+                level.complete(data), planes, huffman.coded, choice
+            )
+        except ValueError as exc:
+            raise NotRetilable(f"tile {index}: {exc}") from exc
+        if quant != self.quant:
+            raise NotRetilable(f"tile {index} has other quantization tables")
+        return bits, records
+
+    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]], crew: Crew) -> list[Store]:
+        """Source row ``sy``'s tiles transcoded (:meth:`transcode`) into ``views`` (one per
+        tile), shared by the ``crew``, in one read when they are stored together (as scanners
+        and libvips write them, in any order)."""
         level = self.level
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
         counts = level.byte_counts[first : first + level.n_tx]
+        stores: list[Store] = [(b"", b"")] * len(views)
         start = min(offsets)
         end = max(o + n for o, n in zip(offsets, counts, strict=True))
         if end - start > 1.25 * sum(counts):  # scattered: read each
 
             def each(part: range) -> None:
                 for k in part:
-                    self.decode(first + k, views[k])
+                    stores[k] = self.transcode(first + k, views[k])
 
             crew.run(each, len(views))
-            return
+            return stores
         row = memoryview(os.pread(self.fd, end - start, start))
 
         def stored(part: range) -> None:
             for k in part:
                 at = offsets[k] - start
-                self.decode(first + k, views[k], row[at : at + counts[k]])  # type: ignore[arg-type]
+                data = row[at : at + counts[k]]
+                stores[k] = self.transcode(first + k, views[k], data)  # type: ignore[arg-type]
 
         crew.run(stored, len(views))
+        return stores
 
     def close(self) -> None:
         os.close(self.fd)

@@ -1,16 +1,17 @@
 """Level 0 re-tiled through the C coefficient codec (``_jpegdct``): tables per level, not per tile.
 
-Each thread takes a band of output rows. The source tiles an output row spans are entropy-decoded
-straight into per-component coefficient planes of the whole width (numpy ``int16``, blocks in
-natural order; zeros beyond the source's grid), a few source rows deep: when the next output
-row starts, the rows decoded below its top move up (less than a source row) and the next ones
-are decoded below them. Each 256x256 output tile is entropy-coded from a strided view of the
-planes: no block is copied in Python.
+Each thread takes a band of output rows. The source tiles an output row spans are transcoded a
+row at a time (``transcode``): entropy-decoded into per-component coefficient planes one source
+row deep (numpy ``int16``, blocks in natural order), which level 1 is made from
+(:mod:`cytotile.importer.coefhalf`), and each block's AC symbols coded at once with the level's
+Huffman tables, kept as its bit string beside its DC value (a store a source tile). Each 256x256
+output tile is then assembled from the stores of the source tiles it covers (``assemble``):
+their blocks' bit strings copied, only the DC differences coded again. A block is coded once
+however many output tiles the source tile feeds, and no plane is kept for the output rows.
 
 The level's tables and its decoding are :class:`~cytotile.importer.dctlevel.Coding`'s. A tile
-is SOF, SOS and the scan (after an Adobe
-marker when the components are R, G, B); an exact-size edge tile is a complete stream, tables
-included.
+is SOF, SOS and the scan (after an Adobe marker when the components are R, G, B); an exact-size
+edge tile is a complete stream, tables included.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from cytotile.importer.crew import Crew
-from cytotile.importer.dctlevel import Coding, codec
+from cytotile.importer.dctlevel import Coding, Store, codec
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
@@ -40,21 +41,6 @@ def spanned(tile_height: int) -> int:
     return ceil_div(start + TILE_SIZE, tile_height)
 
 
-def _views(
-    coding: Coding, planes: tuple[np.ndarray, ...], plane_y: int, size: tuple[int, int], n: int
-) -> list[tuple[np.ndarray, ...]]:
-    """Views of the planes, from pixel row ``plane_y``: ``n`` regions of ``size`` pixels
-    (width, height), side by side."""
-    width, height = size
-    return [
-        tuple(
-            p[plane_y // bh : (plane_y + height) // bh, x * width // bw : (x + 1) * width // bw]
-            for p, (bw, bh) in zip(planes, coding.block, strict=True)
-        )
-        for x in range(n)
-    ]
-
-
 def blank_padding(
     planes: Sequence[np.ndarray],
     blocks: Sequence[tuple[int, int]],
@@ -64,18 +50,23 @@ def blank_padding(
 ) -> None:
     """Zero the blocks of an edge tile's coefficient ``planes`` (each component's, its blocks
     covering ``blocks`` pixels) at least one MCU beyond the image's ``width`` x ``height`` pixels
-    in it. They held the source's own padding, whose texture costs bits in the padded tile; the
-    MCU the edge cuts and the next one stay, so that a decoder's chroma upsampling of the pixels
-    inside is untouched."""
-    keep_x = (ceil_div(width, mcu[0]) + 1) * mcu[0]
-    keep_y = (ceil_div(height, mcu[1]) + 1) * mcu[1]
+    in it (:func:`kept`): the jpeglib path's."""
+    keep_x, keep_y = (k * m for k, m in zip(kept(mcu, width, height), mcu, strict=True))
     for p, (bw, bh) in zip(planes, blocks, strict=True):
         p[:, keep_x // bw :] = 0
         p[keep_y // bh :] = 0
 
 
+def kept(mcu: tuple[int, int], width: int, height: int) -> tuple[int, int]:
+    """MCUs (across, down) of an edge tile whose blocks keep the source's coefficients, the
+    image's ``width`` x ``height`` pixels in it: the MCU the edge cuts and the next one, so that
+    a decoder's chroma upsampling of the pixels inside is untouched. Beyond, the blocks are
+    blank (zero coefficients): they held the source's own padding, whose texture costs bits."""
+    return ceil_div(width, mcu[0]) + 1, ceil_div(height, mcu[1]) + 1
+
+
 def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]:
-    """The tiles of output rows ``rows``, a row at a time, decoding the source rows they span
+    """The tiles of output rows ``rows``, a row at a time, transcoding the source rows they span
     once each; each row's steps shared with ``helpers`` threads
     (:class:`~cytotile.importer.crew.Crew`)."""
     with Crew(helpers) as crew:
@@ -84,70 +75,87 @@ def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]
 
 def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
     level = coding.level
-    tile_h = level.tile_height
-    n_x = ceil_div(level.width, TILE_SIZE)
-    depth = spanned(tile_h)
-    planes = coding.planes(max(n_x * TILE_SIZE, level.n_tx * level.tile_width), depth * tile_h)
-    source = (level.tile_width, tile_h)
-    sources: dict[int, list[tuple[np.ndarray, ...]]] = {}  # by pixel row in the planes
-    tiles: dict[int, list[tuple[np.ndarray, ...]]] = {}
-    l0_top, todo = -1, -1  # the level's pixel row of the planes' first row; next source row
+    tile_w, tile_h = level.tile_width, level.tile_height
+    planes = coding.planes(level.n_tx * tile_w, tile_h)  # a source row's, for level 1
+    views = [
+        tuple(
+            p[:, x * tile_w // bw : (x + 1) * tile_w // bw]
+            for p, (bw, _) in zip(planes, coding.block, strict=True)
+        )
+        for x in range(level.n_tx)
+    ]
+    stores: dict[int, list[Store]] = {}  # by source row
+    todo = -1  # the next source row
     for ty in rows:
         l0_y = ty * TILE_SIZE
+        first = l0_y // tile_h
         last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, tile_h))  # source rows < last needed
-        if todo < 0:
-            todo = l0_y // tile_h
-            l0_top = todo * tile_h
-        else:  # the rows decoded below l0_y move to the top (less than a source row)
-            kept = todo * tile_h - l0_y
-            for p, (_, bh) in zip(planes, coding.block, strict=True):
-                p[: kept // bh] = p[(l0_y - l0_top) // bh : (l0_y - l0_top + kept) // bh]
-            l0_top = l0_y
-        if last == level.n_ty:  # past the source's grid: zeros
-            for p, (_, bh) in zip(planes, coding.block, strict=True):
-                p[(last * tile_h - l0_top) // bh :] = 0
+        todo = max(todo, first)
+        for sy in [sy for sy in stores if sy < first]:
+            del stores[sy]
         for sy in range(todo, last):
-            y = sy * tile_h - l0_top
-            if y not in sources:
-                sources[y] = _views(coding, planes, y, source, level.n_tx)
-            coding.decode_row(sy, sources[y], crew)
+            stores[sy] = coding.decode_row(sy, views, crew)
             if coding.halves is not None and sy * tile_h >= rows.start * TILE_SIZE:  # band's own
-                coding.halves.put(sy, planes, y, coding, crew)
-        todo = last
-        if l0_y - l0_top not in tiles:
-            tiles[l0_y - l0_top] = _views(coding, planes, l0_y - l0_top, (TILE_SIZE,) * 2, n_x)
-        yield from _encode_row(coding, ty, tiles[l0_y - l0_top], crew)
+                coding.halves.put(sy, planes, 0, coding, crew)
+        todo = max(todo, last)
+        yield from _encode_row(coding, ty, stores, crew)
 
 
 def _encode_row(
-    coding: Coding, ty: int, row: list[tuple[np.ndarray, ...]], crew: Crew
+    coding: Coding, ty: int, stores: dict[int, list[Store]], crew: Crew
 ) -> list[RetiledTile]:
-    """The tiles of output row ``ty`` from their coefficients' views ``row``, shared by the
-    ``crew``; the first waits for the level's tables (counted meanwhile: Coding.count)."""
+    """The tiles of output row ``ty`` assembled from the source rows' ``stores``, shared by the
+    ``crew``."""
     from cytotile.importer.retile import NotRetilable, RetiledTile
 
     level, lib, prefix = coding.level, coding.lib, coding.prefix
     huffman, shared = coding.huffman, coding.tables
     choice = huffman.choose(ty)
-    full_mcus = (TILE_SIZE // coding.mcu[0], TILE_SIZE // coding.mcu[1])
-    height = min(TILE_SIZE, level.height - ty * TILE_SIZE)
-    out: list[RetiledTile | None] = [None] * len(row)
+    tile_w, tile_h = level.tile_width, level.tile_height
+    mcu_w, mcu_h = coding.mcu
+    full = (TILE_SIZE // mcu_w, TILE_SIZE // mcu_h)
+    source_mcus = (tile_w // mcu_w, tile_h // mcu_h)
+    l0_y = ty * TILE_SIZE
+    height = min(TILE_SIZE, level.height - l0_y)
+    sy0, sy1 = l0_y // tile_h, (l0_y + TILE_SIZE - 1) // tile_h
+    rows = [stores.get(sy) for sy in range(sy0, sy1 + 1)]  # None: past the source's grid
+    n_x = ceil_div(level.width, TILE_SIZE)
+    out: list[RetiledTile | None] = [None] * n_x
 
     def code(part: range) -> None:
         for tx in part:
-            which, views = choice[tx], row[tx]
-            width = min(TILE_SIZE, level.width - tx * TILE_SIZE)
-            if (width, height) != (TILE_SIZE, TILE_SIZE):  # those blocks are not read again
-                blank_padding(views, coding.block, coding.mcu, width, height)
+            which = choice[tx]
+            l0_x = tx * TILE_SIZE
+            sx0, sx1 = l0_x // tile_w, (l0_x + TILE_SIZE - 1) // tile_w
+            grid = tuple(
+                row[sx] if row is not None and sx < level.n_tx else None
+                for row in rows
+                for sx in range(sx0, sx1 + 1)
+            )
+            at = (
+                sx0,
+                sy0,
+                sx1 - sx0 + 1,
+                len(rows),
+                (l0_x - sx0 * tile_w) // mcu_w,
+                (l0_y - sy0 * tile_h) // mcu_h,
+            )
+            width = min(TILE_SIZE, level.width - l0_x)
+            arrays = huffman.coded[which]
+            exact = None
             try:
-                arrays = huffman.arrays[which]
-                exact = None
                 if (width, height) == (TILE_SIZE, TILE_SIZE):
-                    scan = lib.encode(views, coding.sampling, full_mcus, arrays)
-                else:  # the exact-size tile's blocks coded once for both scans
-                    mcus = (ceil_div(width, coding.mcu[0]), ceil_div(height, coding.mcu[1]))
-                    scan, part_scan = lib.encode_edge(
-                        views, coding.sampling, full_mcus, mcus, arrays
+                    scan = lib.assemble(
+                        grid, at[2:4], at[4:], source_mcus, coding.sampling, full, full, arrays
+                    )
+                else:
+                    keep = kept(coding.mcu, width, height)
+                    scan = lib.assemble(
+                        grid, at[2:4], at[4:], source_mcus, coding.sampling, full, keep, arrays
+                    )
+                    mcus = (ceil_div(width, mcu_w), ceil_div(height, mcu_h))
+                    part_scan = lib.assemble(
+                        grid, at[2:4], at[4:], source_mcus, coding.sampling, mcus, keep, arrays
                     )
                     exact = (
                         b"\xff\xd8" + prefix + shared[2:-2]
@@ -159,5 +167,5 @@ def _encode_row(
             data = b"".join((b"\xff\xd8", prefix, head, scan, b"\xff\xd9"))
             out[tx] = RetiledTile(tx, ty, shared, data, exact)
 
-    crew.run(code, len(row))
+    crew.run(code, n_x)
     return [tile for tile in out if tile is not None]

@@ -14,6 +14,7 @@ level 1 their 2x2 mean); each further tier from the one above
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from cytotile.importer.crew import Crew
 from cytotile.importer.histograms import bands_of
 from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
 from cytotile.importer.lower import FeedThread, TierBuilder, builders, tier_tables
-from cytotile.importer.retile import JpegLevel, NotRetilable, retile, workers
+from cytotile.importer.retile import CodingAhead, JpegLevel, NotRetilable, retile, workers
 from cytotile.importer.sourcetiles import halve_tiles, image_parts, source_rows
 from cytotile.tiff import layout as L
 from cytotile.tiff.streamed import StreamedPyramid
@@ -115,39 +116,46 @@ def write_jpeg_pyramid(
     The tiles go straight into ``out_path`` as they are made (:class:`StreamedPyramid`: no
     spool, no copy), the index last. Raises :class:`~cytotile.importer.retile.NotRetilable`
     (nothing left written) when a tile turns out not to qualify."""
-    n_samples = len(level.frame.components)
-    lower_q = lower_quality(level, quality)
-    lower_tables = tier_tables(n_samples, lower_q)
-    l0 = jpeg_ifd(
-        0, sizes[0], n_samples, level.photometric, bytes(tables_room(level)),
-        level.frame.components[0][1:3],
-    )  # fmt: skip
-    ifds = [l0] + [
-        jpeg_ifd(k, sizes[k], n_samples, 1 if n_samples == 1 else 6, lower_tables)
-        for k in range(1, len(sizes))
-    ]
-    out = StreamedPyramid(out_path, sizes, ifds, header, reserve)
-    try:
-        with Crew(min(1, workers() - 1)) as crew:  # the lower tiers' thread's
-            chain = builders(sizes, lower_q, out.add, crew, lower_tables)
-            shared, found = _write_tiles(level, chain, out, workdir)
-        return out.finish({0: shared}, final(found[0]) if final else None), found
-    except BaseException:
-        out.abort()
-        raise
+    ahead = CodingAhead.start(level)  # the tables counted beside the set-up below
+    with ahead or contextlib.nullcontext():
+        n_samples = len(level.frame.components)
+        lower_q = lower_quality(level, quality)
+        lower_tables = tier_tables(n_samples, lower_q)
+        l0 = jpeg_ifd(
+            0, sizes[0], n_samples, level.photometric, bytes(tables_room(level)),
+            level.frame.components[0][1:3],
+        )  # fmt: skip
+        ifds = [l0] + [
+            jpeg_ifd(k, sizes[k], n_samples, 1 if n_samples == 1 else 6, lower_tables)
+            for k in range(1, len(sizes))
+        ]
+        out = StreamedPyramid(out_path, sizes, ifds, header, reserve)
+        try:
+            with Crew(min(1, workers() - 1)) as crew:  # the lower tiers' thread's
+                chain = builders(sizes, lower_q, out.add, crew, lower_tables)
+                shared, found = _write_tiles(level, chain, out, workdir, ahead)
+            return out.finish({0: shared}, final(found[0]) if final else None), found
+        except BaseException:
+            out.abort()
+            raise
 
 
 def _write_tiles(
-    level: JpegLevel, chain: dict[int, TierBuilder], out: StreamedPyramid, workdir: Path | None
+    level: JpegLevel,
+    chain: dict[int, TierBuilder],
+    out: StreamedPyramid,
+    workdir: Path | None,
+    ahead: CodingAhead | None = None,
 ) -> tuple[bytes, tuple[list[dict[str, Any]], str]]:
-    """Every tile to ``out``: level 0 re-tiled here, the lower tiers in a thread of their own;
-    returns level 0's JPEGTables and the histogram (:func:`_lower`)."""
+    """Every tile to ``out``: level 0 re-tiled here (its coding started ``ahead``, when given),
+    the lower tiers in a thread of their own; returns level 0's JPEGTables and the histogram
+    (:func:`_lower`)."""
     found: list[Any] = []
     halves = coefhalf.for_level(level, COMPLETE_PIXELS)
     lower = threading.Thread(target=_lower, args=(level, chain, found, halves), daemon=True)
     lower.start()
     shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
-    level0 = retile(level, workdir, halves=halves)  # closed after the stop below
+    level0 = retile(level, workdir, halves=halves, ahead=ahead)  # closed after the stop below
     try:
         for tile in level0:
             if shared is None:

@@ -13,6 +13,7 @@ or while re-tiling (a tile with other tables): the caller then takes the re-enco
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -31,6 +32,7 @@ from cytotile.pyramid import TILE_SIZE, ceil_div
 
 __all__ = [
     "JPEGLIB_VERSION",
+    "CodingAhead",
     "JpegLevel",
     "NotRetilable",
     "RetiledTile",
@@ -74,12 +76,15 @@ MEMORY_BUDGET = 192 * 1024 * 1024
 
 
 def row_bytes(level: JpegLevel) -> int:
-    """Bytes of the coefficients a re-tiling thread holds: the rows of source tiles one output
-    row spans (2 rows of 240-pixel tiles, 32 of NDPI's 8-pixel intervals)."""
+    """Bytes a re-tiling thread holds: a row of source tiles' coefficient planes (level 1 is
+    made from them), and the transcoded blocks of the rows one output row spans (2 rows of
+    240-pixel tiles, 32 of NDPI's 8-pixel intervals), about their coded bytes each (taken as
+    a quarter of their coefficients: 16 bits a coefficient, fewer than 4 a coded one)."""
     frame = level.frame
     across, down = level.tile_width // frame.mcu_width, level.tile_height // frame.mcu_height
     blocks = sum(across * c[1] * down * c[2] for c in frame.components)
-    return dctretile.spanned(level.tile_height) * level.n_tx * blocks * 64 * 2
+    planes = level.n_tx * blocks * 64 * 2
+    return planes + dctretile.spanned(level.tile_height) * planes // 4
 
 
 def worth(n_ty: int) -> int:
@@ -99,32 +104,82 @@ def workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class CodingAhead:
+    """The level's :class:`~cytotile.importer.dctlevel.Coding` made, and its Huffman tables
+    counted, in a thread of its own from the moment the level is known: while the caller opens
+    the pyramid and starts the lower tiers (a CPU otherwise idle then). The bands transcode
+    with the tables: their first row waits for them. A context manager: its end waits for the
+    thread and closes the coding."""
+
+    def __init__(self, level: JpegLevel, lib: Any) -> None:
+        self._made = threading.Event()
+        self._coding: dctretile.Coding | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(level, lib), name="retile-tables", daemon=True
+        )
+        self._thread.start()
+
+    @classmethod
+    def start(cls, level: JpegLevel) -> CodingAhead | None:
+        """One for ``level``, or None when the C codec is not built (libjpeg re-tiles)."""
+        lib = dctretile.codec()
+        return None if lib is None else cls(level, lib)
+
+    def _run(self, level: JpegLevel, lib: Any) -> None:
+        try:
+            self._coding = dctretile.Coding(level, lib)
+        except BaseException as exc:  # raised in the caller's thread, by coding()
+            self._error = exc
+            return
+        finally:
+            self._made.set()
+        self._coding.count()  # keeps its own failure for the tables' first use
+
+    def coding(self) -> dctretile.Coding:
+        """The level's coding (waits for it to be made; raises why it could not be)."""
+        self._made.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._coding is not None
+        return self._coding
+
+    def __enter__(self) -> CodingAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+        if self._coding is not None:
+            self._coding.close()
+
+
 def retile(
-    level: JpegLevel, workdir: Path | None = None, threads: int | None = None, halves: Any = None
+    level: JpegLevel,
+    workdir: Path | None = None,
+    threads: int | None = None,
+    halves: Any = None,
+    ahead: CodingAhead | None = None,
 ) -> Iterator[RetiledTile]:
     """The 256x256 tiles of the level, row-major; bands of rows are re-tiled by ``threads``
     threads (default: :func:`workers`), a few bands ahead at most (bounded memory). Through the
     C codec when it is built (:mod:`cytotile.importer.dctretile`: Huffman tables per level),
     else through libjpeg (``jpeglib``: optimized Huffman tables per tile). ``halves`` (a
-    :class:`~cytotile.importer.coefhalf.HalfRows`, C codec only) gets level 1's source rows."""
-    lib = dctretile.codec()
+    :class:`~cytotile.importer.coefhalf.HalfRows`, C codec only) gets level 1's source rows.
+    ``ahead``: the level's coding, started by the caller (who ends it); else one of its own."""
     n_ty = ceil_div(level.height, TILE_SIZE)
     threads = threads or min(workers(), max(1, MEMORY_BUDGET // row_bytes(level)), worth(n_ty))
     step = band_rows(level, n_ty, threads)
     bands = [range(y, min(n_ty, y + step)) for y in range(0, n_ty, step)]
-    if lib is not None:
-        coding = dctretile.Coding(level, lib)
-        coding.halves = halves
-        counting = threading.Thread(target=coding.count, name="retile-tables", daemon=True)
-        counting.start()  # beside the bands' first rows, which need no Huffman tables
-        try:
+    own = None if ahead is not None else CodingAhead.start(level)
+    started = ahead or own
+    if started is not None:
+        with own or contextlib.nullcontext():
+            coding = started.coding()
+            coding.halves = halves
             helpers = max(0, workers() // threads - 1)  # fewer bands than CPUs: crews
             yield from _run(
                 threads, bands, functools.partial(dctretile.band, helpers=helpers), coding
             )
-        finally:
-            counting.join()
-            coding.close()
         return
     from cytotile.importer import jpeglibretile as lj
 
