@@ -263,3 +263,37 @@ def test_assemble_bad_input() -> None:
     no_dc = tuple((bytes(1024), bytes(256), ac, acs) for _, _, ac, acs in tables)
     with pytest.raises(ValueError, match="has no code"):
         _jpegdct.assemble(*args[:-1], no_dc)
+
+
+def test_prepared_tables_as_the_tuples() -> None:
+    """``prepare``'s tables code as the tuples do, also for more source tables than it keeps
+    built (each tile its own Huffman tables: optimized ones, 6 different)."""
+    pixels = texture(96, 32)
+    streams = []
+    for k in range(6):
+        out = io.BytesIO()
+        tile = np.ascontiguousarray(np.roll(pixels, 7 * k, axis=1)[:, :32])
+        Image.fromarray(tile).save(out, "JPEG", quality=60 + 5 * k, optimize=True)
+        streams.append(out.getvalue())
+    p, planes = decoded(streams[0])
+    sets = (tables_for(planes, p), tables_for(planes, p, skew=1))
+    prepared = _jpegdct.prepare(sets)
+    for stream in streams:
+        p, planes = decoded(stream)
+        for choice in (None, (b"\x01", 1, 1, 0, 0, 8, 8)):
+            by_tuple = _jpegdct.transcode(stream, p.mcu_planes(), sets, choice)
+            assert _jpegdct.transcode(stream, p.mcu_planes(), prepared, choice) == by_tuple
+            which = 0 if choice is None else 1
+            args = (((by_tuple[1], by_tuple[2]),), (1, 1), (0, 0), p.mcus, p.sampling, p.mcus,
+                    p.mcus)  # fmt: skip
+            scan = _jpegdct.assemble(*args, prepared, which)
+            assert scan == _jpegdct.assemble(*args, sets[which])
+            assert scan == _jpegdct.encode(planes, p.sampling, p.mcus, sets[which])
+    with pytest.raises(ValueError, match="which: set 2 of 2"):
+        _jpegdct.assemble(*args, prepared, 2)
+    grey = decoded(stream_of(texture(32, 32), -1))[1]
+    with pytest.raises(ValueError, match="tables of 3 components for 1"):
+        _jpegdct.transcode(stream_of(texture(32, 32), -1), tuple(np.zeros_like(g) for g in grey),
+                           prepared)  # fmt: skip
+    with pytest.raises(ValueError, match="sets"):
+        _jpegdct.prepare(())

@@ -2546,6 +2546,111 @@ static int choice_read(PyObject *obj, Py_buffer *view, choice_t *c)
     return 0;
 }
 
+/* Output tables parsed once for a level (prepare's capsule), and each tt built from them:
+ * slots filled with the GIL held, never changed after (threads read them without it); a
+ * source table beyond the slots gets a tt of its own each call. */
+#define TT_SLOTS 4
+#define PREPARED "cytotile._jpegdct.tables"
+
+typedef struct {
+    int used;
+    int16_t fast[1 << LOOKAHEAD]; /* the source AC table's fast entries it was built for */
+    uint64_t tt[1 << LOOKAHEAD];
+} ttslot_t;
+
+typedef struct {
+    int nsets;
+    Py_ssize_t n;
+    ehuff_t t[MAX_SETS][MAX_COMPONENTS][2];
+    ttslot_t slot[MAX_SETS][MAX_COMPONENTS][TT_SLOTS];
+} prepared_t;
+
+static void prepared_free(PyObject *capsule)
+{
+    free(PyCapsule_GetPointer(capsule, PREPARED));
+}
+
+/* sets: a tuple of 1 or 2 table sets (tables_read's), n components each; NULL on error. */
+static prepared_t *prepared_read(PyObject *sets, Py_ssize_t n)
+{
+    if (!PyTuple_Check(sets) || PyTuple_GET_SIZE(sets) < 1 || PyTuple_GET_SIZE(sets) > MAX_SETS) {
+        PyErr_SetString(PyExc_ValueError, "sets: a tuple of 1 or 2 table sets expected");
+        return NULL;
+    }
+    prepared_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    p->nsets = (int)PyTuple_GET_SIZE(sets);
+    p->n = n;
+    for (int s = 0; s < p->nsets; s++)
+        if (tables_read(PyTuple_GET_ITEM(sets, s), n, p->t[s]) < 0) {
+            free(p);
+            return NULL;
+        }
+    return p;
+}
+
+static PyObject *py_prepare(PyObject *self, PyObject *args)
+{
+    PyObject *sets;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O:prepare", &sets))
+        return NULL;
+    Py_ssize_t n = PyTuple_Check(sets) && PyTuple_GET_SIZE(sets) > 0 &&
+                           PyTuple_Check(PyTuple_GET_ITEM(sets, 0))
+                       ? PyTuple_GET_SIZE(PyTuple_GET_ITEM(sets, 0))
+                       : 0;
+    if (n < 1 || n > MAX_COMPONENTS) {
+        PyErr_SetString(PyExc_ValueError, "sets: a tuple of table sets, 1 to 4 components each");
+        return NULL;
+    }
+    prepared_t *p = prepared_read(sets, n);
+    if (!p)
+        return NULL;
+    PyObject *capsule = PyCapsule_New(p, PREPARED, prepared_free);
+    if (!capsule)
+        free(p);
+    return capsule;
+}
+
+/* obj: prepare's capsule (borrowed: *own NULL) or a tuple of sets (parsed: *own to free). */
+static prepared_t *prepared_get(PyObject *obj, Py_ssize_t n, prepared_t **own)
+{
+    *own = NULL;
+    if (PyCapsule_CheckExact(obj)) {
+        prepared_t *p = PyCapsule_GetPointer(obj, PREPARED);
+        if (p && p->n != n) {
+            PyErr_Format(PyExc_ValueError, "tables of %zd components for %zd", p->n, n);
+            return NULL;
+        }
+        return p;
+    }
+    return *own = prepared_read(obj, n);
+}
+
+/* The tt of set s, component k for the source AC table ac (with the GIL): a slot's, or built
+ * into spare (NULL when out of memory). */
+static const uint64_t *prepared_tt(prepared_t *p, int s, int k, const dhuff_t *ac,
+                                   uint64_t *spare)
+{
+    ttslot_t *slots = p->slot[s][k];
+    for (int i = 0; i < TT_SLOTS; i++) {
+        if (slots[i].used && !memcmp(slots[i].fast, ac->fast, sizeof ac->fast))
+            return slots[i].tt;
+        if (!slots[i].used) {
+            tt_build(slots[i].tt, ac, &p->t[s][k][1]);
+            memcpy(slots[i].fast, ac->fast, sizeof ac->fast);
+            slots[i].used = 1;
+            return slots[i].tt;
+        }
+    }
+    if (spare)
+        tt_build(spare, ac, &p->t[s][k][1]);
+    return spare;
+}
+
 static PyObject *py_transcode(PyObject *self, PyObject *args)
 {
     Py_buffer stream, views[MAX_COMPONENTS], grid = {0};
@@ -2561,44 +2666,37 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
         return NULL;
     }
     jpeg_t *j = calloc(1, sizeof *j);
-    ehuff_t(*t)[MAX_COMPONENTS][2] = malloc(sizeof(ehuff_t[MAX_SETS][MAX_COMPONENTS][2]));
-    uint64_t(*tts)[1 << LOOKAHEAD] = malloc(MAX_SETS * MAX_COMPONENTS * sizeof *tts);
+    uint64_t(*spare)[1 << LOOKAHEAD] = NULL; /* tts no slot holds */
     twriter_t w = {NULL, 0, 0, 0, 0};
     tblock_t *recs = NULL;
     errmsg_t err = {{0}, 0};
     PyObject *result = NULL;
+    prepared_t *own = NULL, *p = NULL;
     ttables_t tab;
-    if (!j || !t || !tts) {
+    if (!j) {
         PyErr_NoMemory();
         goto out;
     }
     if (choice_read(choice_obj, &grid, &choice) < 0)
         goto out;
-    if (!PyTuple_Check(sets) || PyTuple_GET_SIZE(sets) < 1 || PyTuple_GET_SIZE(sets) > MAX_SETS) {
-        PyErr_SetString(PyExc_ValueError, "sets: a tuple of 1 or 2 table sets expected");
+    if (!(p = prepared_get(sets, n, &own)))
         goto out;
-    }
-    tab.nsets = (int)PyTuple_GET_SIZE(sets);
-    for (int s = 0; s < tab.nsets; s++)
-        if (tables_read(PyTuple_GET_ITEM(sets, s), n, t[s]) < 0)
-            goto out;
     if (decode_headers(j, stream.buf, (size_t)stream.len, planes, n, &err) == 0) {
-        int nslots = 0, built = 0;
+        int nslots = 0, spares = 0;
         for (int i = 0; i < j->nscan; i++)
             nslots += j->comp[j->scan[i]].h * j->comp[j->scan[i]].v;
-        for (int s = 0; s < tab.nsets; s++)
+        tab.nsets = p->nsets;
+        for (int s = 0; s < p->nsets; s++)
             for (int i = 0; i < j->nscan; i++) {
-                int k = j->scan[i], same = -1;
-                tab.oac[s][k] = &t[s][k][1];
-                for (int p = 0; p < i && same < 0; p++) /* one per table pair */
-                    if (j->comp[j->scan[p]].ta == j->comp[k].ta &&
-                        !memcmp(&t[s][j->scan[p]][1], &t[s][k][1], sizeof(ehuff_t)))
-                        same = j->scan[p];
-                if (same >= 0) {
-                    tab.tt[s][k] = tab.tt[s][same];
-                } else {
-                    tt_build(tts[built], &j->ac[j->comp[k].ta], tab.oac[s][k]);
-                    tab.tt[s][k] = tts[built++];
+                int k = j->scan[i];
+                tab.oac[s][k] = &p->t[s][k][1];
+                tab.tt[s][k] = prepared_tt(p, s, k, &j->ac[j->comp[k].ta], NULL);
+                if (!tab.tt[s][k]) { /* the slots are full: one of this call's own */
+                    if (!spare && !(spare = malloc(MAX_SETS * MAX_COMPONENTS * sizeof *spare))) {
+                        PyErr_NoMemory();
+                        goto out;
+                    }
+                    tab.tt[s][k] = prepared_tt(p, s, k, &j->ac[j->comp[k].ta], spare[spares++]);
                 }
             }
         size_t nblocks = (size_t)(j->mcux * j->mcuy) * (size_t)nslots;
@@ -2631,8 +2729,8 @@ out:
     if (grid.buf)
         PyBuffer_Release(&grid);
     free(j);
-    free(t);
-    free(tts);
+    free(own);
+    free(spare);
     free(w.buf);
     free(recs);
     return result;
@@ -2650,9 +2748,10 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
 {
     PyObject *stores, *grid, *origin, *source_mcus, *sampling, *mcus_obj, *keep, *tables;
     long gx_n, gy_n, ox, oy, tmx, tmy, mcux, mcuy, kx, ky;
+    int which = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOOOOO:assemble", &stores, &grid, &origin, &source_mcus,
-                          &sampling, &mcus_obj, &keep, &tables))
+    if (!PyArg_ParseTuple(args, "OOOOOOOO|i:assemble", &stores, &grid, &origin, &source_mcus,
+                          &sampling, &mcus_obj, &keep, &tables, &which))
         return NULL;
     if (int_pair(grid, "grid", &gx_n, &gy_n) < 0 || int_pair(origin, "origin", &ox, &oy) < 0 ||
         int_pair(source_mcus, "source_mcus", &tmx, &tmy) < 0 ||
@@ -2685,17 +2784,34 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         for (long i = 0; i < h * v; i++)
             slot_k[nslots++] = (int)k;
     }
-    ehuff_t(*t)[2] = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2]));
+    const ehuff_t(*t)[2] = NULL;
+    ehuff_t(*parsed)[2] = NULL; /* tables given as a tuple */
     tstore_t *src = calloc((size_t)(gx_n * gy_n), sizeof *src);
     PyObject *result = NULL;
     bwriter_t w = {NULL, 0, 0, 0, 0};
     errmsg_t err = {{0}, 0};
-    if (!t || !src) {
+    if (!src) {
         PyErr_NoMemory();
         goto out;
     }
-    if (tables_read(tables, n, t) < 0)
-        goto out;
+    if (PyCapsule_CheckExact(tables)) {
+        prepared_t *own, *p = prepared_get(tables, n, &own);
+        if (!p)
+            goto out;
+        if (which < 0 || which >= p->nsets) {
+            PyErr_Format(PyExc_ValueError, "which: set %d of %d", which, p->nsets);
+            goto out;
+        }
+        t = (const ehuff_t(*)[2])p->t[which];
+    } else {
+        if (!(parsed = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2])))) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        if (tables_read(tables, n, parsed) < 0)
+            goto out;
+        t = (const ehuff_t(*)[2])parsed;
+    }
     size_t per_tile = (size_t)(tmx * tmy) * (size_t)nslots;
     for (Py_ssize_t i = 0; i < gx_n * gy_n; i++) {
         PyObject *pair = PyTuple_GET_ITEM(stores, i);
@@ -2793,7 +2909,7 @@ out:
                 PyBuffer_Release(&src[i].recs);
             }
     free(src);
-    free(t);
+    free(parsed);
     free(w.buf);
     return result;
 }
@@ -2803,6 +2919,7 @@ out:
 
 static PyMethodDef methods[] = {
     {"count", py_count, METH_VARARGS, "count(stream, counts) -> None"},
+    {"prepare", py_prepare, METH_VARARGS, "prepare(sets) -> tables (a capsule)"},
     {"transcode", py_transcode, METH_VARARGS, "transcode(stream, planes, tables) -> (quant, bits, records)"},
     {"assemble", py_assemble, METH_VARARGS, "assemble(stores, grid, origin, source_mcus, sampling, mcus, keep, tables) -> bytes"},
     {"decode", py_decode, METH_VARARGS,

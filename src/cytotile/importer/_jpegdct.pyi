@@ -48,10 +48,17 @@ def count(stream: bytes, counts: np.ndarray) -> None:
 
 Tables = tuple[tuple[bytes, bytes, bytes, bytes], ...]
 
+class Prepared:
+    """``prepare``'s tables (a capsule)."""
+
+def prepare(sets: tuple[Tables, ...]) -> Prepared:
+    """1 or 2 table sets parsed once, for ``transcode`` and ``assemble`` (which also keep there
+    what they build from them for the source's AC tables, a few at most)."""
+
 def transcode(
     stream: bytes,
     planes: tuple[np.ndarray, ...],
-    sets: tuple[Tables, ...],
+    sets: tuple[Tables, ...] | Prepared,
     choice: tuple[bytes, int, int, int, int, int, int] | None = None,
 ) -> tuple[bytes, bytes, bytes]:
     """``decode`` into the planes, each block's AC symbols coded at once with the AC table of one
@@ -70,14 +77,15 @@ def assemble(
     sampling: tuple[tuple[int, int], ...],
     mcus: tuple[int, int],
     keep: tuple[int, int],
-    tables: Tables,
+    tables: Tables | Prepared,
+    which: int = 0,
 ) -> bytes:
     """What ``encode`` writes for ``mcus`` MCUs of a level of source tiles (``source_mcus`` each)
     transcoded with ``tables``' AC tables: ``stores`` those of the ``grid`` (columns, rows) of
     source tiles the MCUs span, row-major (None: blank blocks, past the level), from MCU
     ``origin`` of the first. The blocks' bit strings are copied, their DC differences coded with
-    ``tables``' DC tables; blocks of the MCUs from ``keep`` (columns, rows) on are blank (zero
-    coefficients)."""
+    ``tables``' DC tables (set ``which`` of prepared ones); blocks of the MCUs from ``keep``
+    (columns, rows) on are blank (zero coefficients)."""
 
 def half(
     planes: tuple[np.ndarray, ...],

@@ -138,62 +138,43 @@ class HalfRows:
     ) -> None:
         """Source row ``sy``, whose coefficients are the planes' rows from pixel row
         ``plane_y`` (a re-tiling band's thread, its ``crew`` sharing the tiles): its level-1
-        pixels and their counts."""
+        pixels and their counts (:meth:`start`, each tile made, :meth:`HalfRow.finish`)."""
+        row = self.start(sy, planes, plane_y, coding)
+        if row is None:
+            return
+        if crew is None:
+            row.make(range(self.across))
+        else:
+            crew.run(row.make, self.across)
+        row.finish()
+
+    def start(
+        self, sy: int, planes: tuple[np.ndarray, ...], plane_y: int, coding: Coding
+    ) -> HalfRow | None:
+        """Source row ``sy``'s level-1 pixels to make from the planes' rows from pixel row
+        ``plane_y``, once the row's tiles are decoded there (:meth:`HalfRow.make`, a tile at a
+        time: right after its decoding, while its coefficients are in the caches), then handed
+        on (:meth:`HalfRow.finish`); None when the row is not made here or the lower tiers
+        stopped. Waits while the bands are :data:`AHEAD_BYTES` ahead of the lower tiers."""
         import numpy as np
 
         if sy >= self.made:
-            return
+            return None
         with self._cond:
             while not self._stopped and sy - self._next >= self.ahead:
                 self._cond.wait()
             if self._stopped:
-                return
+                return None
+            strip = self._spare.pop() if self._spare else None  # one the lower tiers are done with
         level = self.level
-        assert coding.quant is not None  # set by the level's first decode
-        quant = b"".join(
-            coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
-        )
-        height = level.tile_height if sy < level.n_ty - 1 else self.last_h
-        columns = max(self.width, self.across * self.half_w)  # half's: whole tiles' halves
-        with self._cond:  # a strip the lower tiers are done with, or a new one
-            strip = self._spare.pop() if self._spare else None
         if strip is None:
+            columns = max(self.width, self.across * self.half_w)  # half's: whole tiles' halves
             strip = np.empty((level.tile_height // 2, columns, self.samples), np.uint8)
-        counts: dict[int, np.ndarray] = {}  # each share's, by its first tile
-        whole = self.whole if height == level.tile_height else 0  # counted by half
+        return HalfRow(self, sy, planes, plane_y, coding, strip)
 
-        def make(part: range) -> None:
-            """The tiles ``part`` of the row (a share of the crew's: its own counts)."""
-            if not part:
-                return
-            views = tuple(
-                p[
-                    plane_y // bh : (plane_y + level.tile_height) // bh,
-                    part.start * level.tile_width // bw : part.stop * level.tile_width // bw,
-                ]
-                for p, (bw, bh) in zip(planes, coding.block, strict=True)
-            )
-            made = strip[:, part.start * self.half_w : part.stop * self.half_w]
-            counted = part.stop <= whole
-            share = np.zeros((256, self.samples), np.int64) if counted else None
-            inside = min(level.width - part.start * level.tile_width, len(part) * level.tile_width)
-            edge = (inside, height)  # an odd one: its last column or row paired with itself
-            self.lib.half(views, coding.sampling, quant, self.ycc, made, share, edge)
-            if share is not None:
-                counts[part.start] = share
-
-        run = crew.run if crew is not None else lambda work, n: work(range(n))
-        run(make, whole)  # the whole tiles in parts, counted; then the edge tile, not
-        run(lambda part: make(range(whole + part.start, whole + part.stop)), self.across - whole)
-        total = np.zeros((256, self.samples), np.int64)
-        for share in counts.values():
-            total += 4 * share  # each level-1 pixel stands for 2x2 of level 0
-        done = strip[: ceil_div(height, 2), : self.width]
-        uncounted = whole * self.half_w
-        covered = min(level.width, self.across * level.tile_width) - whole * level.tile_width
-        count_half(total, done[:, uncounted : uncounted + ceil_div(covered, 2)], height, covered)
+    def _made(self, sy: int, strip: np.ndarray, done: np.ndarray, counts: np.ndarray) -> None:
         with self._cond:
-            self._ready[sy] = (strip, done, total)
+            self._ready[sy] = (strip, done, counts)
             self._cond.notify_all()
 
     def rows(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -228,3 +209,72 @@ class HalfRows:
             self._stopped = True
             self._ready.clear()
             self._cond.notify_all()
+
+
+class HalfRow:
+    """A source row's level-1 pixels being made (:meth:`HalfRows.start`): its strip, and the
+    counts of each tile made (whole tiles: the edge tile's are counted by :meth:`finish`)."""
+
+    def __init__(
+        self,
+        rows: HalfRows,
+        sy: int,
+        planes: tuple[np.ndarray, ...],
+        plane_y: int,
+        coding: Coding,
+        strip: np.ndarray,
+    ) -> None:
+        level = rows.level
+        self.rows, self.sy, self.planes, self.plane_y = rows, sy, planes, plane_y
+        self.coding, self.strip = coding, strip
+        assert coding.quant is not None  # set by the level's first decode
+        self.quant = b"".join(
+            coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
+        )
+        self.height = level.tile_height if sy < level.n_ty - 1 else rows.last_h
+        #: tiles counted by half: the whole ones of a row of full height
+        self.whole = rows.whole if self.height == level.tile_height else 0
+        self.counts: dict[int, np.ndarray] = {}  # each tile's, by its index
+
+    def make(self, part: range) -> None:
+        """The level-1 pixels of tiles ``part`` of the row (any thread; a tile the row does not
+        make here, past :attr:`HalfRows.across`, is left)."""
+        import numpy as np
+
+        rows, level, coding = self.rows, self.rows.level, self.coding
+        part = range(part.start, min(part.stop, rows.across))
+        if not part:
+            return
+        top = self.plane_y
+        views = tuple(
+            p[
+                top // bh : (top + level.tile_height) // bh,
+                part.start * level.tile_width // bw : part.stop * level.tile_width // bw,
+            ]
+            for p, (bw, bh) in zip(self.planes, coding.block, strict=True)
+        )
+        made = self.strip[:, part.start * rows.half_w : part.stop * rows.half_w]
+        counted = part.stop <= self.whole
+        share = np.zeros((256, rows.samples), np.int64) if counted else None
+        inside = min(level.width - part.start * level.tile_width, len(part) * level.tile_width)
+        edge = (inside, self.height)  # an odd one: its last column or row paired with itself
+        rows.lib.half(views, coding.sampling, self.quant, rows.ycc, made, share, edge)
+        if share is not None:
+            self.counts[part.start] = share
+
+    def finish(self) -> None:
+        """Every tile made: the row's counts completed (the tiles half did not count) and the
+        row handed to the lower tiers."""
+        import numpy as np
+
+        rows, level = self.rows, self.rows.level
+        total = np.zeros((256, rows.samples), np.int64)
+        for share in self.counts.values():
+            total += 4 * share  # each level-1 pixel stands for 2x2 of level 0
+        done = self.strip[: ceil_div(self.height, 2), : rows.width]
+        uncounted = self.whole * rows.half_w
+        covered = min(level.width, rows.across * level.tile_width) - self.whole * level.tile_width
+        count_half(
+            total, done[:, uncounted : uncounted + ceil_div(covered, 2)], self.height, covered
+        )
+        rows._made(self.sy, self.strip, done, total)

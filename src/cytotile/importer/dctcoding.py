@@ -116,6 +116,9 @@ class Tables:
             tuple((*t[g][0].arrays(), *t[g][1].arrays()) for g in self.group) for t in self.sets
         ]
         self.coded = tuple(self.arrays)  #: as the codec's ``transcode`` and ``assemble`` take them
+        #: the codec's ``prepare(coded)`` (set by :class:`~cytotile.importer.dctlevel.Coding`):
+        #: parsed once for the level, not at every call
+        self.prepared: object = self.coded
         self.dht = hf.dht(
             [
                 (cls, s * width + g, t[g][cls])

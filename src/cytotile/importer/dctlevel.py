@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,7 @@ class Coding:
                     except ValueError as exc:
                         raise NotRetilable(f"tile {index}: {exc}") from exc
                 huffman = dc.Tables(level, counts, picks)
+                huffman.prepared = self.lib.prepare(huffman.coded)
                 tables = b"\xff\xd8" + dc.dqt(level) + huffman.dht + b"\xff\xd9"
                 self._counted = (huffman, tables)
             except BaseException as exc:  # raised where the tables are needed
@@ -174,7 +176,7 @@ class Coding:
             choice = (huffman.grid, n_x, n_y, *first, TILE_SIZE // mcu_w, TILE_SIZE // mcu_h)
         try:
             quant, bits, records = self.lib.transcode(
-                level.complete(data), planes, huffman.coded, choice
+                level.complete(data), planes, huffman.prepared, choice
             )
         except ValueError as exc:
             raise NotRetilable(f"tile {index}: {exc}") from exc
@@ -182,10 +184,17 @@ class Coding:
             raise NotRetilable(f"tile {index} has other quantization tables")
         return bits, records
 
-    def decode_row(self, sy: int, views: list[tuple[np.ndarray, ...]], crew: Crew) -> list[Store]:
+    def decode_row(
+        self,
+        sy: int,
+        views: list[tuple[np.ndarray, ...]],
+        crew: Crew,
+        then: Callable[[range], None] | None = None,
+    ) -> list[Store]:
         """Source row ``sy``'s tiles transcoded (:meth:`transcode`) into ``views`` (one per
         tile), shared by the ``crew``, in one read when they are stored together (as scanners
-        and libvips write them, in any order)."""
+        and libvips write them, in any order); ``then(range(k, k + 1))`` right after tile
+        ``k``'s, in the same thread (its coefficients still in the caches)."""
         level = self.level
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
@@ -198,6 +207,8 @@ class Coding:
             def each(part: range) -> None:
                 for k in part:
                     stores[k] = self.transcode(first + k, views[k])
+                    if then is not None:
+                        then(range(k, k + 1))
 
             crew.run(each, len(views))
             return stores
@@ -208,6 +219,8 @@ class Coding:
                 at = offsets[k] - start
                 data = row[at : at + counts[k]]
                 stores[k] = self.transcode(first + k, views[k], data)  # type: ignore[arg-type]
+                if then is not None:
+                    then(range(k, k + 1))
 
         crew.run(stored, len(views))
         return stores

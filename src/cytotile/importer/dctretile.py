@@ -94,9 +94,12 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
         for sy in [sy for sy in stores if sy < first]:
             del stores[sy]
         for sy in range(todo, last):
-            stores[sy] = coding.decode_row(sy, views, crew)
+            half = None  # level 1's pixels, each tile's right after its transcoding
             if coding.halves is not None and sy * tile_h >= rows.start * TILE_SIZE:  # band's own
-                coding.halves.put(sy, planes, 0, coding, crew)
+                half = coding.halves.start(sy, planes, 0, coding)
+            stores[sy] = coding.decode_row(sy, views, crew, half.make if half else None)
+            if half is not None:
+                half.finish()
         todo = max(todo, last)
         yield from _encode_row(coding, ty, stores, crew)
 
@@ -110,6 +113,7 @@ def _encode_row(
 
     level, lib, prefix = coding.level, coding.lib, coding.prefix
     huffman, shared = coding.huffman, coding.tables
+    tables = huffman.prepared
     choice = huffman.choose(ty)
     tile_w, tile_h = level.tile_width, level.tile_height
     mcu_w, mcu_h = coding.mcu
@@ -124,39 +128,27 @@ def _encode_row(
 
     def code(part: range) -> None:
         for tx in part:
-            which = choice[tx]
-            l0_x = tx * TILE_SIZE
+            which, l0_x = choice[tx], tx * TILE_SIZE
             sx0, sx1 = l0_x // tile_w, (l0_x + TILE_SIZE - 1) // tile_w
-            grid = tuple(
+            sources = tuple(
                 row[sx] if row is not None and sx < level.n_tx else None
                 for row in rows
                 for sx in range(sx0, sx1 + 1)
             )
-            at = (
-                sx0,
-                sy0,
-                sx1 - sx0 + 1,
-                len(rows),
-                (l0_x - sx0 * tile_w) // mcu_w,
-                (l0_y - sy0 * tile_h) // mcu_h,
-            )
+            grid = (sx1 - sx0 + 1, len(rows))
+            origin = ((l0_x - sx0 * tile_w) // mcu_w, (l0_y - sy0 * tile_h) // mcu_h)
             width = min(TILE_SIZE, level.width - l0_x)
-            arrays = huffman.coded[which]
+
+            at = (sources, grid, origin, source_mcus, coding.sampling)
             exact = None
             try:
                 if (width, height) == (TILE_SIZE, TILE_SIZE):
-                    scan = lib.assemble(
-                        grid, at[2:4], at[4:], source_mcus, coding.sampling, full, full, arrays
-                    )
-                else:
+                    scan = lib.assemble(*at, full, full, tables, which)
+                else:  # blank beyond the MCU the edge cuts and the next (kept); exact-size too
                     keep = kept(coding.mcu, width, height)
-                    scan = lib.assemble(
-                        grid, at[2:4], at[4:], source_mcus, coding.sampling, full, keep, arrays
-                    )
+                    scan = lib.assemble(*at, full, keep, tables, which)
                     mcus = (ceil_div(width, mcu_w), ceil_div(height, mcu_h))
-                    part_scan = lib.assemble(
-                        grid, at[2:4], at[4:], source_mcus, coding.sampling, mcus, keep, arrays
-                    )
+                    part_scan = lib.assemble(*at, mcus, keep, tables, which)
                     exact = (
                         b"\xff\xd8" + prefix + shared[2:-2]
                         + coding.header(which, width, height) + part_scan + b"\xff\xd9"
