@@ -44,6 +44,7 @@ def convert_once(kind: str, src: Path, out: Path) -> dict[str, float]:
         import tifffile  # noqa: F401
 
         from bench.slide import TiffSource
+        from cytotile.importer import _jpegdct  # noqa: F401  (its C codec)
         from cytotile.importer.convert import convert
 
     start, cpu_start = time.perf_counter(), cpu_seconds()

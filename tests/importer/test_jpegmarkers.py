@@ -40,3 +40,15 @@ def test_drop_app() -> None:
     assert np.array_equal(simplejpeg.decode_jpeg(dropped), simplejpeg.decode_jpeg(stream))
     plain = jm.drop_app(stream)
     assert jm.drop_app(plain) is plain  # nothing to drop: the same object
+
+
+def test_table_splitter_is_split_tables() -> None:
+    """Streams of one encoder, sizes and qualities mixed (a new one parsed, the next ones of
+    its headers sliced): every split is split_tables's."""
+    rng = np.random.default_rng(5)
+    splitter = jm.TableSplitter()
+    for i in range(24):
+        shape = (256, 256) if i % 4 else (40 + i, 90 - i)
+        pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        stream = bytes(simplejpeg.encode_jpeg(pixels, quality=70 + 10 * (i // 8)))
+        assert splitter.split(stream) == jm.split_tables(stream), i

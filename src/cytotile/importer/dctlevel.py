@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cytotile.importer import dctcoding as dc
 from cytotile.importer import jpegmarkers as jm
+from cytotile.importer.buffers import zeroed
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
@@ -135,8 +136,6 @@ class Coding:
     def planes(self, width: int, height: int) -> tuple[np.ndarray, ...]:
         """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples), in
         huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`)."""
-        from cytotile.importer.buffers import zeroed
-
         return zeroed([(height // bh, width // bw, 64) for bw, bh in self.block], "int16")
 
     def decode(self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None) -> None:

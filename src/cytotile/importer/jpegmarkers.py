@@ -122,6 +122,26 @@ def estimate_quality(luma_table: tuple[int, ...]) -> int:
     return int(q[np.argmin(distance)])
 
 
+class TableSplitter:
+    """:func:`split_tables` of streams that mostly share their headers (one encoder's tiles of
+    one size and quality): a stream whose bytes up to its scan data are the last split one's
+    is split by slicing, its headers not parsed again."""
+
+    def __init__(self) -> None:
+        self._head = b""  # the last parsed stream's bytes up to its scan data
+        self._split = (b"", b"")  # its JPEGTables, and its tile's bytes up to its scan data
+
+    def split(self, stream: bytes) -> tuple[bytes, bytes]:
+        head = self._head
+        if head and stream.startswith(head):
+            return self._split[0], self._split[1] + stream[len(head) :]
+        tables, tile = split_tables(stream)
+        start = segments(stream)[-1][2]  # the scan data's (after SOS)
+        self._head = stream[:start]
+        self._split = (tables, tile[: len(tile) - (len(stream) - start)])
+        return tables, tile
+
+
 def split_tables(stream: bytes) -> tuple[bytes, bytes]:
     """A complete stream as (``JPEGTables``: SOI DQT DHT EOI, tile: SOI SOF [DRI] SOS... EOI).
 

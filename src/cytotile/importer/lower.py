@@ -55,6 +55,7 @@ class TierBuilder:
     _pending: int = 0  # rows buffered
     _done: int = 0  # rows handed to the batch
     _carry: np.ndarray | None = None  # an odd row waiting for its pair (for the tier below)
+    _splitter: jm.TableSplitter = field(default_factory=jm.TableSplitter)
 
     def feed(self, strip: np.ndarray) -> None:
         """Copied into the tier's row of tiles (not kept); the rows of tiles this completes,
@@ -103,7 +104,7 @@ class TierBuilder:
     def _hand_on(self, tile_ty: int, coded: list[tuple[bytes, bytes | None]]) -> None:
         """Row ``tile_ty``'s encoded tiles to the sink, in order, their tables checked."""
         for tile_tx, (stream, exact) in enumerate(coded):
-            tables, data = jm.split_tables(stream)
+            tables, data = self._splitter.split(stream)
             if self.tables is None:
                 self.tables = tables
             elif tables != self.tables:
