@@ -1856,6 +1856,10 @@ static int image_open(PyObject *obj, int writable, const char *what, Py_buffer *
  * The same by columns, 4 samples a vector (GCC/Clang vector extensions: SSE, NEON or scalar). */
 typedef float v4f __attribute__((vector_size(16)));
 static float IDCT_FULL[8][8], IDCT_HALF[4][8];
+/* FOLD[w]: tan(w pi / 16): IDCT_HALF[.][8 - w] = -FOLD[w] * IDCT_HALF[.][w] (w = 1..3), and
+ * IDCT_HALF[.][4] = 0 (a pair's mean of cos((2x + 1) u pi / 16) is cos((4i + 2) u pi / 16)
+ * cos(u pi / 16)): a block's box means take 4 terms a row and a column, not 8. */
+static float FOLD[4];
 static v4f BASIS_FULL[8][2], BASIS_HALF[8];
 
 static void idct_init(void)
@@ -1867,6 +1871,8 @@ static void idct_init(void)
     for (int i = 0; i < 4; i++)
         for (int u = 0; u < 8; u++)
             IDCT_HALF[i][u] = (IDCT_FULL[2 * i][u] + IDCT_FULL[2 * i + 1][u]) / 2;
+    for (int w = 1; w < 4; w++)
+        FOLD[w] = (float)tan(w * pi / 16);
     for (int u = 0; u < 8; u++)
         for (int x = 0; x < 4; x++) {
             BASIS_HALF[u][x] = IDCT_HALF[x][u];
@@ -1890,7 +1896,8 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
                                                                const float *q, const int n,
                                                                uint8_t *out, Py_ssize_t stride,
                                                                const v4f *basis,
-                                                               const float (*vert)[8])
+                                                               const float (*vert)[8],
+                                                               const int fold)
 {
     uint64_t mask = nonzero_mask(blk);
     if (mask <= 1) { /* DC only (or nothing): flat; IDCT_FULL[.][0] squared is 1/8 */
@@ -1932,11 +1939,16 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
         for (int u = 0; u < 8; u++)
             c[u] = row[u] * qr[u];
 #endif
+        if (fold && wide) { /* the box means' basis: u = 8 - w is -tan(w pi/16) times w's */
+            c[1] -= FOLD[1] * c[7];
+            c[2] -= FOLD[2] * c[6];
+            c[3] -= FOLD[3] * c[5];
+        }
         for (int h = 0; h < n / 4; h++) {
             v4f a = TERM(0, h) + TERM(1, h); /* the terms beyond cols: zeros, dropped exactly */
-            if (cols > 2)
+            if (cols > 2 || (fold && wide))
                 a += TERM(2, h) + TERM(3, h);
-            if (wide)
+            if (wide && !fold)
                 a += (TERM(4, h) + TERM(5, h)) + (TERM(6, h) + TERM(7, h));
             t[v][h] = a;
         }
@@ -1944,13 +1956,17 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
 #undef TERM
     const float(*m)[8] = n == 4 ? vert : (const float(*)[8])IDCT_FULL;
     v4f base = {128, 128, 128, 128};
+    int tall = rows4 == 8;
+    if (fold && tall) /* as the rows were folded */
+        for (int v = 1; v < 4; v++)
+            t[v][0] -= FOLD[v] * t[8 - v][0];
     for (int y = 0; y < n; y++)
         for (int h = 0; h < n / 4; h++) {
             const float *my = m[y];
             v4f s = my[0] * t[0][h] + my[1] * t[1][h];
-            if (rows > 2)
+            if (rows > 2 || (fold && tall))
                 s += my[2] * t[2][h] + my[3] * t[3][h];
-            if (rows4 == 8)
+            if (tall && !fold)
                 s += (my[4] * t[4][h] + my[5] * t[5][h]) + (my[6] * t[6][h] + my[7] * t[7][h]);
             s += base;
             uint8_t *o = out + y * stride + 4 * h;
@@ -1968,12 +1984,12 @@ static inline __attribute__((always_inline)) void block_pixels(const int16_t *bl
 
 static void block_half(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride)
 {
-    block_pixels(blk, q, 4, out, stride, BASIS_HALF, (const float(*)[8])IDCT_HALF);
+    block_pixels(blk, q, 4, out, stride, BASIS_HALF, (const float(*)[8])IDCT_HALF, 1);
 }
 
 static void block_full(const int16_t *blk, const float *q, uint8_t *out, Py_ssize_t stride)
 {
-    block_pixels(blk, q, 8, out, stride, NULL, NULL);
+    block_pixels(blk, q, 8, out, stride, NULL, NULL, 0);
 }
 
 /* block_half of a block the image's edge cuts at an odd pixel: its last pixel column (row),
@@ -1992,7 +2008,7 @@ static void block_half_edge(const int16_t *blk, const float *q, uint8_t *out, Py
         if (row >= 0)
             vert[row][u] = IDCT_FULL[2 * row][u];
     }
-    block_pixels(blk, q, 4, out, stride, basis, (const float(*)[8])vert);
+    block_pixels(blk, q, 4, out, stride, basis, (const float(*)[8])vert, 0);
 }
 
 /* libjpeg's YCbCr -> RGB (JFIF, 16-bit fixed point, rounded), by tables as libjpeg does it;
