@@ -297,3 +297,30 @@ def test_prepared_tables_as_the_tuples() -> None:
                            prepared)  # fmt: skip
     with pytest.raises(ValueError, match="sets"):
         _jpegdct.prepare(())
+
+
+def test_random_byte_flips() -> None:
+    """Thousands of corrupted streams transcoded and counted: a store (which assembles) or a
+    ValueError, never a crash."""
+    stream = stream_of(texture(40, 24), 2, restart_marker_blocks=1)
+    p, planes = decoded(stream)
+    tables = _jpegdct.prepare((tables_for(planes, p),))
+    rng = np.random.default_rng(9)
+    failed = 0
+    for _ in range(2000):
+        bad = bytearray(stream)
+        for pos in rng.integers(0, len(bad), rng.integers(1, 4)):
+            bad[pos] = int(rng.integers(0, 256))
+        try:
+            _jpegdct.count(bytes(bad), np.zeros((3, 2, 256), np.int64))
+        except ValueError:
+            pass
+        try:
+            out = tuple(np.zeros((q.shape[0] + 1, q.shape[1] + 1, 64), np.int16) for q in planes)
+            _, bits, records = _jpegdct.transcode(bytes(bad), out, tables)
+            mcus = (len(records) // 8 // sum(h * v for h, v in p.sampling), 1)  # one MCU row
+            _jpegdct.assemble(((bits, records),), (1, 1), (0, 0), mcus, p.sampling, mcus, mcus,
+                              tables)  # fmt: skip
+        except ValueError:
+            failed += 1
+    assert 0 < failed < 2000
