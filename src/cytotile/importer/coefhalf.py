@@ -1,9 +1,11 @@
 """Level 1 from the coefficients the re-tiling already decodes: no second decode of the source.
 
-Each re-tiling band (:func:`cytotile.importer.dctretile.band`) hands every source row whose top
-is in its band to :meth:`HalfRows.put` right after entropy-decoding it: the C codec
-(``_jpegdct.half``) makes its pixels at half scale from the coefficient planes (dequantized with
-the level's tables; a block's 2x2 box means, 4x4 from each 8x8 block; a 2x2-subsampled chroma
+Each re-tiling band (:func:`cytotile.importer.dctretile.band`) starts every source row whose top
+is in its band (:meth:`HalfRows.start`), and each thread of its crew makes a tile's level 1
+(:meth:`HalfRow.make`) right after transcoding it, its coefficients still in the caches: the
+C codec (``_jpegdct.half``) makes its pixels at half scale from the coefficient planes
+(dequantized with the level's tables; a block's 2x2 box means, 4x4 from each 8x8 block; a
+2x2-subsampled chroma
 block in full, 8x8, no upsampling), YCbCr -> RGB as libjpeg does (JFIF) when the TIFF says
 YCbCr, and counts their histogram. The rows reach the lower tiers' thread in order
 (:meth:`HalfRows.rows`), the bands running ahead by a bounded number of rows.
