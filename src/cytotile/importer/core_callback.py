@@ -39,6 +39,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from cytotile.importer import core_lookup as lookup
+from cytotile.importer.core_codes import AT_START, CODES, STEP_CODES
+
+__all__ = ["AT_START", "CODES", "STEP_CODES", "CytomineListener", "registered"]
 
 if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold start
     from cytotile.cytomine_core import CoreClient
@@ -47,15 +50,6 @@ if TYPE_CHECKING:  # the serving side imports CODES only: nothing more at cold s
     from cytotile.storage.base import Storage
 
 log = logging.getLogger("cytotile.import")
-
-#: Cytomine core's UploadedFileStatus codes (even: information or success, odd: an error)
-CODES = {
-    "UPLOADED": 0, "DETECTING_FORMAT": 10, "ERROR_FORMAT": 11, "EXTRACTING_DATA": 20,
-    "ERROR_EXTRACTION": 21, "CONVERTING": 30, "ERROR_CONVERSION": 31, "DEPLOYING": 40,
-    "ERROR_DEPLOYMENT": 41, "DEPLOYED": 100, "EXTRACTED": 102, "CONVERTED": 104,
-}  # fmt: skip
-AT_START = ("DETECTING_FORMAT", "EXTRACTING_DATA", "CONVERTING", "DEPLOYING")
-STEP_CODES = frozenset(CODES[s] for s in AT_START)
 
 
 def registered(storage: Storage, upload_id: str, projects: tuple[int, ...]) -> bool:

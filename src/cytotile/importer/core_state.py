@@ -26,6 +26,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from cytotile.importer.core_codes import STEP_CODES
+
 if TYPE_CHECKING:
     from cytotile.storage.base import Storage
 
@@ -83,8 +85,6 @@ class Registration:
     def step_reached(self, code: int) -> bool:
         """Whether step ``code`` or a later step was sent (the steps' codes grow: 10, 20, 30,
         40): a step that failed once is not sent again after the next one."""
-        from cytotile.importer.core_callback import STEP_CODES
-
         return any(c in STEP_CODES and c >= code for c in self.data.get("sent", []))
 
     def last_sent(self) -> int | None:
