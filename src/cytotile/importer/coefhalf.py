@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cytotile.errors import ConversionError
+from cytotile.importer.halfrow import HalfRow
 from cytotile.importer.levelone import count_half
 from cytotile.pyramid import ceil_div
 
@@ -174,7 +175,9 @@ class HalfRows:
             strip = np.empty((level.tile_height // 2, columns, self.samples), np.uint8)
         return HalfRow(self, sy, planes, plane_y, coding, strip)
 
-    def _made(self, sy: int, strip: np.ndarray, done: np.ndarray, counts: np.ndarray) -> None:
+    def hand_on(self, sy: int, strip: np.ndarray, done: np.ndarray, counts: np.ndarray) -> None:
+        """Row ``sy`` made (:meth:`HalfRow.finish`): its ``strip``, level 1's rows ``done`` of
+        it, their ``counts``, for :meth:`rows`."""
         with self._cond:
             self._ready[sy] = (strip, done, counts)
             self._cond.notify_all()
@@ -211,72 +214,3 @@ class HalfRows:
             self._stopped = True
             self._ready.clear()
             self._cond.notify_all()
-
-
-class HalfRow:
-    """A source row's level-1 pixels being made (:meth:`HalfRows.start`): its strip, and the
-    counts of each tile made (whole tiles: the edge tile's are counted by :meth:`finish`)."""
-
-    def __init__(
-        self,
-        rows: HalfRows,
-        sy: int,
-        planes: tuple[np.ndarray, ...],
-        plane_y: int,
-        coding: Coding,
-        strip: np.ndarray,
-    ) -> None:
-        level = rows.level
-        self.rows, self.sy, self.planes, self.plane_y = rows, sy, planes, plane_y
-        self.coding, self.strip = coding, strip
-        assert coding.quant is not None  # set by the level's first decode
-        self.quant = b"".join(
-            coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
-        )
-        self.height = level.tile_height if sy < level.n_ty - 1 else rows.last_h
-        #: tiles counted by half: the whole ones of a row of full height
-        self.whole = rows.whole if self.height == level.tile_height else 0
-        self.counts: dict[int, np.ndarray] = {}  # each tile's, by its index
-
-    def make(self, part: range) -> None:
-        """The level-1 pixels of tiles ``part`` of the row (any thread; a tile the row does not
-        make here, past :attr:`HalfRows.across`, is left)."""
-        import numpy as np
-
-        rows, level, coding = self.rows, self.rows.level, self.coding
-        part = range(part.start, min(part.stop, rows.across))
-        if not part:
-            return
-        top = self.plane_y
-        views = tuple(
-            p[
-                top // bh : (top + level.tile_height) // bh,
-                part.start * level.tile_width // bw : part.stop * level.tile_width // bw,
-            ]
-            for p, (bw, bh) in zip(self.planes, coding.block, strict=True)
-        )
-        made = self.strip[:, part.start * rows.half_w : part.stop * rows.half_w]
-        counted = part.stop <= self.whole
-        share = np.zeros((256, rows.samples), np.int64) if counted else None
-        inside = min(level.width - part.start * level.tile_width, len(part) * level.tile_width)
-        edge = (inside, self.height)  # an odd one: its last column or row paired with itself
-        rows.lib.half(views, coding.sampling, self.quant, rows.ycc, made, share, edge)
-        if share is not None:
-            self.counts[part.start] = share
-
-    def finish(self) -> None:
-        """Every tile made: the row's counts completed (the tiles half did not count) and the
-        row handed to the lower tiers."""
-        import numpy as np
-
-        rows, level = self.rows, self.rows.level
-        total = np.zeros((256, rows.samples), np.int64)
-        for share in self.counts.values():
-            total += 4 * share  # each level-1 pixel stands for 2x2 of level 0
-        done = self.strip[: ceil_div(self.height, 2), : rows.width]
-        uncounted = self.whole * rows.half_w
-        covered = min(level.width, rows.across * level.tile_width) - self.whole * level.tile_width
-        count_half(
-            total, done[:, uncounted : uncounted + ceil_div(covered, 2)], self.height, covered
-        )
-        rows._made(self.sy, self.strip, done, total)
