@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,3 +191,13 @@ def reference(stream: bytes, tmp_path: Path) -> list[np.ndarray]:
     jpeg = jpeglib.read_dct(str(path))
     planes = [jpeg.Y] + ([jpeg.Cb, jpeg.Cr] if jpeg.has_chrominance else [])
     return [np.ascontiguousarray(c).reshape(c.shape[0], c.shape[1], 64) for c in planes]
+
+
+def corrupted(stream: bytes, count: int, seed: int) -> Iterator[bytes]:
+    """``count`` copies of the stream, 1 to 3 of their bytes each set at random."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        bad = bytearray(stream)
+        for pos in rng.integers(0, len(bad), rng.integers(1, 4)):
+            bad[pos] = int(rng.integers(0, 256))
+        yield bytes(bad)

@@ -670,6 +670,36 @@ typedef struct {
     int k, cv, ch, v, h; /* component; its blocks an MCU (v, h); this one's row and column */
 } slot_t;
 
+/* The scan's MCU as slots (each component's v x h blocks, in the scan's order): their count. */
+static int scan_slots(const jpeg_t *j, slot_t *slots)
+{
+    int nslots = 0;
+    for (int i = 0; i < j->nscan; i++) {
+        int k = j->scan[i];
+        const comp_t *c = &j->comp[k];
+        for (int v = 0; v < c->v; v++)
+            for (int h = 0; h < c->h; h++) {
+                slot_t *slot = &slots[nslots++];
+                slot->dc = &j->dc[c->td];
+                slot->ac = &j->ac[c->ta];
+                slot->k = k, slot->cv = c->v, slot->ch = c->h, slot->v = v, slot->h = h;
+            }
+    }
+    return nslots;
+}
+
+/* Before MCU `mcu`: past a restart interval's end, its RSTn read and the predictions reset. */
+static inline int scan_restart(const jpeg_t *j, breader_t *br, Py_ssize_t mcu, int16_t *pred,
+                               errmsg_t *err)
+{
+    if (j->restart && mcu > 0 && mcu % j->restart == 0) {
+        if (restart(br, (int)((mcu / j->restart - 1) & 7), err) < 0)
+            return -1;
+        memset(pred, 0, MAX_COMPONENTS * sizeof *pred);
+    }
+    return 0;
+}
+
 static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *planes,
                        errmsg_t *err)
 {
@@ -677,26 +707,12 @@ static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *plane
     int16_t pred[MAX_COMPONENTS] = {0};
     int16_t scratch[64]; /* where blocks outside their plane go */
     Py_ssize_t mcu = 0;
-    slot_t slots[MAX_BLOCKS_IN_MCU], *slot;
-    int nslots = 0;
-    for (int i = 0; i < j->nscan; i++) {
-        int k = j->scan[i];
-        const comp_t *c = &j->comp[k];
-        for (int v = 0; v < c->v; v++)
-            for (int h = 0; h < c->h; h++) {
-                slot = &slots[nslots++];
-                slot->dc = &j->dc[c->td];
-                slot->ac = &j->ac[c->ta];
-                slot->k = k, slot->cv = c->v, slot->ch = c->h, slot->v = v, slot->h = h;
-            }
-    }
+    slot_t slots[MAX_BLOCKS_IN_MCU];
+    int nslots = scan_slots(j, slots);
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
-            if (j->restart && mcu > 0 && mcu % j->restart == 0) {
-                if (restart(&br, (int)((mcu / j->restart - 1) & 7), err) < 0)
-                    return -1;
-                memset(pred, 0, sizeof pred);
-            }
+            if (scan_restart(j, &br, mcu, pred, err) < 0)
+                return -1;
             for (int b = 0; b < nslots; b++) {
                 const slot_t *o = &slots[b];
                 const plane_t *pl = &planes[o->k];
@@ -1744,27 +1760,16 @@ static int count_scan(const jpeg_t *j, const uint8_t *end, int64_t (*counts)[2][
     int16_t pred[MAX_COMPONENTS] = {0}, blk[64];
     int last_dc[MAX_COMPONENTS] = {0};
     Py_ssize_t mcu = 0;
-    slot_t slots[MAX_BLOCKS_IN_MCU], *slot;
+    slot_t slots[MAX_BLOCKS_IN_MCU];
     scan_out_t outs[MAX_BLOCKS_IN_MCU];
-    int nslots = 0;
-    for (int i = 0; i < j->nscan; i++) {
-        int k = j->scan[i];
-        const comp_t *c = &j->comp[k];
-        for (int n = 0; n < c->v * c->h; n++) {
-            slot = &slots[nslots];
-            slot->dc = &j->dc[c->td];
-            slot->ac = &j->ac[c->ta];
-            slot->k = k;
-            outs[nslots++] = (scan_out_t){NULL, NULL, NULL, NULL, counts[k][0], counts[k][1],
-                                          &last_dc[k]};
-        }
+    int nslots = scan_slots(j, slots);
+    for (int b = 0; b < nslots; b++) {
+        int k = slots[b].k;
+        outs[b] = (scan_out_t){NULL, NULL, NULL, NULL, counts[k][0], counts[k][1], &last_dc[k]};
     }
-    for (Py_ssize_t m = 0; m < j->mcux * j->mcuy; m++, mcu++) {
-        if (j->restart && mcu > 0 && mcu % j->restart == 0) {
-            if (restart(&br, (int)((mcu / j->restart - 1) & 7), err) < 0)
-                return -1;
-            memset(pred, 0, sizeof pred);
-        }
+    for (; mcu < j->mcux * j->mcuy; mcu++) {
+        if (scan_restart(j, &br, mcu, pred, err) < 0)
+            return -1;
         for (int b = 0; b < nslots; b++)
             if (scan_block(&br, slots[b].dc, slots[b].ac, &pred[slots[b].k], blk, SCAN_COUNT,
                            &outs[b], err) < 0)
@@ -2493,26 +2498,12 @@ static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *pl
     int16_t pred[MAX_COMPONENTS] = {0};
     int16_t scratch[64];
     Py_ssize_t mcu = 0;
-    slot_t slots[MAX_BLOCKS_IN_MCU], *slot;
-    int nslots = 0;
-    for (int i = 0; i < j->nscan; i++) {
-        int k = j->scan[i];
-        const comp_t *c = &j->comp[k];
-        for (int v = 0; v < c->v; v++)
-            for (int h = 0; h < c->h; h++) {
-                slot = &slots[nslots++];
-                slot->dc = &j->dc[c->td];
-                slot->ac = &j->ac[c->ta];
-                slot->k = k, slot->cv = c->v, slot->ch = c->h, slot->v = v, slot->h = h;
-            }
-    }
+    slot_t slots[MAX_BLOCKS_IN_MCU];
+    int nslots = scan_slots(j, slots);
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
-            if (j->restart && mcu > 0 && mcu % j->restart == 0) {
-                if (restart(&br, (int)((mcu / j->restart - 1) & 7), err) < 0)
-                    return -1;
-                memset(pred, 0, sizeof pred);
-            }
+            if (scan_restart(j, &br, mcu, pred, err) < 0)
+                return -1;
             if (tw_reserve(w, (size_t)nslots * TBLOCK_BYTES_MAX) < 0)
                 return fail(err, "out of memory");
             int set = choice_set(choice, mx, my);
