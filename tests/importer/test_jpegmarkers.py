@@ -52,3 +52,14 @@ def test_table_splitter_is_split_tables() -> None:
         pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
         stream = bytes(simplejpeg.encode_jpeg(pixels, quality=70 + 10 * (i // 8)))
         assert splitter.split(stream) == jm.split_tables(stream), i
+
+
+def test_natural_quant_is_the_codecs() -> None:
+    """The tables as the C codec's decode returns them: natural order, ids 0-3, zeros unused."""
+    from cytotile.importer import _jpegdct
+    from tests.importer.jpegdct_builders import parse
+
+    for quality in (30, 75, 95):
+        stream = libjpeg(quality, subsample=True)(texture(48, 32), 0)
+        planes = parse(stream).mcu_planes()
+        assert jm.natural_quant(jm.quant_tables(stream)) == _jpegdct.decode(stream, planes)

@@ -50,6 +50,10 @@ class Coding:
     waits for it."""
 
     def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
+        from cytotile.importer.retile import NotRetilable
+
+        if any(not 0 <= tid < 4 for tid in level.quant):
+            raise NotRetilable(f"quantization table ids {sorted(level.quant)}: baseline has 0-3")
         self.level, self.lib = level, lib
         frame = level.frame
         self.sampling = tuple((c[1], c[2]) for c in frame.components)
@@ -59,17 +63,13 @@ class Coding:
         #: pixels each block of a component covers (x, y)
         self.block = [(self.mcu[0] // h, self.mcu[1] // v) for h, v in self.sampling]
         self.fd = os.open(level.path, os.O_RDONLY)
-        self.quant: bytes | None = None  # the level's (as decode returns them), from tile 0
+        #: the level's quantization tables (tile 0's), as the codec's ``transcode`` returns them
+        self.quant = jm.natural_quant(level.quant)
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
         self.halves: HalfRows | None = None
         self._lock = threading.Lock()
         self._counted: tuple[dc.Tables, bytes] | BaseException | None = None
         self._heads: list[bytes] | None = None
-        try:  # tile 0 here: the level's quantization tables, before any thread decodes
-            self.decode(0, self.planes(level.tile_width, level.tile_height))
-        except BaseException:
-            self.close()
-            raise
 
     def count(self) -> None:
         """Count the sample's symbols and choose the tables, once (any thread; a second
@@ -138,23 +138,6 @@ class Coding:
         huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`)."""
         return zeroed([(height // bh, width // bw, 64) for bw, bh in self.block], "int16")
 
-    def decode(self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None) -> None:
-        """Source tile ``index``'s coefficients into ``planes`` (views of its size or more),
-        from its stored bytes ``data`` (read when not given)."""
-        from cytotile.importer.retile import NotRetilable
-
-        level = self.level
-        if data is None:
-            data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
-        try:
-            quant = self.lib.decode(level.complete(data), planes)
-        except ValueError as exc:
-            raise NotRetilable(f"tile {index}: {exc}") from exc
-        if self.quant is None:
-            self.quant = quant
-        elif quant != self.quant:
-            raise NotRetilable(f"tile {index} has other quantization tables")
-
     def transcode(
         self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None
     ) -> Store:
@@ -183,7 +166,7 @@ class Coding:
             raise NotRetilable(f"tile {index} has other quantization tables")
         return bits, records
 
-    def decode_row(
+    def transcode_row(
         self,
         sy: int,
         views: list[tuple[np.ndarray, ...]],

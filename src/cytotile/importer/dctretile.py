@@ -97,7 +97,7 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
             half = None  # level 1's pixels, each tile's right after its transcoding
             if coding.halves is not None and sy * tile_h >= rows.start * TILE_SIZE:  # band's own
                 half = coding.halves.start(sy, planes, 0, coding)
-            stores[sy] = coding.decode_row(sy, views, crew, half.make if half else None)
+            stores[sy] = coding.transcode_row(sy, views, crew, half.make if half else None)
             if half is not None:
                 half.finish()
         todo = max(todo, last)

@@ -32,7 +32,6 @@ class HalfRow:
         level = rows.level
         self.rows, self.sy, self.planes, self.plane_y = rows, sy, planes, plane_y
         self.coding, self.strip = coding, strip
-        assert coding.quant is not None  # set by the level's first decode
         self.quant = b"".join(
             coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
         )

@@ -90,6 +90,22 @@ def has_marker(stream: bytes, marker: int) -> bool:
     return any(m == marker for m, _, _ in segments(stream))
 
 
+#: the natural-order index (row * 8 + column) of each zigzag position (ITU T.81 Figure A.6)
+ZIGZAG_NATURAL = tuple(
+    sorted(range(64), key=lambda i: (i // 8 + i % 8, i // 8 if (i // 8 + i % 8) % 2 else i % 8))
+)
+
+
+def natural_quant(tables: dict[int, tuple[int, ...]]) -> bytes:
+    """Quantization tables by id (zigzag order, :func:`quant_tables`) as the C codec returns
+    them: 4 tables of 64 little-endian uint16 in natural order, an undefined id zeros."""
+    out = [0] * 256
+    for tid, values in tables.items():
+        for k, value in enumerate(values):
+            out[64 * tid + ZIGZAG_NATURAL[k]] = value
+    return struct.pack("<256H", *out)
+
+
 def quant_tables(stream: bytes) -> dict[int, tuple[int, ...]]:
     """Quantization tables by id (zigzag order), from every DQT segment of the header."""
     tables: dict[int, tuple[int, ...]] = {}
