@@ -141,7 +141,7 @@ class Coding:
     def transcode(
         self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None
     ) -> Store:
-        """Source tile ``index``'s coefficients into ``planes`` (as :meth:`decode`) and its blocks'
+        """Source tile ``index``'s coefficients into ``planes`` (entropy-decoded) and its blocks'
         AC symbols coded with the level's tables (each with the set of the output tile it falls
         in), for the codec's ``assemble``."""
         from cytotile.importer.retile import NotRetilable

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from cytotile.importer.retile import RetiledTile
 
-__all__ = ["Coding", "band", "blank_padding", "codec", "spanned"]
+__all__ = ["Coding", "band", "blank_padding", "codec", "kept", "spanned"]
 
 
 def spanned(tile_height: int) -> int:
