@@ -847,7 +847,8 @@ static inline uint64_t nonzero_mask(const int16_t *blk)
 #endif
 }
 
-/* Bit writer (F.1.2.3): whole bytes out, each 0xFF followed by a stuffed 0x00. */
+/* Bit writer (F.1.2.3): whole bytes out, each 0xFF followed by a stuffed 0x00 (a scan); or, for
+ * transcode's bit strings (copied into a scan later), not stuffed: PUT_BITS. */
 typedef struct {
     uint8_t *buf;
     size_t len, cap;
@@ -976,9 +977,10 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
 /* encode_block: the symbols written, the writer's state in locals (registers: the bytes
  * written through a uint8_t pointer would make the compiler reload a structure's fields after
  * each one). Up to 63 bits pending (size <= 32): when a symbol's bits do not fit, acc is
- * completed with their first ones and its 8 bytes go out at once (byte by byte when one of
- * them is 0xFF): a branch taken every ten symbols or so, not every four. */
-#define ENC_PUT(value, size)                                                                   \
+ * completed with their first ones and its 8 bytes go out at once (with STUFF, byte by byte
+ * when one of them is 0xFF): a branch taken every ten symbols or so, not every four. STUFF 0:
+ * a bit string copied into a scan later (transcode's), never stuffed. */
+#define PUT_BITS(value, size, STUFF)                                                           \
     do {                                                                                       \
         int size_ = (size);                                                                    \
         uint64_t value_ = (value);                                                             \
@@ -988,7 +990,7 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
         } else {                                                                               \
             int rest_ = bits + size_ - 64; /* bits left over: 0 to 31 */                       \
             uint64_t word_ = acc << (64 - bits) | value_ >> rest_, x_ = ~word_;                \
-            if (((x_ - 0x0101010101010101u) & ~x_ & 0x8080808080808080u) == 0) {               \
+            if (!(STUFF) || ((x_ - 0x0101010101010101u) & ~x_ & 0x8080808080808080u) == 0) {  \
                 STORE_BE64(out, word_);                                                        \
                 out += 8;                                                                      \
             } else {                                                                           \
@@ -1003,51 +1005,14 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
             bits = rest_;                                                                      \
         }                                                                                      \
     } while (0)
+#define ENC_PUT(value, size) PUT_BITS(value, size, 1)
+#define TW_PUT(value, size) PUT_BITS(value, size, 0)
 
 /* ---------------------------------------------------------------------------------------------
  * Transcoding: a source tile's AC symbols coded with the output's tables as they are decoded,
  * kept as each block's bit string (transcode); each output tile then assembled from the bit
  * strings of the blocks it covers, only their DC differences coded again (assemble).
  */
-
-/* Bit string writer: no stuffing (the strings are copied into a scan later), 8 bytes at a
- * time; `bits` pending in acc. */
-typedef struct {
-    uint8_t *buf;
-    size_t len, cap;
-    uint64_t acc;
-    int bits;
-} twriter_t;
-
-static int tw_reserve(twriter_t *w, size_t more)
-{
-    if (w->len + more <= w->cap)
-        return 0;
-    size_t cap = w->cap * 2 > w->len + more ? w->cap * 2 : w->len + more;
-    uint8_t *buf = realloc(w->buf, cap);
-    if (!buf)
-        return -1;
-    w->buf = buf;
-    w->cap = cap;
-    return 0;
-}
-
-/* Appends the low `size` bits of `value` (size <= 32), in locals out, acc, bits. */
-#define TW_PUT(value, size)                                                                    \
-    do {                                                                                       \
-        int size_ = (size);                                                                    \
-        uint64_t value_ = (value);                                                             \
-        if (bits + size_ < 64) {                                                               \
-            acc = acc << size_ | value_;                                                       \
-            bits += size_;                                                                     \
-        } else {                                                                               \
-            int rest_ = bits + size_ - 64;                                                     \
-            STORE_BE64(out, acc << (64 - bits) | value_ >> rest_);                             \
-            out += 8;                                                                          \
-            acc = value_;                                                                      \
-            bits = rest_;                                                                      \
-        }                                                                                      \
-    } while (0)
 
 /* A transcoded block: its DC value and where its AC bit string ends (in bits). */
 typedef struct {
@@ -1072,7 +1037,7 @@ enum { SCAN_DECODE, SCAN_TRANSCODE, SCAN_COUNT };
 typedef struct {
     const ehuff_t *oac;    /* transcoding: the output's AC table, */
     const uint64_t *tt;    /* its codes by the next LOOKAHEAD bits (tt_build), */
-    twriter_t *w;          /* the bit strings, */
+    bwriter_t *w;          /* the bit strings, */
     tblock_t *rec;         /* the block's record; */
     int64_t *dc_n, *ac_n;  /* counting: DC categories and AC symbols, */
     int *last_dc;          /* the component's previous DC (gather's prediction: no restarts) */
@@ -2437,7 +2402,7 @@ static PyObject *py_histogram(PyObject *self, PyObject *args)
  */
 static int transcode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac,
                            int16_t *pred, int16_t *blk, const ehuff_t *oac,
-                           const uint64_t *tt, twriter_t *w, tblock_t *rec, errmsg_t *err)
+                           const uint64_t *tt, bwriter_t *w, tblock_t *rec, errmsg_t *err)
 {
     scan_out_t o = {oac, tt, w, rec, NULL, NULL, NULL};
     return scan_block(reader, dc, ac, pred, blk, SCAN_TRANSCODE, &o, err);
@@ -2491,7 +2456,7 @@ typedef struct {
 
 /* decode_scan with each block transcoded, with the set `choice` gives its MCU. */
 static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *planes,
-                          const ttables_t *tab, const choice_t *choice, twriter_t *w,
+                          const ttables_t *tab, const choice_t *choice, bwriter_t *w,
                           tblock_t *recs, errmsg_t *err)
 {
     breader_t br = {j->data, end, 0, 0, 0, STOP_NONE};
@@ -2504,7 +2469,7 @@ static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *pl
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
             if (scan_restart(j, &br, mcu, pred, err) < 0)
                 return -1;
-            if (tw_reserve(w, (size_t)nslots * TBLOCK_BYTES_MAX) < 0)
+            if (bw_reserve(w, (size_t)nslots * TBLOCK_BYTES_MAX) < 0)
                 return fail(err, "out of memory");
             int set = choice_set(choice, mx, my);
             if (set >= tab->nsets)
@@ -2521,7 +2486,7 @@ static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *pl
         }
     }
     /* the pending bits out, then 8 bytes of slack: assemble reads 8 bytes at any bit */
-    if (tw_reserve(w, 16) < 0)
+    if (bw_reserve(w, 16) < 0)
         return fail(err, "out of memory");
     STORE_BE64(w->buf + w->len, w->bits ? w->acc << (64 - w->bits) : 0);
     memset(w->buf + w->len + 8, 0, 8);
@@ -2674,7 +2639,7 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
     }
     jpeg_t *j = calloc(1, sizeof *j);
     uint64_t(*spare)[1 << LOOKAHEAD] = NULL; /* tts no slot holds */
-    twriter_t w = {NULL, 0, 0, 0, 0};
+    bwriter_t w = {NULL, 0, 0, 0, 0};
     tblock_t *recs = NULL;
     errmsg_t err = {{0}, 0};
     PyObject *result = NULL;
@@ -2923,6 +2888,7 @@ out:
 
 #undef ENC_PUT
 #undef TW_PUT
+#undef PUT_BITS
 
 static PyMethodDef methods[] = {
     {"count", py_count, METH_VARARGS, "count(stream, counts) -> None"},

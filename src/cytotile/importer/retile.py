@@ -105,19 +105,17 @@ def workers() -> int:
 
 
 class CodingAhead:
-    """The level's :class:`~cytotile.importer.dctlevel.Coding` made, and its Huffman tables
-    counted, in a thread of its own from the moment the level is known: while the caller opens
-    the pyramid and starts the lower tiers (a CPU otherwise idle then). The bands transcode
-    with the tables: their first row waits for them. A context manager: its end waits for the
-    thread and closes the coding."""
+    """The level's :class:`~cytotile.importer.dctlevel.Coding`, its Huffman tables counted in a
+    thread of its own from the moment the level is known: while the caller opens the pyramid
+    and starts the lower tiers (a CPU otherwise idle then). The bands transcode with the
+    tables: their first row waits for them. A context manager: its end waits for the thread
+    and closes the coding."""
 
     def __init__(self, level: JpegLevel, lib: Any) -> None:
-        self._made = threading.Event()
-        self._coding: dctretile.Coding | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(level, lib), name="retile-tables", daemon=True
-        )
+        self.coding = dctretile.Coding(level, lib)
+        #: the count keeps its own failure for the tables' first use
+        self._thread = threading.Thread(target=self.coding.count, name="retile-tables")
+        self._thread.daemon = True
         self._thread.start()
 
     @classmethod
@@ -126,31 +124,12 @@ class CodingAhead:
         lib = dctretile.codec()
         return None if lib is None else cls(level, lib)
 
-    def _run(self, level: JpegLevel, lib: Any) -> None:
-        try:
-            self._coding = dctretile.Coding(level, lib)
-        except BaseException as exc:  # raised in the caller's thread, by coding()
-            self._error = exc
-            return
-        finally:
-            self._made.set()
-        self._coding.count()  # keeps its own failure for the tables' first use
-
-    def coding(self) -> dctretile.Coding:
-        """The level's coding (waits for it to be made; raises why it could not be)."""
-        self._made.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._coding is not None
-        return self._coding
-
     def __enter__(self) -> CodingAhead:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._thread.join()
-        if self._coding is not None:
-            self._coding.close()
+        self.coding.close()
 
 
 def retile(
@@ -174,7 +153,7 @@ def retile(
     started = ahead or own
     if started is not None:
         with own or contextlib.nullcontext():
-            coding = started.coding()
+            coding = started.coding
             coding.halves = halves
             helpers = max(0, workers() // threads - 1)  # fewer bands than CPUs: crews
             yield from _run(
