@@ -9,7 +9,7 @@ import pytest
 import pyvips
 import simplejpeg
 
-from cytotile.importer import dctcoding, dctretile
+from cytotile.importer import dctcoding, dctretile, dctsource
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer import retile as retile_module
 from cytotile.importer.dctcodec import Codec
@@ -203,8 +203,9 @@ def test_a_wide_level_gets_fewer_threads(tmp_path: Path, monkeypatch: pytest.Mon
 def test_codec_and_jpeglib_paths_give_the_same_pixels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, photometric: int
 ) -> None:
-    """The C codec's tiles (one set of Huffman tables for the level, in its JPEGTables) decode
-    to the same pixels as the jpeglib fallback's (optimized tables per tile, in each tile)."""
+    """The C codec's tiles (one set of Huffman tables for the level, in its JPEGTables: the
+    source's own, or counted) decode to the same pixels as the jpeglib fallback's (optimized
+    tables per tile, in each tile)."""
     pytest.importorskip("cytotile.importer._jpegdct")
     pixels = texture(WIDTH, HEIGHT)
     if photometric == 1:
@@ -213,21 +214,26 @@ def test_codec_and_jpeglib_paths_give_the_same_pixels(
     src = write_jpeg_tiff(tmp_path / "s.tif", pixels, SOURCE_TILE, encode, photometric=photometric)
     level = probe(src)
     fast = list(retile(level, tmp_path, threads=2))
+    monkeypatch.setattr(dctsource, "KEEP_SOURCE_TABLES", False)
+    counted = list(retile(level, tmp_path, threads=2))
     monkeypatch.setattr(dctretile, "codec", lambda: None)  # the extension "not built"
     slow = list(retile(level, tmp_path, threads=2))
     assert [(t.tx, t.ty) for t in fast] == [(t.tx, t.ty) for t in slow]
     assert len({t.tables for t in fast}) == len({t.tables for t in slow}) == 1
-    assert jm.has_marker(fast[0].tables, jm.DHT) and jm.has_marker(fast[0].tables, jm.DQT)
-    assert not jm.has_marker(slow[0].tables, jm.DHT)
-    for a, b in zip(fast, slow, strict=True):
-        assert not jm.has_marker(a.data, jm.DHT) and not jm.has_marker(a.data, jm.DQT)
-        assert jm.has_marker(b.data, jm.DHT)
-        assert np.array_equal(decode(a.padded), decode(b.padded)), (a.tx, a.ty)
-        assert (a.exact is None) == (b.exact is None)
-        if a.exact is not None and b.exact is not None:  # complete streams, tables included
-            assert np.array_equal(decode(a.exact), decode(b.exact)), (a.tx, a.ty)
-    # the level's tables cost little against each tile's own (this texture: within 3%)
-    assert sum(len(t.data) for t in fast) <= 1.03 * sum(len(t.data) for t in slow)
+    assert fast[0].tables != counted[0].tables
+    for a, c, b in zip(fast, counted, slow, strict=True):
+        for tile in (a, c):
+            assert jm.has_marker(tile.tables, jm.DHT) and jm.has_marker(tile.tables, jm.DQT)
+            assert not jm.has_marker(tile.data, jm.DHT) and not jm.has_marker(tile.data, jm.DQT)
+            assert np.array_equal(decode(tile.padded), decode(b.padded)), (a.tx, a.ty)
+            assert (tile.exact is None) == (b.exact is None)
+            if tile.exact is not None and b.exact is not None:  # complete, tables included
+                assert np.array_equal(decode(tile.exact), decode(b.exact)), (a.tx, a.ty)
+        assert not jm.has_marker(b.tables, jm.DHT) and jm.has_marker(b.data, jm.DHT)
+    # the source's tables: its tiles' size (blank padding, not the source's, at the edges);
+    # counted tables cost little against each tile's own (this texture: within 3%)
+    assert sum(len(t.data) for t in fast) <= 1.01 * sum(level.byte_counts)
+    assert sum(len(t.data) for t in counted) <= 1.03 * sum(len(t.data) for t in slow)
 
 
 def decode(stream: bytes) -> np.ndarray:
@@ -245,19 +251,25 @@ def test_sample_spreads_over_the_level() -> None:
 
 
 @pytest.mark.parametrize(
-    ("bands", "gain", "sets"),
-    [(3, 0.5, 1), (3, -1.0, 1), (1, -1.0, 2)],
-    ids=["ycbcr-one-set", "ycbcr-baseline-keeps-one-set", "grey-two-sets"],
+    ("bands", "gain", "sets", "keep"),
+    [(3, 0.5, 1, False), (3, -1.0, 1, False), (1, -1.0, 2, False), (3, -1.0, 1, True)],
+    ids=["ycbcr-one-set", "ycbcr-baseline-keeps-one-set", "grey-two-sets", "source-tables"],
 )
 def test_served_level_0_with_the_tables_in_jpegtables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bands: int, gain: float, sets: int
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bands: int,
+    gain: float,
+    sets: int,
+    keep: bool,
 ) -> None:
     """Level 0's JPEGTables holds its Huffman tables (C codec) and the readers splice them:
     passthrough (tables + tile), decoded tiles, and libtiff (libvips) reading the stored TIFF
     all give the source's own pixels. Tiles stay baseline (SOF0): a YCbCr level keeps one set
     of tables even when a second would pay (it would need four tables: SOF1); a grey level may
-    take two, each tile selecting one."""
+    take two, each tile selecting one (counted tables; the source's own are one set)."""
     monkeypatch.setattr(dctcoding, "MIN_GAIN", gain)
+    monkeypatch.setattr(dctsource, "KEEP_SOURCE_TABLES", keep)
     from cytotile.importer.jpegpath import write_jpeg_pyramid
     from cytotile.pyramid import normalized_sizes
     from cytotile.storage.local import LocalStorage

@@ -109,6 +109,25 @@ class Tables:
             bits = _bits([one, *two], apart)
             if bits[1] + bits[2] < (1 - MIN_GAIN) * bits[0]:
                 self.sets = two
+        #: (output row, output column): whether the tile takes the dense set (two sets only)
+        self._dense = self._dense_tiles() if len(self.sets) > 1 else None
+        self._derive()
+
+    @classmethod
+    def kept(
+        cls, level: JpegLevel, group: tuple[int, ...], tables: list[tuple[hf.Table, hf.Table]]
+    ) -> Tables:
+        """One set of given tables (the source's own, :mod:`cytotile.importer.dctsource`):
+        ``tables[g]`` the (DC, AC) pair of group ``g``, ``group`` each component's."""
+        self = cls.__new__(cls)
+        self.level, self.group, self.sets, self._dense = level, group, [tables], None
+        self._derive()
+        return self
+
+    def _derive(self) -> None:
+        """What the codec and the tiles' headers take, from :attr:`sets` and :attr:`group`."""
+        import numpy as np
+
         width = max(self.group) + 1
         #: the table ids of each set's components (set s, group g: table s * width + g)
         self.ids = [tuple(s * width + g for g in self.group) for s in range(len(self.sets))]
@@ -127,9 +146,7 @@ class Tables:
                 for cls in (hf.DC, hf.AC)
             ]
         )
-        self.marker = level.frame.marker  # baseline (SOF0) stays baseline: tables 0 and 1
-        #: (output row, output column): whether the tile takes the dense set (two sets only)
-        self._dense = self._dense_tiles() if len(self.sets) > 1 else None
+        self.marker = self.level.frame.marker  # baseline (SOF0) stays baseline: tables 0 and 1
         #: each output tile's set, row-major, one byte each, as the codec's ``transcode`` takes
         #: it (None: one set)
         self.grid = None if self._dense is None else self._dense.astype(np.uint8).tobytes()

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cytotile.importer import dctcoding as dc
+from cytotile.importer import dctsource
 from cytotile.importer import jpegmarkers as jm
 from cytotile.importer.buffers import zeroed
 from cytotile.pyramid import TILE_SIZE, ceil_div
@@ -43,11 +44,12 @@ def codec() -> ModuleType | None:
 class Coding:
     """How the level's tiles are written: its frame, quantization and Huffman tables.
 
-    The Huffman tables come from counting a sample of the level's tiles (:meth:`count`: the
-    codec's ``count`` decodes and counts at once, 2-3 ms on a small slide). The transcoding
-    needs them: :class:`~cytotile.importer.retile.CodingAhead` counts in a thread of its own
-    from the moment the level is known, beside the pyramid's set-up, and the bands' first row
-    waits for it."""
+    The Huffman tables are the source's own when its tiles share them
+    (:mod:`cytotile.importer.dctsource`), else counted from a sample of the level's tiles
+    (:meth:`count`: the codec's ``count`` decodes and counts at once, 2-3 ms on a small
+    slide). The transcoding needs them: :class:`~cytotile.importer.retile.CodingAhead` counts
+    in a thread of its own from the moment the level is known, beside the pyramid's set-up,
+    and the bands' first row waits for it."""
 
     def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
         from cytotile.importer.retile import NotRetilable
@@ -68,8 +70,22 @@ class Coding:
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
         self.halves: HalfRows | None = None
         self._lock = threading.Lock()
-        self._counted: tuple[dc.Tables, bytes] | BaseException | None = None
         self._heads: list[bytes] | None = None
+        first = os.pread(self.fd, level.byte_counts[0], level.offsets[0])
+        kept = dctsource.kept_tables(level, first)  # the source's own, when they serve
+        self._counted: tuple[dc.Tables, bytes] | BaseException | None = (
+            None if kept is None else self._ready(kept)
+        )
+
+    @property
+    def counting(self) -> bool:
+        """Whether the tables are still to be counted (:meth:`count`)."""
+        return self._counted is None
+
+    def _ready(self, huffman: dc.Tables) -> tuple[dc.Tables, bytes]:
+        """``huffman`` prepared for the codec, and the level's JPEGTables with it."""
+        huffman.prepared = self.lib.prepare(huffman.coded)
+        return huffman, b"\xff\xd8" + dc.dqt(self.level) + huffman.dht + b"\xff\xd9"
 
     def count(self) -> None:
         """Count the sample's symbols and choose the tables, once (any thread; a second
@@ -91,10 +107,7 @@ class Coding:
                         self.lib.count(level.complete(data), counts[k])
                     except ValueError as exc:
                         raise NotRetilable(f"tile {index}: {exc}") from exc
-                huffman = dc.Tables(level, counts, picks)
-                huffman.prepared = self.lib.prepare(huffman.coded)
-                tables = b"\xff\xd8" + dc.dqt(level) + huffman.dht + b"\xff\xd9"
-                self._counted = (huffman, tables)
+                self._counted = self._ready(dc.Tables(level, counts, picks))
             except BaseException as exc:  # raised where the tables are needed
                 self._counted = exc
 

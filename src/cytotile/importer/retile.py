@@ -113,10 +113,11 @@ class CodingAhead:
 
     def __init__(self, level: JpegLevel, lib: Any) -> None:
         self.coding = dctretile.Coding(level, lib)
-        #: the count keeps its own failure for the tables' first use
-        self._thread = threading.Thread(target=self.coding.count, name="retile-tables")
-        self._thread.daemon = True
-        self._thread.start()
+        self._thread = None  # none when the tables are the source's own
+        if self.coding.counting:  # the count keeps its own failure for the tables' first use
+            self._thread = threading.Thread(target=self.coding.count, name="retile-tables")
+            self._thread.daemon = True
+            self._thread.start()
 
     @classmethod
     def start(cls, level: JpegLevel) -> CodingAhead | None:
@@ -128,7 +129,8 @@ class CodingAhead:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self.coding.close()
 
 
