@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -48,6 +49,14 @@ def tables_for(planes: tuple[np.ndarray, ...], p: Parsed, skew: int = 0) -> Tabl
     )
 
 
+def own_tables(p: Parsed) -> Tables:
+    """The stream's own tables, each component's: transcode then copies its AC codes."""
+    ids = {cid: (td, ta) for cid, td, ta in p.scan}
+    return tuple(
+        (*codes(*p.dht[0, ids[cid][0]]), *codes(*p.dht[1, ids[cid][1]])) for cid, *_ in p.comps
+    )
+
+
 @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
 @pytest.mark.parametrize("restart", [0, 1, 3])
 def test_count_is_decode_then_gather(subsampling: int, restart: int) -> None:
@@ -82,11 +91,66 @@ def test_transcode_decodes_and_codes_each_block(subsampling: int) -> None:
     assert scan == _jpegdct.encode(planes, p.sampling, p.mcus, tables)
 
 
+@pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
+@pytest.mark.parametrize("restart", [0, 1, 3])
+def test_copy_keeps_the_source_codes(subsampling: int, restart: int) -> None:
+    """With the stream's own AC tables, the store is its scan data unstuffed, its restart
+    markers taken out (no symbol coded again); the planes are decode's, and the tile assembled
+    alone is encode's (the source's codes are canonical, as encode's are)."""
+    options = {"restart_marker_blocks": restart} if restart else {}
+    stream = stream_of(texture(70, 53), subsampling, **options)
+    p, planes = decoded(stream)
+    tables = own_tables(p)
+    mine = p.mcu_planes()
+    quant, bits, records = _jpegdct.transcode(stream, mine, (tables,))
+    assert quant == _jpegdct.decode(stream, p.mcu_planes())
+    for a, b in zip(mine, planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+    data = stream[p.sos_end : stream.rindex(b"\xff\xd9")]
+    for n in range(8):
+        data = data.replace(bytes([0xFF, 0xD0 + n]), b"")
+    assert bits == data.replace(b"\xff\x00", b"\xff") + bytes(8)
+    scan = _jpegdct.assemble(((bits, records),), (1, 1), (0, 0), p.mcus, p.sampling, p.mcus,
+                             p.mcus, tables)  # fmt: skip
+    assert scan == _jpegdct.encode(planes, p.sampling, p.mcus, tables)
+    other = tables_for(planes, p)  # other tables: each symbol coded again, the same blocks
+    _, coded, _ = _jpegdct.transcode(stream, p.mcu_planes(), (other,))
+    assert coded != bits
+
+
+def test_copy_checks_the_restart_markers() -> None:
+    """A marker out of sequence, a missing one, or an interval with data left where its RSTn
+    is due: the ValueErrors decode gives."""
+    stream = stream_of(texture(48, 16), 0, restart_marker_blocks=1)
+    p, _ = decoded(stream)
+    tables = (own_tables(p),)
+    rst = [k for k in range(p.sos_end, len(stream) - 1) if stream[k] == 0xFF
+           and 0xD0 <= stream[k + 1] <= 0xD7]  # fmt: skip
+    assert len(rst) == 11  # 12 MCUs of 8x8, an interval each
+    swapped = bytearray(stream)
+    swapped[rst[1] + 1] = 0xD5
+    with pytest.raises(ValueError, match="marker 0xD5 where RST1 is due"):
+        _jpegdct.transcode(bytes(swapped), p.mcu_planes(), tables)
+    with pytest.raises(ValueError, match="RST"):  # an interval and its marker gone
+        _jpegdct.transcode(stream[: rst[2]] + stream[rst[3] :], p.mcu_planes(), tables)
+    cut = stream[: rst[-1]] + b"\xff\xd9"  # the last interval gone
+    with pytest.raises(ValueError, match="RST2"):  # the 11th
+        _jpegdct.transcode(cut, p.mcu_planes(), tables)
+    longer = stream[: rst[0]] + b"\x55" + stream[rst[0] :]  # a byte more in the first interval
+    with pytest.raises(ValueError, match="data where RST0 is due"):
+        _jpegdct.transcode(longer, p.mcu_planes(), tables)
+    for bad in (bytes(swapped), longer):
+        with pytest.raises(ValueError):
+            _jpegdct.decode(bad, p.mcu_planes())
+
+
 class Mosaic:
     """A level of source tiles (``tile`` pixels, ``cols`` x ``rows`` of them), each its own
     stream, transcoded; its planes whole, as the tiles decode into them."""
 
-    def __init__(self, subsampling: int, tile: int, cols: int, rows: int, sets: int = 1) -> None:
+    def __init__(
+        self, subsampling: int, tile: int, cols: int, rows: int, sets: int = 1, own: bool = False
+    ) -> None:
         pixels = texture(tile * cols, tile * rows)
         self.streams = [
             stream_of(pixels[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile], subsampling)
@@ -103,6 +167,8 @@ class Mosaic:
         for i, stream in enumerate(self.streams):
             _jpegdct.decode(stream, self.view(i))
         self.sets = tuple(tables_for(self.planes, self.whole, skew=s) for s in range(sets))
+        if own:  # the tiles' own tables (Pillow's: the same each tile): copied, not coded
+            self.sets = (own_tables(p),)
 
     @property
     def whole(self) -> Parsed:
@@ -175,11 +241,13 @@ class Mosaic:
         return _jpegdct.encode(tuple(blocks), self.p.sampling, mcus, tables)
 
 
+@pytest.mark.parametrize("own", [False, True], ids=["coded", "copied"])
 @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
-def test_assemble_is_encode_anywhere(subsampling: int) -> None:
+def test_assemble_is_encode_anywhere(subsampling: int, own: bool) -> None:
     """Output tiles at every MCU offset within a source tile, spanning up to 3 x 3 of them,
-    over the level's edge (past it: blank blocks), with blocks from ``keep`` on blank."""
-    m = Mosaic(subsampling, 32, 3, 3)
+    over the level's edge (past it: blank blocks), with blocks from ``keep`` on blank; from
+    stores of AC symbols coded again, or of the source's own (copied)."""
+    m = Mosaic(subsampling, 32, 3, 3, own=own)
     stores = m.stores()
     tables = m.sets[0]
     mx, my = m.tile_mcus
@@ -252,9 +320,13 @@ def test_assemble_bad_input() -> None:
     with pytest.raises(ValueError, match="does not match"):
         _jpegdct.assemble(((store[0][:8], store[1]),), *args[1:])
     bits, records = store
-    shuffled = records[8:16] + records[:8] + records[16:]  # an end before the one before it
-    with pytest.raises(ValueError, match="out of order"):
-        _jpegdct.assemble(((bits, shuffled),), *args[1:])
+    dc, _, end = struct.unpack_from("<hHI", records)  # a record: DC, AC bits, where they end
+    longer = struct.pack("<hHI", dc, end + 1, end) + records[8:]  # starting before the store
+    with pytest.raises(ValueError, match="out of range"):
+        _jpegdct.assemble(((bits, longer),), *args[1:])
+    beyond = struct.pack("<hHI", dc, 0, 8 * len(bits)) + records[8:]  # ending past it
+    with pytest.raises(ValueError, match="out of range"):
+        _jpegdct.assemble(((bits, beyond),), *args[1:])
     with pytest.raises(ValueError, match="bad grid"):
         _jpegdct.assemble((store, store), *args[1:])
     with pytest.raises(ValueError, match="bad grid"):
@@ -305,7 +377,12 @@ def test_random_byte_flips() -> None:
     ValueError, never a crash."""
     stream = stream_of(texture(40, 24), 2, restart_marker_blocks=1)
     p, planes = decoded(stream)
-    tables = _jpegdct.prepare((tables_for(planes, p),))
+    for tables in (_jpegdct.prepare((tables_for(planes, p),)), _jpegdct.prepare((own_tables(p),))):
+        flipped(stream, p, planes, tables)
+
+
+def flipped(stream: bytes, p: Parsed, planes: tuple[np.ndarray, ...], tables: object) -> None:
+    """Corrupted copies of ``stream`` transcoded with ``tables`` (coded again, or copied)."""
     failed = 0
     for bad in corrupted(stream, 2000, seed=9):
         with contextlib.suppress(ValueError):

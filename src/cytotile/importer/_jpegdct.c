@@ -344,6 +344,43 @@ static inline void br_fill(breader_t *br)
         *br = br_fill_slow(*br);
 }
 
+/* br_fill for data without stuffing or markers (copy mode's unstuffed scan: unstuff_scan): any
+ * byte is data; past the end, zero bits counted as `pad`. */
+static inline void br_fill_plain(breader_t *br)
+{
+    if (br->end - br->p >= 8) {
+        uint64_t w;
+        memcpy(&w, br->p, 8);
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+#else
+        w = 0;
+        for (int i = 0; i < 8; i++)
+            w = w << 8 | br->p[i];
+#endif
+        br->acc |= w >> br->bits;
+        br->p += (63 - br->bits) >> 3;
+        br->bits |= 56;
+        return;
+    }
+    while (br->bits <= 56) {
+        unsigned b = 0;
+        if (br->p < br->end)
+            b = *br->p++;
+        else
+            br->pad += 8;
+        br->acc |= (uint64_t)b << (56 - br->bits);
+        br->bits += 8;
+    }
+}
+
+/* Bits of the data consumed so far (base: its first byte; the zeros past its end included),
+ * for br_fill_plain's reader. */
+static inline uint32_t br_position(const breader_t *br, const uint8_t *base)
+{
+    return (uint32_t)((size_t)(br->p - base) * 8 + (size_t)br->pad - (size_t)br->bits);
+}
+
 /* The next n bits (1 <= n <= 16), left in the reader. */
 static inline unsigned br_peek(const breader_t *br, int n)
 {
@@ -1014,9 +1051,11 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
  * strings of the blocks it covers, only their DC differences coded again (assemble).
  */
 
-/* A transcoded block: its DC value and where its AC bit string ends (in bits). */
+/* A transcoded block: its DC value and its AC bit string: where it ends (in bits) and its
+ * length (1654 bits at most: 63 symbols of 26 bits, an EOB of 16). */
 typedef struct {
-    int32_t dc;
+    int16_t dc;
+    uint16_t len;
     uint32_t end;
 } tblock_t;
 
@@ -1029,10 +1068,12 @@ typedef struct {
  * then its AC coefficients, into blk: zeroed first, natural order; pred is the component's DC
  * prediction), transcoded (decoded, and its AC symbols coded at once with an output table, as
  * a bit string: zero runs only before a value, canonical, as encode_block codes them) or counted
- * (decoded, its DC category and AC symbols counted as gather counts them). One function, its
- * mode a constant at each call (always inlined: each mode compiled on its own).
+ * (decoded, its DC category and AC symbols counted as gather counts them) or copied (decoded
+ * from an unstuffed scan, the source's own AC codes kept: where its AC bits start and end
+ * recorded). One function, its mode a constant at each call (always inlined: each mode compiled
+ * on its own).
  */
-enum { SCAN_DECODE, SCAN_TRANSCODE, SCAN_COUNT };
+enum { SCAN_DECODE, SCAN_TRANSCODE, SCAN_COUNT, SCAN_COPY };
 
 typedef struct {
     const ehuff_t *oac;    /* transcoding: the output's AC table, */
@@ -1041,6 +1082,7 @@ typedef struct {
     tblock_t *rec;         /* the block's record; */
     int64_t *dc_n, *ac_n;  /* counting: DC categories and AC symbols, */
     int *last_dc;          /* the component's previous DC (gather's prediction: no restarts) */
+    const uint8_t *base;   /* copying: the unstuffed scan's first byte */
 } scan_out_t;
 
 static inline __attribute__((always_inline)) int scan_block(breader_t *reader, const dhuff_t *dc,
@@ -1052,9 +1094,13 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
     uint8_t *out = mode == SCAN_TRANSCODE ? o->w->buf + o->w->len : NULL;
     uint64_t acc = mode == SCAN_TRANSCODE ? o->w->acc : 0;
     int bits = mode == SCAN_TRANSCODE ? o->w->bits : 0;
+    uint32_t start = mode == SCAN_TRANSCODE ? (uint32_t)(o->w->len * 8 + (size_t)bits) : 0;
     int zrl = 0, rc = 0, s, k, odd; /* zrl: ZRLs read, not yet coded (a value may follow) */
     zero_block(blk);
-    br_fill(br);
+    if (mode == SCAN_COPY)
+        br_fill_plain(br);
+    else
+        br_fill(br);
     int diff = dc->fast[br_peek(br, LOOKAHEAD)];
     if (diff) { /* a short code and a small difference */
         br_skip(br, diff & 15);
@@ -1073,8 +1119,10 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
     }
     *pred = (int16_t)(uint16_t)(*pred + diff);
     blk[0] = *pred;
-    if (mode == SCAN_TRANSCODE)
+    if (mode == SCAN_TRANSCODE || mode == SCAN_COPY)
         o->rec->dc = *pred;
+    if (mode == SCAN_COPY)
+        start = br_position(br, o->base);
     if (mode == SCAN_COUNT) {
         int c = category(*pred - *o->last_dc);
         *o->last_dc = *pred;
@@ -1087,8 +1135,12 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
     /* a fill holds two symbols (16-bit code and 11 extra bits at most each): one every other
      * symbol, the DC's the first */
     for (k = 1, odd = 1; k < 64; k++, odd ^= 1) {
-        if (!odd)
-            br_fill(br);
+        if (!odd) {
+            if (mode == SCAN_COPY)
+                br_fill_plain(br);
+            else
+                br_fill(br);
+        }
         unsigned window = br_peek(br, LOOKAHEAD);
         int r, v, fast = ac->fast[window];
         uint64_t coded = mode == SCAN_TRANSCODE ? o->tt[window] : 1;
@@ -1104,7 +1156,7 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
             }
             v = (fast - (fast & 0xFF)) / 256;
             blk[ZIGZAG[k]] = (int16_t)v;
-            if (mode == SCAN_DECODE)
+            if (mode == SCAN_DECODE || mode == SCAN_COPY)
                 continue;
             r = (fast >> 4) & 15;
         } else {
@@ -1143,7 +1195,7 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
                 goto done;
             }
             blk[ZIGZAG[k]] = (int16_t)v;
-            if (mode == SCAN_DECODE)
+            if (mode == SCAN_DECODE || mode == SCAN_COPY)
                 continue;
             coded = 0;
         }
@@ -1172,7 +1224,8 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
         }
         TW_PUT(coded >> 8, (int)(coded & 0xFF));
     }
-    if (mode != SCAN_DECODE && (k < 63 || blk[ZIGZAG[63]] == 0)) { /* zeros end the block */
+    if ((mode == SCAN_TRANSCODE || mode == SCAN_COUNT) && (k < 63 || blk[ZIGZAG[63]] == 0)) {
+        /* zeros end the block */
         if (mode == SCAN_COUNT) {
             o->ac_n[0x00]++;
         } else {
@@ -1188,12 +1241,17 @@ static inline __attribute__((always_inline)) int scan_block(breader_t *reader, c
         goto done;
     }
     *reader = local;
+    if (mode == SCAN_COPY) {
+        o->rec->end = br_position(br, o->base);
+        o->rec->len = (uint16_t)(o->rec->end - start);
+    }
 done:
     if (mode == SCAN_TRANSCODE) {
         o->w->len = (size_t)(out - o->w->buf);
         o->w->acc = acc;
         o->w->bits = bits;
         o->rec->end = (uint32_t)(o->w->len * 8 + (size_t)bits);
+        o->rec->len = (uint16_t)(o->rec->end - start);
     }
     return rc;
 }
@@ -1730,7 +1788,7 @@ static int count_scan(const jpeg_t *j, const uint8_t *end, int64_t (*counts)[2][
     int nslots = scan_slots(j, slots);
     for (int b = 0; b < nslots; b++) {
         int k = slots[b].k;
-        outs[b] = (scan_out_t){NULL, NULL, NULL, NULL, counts[k][0], counts[k][1], &last_dc[k]};
+        outs[b] = (scan_out_t){NULL, NULL, NULL, NULL, counts[k][0], counts[k][1], &last_dc[k], NULL};
     }
     for (; mcu < j->mcux * j->mcuy; mcu++) {
         if (scan_restart(j, &br, mcu, pred, err) < 0)
@@ -2404,8 +2462,113 @@ static int transcode_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *
                            int16_t *pred, int16_t *blk, const ehuff_t *oac,
                            const uint64_t *tt, bwriter_t *w, tblock_t *rec, errmsg_t *err)
 {
-    scan_out_t o = {oac, tt, w, rec, NULL, NULL, NULL};
+    scan_out_t o = {oac, tt, w, rec, NULL, NULL, NULL, NULL};
     return scan_block(reader, dc, ac, pred, blk, SCAN_TRANSCODE, &o, err);
+}
+
+/* Copy mode (a source AC table the output's own: the source's AC bits kept as they are, no
+ * symbol coded again). The scan's data is first unstuffed (unstuff_scan), then decoded from it
+ * (copy_scan): each block's record says where its AC bits are in the unstuffed data, which is
+ * the store assemble copies them from. */
+static int copy_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac, int16_t *pred,
+                      int16_t *blk, const uint8_t *base, tblock_t *rec, errmsg_t *err)
+{
+    scan_out_t o = {NULL, NULL, NULL, rec, NULL, NULL, NULL, base};
+    return scan_block(reader, dc, ac, pred, blk, SCAN_COPY, &o, err);
+}
+
+/* Whether the decoding table d codes every symbol as e does, and e no other. */
+static int ac_same(const dhuff_t *d, const ehuff_t *e)
+{
+    int n = 0, coded = 0;
+    for (int len = 1; len <= 16; len++) {
+        for (int32_t code = d->mincode[len]; code <= d->maxcode[len]; code++, n++) {
+            int sym = d->vals[d->valptr[len] + code - d->mincode[len]];
+            if (e->size[sym] != len || e->code[sym] != (uint32_t)code)
+                return 0;
+        }
+    }
+    for (int sym = 0; sym < 256; sym++)
+        coded += e->size[sym] != 0;
+    return coded == n;
+}
+
+/* The entropy-coded data [data, end) into out (room for end - data + 8 bytes) without its
+ * stuffed zeros (F.1.2.3) and restart markers: each interval after the first starts at rst[i]
+ * (bytes in out; nrst of them at most, RSTn's n checked in turn, *found of them). The data
+ * ends at any other marker (EOI), or at the end. Returns its length (8 zero bytes after it:
+ * assemble reads 8 bytes at any bit), or -1. */
+static Py_ssize_t unstuff_scan(const uint8_t *data, const uint8_t *end, uint8_t *out,
+                               uint32_t *rst, Py_ssize_t nrst, Py_ssize_t *found, errmsg_t *err)
+{
+    uint8_t *o = out;
+    const uint8_t *p = data;
+    Py_ssize_t n = 0;
+    while (p < end) {
+        const uint8_t *ff = memchr(p, 0xFF, (size_t)(end - p));
+        size_t run = (size_t)((ff ? ff : end) - p);
+        memcpy(o, p, run);
+        o += run;
+        p += run;
+        if (!ff)
+            break;
+        const uint8_t *q = ff + 1;
+        if (q < end && *q == 0x00) { /* a stuffed 0xFF data byte */
+            *o++ = 0xFF;
+            p = q + 1;
+            continue;
+        }
+        while (q < end && *q == 0xFF) /* fill bytes before a marker */
+            q++;
+        if (q >= end || *q < 0xD0 || *q > 0xD7 || n >= nrst)
+            break; /* another marker, or a restart past the last interval: the data ends */
+        if (*q != 0xD0 + (n & 7))
+            return fail(err, "corrupt: marker 0x%02X where RST%d is due", *q, (int)(n & 7));
+        rst[n++] = (uint32_t)(o - out);
+        p = q + 1;
+    }
+    memset(o, 0, 8);
+    *found = n;
+    return (Py_ssize_t)(o - out);
+}
+
+/* decode_scan from the unstuffed data u (ulen bytes, intervals starting at rst[0..nrst)), each
+ * block's AC bits recorded where they are (copy_block). */
+static int copy_scan(const jpeg_t *j, const uint8_t *u, Py_ssize_t ulen, const uint32_t *rst,
+                     Py_ssize_t nrst, const plane_t *planes, tblock_t *recs, errmsg_t *err)
+{
+    breader_t br = {u, u + (nrst > 0 ? rst[0] : ulen), 0, 0, 0, STOP_NONE};
+    int16_t pred[MAX_COMPONENTS] = {0};
+    int16_t scratch[64];
+    Py_ssize_t mcu = 0;
+    slot_t slots[MAX_BLOCKS_IN_MCU];
+    int nslots = scan_slots(j, slots);
+    for (Py_ssize_t my = 0; my < j->mcuy; my++) {
+        for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
+            if (j->restart && mcu > 0 && mcu % j->restart == 0) { /* interval k ended */
+                Py_ssize_t k = mcu / j->restart - 1;
+                int rn = (int)(k & 7);
+                if (k >= nrst)
+                    return fail(err, "truncated: the scan data ends before RST%d", rn);
+                if ((br.end - br.p) * 8 + (br.bits - br.pad) >= 8) /* more than its padding */
+                    return fail(err, "corrupt: data where RST%d is due", rn);
+                br.p = u + rst[k];
+                br.end = u + (k + 1 < nrst ? rst[k + 1] : ulen);
+                br.acc = 0;
+                br.bits = br.pad = 0;
+                memset(pred, 0, sizeof pred);
+            }
+            for (int b = 0; b < nslots; b++) {
+                const slot_t *o = &slots[b];
+                const plane_t *pl = &planes[o->k];
+                Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
+                int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+                if (copy_block(&br, o->dc, o->ac, &pred[o->k], blk, u, recs++, err) < 0)
+                    return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 /* tt[window]: the output's code and extra bits (value << 8 | bits) of the AC symbol whose
@@ -2641,6 +2804,7 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
     uint64_t(*spare)[1 << LOOKAHEAD] = NULL; /* tts no slot holds */
     bwriter_t w = {NULL, 0, 0, 0, 0};
     tblock_t *recs = NULL;
+    uint32_t *rst = NULL; /* copy mode: where each restart interval starts */
     errmsg_t err = {{0}, 0};
     PyObject *result = NULL;
     prepared_t *own = NULL, *p = NULL;
@@ -2677,10 +2841,30 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
             PyErr_NoMemory();
             goto out;
         }
-        Py_BEGIN_ALLOW_THREADS
-        transcode_scan(j, (const uint8_t *)stream.buf + stream.len, planes, &tab, &choice, &w,
-                       recs, &err);
-        Py_END_ALLOW_THREADS
+        int copy = p->nsets == 1 && !choice.grid; /* the source's AC codes are the output's */
+        for (int i = 0; i < j->nscan && copy; i++)
+            copy = ac_same(&j->ac[j->comp[j->scan[i]].ta], tab.oac[0][j->scan[i]]);
+        const uint8_t *end = (const uint8_t *)stream.buf + stream.len;
+        if (copy) {
+            Py_ssize_t mcus = j->mcux * j->mcuy, nrst = 0, found = 0;
+            if (j->restart)
+                nrst = (mcus + j->restart - 1) / j->restart - 1; /* markers between intervals */
+            w.buf = malloc((size_t)(end - j->data) + 16);
+            rst = malloc((size_t)nrst * sizeof *rst + 1);
+            if (!w.buf || !rst) {
+                PyErr_NoMemory();
+                goto out;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            Py_ssize_t ulen = unstuff_scan(j->data, end, w.buf, rst, nrst, &found, &err);
+            if (ulen >= 0 && copy_scan(j, w.buf, ulen, rst, found, planes, recs, &err) == 0)
+                w.len = (size_t)ulen + 8;
+            Py_END_ALLOW_THREADS
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            transcode_scan(j, end, planes, &tab, &choice, &w, recs, &err);
+            Py_END_ALLOW_THREADS
+        }
         if (!err.failed) {
             uint8_t qt[4 * 64 * 2];
             for (int q = 0; q < 4; q++)
@@ -2705,6 +2889,7 @@ out:
     free(spare);
     free(w.buf);
     free(recs);
+    free(rst);
     return result;
 }
 
@@ -2838,9 +3023,9 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                     continue;
                 }
                 size_t i = first + b;
-                uint64_t pos = i ? recs[i - 1].end : 0, stop = recs[i].end;
-                if (stop < pos || stop / 8 + 8 > (uint64_t)s->bits.len) { /* not transcode's */
-                    fail(&err, "assemble: a store's records out of order");
+                uint64_t stop = recs[i].end, pos = stop - recs[i].len;
+                if (recs[i].len > stop || stop / 8 + 8 > (uint64_t)s->bits.len) { /* not ours */
+                    fail(&err, "assemble: a store's record out of range");
                     break;
                 }
                 while (pos < stop) {
