@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,16 @@ def test_tables_a_tile_carries_are_counted(monkeypatch: pytest.MonkeyPatch) -> N
     assert dctsource.kept_tables(level, stream) is None  # JPEGTables, and the tile's own DHT
     monkeypatch.setattr(dctsource, "KEEP_SOURCE_TABLES", False)
     assert dctsource.kept_tables(*_level(stream)) is None
+
+
+def test_a_large_level_is_counted() -> None:
+    """Past KEEP_MAX_TILES tiles (800: where the sample is 2% of the level), the bytes optimal
+    tables save are worth their count."""
+    assert dctsource.KEEP_MAX_TILES == 800
+    level, first = _level(_tile())
+    for n, kept in ((800, True), (801, False)):
+        many = dataclasses.replace(level, offsets=(0,) * n, byte_counts=(len(first),) * n)
+        assert (dctsource.kept_tables(many, first) is not None) == kept
 
 
 def test_tables_lacking_a_code_a_tile_may_need_are_counted() -> None:

@@ -1,11 +1,14 @@
-"""The source's own Huffman tables, kept for a re-tiled level whose tiles all share them.
+"""The source's own Huffman tables, kept for a small re-tiled level whose tiles all share them.
 
-When every tile of a level is coded with one set of Huffman tables (TIFF's ``JPEGTables``, as
-Aperio, libtiff and libvips write them; NDPI's header), the re-tiled level keeps those tables:
-each block's AC code is the source's own bits, so a tile is about the source's size, and no
-sample of the level is counted first (:class:`~cytotile.importer.dctcoding.Tables`' optimal
-tables, ~7% smaller on CMU-1-Small-Region, cost that count and every symbol coded again:
-``docs/quality.md``). Tiles that carry their own tables (DICOM frames, complete streams) are
+Optimal tables (:class:`~cytotile.importer.dctcoding.Tables`, counted from a sample of the
+level) code level 0 5-7% smaller than a scanner's standard ones, for a count of the sample and
+every AC symbol coded again. On a slide, the sample is 2% of the tiles and the bytes saved are
+megabytes. On a level of at most :data:`KEEP_MAX_TILES` tiles, the sample (16 tiles at least)
+is a larger share and the bytes saved are kilobytes (90 KB on CMU-1-Small-Region's 130 tiles).
+When every tile of such a level is coded with one set of tables (TIFF's ``JPEGTables``, as
+Aperio, libtiff and libvips write them; NDPI's header), the re-tiled level keeps them: each
+block's AC code is then the source's own bits, copied (the codec's ``transcode``), and a tile
+is the source's size. Tiles that carry their own tables (DICOM frames, complete streams) are
 counted, as are tables a re-tiled tile could need a code they lack.
 """
 
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 
 #: keep the source's tables when they serve (False: always count optimal ones)
 KEEP_SOURCE_TABLES = True
+#: the most source tiles a level keeps its tables at: where the sample counted for optimal
+#: ones (at least MIN_SAMPLE tiles) stops being SAMPLE_FRACTION of the level
+KEEP_MAX_TILES = round(dc.MIN_SAMPLE / dc.SAMPLE_FRACTION)
 #: DC magnitude categories of 8-bit samples: a re-tiled tile's first block of each row of
 #: MCUs, and a blank block after a kept one, can take any, whatever the source's took
 DC_CATEGORIES = frozenset(range(12))
@@ -30,11 +36,14 @@ DC_CATEGORIES = frozenset(range(12))
 
 def kept_tables(level: JpegLevel, first: bytes) -> dc.Tables | None:
     """The level's own Huffman tables as the re-tiled level's (``first``: tile 0's stored
-    bytes), or None when they do not serve: each tile has its own, a DC table lacks a
+    bytes), or None when they do not serve: the level has more than :data:`KEEP_MAX_TILES`
+    tiles, each tile has its own tables, a DC table lacks a
     category, an AC table has no EOB (a blank block's), a component codes DC and AC with
     tables of other ids, or more than two of each class are used (baseline's, and the room
     level 0's ``JPEGTables`` has)."""
-    if not KEEP_SOURCE_TABLES or (level.header is None and level.tables is None):
+    if not KEEP_SOURCE_TABLES or len(level.offsets) > KEEP_MAX_TILES:
+        return None
+    if level.header is None and level.tables is None:
         return None
     try:
         if level.header is None and any(m == jm.DHT for m, _, _ in jm.segments(first)):
