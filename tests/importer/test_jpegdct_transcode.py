@@ -319,6 +319,10 @@ def test_assemble_bad_input() -> None:
         _jpegdct.assemble(((store[0], store[1][:-8]),), *args[1:])
     with pytest.raises(ValueError, match="does not match"):
         _jpegdct.assemble(((store[0][:8], store[1]),), *args[1:])
+    head = b"\xff\xd8HEAD"  # given, the tile is head, the scan, EOI
+    assert _jpegdct.assemble(*args, 0, head) == head + _jpegdct.assemble(*args) + b"\xff\xd9"
+    with pytest.raises(TypeError):
+        _jpegdct.assemble(*args, 0, "text")
     bits, records = store
     dc, _, end = struct.unpack_from("<hHI", records)  # a record: DC, AC bits, where they end
     longer = struct.pack("<hHI", dc, end + 1, end) + records[8:]  # starting before the store

@@ -167,3 +167,33 @@ def test_rows_held_back_past_the_budget_go_out_of_turn(
             i = ty * tiers[level].n_tx + tx
             at, n = tiers[level].offsets[i], tiers[level].byte_counts[i]
             assert data[at : at + n] == tile(level, tx, ty)
+
+
+def test_pieces_gathered_in_chunks_and_short_writes_completed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row's tiles go out in one gathered write (a chunk of WRITE_PIECES at most); a write
+    the kernel cuts short is completed, a disk that takes nothing more fails."""
+    import os
+
+    pieces = [bytes([k]) * (k + 1) for k in range(7)]
+    path = tmp_path / "p.bin"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    real = os.pwritev
+    calls = []
+
+    def short(fd: int, part: list[bytes], start: int) -> int:
+        calls.append(len(part))
+        return real(fd, part[:1], start)  # only the first piece each time
+
+    monkeypatch.setattr(S, "WRITE_PIECES", 3)
+    monkeypatch.setattr(S.os, "pwritev", short)
+    try:
+        S._write_all(fd, pieces, 5)
+        assert calls == [3, 3, 1]
+        assert path.read_bytes() == bytes(5) + b"".join(pieces)
+        monkeypatch.setattr(S.os, "pwrite", lambda *_: 0)  # full
+        with pytest.raises(ConversionError, match="short write"):
+            S._write_all(fd, pieces, 0)
+    finally:
+        os.close(fd)

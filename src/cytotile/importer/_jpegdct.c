@@ -2805,6 +2805,7 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
     bwriter_t w = {NULL, 0, 0, 0, 0};
     tblock_t *recs = NULL;
     uint32_t *rst = NULL; /* copy mode: where each restart interval starts */
+    PyObject *bits_obj = NULL, *recs_obj = NULL; /* the store: (bits, records) */
     errmsg_t err = {{0}, 0};
     PyObject *result = NULL;
     prepared_t *own = NULL, *p = NULL;
@@ -2836,34 +2837,41 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
                 }
             }
         size_t nblocks = (size_t)(j->mcux * j->mcuy) * (size_t)nslots;
-        recs = malloc(nblocks * sizeof *recs + 1);
-        if (!recs) {
-            PyErr_NoMemory();
+        /* the records and (copying) the unstuffed scan written into their bytes objects */
+        recs_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(nblocks * sizeof *recs));
+        if (!recs_obj)
             goto out;
-        }
+        recs = (tblock_t *)PyBytes_AS_STRING(recs_obj);
         int copy = p->nsets == 1 && !choice.grid; /* the source's AC codes are the output's */
         for (int i = 0; i < j->nscan && copy; i++)
             copy = ac_same(&j->ac[j->comp[j->scan[i]].ta], tab.oac[0][j->scan[i]]);
         const uint8_t *end = (const uint8_t *)stream.buf + stream.len;
         if (copy) {
-            Py_ssize_t mcus = j->mcux * j->mcuy, nrst = 0, found = 0;
+            Py_ssize_t mcus = j->mcux * j->mcuy, nrst = 0, found = 0, ulen = -1;
             if (j->restart)
                 nrst = (mcus + j->restart - 1) / j->restart - 1; /* markers between intervals */
-            w.buf = malloc((size_t)(end - j->data) + 16);
+            bits_obj = PyBytes_FromStringAndSize(NULL, (end - j->data) + 16);
             rst = malloc((size_t)nrst * sizeof *rst + 1);
-            if (!w.buf || !rst) {
-                PyErr_NoMemory();
+            if (!bits_obj || !rst) {
+                if (bits_obj)
+                    PyErr_NoMemory();
                 goto out;
             }
+            uint8_t *u = (uint8_t *)PyBytes_AS_STRING(bits_obj);
             Py_BEGIN_ALLOW_THREADS
-            Py_ssize_t ulen = unstuff_scan(j->data, end, w.buf, rst, nrst, &found, &err);
-            if (ulen >= 0 && copy_scan(j, w.buf, ulen, rst, found, planes, recs, &err) == 0)
-                w.len = (size_t)ulen + 8;
+            ulen = unstuff_scan(j->data, end, u, rst, nrst, &found, &err);
+            if (ulen >= 0)
+                copy_scan(j, u, ulen, rst, found, planes, recs, &err);
             Py_END_ALLOW_THREADS
+            if (!err.failed && _PyBytes_Resize(&bits_obj, ulen + 8) < 0)
+                goto out; /* bits_obj NULL then */
         } else {
             Py_BEGIN_ALLOW_THREADS
             transcode_scan(j, end, planes, &tab, &choice, &w, recs, &err);
             Py_END_ALLOW_THREADS
+            if (!err.failed &&
+                !(bits_obj = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len)))
+                goto out;
         }
         if (!err.failed) {
             uint8_t qt[4 * 64 * 2];
@@ -2872,9 +2880,8 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
                     qt[2 * (64 * q + i)] = (uint8_t)(j->qt[q][i] & 0xFF);
                     qt[2 * (64 * q + i) + 1] = (uint8_t)(j->qt[q][i] >> 8);
                 }
-            result = Py_BuildValue("y#y#y#", (const char *)qt, (Py_ssize_t)sizeof qt,
-                                   (const char *)w.buf, (Py_ssize_t)w.len, (const char *)recs,
-                                   (Py_ssize_t)(nblocks * sizeof *recs));
+            result = Py_BuildValue("y#OO", (const char *)qt, (Py_ssize_t)sizeof qt, bits_obj,
+                                   recs_obj);
         }
     }
     if (err.failed)
@@ -2888,8 +2895,9 @@ out:
     free(own);
     free(spare);
     free(w.buf);
-    free(recs);
     free(rst);
+    Py_XDECREF(bits_obj);
+    Py_XDECREF(recs_obj);
     return result;
 }
 
@@ -2901,15 +2909,32 @@ typedef struct {
 
 #define ASM_MAX_SOURCES 2048 /* source tiles an output tile spans: 33 x 33 of 8-pixel ones */
 
+static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origin,
+                               PyObject *source_mcus, PyObject *sampling, PyObject *mcus_obj,
+                               PyObject *keep, PyObject *tables, int which, const Py_buffer *head);
+
+/* assemble(stores, grid, origin, source_mcus, sampling, mcus, keep, tables[, which[, head]]) */
 static PyObject *py_assemble(PyObject *self, PyObject *args)
 {
     PyObject *stores, *grid, *origin, *source_mcus, *sampling, *mcus_obj, *keep, *tables;
-    long gx_n, gy_n, ox, oy, tmx, tmy, mcux, mcuy, kx, ky;
     int which = 0;
+    Py_buffer head = {0}; /* given: the tile is head, the scan, EOI */
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOOOOO|i:assemble", &stores, &grid, &origin, &source_mcus,
-                          &sampling, &mcus_obj, &keep, &tables, &which))
+    if (!PyArg_ParseTuple(args, "OOOOOOOO|iy*:assemble", &stores, &grid, &origin, &source_mcus,
+                          &sampling, &mcus_obj, &keep, &tables, &which, &head))
         return NULL;
+    PyObject *result = assemble_scan(stores, grid, origin, source_mcus, sampling, mcus_obj, keep,
+                                     tables, which, &head);
+    if (head.obj)
+        PyBuffer_Release(&head);
+    return result;
+}
+
+static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origin,
+                               PyObject *source_mcus, PyObject *sampling, PyObject *mcus_obj,
+                               PyObject *keep, PyObject *tables, int which, const Py_buffer *head)
+{
+    long gx_n, gy_n, ox, oy, tmx, tmy, mcux, mcuy, kx, ky;
     if (int_pair(grid, "grid", &gx_n, &gy_n) < 0 || int_pair(origin, "origin", &ox, &oy) < 0 ||
         int_pair(source_mcus, "source_mcus", &tmx, &tmy) < 0 ||
         int_pair(mcus_obj, "mcus", &mcux, &mcuy) < 0 || int_pair(keep, "keep", &kx, &ky) < 0)
@@ -2989,6 +3014,14 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
             goto out;
         }
     }
+    if (head->buf) {
+        if (bw_reserve(&w, (size_t)head->len + 16) < 0) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        memcpy(w.buf, head->buf, (size_t)head->len);
+        w.len = (size_t)head->len;
+    }
     Py_BEGIN_ALLOW_THREADS
     int pred[MAX_COMPONENTS] = {0};
     for (long my = 0; my < mcuy && !err.failed; my++) {
@@ -3047,8 +3080,14 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                 break;
         }
     }
-    if (!err.failed)
-        bw_finish(&w, &err);
+    if (!err.failed && bw_finish(&w, &err) == 0 && head->buf) {
+        if (bw_reserve(&w, 2) < 0) {
+            fail(&err, "out of memory");
+        } else {
+            w.buf[w.len++] = 0xFF;
+            w.buf[w.len++] = 0xD9;
+        }
+    }
     Py_END_ALLOW_THREADS
     if (err.failed)
         PyErr_SetString(PyExc_ValueError, err.msg);

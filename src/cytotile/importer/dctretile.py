@@ -114,6 +114,7 @@ def _encode_row(
     level, lib, prefix = coding.level, coding.lib, coding.prefix
     huffman, shared = coding.huffman, coding.tables
     tables = huffman.prepared
+    heads = [b"\xff\xd8" + prefix + head for head in coding.heads]  # a 256x256 tile's, each set
     choice = huffman.choose(ty)
     tile_w, tile_h = level.tile_width, level.tile_height
     mcu_w, mcu_h = coding.mcu
@@ -141,22 +142,17 @@ def _encode_row(
 
             at = (sources, grid, origin, source_mcus, coding.sampling)
             exact = None
-            try:
+            try:  # each a whole stream (SOI, its headers, the scan, EOI), coded at once
                 if (width, height) == (TILE_SIZE, TILE_SIZE):
-                    scan = lib.assemble(*at, full, full, tables, which)
+                    data = lib.assemble(*at, full, full, tables, which, heads[which])
                 else:  # blank beyond the MCU the edge cuts and the next (kept); exact-size too
                     keep = kept(coding.mcu, width, height)
-                    scan = lib.assemble(*at, full, keep, tables, which)
+                    data = lib.assemble(*at, full, keep, tables, which, heads[which])
                     mcus = (ceil_div(width, mcu_w), ceil_div(height, mcu_h))
-                    part_scan = lib.assemble(*at, mcus, keep, tables, which)
-                    exact = (
-                        b"\xff\xd8" + prefix + shared[2:-2]
-                        + coding.header(which, width, height) + part_scan + b"\xff\xd9"
-                    )  # fmt: skip
+                    head = b"\xff\xd8" + prefix + shared[2:-2] + coding.header(which, width, height)
+                    exact = lib.assemble(*at, mcus, keep, tables, which, head)
             except ValueError as exc:
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-            head = coding.heads[which]
-            data = b"".join((b"\xff\xd8", prefix, head, scan, b"\xff\xd9"))
             out[tx] = RetiledTile(tx, ty, shared, data, exact)
 
     crew.run(code, n_x)

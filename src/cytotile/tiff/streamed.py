@@ -46,6 +46,23 @@ def row_order(sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
 WAITING_BYTES = 64 * 1024 * 1024
 
 
+#: pieces written by one call at most (the system's IOV_MAX is 1024)
+WRITE_PIECES = 512
+
+
+def _write_all(fd: int, pieces: list[bytes], start: int) -> None:
+    """``pieces`` one after the other at ``start`` (gathered by the kernel: not joined first)."""
+    for k in range(0, len(pieces), WRITE_PIECES):
+        part = pieces[k : k + WRITE_PIECES]
+        size = sum(len(piece) for piece in part)
+        written = os.pwritev(fd, part, start)
+        if written != size:  # a short write: the rest at once, or the disk is full
+            rest = b"".join(part)[written:]
+            if written < 0 or os.pwrite(fd, rest, start + written) != len(rest):
+                raise ConversionError(f"short write of the pyramid at {start}")
+        start += size
+
+
 class StreamedPyramid:
     """The pyramid of ``ifds`` (one a tier, level 0 first, as :func:`jpeg_ifd` makes them) of
     ``sizes``, its tiles handed to :meth:`add` row by row, then :meth:`finish`."""
@@ -95,7 +112,7 @@ class StreamedPyramid:
             self._waiting[level, self._rows[level]] = row
             self._waiting_bytes += sum(len(d) + len(e or b"") for d, e in row)
             self._row[level], self._rows[level] = [], self._rows[level] + 1
-            writes = []  # (offset, bytes) of each row whose turn has come
+            writes = []  # (offset, pieces) of each row whose turn has come
             order = self._order
             while self._written < len(order) and (
                 order[self._written] in self._waiting or order[self._written] in self._placed
@@ -108,13 +125,12 @@ class StreamedPyramid:
                 for turn in sorted(self._waiting, key=order.index):
                     writes.append(self._place(turn, self._waiting.pop(turn)))
                     self._placed.add(turn)
-        for start, blob in writes:
-            if os.pwrite(self._fd, blob, start) != len(blob):
-                raise ConversionError(f"short write of the pyramid at {start}")
+        for start, pieces in writes:
+            _write_all(self._fd, pieces, start)
 
     def _place(
         self, turn: tuple[int, int], row: list[tuple[bytes, bytes | None]]
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, list[bytes]]:
         """Where row ``turn`` (tier, row) goes (next in the file), its tiles' offsets noted;
         with the lock held."""
         level = turn[0]
@@ -127,7 +143,7 @@ class StreamedPyramid:
             self._edges[level].append((at, len(piece)))
             at += len(piece)
         self._end = at
-        return start, b"".join([d for d, _ in row] + [e for _, e in row if e is not None])
+        return start, [d for d, _ in row] + [e for _, e in row if e is not None]
 
     def finish(self, tables: dict[int, bytes], header: L.PyramidHeader | None = None) -> int:
         """The index written (each tier ``k``'s JPEGTables replaced by ``tables[k]``, when
