@@ -112,11 +112,14 @@ class Coding:
                 self._counted = exc
 
     def _tables(self) -> tuple[dc.Tables, bytes]:
-        self.count()
-        if isinstance(self._counted, BaseException):
-            raise self._counted
-        assert self._counted is not None
-        return self._counted
+        counted = self._counted  # set once (by count, or the source's): no lock once there
+        if counted is None:
+            self.count()
+            counted = self._counted
+        if isinstance(counted, BaseException):
+            raise counted
+        assert counted is not None
+        return counted
 
     @property
     def huffman(self) -> dc.Tables:
