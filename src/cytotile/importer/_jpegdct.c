@@ -286,6 +286,21 @@ typedef struct {
     int stop;               /* why the data ended: STOP_MARKER leaves p at the marker's 0xFF */
 } breader_t;
 
+/* The 8 bytes at p as a big-endian word (its first byte the top one). */
+static inline uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    w = 0;
+    for (int i = 0; i < 8; i++)
+        w = w << 8 | p[i];
+    return w;
+#endif
+}
+
 /* br_fill's byte-by-byte path: up to a 0xFF (stuffed or a marker) or the end of the buffer.
  * The reader by value: its callers' copy never leaves registers for it. */
 static breader_t br_fill_slow(breader_t reader)
@@ -323,15 +338,7 @@ static breader_t br_fill_slow(breader_t reader)
 static inline void br_fill(breader_t *br)
 {
     if (br->stop == STOP_NONE && br->end - br->p >= 8) {
-        uint64_t w;
-        memcpy(&w, br->p, 8);
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        w = __builtin_bswap64(w);
-#else
-        w = 0;
-        for (int i = 0; i < 8; i++)
-            w = w << 8 | br->p[i];
-#endif
+        uint64_t w = load_be64(br->p);
         uint64_t x = ~w; /* a zero byte of x is a 0xFF of w */
         if (((x - 0x0101010101010101u) & ~x & 0x8080808080808080u) == 0) {
             br->acc |= w >> br->bits;
@@ -349,15 +356,7 @@ static inline void br_fill(breader_t *br)
 static inline void br_fill_plain(breader_t *br)
 {
     if (br->end - br->p >= 8) {
-        uint64_t w;
-        memcpy(&w, br->p, 8);
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        w = __builtin_bswap64(w);
-#else
-        w = 0;
-        for (int i = 0; i < 8; i++)
-            w = w << 8 | br->p[i];
-#endif
+        uint64_t w = load_be64(br->p);
         br->acc |= w >> br->bits;
         br->p += (63 - br->bits) >> 3;
         br->bits |= 56;
@@ -725,6 +724,16 @@ static int scan_slots(const jpeg_t *j, slot_t *slots)
     return nslots;
 }
 
+/* Slot o's block of MCU (mx, my) in its component's plane, or scratch when it falls outside
+ * (the plane holds only the image's part of a partial MCU). */
+static inline int16_t *slot_block(const plane_t *planes, const slot_t *o, Py_ssize_t mx,
+                                  Py_ssize_t my, int16_t *scratch)
+{
+    const plane_t *pl = &planes[o->k];
+    Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
+    return by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+}
+
 /* Before MCU `mcu`: past a restart interval's end, its RSTn read and the predictions reset. */
 static inline int scan_restart(const jpeg_t *j, breader_t *br, Py_ssize_t mcu, int16_t *pred,
                                errmsg_t *err)
@@ -752,9 +761,7 @@ static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *plane
                 return -1;
             for (int b = 0; b < nslots; b++) {
                 const slot_t *o = &slots[b];
-                const plane_t *pl = &planes[o->k];
-                Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
-                int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+                int16_t *blk = slot_block(planes, o, mx, my, scratch);
                 if (decode_block(&br, o->dc, o->ac, &pred[o->k], blk, err) < 0)
                     return -1;
             }
@@ -2560,9 +2567,7 @@ static int copy_scan(const jpeg_t *j, const uint8_t *u, Py_ssize_t ulen, const u
             }
             for (int b = 0; b < nslots; b++) {
                 const slot_t *o = &slots[b];
-                const plane_t *pl = &planes[o->k];
-                Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
-                int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+                int16_t *blk = slot_block(planes, o, mx, my, scratch);
                 if (copy_block(&br, o->dc, o->ac, &pred[o->k], blk, u, recs++, err) < 0)
                     return -1;
             }
@@ -2639,9 +2644,7 @@ static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *pl
                 return fail(err, "choice: set %d of %d", set, tab->nsets);
             for (int b = 0; b < nslots; b++) {
                 const slot_t *o = &slots[b];
-                const plane_t *pl = &planes[o->k];
-                Py_ssize_t by = my * o->cv + o->v, bx = mx * o->ch + o->h;
-                int16_t *blk = by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
+                int16_t *blk = slot_block(planes, o, mx, my, scratch);
                 if (transcode_block(&br, o->dc, o->ac, &pred[o->k], blk, tab->oac[set][o->k],
                                     tab->tt[set][o->k], w, recs++, err) < 0)
                     return -1;
@@ -3063,12 +3066,7 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
                 }
                 while (pos < stop) {
                     int take = stop - pos < 32 ? (int)(stop - pos) : 32;
-                    uint64_t word;
-                    memcpy(&word, bitsbuf + (pos >> 3), 8);
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                    word = __builtin_bswap64(word);
-#endif
-                    word <<= pos & 7;
+                    uint64_t word = load_be64(bitsbuf + (pos >> 3)) << (pos & 7);
                     ENC_PUT(word >> (64 - take), take);
                     pos += (uint64_t)take;
                 }
