@@ -7,6 +7,12 @@
  *   encode_edge(planes, sampling, mcus, exact_mcus, tables) -> (bytes, bytes)
  *                                                     (encode's padded and exact edge tiles)
  *   gather(planes, sampling, mcus, counts) -> None    (the symbols encode would emit, counted)
+ *   count(stream, counts), prepare(sets) -> tables    (a tile's symbols counted; tables parsed)
+ *   transcode(stream, planes, tables[, choice]) -> (quant, bits, records)
+ *                                                     (decode, each block's AC bits kept: coded
+ *                                                     with the tables, or the source's copied)
+ *   assemble(stores, grid, origin, ..., tables[, which[, head]]) -> bytes
+ *                                                     (an output tile from transcoded blocks)
  *   half(planes, sampling, quant, ycc, out[, counts])  (pixels at half scale: level 1)
  *   halve(src, dst), histogram(pixels, counts, weight) (the lower tiers' 2x2 means, counts)
  *

@@ -1,10 +1,12 @@
 """A JPEG-tiled level as the C coefficient codec (``_jpegdct``) codes it: its frame, its
 quantization and Huffman tables, and its source tiles transcoded: entropy-decoded into
-coefficient planes, their blocks' AC symbols coded with the level's tables at once (stores).
+coefficient planes, their blocks' AC symbols coded with the level's tables at once, or kept as
+the source coded them when those are its own tables (stores).
 
-The Huffman tables are chosen once per level (:mod:`cytotile.importer.dctcoding`) and written
-once in its ``JPEGTables`` beside its quantization tables; :mod:`cytotile.importer.dctretile`
-assembles the pyramid's tiles from the stores.
+The Huffman tables are the source's own for a small level whose tiles share them
+(:mod:`cytotile.importer.dctsource`), else chosen once per level
+(:mod:`cytotile.importer.dctcoding`); written once in its ``JPEGTables`` beside its quantization
+tables. :mod:`cytotile.importer.dctretile` assembles the pyramid's tiles from the stores.
 """
 
 from __future__ import annotations
@@ -159,7 +161,8 @@ class Coding:
     ) -> Store:
         """Source tile ``index``'s coefficients into ``planes`` (entropy-decoded) and its blocks'
         AC symbols coded with the level's tables (each with the set of the output tile it falls
-        in), for the codec's ``assemble``."""
+        in; copied as they are when the tile's tables are the level's), for the codec's
+        ``assemble``."""
         from cytotile.importer.retile import NotRetilable
 
         level, huffman = self.level, self.huffman
