@@ -37,10 +37,9 @@ DC_CATEGORIES = frozenset(range(12))
 def kept_tables(level: JpegLevel, first: bytes) -> dc.Tables | None:
     """The level's own Huffman tables as the re-tiled level's (``first``: tile 0's stored
     bytes), or None when they do not serve: the level has more than :data:`KEEP_MAX_TILES`
-    tiles, each tile has its own tables, a DC table lacks a
-    category, an AC table has no EOB (a blank block's), a component codes DC and AC with
-    tables of other ids, or more than two of each class are used (baseline's, and the room
-    level 0's ``JPEGTables`` has)."""
+    tiles, each tile has its own tables, a DC table lacks a category, an AC table has no EOB
+    (a blank block's), a component codes DC and AC with tables of other ids, or more than two
+    of each class are used (baseline's, and the room level 0's ``JPEGTables`` has)."""
     if not KEEP_SOURCE_TABLES or len(level.offsets) > KEEP_MAX_TILES:
         return None
     if level.header is None and level.tables is None:
