@@ -740,6 +740,21 @@ static inline int16_t *slot_block(const plane_t *planes, const slot_t *o, Py_ssi
     return by < pl->rows && bx < pl->cols ? plane_block(pl, by, bx) : scratch;
 }
 
+/* A scan walked MCU by MCU (decode_scan, transcode_scan, copy_scan): each component's DC
+ * prediction, the MCU's slots, and where blocks outside their plane go. */
+typedef struct {
+    int16_t pred[MAX_COMPONENTS];
+    int16_t scratch[64];
+    slot_t slots[MAX_BLOCKS_IN_MCU];
+    int nslots;
+} walk_t;
+
+static void walk_begin(const jpeg_t *j, walk_t *s)
+{
+    memset(s->pred, 0, sizeof s->pred);
+    s->nslots = scan_slots(j, s->slots);
+}
+
 /* Before MCU `mcu`: past a restart interval's end, its RSTn read and the predictions reset. */
 static inline int scan_restart(const jpeg_t *j, breader_t *br, Py_ssize_t mcu, int16_t *pred,
                                errmsg_t *err)
@@ -756,19 +771,17 @@ static int decode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *plane
                        errmsg_t *err)
 {
     breader_t br = {j->data, end, 0, 0, 0, STOP_NONE};
-    int16_t pred[MAX_COMPONENTS] = {0};
-    int16_t scratch[64]; /* where blocks outside their plane go */
+    walk_t s;
     Py_ssize_t mcu = 0;
-    slot_t slots[MAX_BLOCKS_IN_MCU];
-    int nslots = scan_slots(j, slots);
+    walk_begin(j, &s);
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
-            if (scan_restart(j, &br, mcu, pred, err) < 0)
+            if (scan_restart(j, &br, mcu, s.pred, err) < 0)
                 return -1;
-            for (int b = 0; b < nslots; b++) {
-                const slot_t *o = &slots[b];
-                int16_t *blk = slot_block(planes, o, mx, my, scratch);
-                if (decode_block(&br, o->dc, o->ac, &pred[o->k], blk, err) < 0)
+            for (int b = 0; b < s.nslots; b++) {
+                const slot_t *o = &s.slots[b];
+                int16_t *blk = slot_block(planes, o, mx, my, s.scratch);
+                if (decode_block(&br, o->dc, o->ac, &s.pred[o->k], blk, err) < 0)
                     return -1;
             }
         }
@@ -2551,11 +2564,9 @@ static int copy_scan(const jpeg_t *j, const uint8_t *u, Py_ssize_t ulen, const u
                      Py_ssize_t nrst, const plane_t *planes, tblock_t *recs, errmsg_t *err)
 {
     breader_t br = {u, u + (nrst > 0 ? rst[0] : ulen), 0, 0, 0, STOP_NONE};
-    int16_t pred[MAX_COMPONENTS] = {0};
-    int16_t scratch[64];
+    walk_t s;
     Py_ssize_t mcu = 0;
-    slot_t slots[MAX_BLOCKS_IN_MCU];
-    int nslots = scan_slots(j, slots);
+    walk_begin(j, &s);
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
             if (j->restart && mcu > 0 && mcu % j->restart == 0) { /* interval k ended */
@@ -2569,12 +2580,12 @@ static int copy_scan(const jpeg_t *j, const uint8_t *u, Py_ssize_t ulen, const u
                 br.end = u + (k + 1 < nrst ? rst[k + 1] : ulen);
                 br.acc = 0;
                 br.bits = br.pad = 0;
-                memset(pred, 0, sizeof pred);
+                memset(s.pred, 0, sizeof s.pred);
             }
-            for (int b = 0; b < nslots; b++) {
-                const slot_t *o = &slots[b];
-                int16_t *blk = slot_block(planes, o, mx, my, scratch);
-                if (copy_block(&br, o->dc, o->ac, &pred[o->k], blk, u, recs++, err) < 0)
+            for (int b = 0; b < s.nslots; b++) {
+                const slot_t *o = &s.slots[b];
+                int16_t *blk = slot_block(planes, o, mx, my, s.scratch);
+                if (copy_block(&br, o->dc, o->ac, &s.pred[o->k], blk, u, recs++, err) < 0)
                     return -1;
             }
         }
@@ -2634,24 +2645,22 @@ static int transcode_scan(const jpeg_t *j, const uint8_t *end, const plane_t *pl
                           tblock_t *recs, errmsg_t *err)
 {
     breader_t br = {j->data, end, 0, 0, 0, STOP_NONE};
-    int16_t pred[MAX_COMPONENTS] = {0};
-    int16_t scratch[64];
+    walk_t s;
     Py_ssize_t mcu = 0;
-    slot_t slots[MAX_BLOCKS_IN_MCU];
-    int nslots = scan_slots(j, slots);
+    walk_begin(j, &s);
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
-            if (scan_restart(j, &br, mcu, pred, err) < 0)
+            if (scan_restart(j, &br, mcu, s.pred, err) < 0)
                 return -1;
-            if (bw_reserve(w, (size_t)nslots * TBLOCK_BYTES_MAX) < 0)
+            if (bw_reserve(w, (size_t)s.nslots * TBLOCK_BYTES_MAX) < 0)
                 return fail(err, "out of memory");
             int set = choice_set(choice, mx, my);
             if (set >= tab->nsets)
                 return fail(err, "choice: set %d of %d", set, tab->nsets);
-            for (int b = 0; b < nslots; b++) {
-                const slot_t *o = &slots[b];
-                int16_t *blk = slot_block(planes, o, mx, my, scratch);
-                if (transcode_block(&br, o->dc, o->ac, &pred[o->k], blk, tab->oac[set][o->k],
+            for (int b = 0; b < s.nslots; b++) {
+                const slot_t *o = &s.slots[b];
+                int16_t *blk = slot_block(planes, o, mx, my, s.scratch);
+                if (transcode_block(&br, o->dc, o->ac, &s.pred[o->k], blk, tab->oac[set][o->k],
                                     tab->tt[set][o->k], w, recs++, err) < 0)
                     return -1;
             }
