@@ -49,9 +49,9 @@ class Coding:
     The Huffman tables are the source's own when its tiles share them
     (:mod:`cytotile.importer.dctsource`), else counted from a sample of the level's tiles
     (:meth:`count`: the codec's ``count`` decodes and counts at once, 2-3 ms on a small
-    slide). The transcoding needs them: :class:`~cytotile.importer.retile.CodingAhead` counts
-    in a thread of its own from the moment the level is known, beside the pyramid's set-up,
-    and the bands' first row waits for it."""
+    slide). The transcoding needs them: when they are counted,
+    :class:`~cytotile.importer.retile.CodingAhead` counts in a thread of its own from the moment
+    the level is known, beside the pyramid's set-up, and the bands' first row waits for it."""
 
     def __init__(self, level: JpegLevel, lib: ModuleType) -> None:
         from cytotile.importer.retile import NotRetilable

@@ -116,7 +116,7 @@ def write_jpeg_pyramid(
     The tiles go straight into ``out_path`` as they are made (:class:`StreamedPyramid`: no
     spool, no copy), the index last. Raises :class:`~cytotile.importer.retile.NotRetilable`
     (nothing left written) when a tile turns out not to qualify."""
-    ahead = CodingAhead.start(level)  # the tables counted beside the set-up below
+    ahead = CodingAhead.start(level)  # the tables (kept, or counted beside the set-up below)
     with ahead or contextlib.nullcontext():
         n_samples = len(level.frame.components)
         lower_q = lower_quality(level, quality)

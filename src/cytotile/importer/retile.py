@@ -105,11 +105,11 @@ def workers() -> int:
 
 
 class CodingAhead:
-    """The level's :class:`~cytotile.importer.dctlevel.Coding`, its Huffman tables counted in a
-    thread of its own from the moment the level is known: while the caller opens the pyramid
-    and starts the lower tiers (a CPU otherwise idle then). The bands transcode with the
-    tables: their first row waits for them. A context manager: its end waits for the thread
-    and closes the coding."""
+    """The level's :class:`~cytotile.importer.dctlevel.Coding`; its Huffman tables, unless they
+    are the source's own (:mod:`cytotile.importer.dctsource`), counted in a thread of its own
+    from the moment the level is known: while the caller opens the pyramid and starts the lower
+    tiers (a CPU otherwise idle then). The bands transcode with the tables: their first row
+    waits for them. A context manager: its end waits for the thread and closes the coding."""
 
     def __init__(self, level: JpegLevel, lib: Any) -> None:
         self.coding = dctretile.Coding(level, lib)
