@@ -62,16 +62,21 @@ def test_a_busy_helper_is_not_waited_for() -> None:
     """Two callers share one helper: while it works on the first one's step, the second one does
     its whole step itself and returns, without waiting for the helper to come to it."""
     started, release = threading.Event(), threading.Event()
+    callers = {threading.get_ident()}
     with Crew(1) as crew:
 
         def slow(part: range) -> None:
-            if threading.current_thread().name == "crew-0":
+            if threading.get_ident() not in callers:  # the helper
                 started.set()
                 release.wait(5)
             else:
                 time.sleep(0.2)  # the other caller's own index: the helper takes the next one
 
-        other = threading.Thread(target=crew.run, args=(slow, 2))
+        def run_other() -> None:
+            callers.add(threading.get_ident())
+            crew.run(slow, 2)
+
+        other = threading.Thread(target=run_other)
         other.start()
         assert started.wait(5)  # the helper is inside the other caller's step
         done: list[int] = []

@@ -9,6 +9,7 @@ tile: the same work, the same planes, done sooner. The C codec and libjpeg relea
 
 from __future__ import annotations
 
+import _thread
 import itertools
 import queue
 import threading
@@ -17,6 +18,28 @@ from types import TracebackType
 
 #: one share of a step: ``work(part)`` for the indices ``part`` (a range of columns)
 Work = Callable[[range], None]
+
+
+class Spawned:
+    """``target(*args)`` in a thread of its own, started without waiting for it to run (a
+    :class:`threading.Thread`'s ``start`` waits until the new thread has run: 0.15-0.2 ms each
+    on the conversion's serial start, against 0.03 here); :meth:`join` waits for its end.
+    ``target`` keeps its own exceptions (none may escape it)."""
+
+    def __init__(self, target: Callable[..., None], *args: object) -> None:
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        _thread.start_new_thread(self._run, (target, args))
+
+    def _run(self, target: Callable[..., None], args: tuple[object, ...]) -> None:
+        try:
+            target(*args)
+        finally:
+            self._done.release()
+
+    def join(self) -> None:
+        with self._done:
+            pass
 
 
 class _Step:
@@ -58,9 +81,8 @@ class Crew:
     def __init__(self, helpers: int) -> None:
         self._steps: queue.SimpleQueue[_Step | None] = queue.SimpleQueue()
         self._helpers = helpers
-        for k in range(helpers):
-            name = f"crew-{k}"
-            threading.Thread(target=self._serve, name=name, daemon=True).start()
+        for _ in range(helpers):  # never joined: each ends at the None __exit__ sends it
+            Spawned(self._serve)
 
     def __len__(self) -> int:
         """Threads in the crew, the caller's included."""

@@ -15,14 +15,13 @@ level 1 their 2x2 mean); each further tier from the one above
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cytotile.importer import coefhalf
 from cytotile.importer.coefhalf import HalfRows
-from cytotile.importer.crew import Crew
+from cytotile.importer.crew import Crew, Spawned
 from cytotile.importer.histograms import bands_of
 from cytotile.importer.levelone import COMPLETE_PIXELS, count_half, half_strips
 from cytotile.importer.lower import FeedThread, TierBuilder, builders, tier_tables
@@ -152,8 +151,7 @@ def _write_tiles(
     (:func:`_lower`)."""
     found: list[Any] = []
     halves = coefhalf.for_level(level, COMPLETE_PIXELS)
-    lower = threading.Thread(target=_lower, args=(level, chain, found, halves), daemon=True)
-    lower.start()
+    lower = Spawned(_lower, level, chain, found, halves)  # its failure goes to ``found``
     shared: bytes | None = None  # level 0's JPEGTables: DQT (+ DHT, C codec)
     level0 = retile(level, workdir, halves=halves, ahead=ahead)  # closed after the stop below
     try:
