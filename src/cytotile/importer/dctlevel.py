@@ -193,9 +193,22 @@ class Coding:
         then: Callable[[range], None] | None = None,
     ) -> list[Store]:
         """Source row ``sy``'s tiles transcoded (:meth:`transcode`) into ``views`` (one per
-        tile), shared by the ``crew``, in one read when they are stored together (as scanners
-        and libvips write them, in any order); ``then(range(k, k + 1))`` right after tile
-        ``k``'s, in the same thread (its coefficients still in the caches)."""
+        tile), shared by the ``crew`` (:meth:`row_work`)."""
+        work, stores = self.row_work(sy, views, then)
+        crew.run(work, len(views))
+        return stores
+
+    def row_work(
+        self,
+        sy: int,
+        views: list[tuple[np.ndarray, ...]],
+        then: Callable[[range], None] | None = None,
+    ) -> tuple[Callable[[range], None], list[Store]]:
+        """The transcoding of source row ``sy``'s tiles (:meth:`transcode`) into ``views`` (one
+        per tile), as a crew's work over their indices, and the list of their stores it fills;
+        read at once when they are stored together (as scanners and libvips write them, in any
+        order); ``then(range(k, k + 1))`` right after tile ``k``'s, in the same thread (its
+        coefficients still in the caches)."""
         level = self.level
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
@@ -203,28 +216,19 @@ class Coding:
         stores: list[Store] = [(b"", b"")] * len(views)
         start = min(offsets)
         end = max(o + n for o, n in zip(offsets, counts, strict=True))
-        if end - start > 1.25 * sum(counts):  # scattered: read each
+        row = None  # scattered: each read alone
+        if end - start <= 1.25 * sum(counts):
+            row = memoryview(os.pread(self.fd, end - start, start))
 
-            def each(part: range) -> None:
-                for k in part:
-                    stores[k] = self.transcode(first + k, views[k])
-                    if then is not None:
-                        then(range(k, k + 1))
-
-            crew.run(each, len(views))
-            return stores
-        row = memoryview(os.pread(self.fd, end - start, start))
-
-        def stored(part: range) -> None:
+        def work(part: range) -> None:
             for k in part:
                 at = offsets[k] - start
-                data = row[at : at + counts[k]]
+                data = None if row is None else row[at : at + counts[k]]
                 stores[k] = self.transcode(first + k, views[k], data)  # type: ignore[arg-type]
                 if then is not None:
                     then(range(k, k + 1))
 
-        crew.run(stored, len(views))
-        return stores
+        return work, stores
 
     def close(self) -> None:
         os.close(self.fd)

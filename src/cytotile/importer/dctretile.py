@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from cytotile.importer.crew import Crew
+from cytotile.importer.crew import Crew, Work
 from cytotile.importer.dctlevel import Coding, Store, codec
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
@@ -76,9 +76,11 @@ def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]
 
 
 def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
+    """The band's rows, each output row's tiles assembled in one crew step with the transcoding
+    of the next source row it needs : the crew meets once an output row, not twice."""
     level = coding.level
-    tile_w, tile_h = level.tile_width, level.tile_height
-    planes = coding.planes(level.n_tx * tile_w, tile_h)  # a source row's, for level 1
+    tile_w = level.tile_width
+    planes = coding.planes(level.n_tx * tile_w, level.tile_height)  # a source row's, for level 1
     views = [
         tuple(
             p[:, x * tile_w // bw : (x + 1) * tile_w // bw]
@@ -87,30 +89,62 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
         for x in range(level.n_tx)
     ]
     stores: dict[int, list[Store]] = {}  # by source row
-    todo = -1  # the next source row
-    for ty in rows:
-        l0_y = ty * TILE_SIZE
-        first = l0_y // tile_h
-        last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, tile_h))  # source rows < last needed
-        todo = max(todo, first)
-        for sy in [sy for sy in stores if sy < first]:
-            del stores[sy]
-        for sy in range(todo, last):
+    todo = needed(level, rows.start)[0]  # the next source row to transcode
+    for ty in [None, *rows]:  # None: the first row's source rows, before any output row
+        assemble: Work | None = None
+        if ty is not None:
+            first, last = needed(level, ty)
+            for sy in [sy for sy in stores if sy < first]:
+                del stores[sy]
+            assert todo >= last  # transcoded by the steps before
+            assemble, tiles = _encode_row(coding, ty, stores)
+        ahead = needed(level, ty + 1)[1] if ty is not None and ty + 1 < rows.stop else None
+        upto = needed(level, rows.start)[1] if ty is None else ahead
+        while upto is not None and todo < upto:  # a step a source row: the planes hold one
             half = None  # level 1's pixels, each tile's right after its transcoding
-            if coding.halves is not None and sy * tile_h >= rows.start * TILE_SIZE:  # band's own
-                half = coding.halves.start(sy, planes, 0, coding)
-            stores[sy] = coding.transcode_row(sy, views, crew, half.make if half else None)
+            if coding.halves is not None and todo * level.tile_height >= rows.start * TILE_SIZE:
+                half = coding.halves.start(todo, planes, 0, coding)  # the band's own rows
+            work, stores[todo] = coding.row_work(todo, views, half.make if half else None)
+            _run_both(crew, work, len(views), assemble, len(tiles) if assemble else 0)
+            assemble = None  # done with the first source row's step
             if half is not None:
                 half.finish()
-        todo = max(todo, last)
-        yield from _encode_row(coding, ty, stores, crew)
+            todo += 1
+        if assemble is not None:
+            crew.run(assemble, len(tiles))
+        if ty is not None:
+            yield from [tile for tile in tiles if tile is not None]
+
+
+def needed(level: JpegLevel, ty: int) -> tuple[int, int]:
+    """The source rows output row ``ty`` spans: ``range(*needed(level, ty))``."""
+    l0_y = ty * TILE_SIZE
+    last = min(level.n_ty, ceil_div(l0_y + TILE_SIZE, level.tile_height))
+    return l0_y // level.tile_height, last
+
+
+def _run_both(crew: Crew, first: Work, n_first: int, then: Work | None, n_then: int) -> None:
+    """``first`` over ``range(n_first)`` and ``then`` over ``range(n_then)`` in one crew step,
+    ``first``'s indices taken first."""
+    if then is None:
+        crew.run(first, n_first)
+        return
+
+    def both(part: range) -> None:
+        for i in part:
+            if i < n_first:
+                first(range(i, i + 1))
+            else:
+                then(range(i - n_first, i - n_first + 1))
+
+    crew.run(both, n_first + n_then)
 
 
 def _encode_row(
-    coding: Coding, ty: int, stores: dict[int, list[Store]], crew: Crew
-) -> list[RetiledTile]:
-    """The tiles of output row ``ty`` assembled from the source rows' ``stores``, shared by the
-    ``crew``."""
+    coding: Coding, ty: int, stores: dict[int, list[Store]]
+) -> tuple[Work, list[RetiledTile | None]]:
+    """The assembly of output row ``ty``'s tiles from the source rows' ``stores`` (read when
+    the work runs), as a crew's work over their columns, and the list of tiles it fills."""
     from cytotile.importer.retile import NotRetilable, RetiledTile
 
     level, lib, prefix = coding.level, coding.lib, coding.prefix
@@ -157,5 +191,4 @@ def _encode_row(
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
             out[tx] = RetiledTile(tx, ty, shared, data, exact)
 
-    crew.run(code, n_x)
-    return [tile for tile in out if tile is not None]
+    return code, out
