@@ -77,7 +77,7 @@ def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]
 
 def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
     """The band's rows, each output row's tiles assembled in one crew step with the transcoding
-    of the next source row it needs : the crew meets once an output row, not twice."""
+    of the next source row it needs: the crew meets once an output row, not twice."""
     level = coding.level
     tile_w = level.tile_width
     planes = coding.planes(level.n_tx * tile_w, level.tile_height)  # a source row's, for level 1
