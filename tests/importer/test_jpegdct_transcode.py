@@ -289,6 +289,33 @@ def test_two_sets_each_block_as_its_output_tile_chooses(subsampling: int) -> Non
             assert m.assembled(stores, origin, mcus, mcus, tables) == expected, (tx, ty)
 
 
+@pytest.mark.parametrize("subsampling", [-1, 0, 2])  # grey, 4:4:4, 4:2:0
+@pytest.mark.parametrize("own", [True, False])  # copied, or coded again
+def test_transcode_then_half_in_one_call(subsampling: int, own: bool) -> None:
+    """``half``: level 1 made from the planes in the same call, as ``half`` makes it after
+    ``transcode`` (pixels, counts added to, an odd edge paired with itself); the store alike."""
+    stream = stream_of(texture(64, 48), subsampling)
+    p, planes = decoded(stream)
+    tables = own_tables(p) if own else tables_for(planes, p)
+    quant = np.arange(1, 1 + 64 * len(planes), dtype="<u2").clip(1, 9).tobytes()
+    shape = (24, 32, len(planes))
+    edge = (63, 47) if subsampling != 2 else (64, 48)
+    outs = [np.zeros(shape, np.uint8) for _ in range(2)]
+    counts = [np.full((256, len(planes)), 3, np.int64) for _ in range(2)]
+    separate = _jpegdct.transcode(stream, p.mcu_planes(), (tables,))
+    _jpegdct.half(planes, p.sampling, quant, False, outs[0], counts[0], edge)
+    half = (p.sampling, quant, False, outs[1], counts[1], edge)
+    fused = _jpegdct.transcode(stream, p.mcu_planes(), (tables,), None, half)
+    assert fused == separate
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(counts[1], counts[0])
+    with pytest.raises(ValueError, match="half"):
+        _jpegdct.transcode(stream, p.mcu_planes(), (tables,), None, (p.sampling, quant))
+    with pytest.raises(ValueError, match="out"):  # half's own checks, before any decoding
+        bad = (p.sampling, quant, False, np.zeros((8, 8, 2), np.uint8), None, None)
+        _jpegdct.transcode(stream, p.mcu_planes(), (tables,), None, bad)
+
+
 def test_transcode_bad_input() -> None:
     stream = stream_of(texture(32, 32), 2)
     p, planes = decoded(stream)

@@ -2246,7 +2246,8 @@ static int histogram_open(PyObject *obj, Py_ssize_t bands, Py_buffer *cv)
 }
 
 /* counts[value, band] += weight * part[band][value]; part zeroed. */
-static void histogram_add(Py_buffer *cv, uint32_t (*part)[256], Py_ssize_t bands, int64_t weight)
+static void histogram_add(const Py_buffer *cv, uint32_t (*part)[256], Py_ssize_t bands,
+                          int64_t weight)
 {
     for (Py_ssize_t b = 0; b < bands; b++)
         for (int v = 0; v < 256; v++) {
@@ -2256,16 +2257,151 @@ static void histogram_add(Py_buffer *cv, uint32_t (*part)[256], Py_ssize_t bands
         }
 }
 
+/* A half call's arguments, checked (half_open), its work without the GIL (half_run). */
+typedef struct {
+    const plane_t *planes;
+    Py_ssize_t n;
+    Py_buffer ov, cv; /* out; counts (cv.buf NULL: none) */
+    image_t out;
+    int ycc, size[MAX_COMPONENTS];
+    long vmax;
+    Py_ssize_t cut_bx, cut_by; /* the block column and row an odd edge cuts (-1: none), */
+    int cut_col, cut_row;      /* and its output column or row there */
+    float q[MAX_COMPONENTS][64] __attribute__((aligned(16))); /* as floats: vectors */
+} half_t;
+
+static void half_close(half_t *hf)
+{
+    if (hf->ov.buf)
+        PyBuffer_Release(&hf->ov);
+    if (hf->cv.buf)
+        PyBuffer_Release(&hf->cv);
+    hf->ov.buf = hf->cv.buf = NULL;
+}
+
+/* Checks half's arguments for the n planes (their views held by the caller); 0, or -1 with an
+ * exception set (nothing held then). */
+static int half_open(half_t *hf, const plane_t *planes, Py_ssize_t n, PyObject *sampling,
+                     const Py_buffer *qv, int ycc, PyObject *out_obj, PyObject *counts_obj,
+                     PyObject *edge_obj)
+{
+    long h[MAX_COMPONENTS], v[MAX_COMPONENTS], hmax = 0, vmax = 0;
+    long edge_w = -1, edge_h = -1; /* the image's extent in the planes (pixels), if cut */
+    memset(hf, 0, sizeof *hf);
+    hf->planes = planes;
+    hf->n = n;
+    hf->ycc = ycc;
+    if (image_open(out_obj, 1, "out", &hf->ov, &hf->out) < 0)
+        return -1;
+    const image_t *out = &hf->out;
+    const char *bad = NULL;
+    if (!PyTuple_Check(sampling) || PyTuple_GET_SIZE(sampling) != n)
+        bad = "sampling: one (h, v) a plane expected";
+    for (Py_ssize_t k = 0; !bad && k < n; k++) {
+        if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h[k], &v[k]) < 0)
+            goto fail;
+        if (h[k] < 1 || h[k] > 4 || v[k] < 1 || v[k] > 4)
+            bad = "sampling: factors are 1 to 4";
+        hmax = h[k] > hmax ? h[k] : hmax;
+        vmax = v[k] > vmax ? v[k] : vmax;
+    }
+    if (!bad && qv->len != n * 128)
+        bad = "quant: 64 little-endian uint16 a plane expected";
+    if (!bad && (out->bands != n || (ycc && n != 3)))
+        bad = "out: one band a plane (3 for YCbCr) expected";
+    for (Py_ssize_t k = 0; !bad && k < n; k++) {
+        if (hmax % h[k] || vmax % v[k] || hmax / h[k] != vmax / v[k] || hmax / h[k] > 2)
+            bad = "sampling: only 1x1 or 2x2 upsampling at half scale";
+        else {
+            hf->size[k] = 4 * (int)(hmax / h[k]);
+            if (planes[k].rows * hf->size[k] < out->rows ||
+                planes[k].cols * hf->size[k] < out->cols)
+                bad = "out: larger than the planes at half scale";
+            else if (out->rows % (4 * vmax) || out->cols % (4 * hmax))
+                bad = "out: not a whole number of MCUs";
+        }
+    }
+    if (!bad && edge_obj != Py_None) {
+        if (int_pair(edge_obj, "edge", &edge_w, &edge_h) < 0)
+            goto fail;
+        if (edge_w < 1 || edge_h < 1 || edge_w > 2 * out->cols || edge_h > 2 * out->rows)
+            bad = "edge: the image's width and height within out's, at full scale, expected";
+        else if ((edge_w % 2 || edge_h % 2) && hmax != 1) /* 2x2-sampled chroma: no pairs */
+            bad = "edge: an odd edge only for components sampled in full";
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        goto fail;
+    }
+    if (counts_obj != Py_None && histogram_open(counts_obj, n, &hf->cv) < 0)
+        goto fail;
+    hf->vmax = vmax;
+    hf->cut_bx = edge_w > 0 && edge_w % 2 ? (edge_w - 1) / 8 : -1;
+    hf->cut_by = edge_h > 0 && edge_h % 2 ? (edge_h - 1) / 8 : -1;
+    hf->cut_col = hf->cut_bx < 0 ? -1 : (int)(((edge_w - 1) % 8) / 2);
+    hf->cut_row = hf->cut_by < 0 ? -1 : (int)(((edge_h - 1) % 8) / 2);
+    for (Py_ssize_t k = 0; k < n; k++)
+        for (int i = 0; i < 64; i++)
+            hf->q[k][i] = (float)(((const uint8_t *)qv->buf)[128 * k + 2 * i] |
+                                  ((const uint8_t *)qv->buf)[128 * k + 2 * i + 1] << 8);
+    return 0;
+fail:
+    half_close(hf);
+    return -1;
+}
+
+/* half's work (no Python: runs without the GIL): -1 when out of memory. One MCU row at a
+ * time, each component planar (4 * vmax rows), then the pixels. */
+static int half_run(const half_t *hf)
+{
+    const Py_ssize_t n = hf->n, band = 4 * hf->vmax, cols = hf->out.cols;
+    uint8_t *work = malloc((size_t)(n * band * cols));
+    uint32_t(*hist)[256] = hf->cv.buf ? calloc((size_t)(HIST_SETS * n), sizeof *hist) : NULL;
+    if (!work || (hf->cv.buf && !hist)) {
+        free(work);
+        free(hist);
+        return -1;
+    }
+    for (Py_ssize_t top = 0; top < hf->out.rows; top += band) {
+        for (Py_ssize_t k = 0; k < n; k++) {
+            int sz = hf->size[k];
+            for (Py_ssize_t r = 0; r < band / sz; r++) {
+                uint8_t *o = work + (k * band + r * sz) * cols;
+                Py_ssize_t by = top / sz + r;
+                for (Py_ssize_t bx = 0; bx < cols / sz; bx++) {
+                    const int16_t *blk = plane_block(&hf->planes[k], by, bx);
+                    if (sz == 4 && (bx == hf->cut_bx || by == hf->cut_by))
+                        block_half_edge(blk, hf->q[k], o + bx * sz, cols,
+                                        bx == hf->cut_bx ? hf->cut_col : -1,
+                                        by == hf->cut_by ? hf->cut_row : -1);
+                    else
+                        (sz == 4 ? block_half : block_full)(blk, hf->q[k], o + bx * sz, cols);
+                }
+            }
+        }
+        for (Py_ssize_t y = 0; y < band; y++) {
+            uint8_t *comp[MAX_COMPONENTS];
+            for (Py_ssize_t k = 0; k < n; k++)
+                comp[k] = work + (k * band + y) * cols;
+            row_out(hf->out.base + (top + y) * hf->out.stride, comp, n, hf->ycc, cols, hist);
+        }
+    }
+    if (hist)
+        for (int set = 0; set < HIST_SETS; set++)
+            histogram_add(&hf->cv, hist + set * n, n, 1);
+    free(work);
+    free(hist);
+    return 0;
+}
+
 static PyObject *py_half(PyObject *self, PyObject *args)
 {
     PyObject *seq, *sampling, *out_obj, *counts_obj = Py_None, *edge_obj = Py_None;
-    Py_buffer qv, ov, cv = {0}, views[MAX_COMPONENTS];
+    Py_buffer qv, views[MAX_COMPONENTS];
     plane_t planes[MAX_COMPONENTS];
-    image_t out;
+    half_t hf;
     Py_ssize_t n;
-    int ycc;
-    long h[MAX_COMPONENTS], v[MAX_COMPONENTS], hmax = 0, vmax = 0;
-    long edge_w = -1, edge_h = -1; /* the image's extent in the planes (pixels), if cut */
+    int ycc, failed;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOy*pO|OO:half", &seq, &sampling, &qv, &ycc, &out_obj,
                           &counts_obj, &edge_obj))
@@ -2274,110 +2410,19 @@ static PyObject *py_half(PyObject *self, PyObject *args)
         PyBuffer_Release(&qv);
         return NULL;
     }
-    if (image_open(out_obj, 1, "out", &ov, &out) < 0) {
+    if (half_open(&hf, planes, n, sampling, &qv, ycc, out_obj, counts_obj, edge_obj) < 0) {
         planes_close(views, n);
         PyBuffer_Release(&qv);
         return NULL;
     }
-    const char *bad = NULL;
-    if (!PyTuple_Check(sampling) || PyTuple_GET_SIZE(sampling) != n)
-        bad = "sampling: one (h, v) a plane expected";
-    for (Py_ssize_t k = 0; !bad && k < n; k++) {
-        if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h[k], &v[k]) < 0)
-            goto done;
-        if (h[k] < 1 || h[k] > 4 || v[k] < 1 || v[k] > 4)
-            bad = "sampling: factors are 1 to 4";
-        hmax = h[k] > hmax ? h[k] : hmax;
-        vmax = v[k] > vmax ? v[k] : vmax;
-    }
-    if (!bad && qv.len != n * 128)
-        bad = "quant: 64 little-endian uint16 a plane expected";
-    if (!bad && (out.bands != n || (ycc && n != 3)))
-        bad = "out: one band a plane (3 for YCbCr) expected";
-    int size[MAX_COMPONENTS]; /* pixels of a block at half scale, each way */
-    for (Py_ssize_t k = 0; !bad && k < n; k++) {
-        if (hmax % h[k] || vmax % v[k] || hmax / h[k] != vmax / v[k] || hmax / h[k] > 2)
-            bad = "sampling: only 1x1 or 2x2 upsampling at half scale";
-        else {
-            size[k] = 4 * (int)(hmax / h[k]);
-            if (planes[k].rows * size[k] < out.rows || planes[k].cols * size[k] < out.cols)
-                bad = "out: larger than the planes at half scale";
-            else if (out.rows % (4 * vmax) || out.cols % (4 * hmax))
-                bad = "out: not a whole number of MCUs";
-        }
-    }
-    if (!bad && edge_obj != Py_None) {
-        if (int_pair(edge_obj, "edge", &edge_w, &edge_h) < 0)
-            goto done;
-        if (edge_w < 1 || edge_h < 1 || edge_w > 2 * out.cols || edge_h > 2 * out.rows)
-            bad = "edge: the image's width and height within out's, at full scale, expected";
-        else if ((edge_w % 2 || edge_h % 2) && hmax != 1) /* 2x2-sampled chroma: no pairs */
-            bad = "edge: an odd edge only for components sampled in full";
-    }
-    if (bad) {
-        PyErr_SetString(PyExc_ValueError, bad);
-        goto done;
-    }
-    if (counts_obj != Py_None && histogram_open(counts_obj, n, &cv) < 0)
-        goto done;
-    /* the block column and row an odd edge cuts, and its output column or row there */
-    Py_ssize_t cut_bx = edge_w > 0 && edge_w % 2 ? (edge_w - 1) / 8 : -1;
-    Py_ssize_t cut_by = edge_h > 0 && edge_h % 2 ? (edge_h - 1) / 8 : -1;
-    int cut_col = cut_bx < 0 ? -1 : (int)(((edge_w - 1) % 8) / 2);
-    int cut_row = cut_by < 0 ? -1 : (int)(((edge_h - 1) % 8) / 2);
-    float q[MAX_COMPONENTS][64] __attribute__((aligned(16))); /* as floats: vectors */
-    for (Py_ssize_t k = 0; k < n; k++)
-        for (int i = 0; i < 64; i++)
-            q[k][i] = (float)(((const uint8_t *)qv.buf)[128 * k + 2 * i] |
-                              ((const uint8_t *)qv.buf)[128 * k + 2 * i + 1] << 8);
-    /* one MCU row at a time, each component planar (4 * vmax rows), then the pixels */
-    Py_ssize_t band = 4 * vmax, cols = out.cols;
-    uint8_t *work = malloc((size_t)(n * band * cols));
-    uint32_t(*hist)[256] = cv.buf ? calloc((size_t)(HIST_SETS * n), sizeof *hist) : NULL;
-    if (!work || (cv.buf && !hist)) {
-        free(work);
-        PyErr_NoMemory();
-        goto done;
-    }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t top = 0; top < out.rows; top += band) {
-        for (Py_ssize_t k = 0; k < n; k++) {
-            int sz = size[k];
-            for (Py_ssize_t r = 0; r < band / sz; r++) {
-                uint8_t *o = work + (k * band + r * sz) * cols;
-                Py_ssize_t by = top / sz + r;
-                for (Py_ssize_t bx = 0; bx < cols / sz; bx++) {
-                    const int16_t *blk = plane_block(&planes[k], by, bx);
-                    if (sz == 4 && (bx == cut_bx || by == cut_by))
-                        block_half_edge(blk, q[k], o + bx * sz, cols,
-                                        bx == cut_bx ? cut_col : -1, by == cut_by ? cut_row : -1);
-                    else
-                        (sz == 4 ? block_half : block_full)(blk, q[k], o + bx * sz, cols);
-                }
-            }
-        }
-        for (Py_ssize_t y = 0; y < band; y++) {
-            uint8_t *comp[MAX_COMPONENTS];
-            for (Py_ssize_t k = 0; k < n; k++)
-                comp[k] = work + (k * band + y) * cols;
-            row_out(out.base + (top + y) * out.stride, comp, n, ycc, cols, hist);
-        }
-    }
-    if (hist) {
-        for (int set = 0; set < HIST_SETS; set++)
-            histogram_add(&cv, hist + set * n, n, 1);
-    }
+    failed = half_run(&hf);
     Py_END_ALLOW_THREADS
-    free(work);
-    free(hist);
-done:
+    half_close(&hf);
     planes_close(views, n);
-    PyBuffer_Release(&ov);
     PyBuffer_Release(&qv);
-    if (cv.buf)
-        PyBuffer_Release(&cv);
-    if (PyErr_Occurred())
-        return NULL;
+    if (failed)
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -2806,17 +2851,40 @@ static const uint64_t *prepared_tt(prepared_t *p, int s, int k, const dhuff_t *a
 
 static PyObject *py_transcode(PyObject *self, PyObject *args)
 {
-    Py_buffer stream, views[MAX_COMPONENTS], grid = {0};
+    Py_buffer stream, views[MAX_COMPONENTS], grid = {0}, hq = {0};
     plane_t planes[MAX_COMPONENTS];
-    PyObject *seq, *sets, *choice_obj = Py_None;
+    PyObject *seq, *sets, *choice_obj = Py_None, *half_obj = Py_None;
+    PyObject *h_sampling, *h_out, *h_counts, *h_edge;
     Py_ssize_t n;
     choice_t choice;
+    half_t hf;
+    int h_ycc, halving = 0, half_failed = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*OO|O:transcode", &stream, &seq, &sets, &choice_obj))
+    if (!PyArg_ParseTuple(args, "y*OO|OO:transcode", &stream, &seq, &sets, &choice_obj,
+                          &half_obj))
         return NULL;
     if (planes_open(seq, 1, views, planes, &n) < 0) {
         PyBuffer_Release(&stream);
         return NULL;
+    }
+    if (half_obj != Py_None) { /* then half's work on the planes decoded, in the same call */
+        if (!PyTuple_Check(half_obj) || PyTuple_GET_SIZE(half_obj) != 6) {
+            PyErr_SetString(PyExc_ValueError,
+                            "half: (sampling, quant, ycc, out, counts, edge) expected");
+            planes_close(views, n);
+            PyBuffer_Release(&stream);
+            return NULL;
+        }
+        if (!PyArg_ParseTuple(half_obj, "Oy*pOOO:half", &h_sampling, &hq, &h_ycc, &h_out,
+                              &h_counts, &h_edge) ||
+            half_open(&hf, planes, n, h_sampling, &hq, h_ycc, h_out, h_counts, h_edge) < 0) {
+            if (hq.buf)
+                PyBuffer_Release(&hq);
+            planes_close(views, n);
+            PyBuffer_Release(&stream);
+            return NULL;
+        }
+        halving = 1;
     }
     jpeg_t *j = calloc(1, sizeof *j);
     uint64_t(*spare)[1 << LOOKAHEAD] = NULL; /* tts no slot holds */
@@ -2880,16 +2948,24 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
             ulen = unstuff_scan(j->data, end, u, rst, nrst, &found, &err);
             if (ulen >= 0)
                 copy_scan(j, u, ulen, rst, found, planes, recs, &err);
+            if (halving && !err.failed)
+                half_failed = half_run(&hf);
             Py_END_ALLOW_THREADS
             if (!err.failed && _PyBytes_Resize(&bits_obj, ulen + 8) < 0)
                 goto out; /* bits_obj NULL then */
         } else {
             Py_BEGIN_ALLOW_THREADS
             transcode_scan(j, end, planes, &tab, &choice, &w, recs, &err);
+            if (halving && !err.failed)
+                half_failed = half_run(&hf);
             Py_END_ALLOW_THREADS
             if (!err.failed &&
                 !(bits_obj = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len)))
                 goto out;
+        }
+        if (half_failed) {
+            PyErr_NoMemory();
+            goto out;
         }
         if (!err.failed) {
             uint8_t qt[4 * 64 * 2];
@@ -2905,6 +2981,10 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
     if (err.failed)
         PyErr_SetString(PyExc_ValueError, err.msg);
 out:
+    if (halving) {
+        half_close(&hf);
+        PyBuffer_Release(&hq);
+    }
     planes_close(views, n);
     PyBuffer_Release(&stream);
     if (grid.buf)

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cytotile.importer import dctcoding as dc
 from cytotile.importer import dctsource
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from cytotile.importer.coefhalf import HalfRows
-    from cytotile.importer.crew import Crew
     from cytotile.importer.retile import JpegLevel
 
 #: a source tile's blocks as the codec's ``transcode`` gives them: (AC bit strings, records)
@@ -157,12 +156,17 @@ class Coding:
         return zeroed([(height // bh, width // bw, 64) for bw, bh in self.block], "int16")
 
     def transcode(
-        self, index: int, planes: tuple[np.ndarray, ...], data: bytes | None = None
+        self,
+        index: int,
+        planes: tuple[np.ndarray, ...],
+        data: bytes | None = None,
+        half: tuple[Any, ...] | None = None,
     ) -> Store:
         """Source tile ``index``'s coefficients into ``planes`` (entropy-decoded) and its blocks'
         AC symbols coded with the level's tables (each with the set of the output tile it falls
         in; copied as they are when the tile's tables are the level's), for the codec's
-        ``assemble``."""
+        ``assemble``; then, in the same call, its level 1 from the planes when ``half`` gives
+        the codec's ``half`` arguments but the planes (:meth:`HalfRow.job`)."""
         from cytotile.importer.retile import NotRetilable
 
         level, huffman = self.level, self.huffman
@@ -177,7 +181,7 @@ class Coding:
             choice = (huffman.grid, n_x, n_y, *first, TILE_SIZE // mcu_w, TILE_SIZE // mcu_h)
         try:
             quant, bits, records = self.lib.transcode(
-                level.complete(data), planes, huffman.prepared, choice
+                level.complete(data), planes, huffman.prepared, choice, half
             )
         except ValueError as exc:
             raise NotRetilable(f"tile {index}: {exc}") from exc
@@ -185,30 +189,17 @@ class Coding:
             raise NotRetilable(f"tile {index} has other quantization tables")
         return bits, records
 
-    def transcode_row(
-        self,
-        sy: int,
-        views: list[tuple[np.ndarray, ...]],
-        crew: Crew,
-        then: Callable[[range], None] | None = None,
-    ) -> list[Store]:
-        """Source row ``sy``'s tiles transcoded (:meth:`transcode`) into ``views`` (one per
-        tile), shared by the ``crew`` (:meth:`row_work`)."""
-        work, stores = self.row_work(sy, views, then)
-        crew.run(work, len(views))
-        return stores
-
     def row_work(
         self,
         sy: int,
         views: list[tuple[np.ndarray, ...]],
-        then: Callable[[range], None] | None = None,
+        half: Callable[[int], tuple[Any, ...] | None] | None = None,
     ) -> tuple[Callable[[range], None], list[Store]]:
         """The transcoding of source row ``sy``'s tiles (:meth:`transcode`) into ``views`` (one
         per tile), as a crew's work over their indices, and the list of their stores it fills;
         read at once when they are stored together (as scanners and libvips write them, in any
-        order); ``then(range(k, k + 1))`` right after tile ``k``'s, in the same thread (its
-        coefficients still in the caches)."""
+        order); ``half(k)``: tile ``k``'s level-1 arguments, made in the same call (its
+        coefficients still in the caches: :meth:`HalfRow.job`)."""
         level = self.level
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
@@ -224,9 +215,8 @@ class Coding:
             for k in part:
                 at = offsets[k] - start
                 data = None if row is None else row[at : at + counts[k]]
-                stores[k] = self.transcode(first + k, views[k], data)  # type: ignore[arg-type]
-                if then is not None:
-                    then(range(k, k + 1))
+                args = None if half is None else half(k)
+                stores[k] = self.transcode(first + k, views[k], data, args)  # type: ignore[arg-type]
 
         return work, stores
 

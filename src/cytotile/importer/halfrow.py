@@ -4,7 +4,7 @@ the row handed to the lower tiers (:meth:`HalfRow.finish`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cytotile.importer.levelone import count_half
 from cytotile.pyramid import ceil_div
@@ -65,6 +65,23 @@ class HalfRow:
         rows.lib.half(views, coding.sampling, self.quant, rows.ycc, made, share, edge)
         if share is not None:
             self.counts[part.start] = share
+
+    def job(self, k: int) -> tuple[Any, ...] | None:
+        """Tile ``k``'s level 1 as the codec's ``transcode`` makes it right after decoding the
+        tile into its own planes (its ``half`` argument; the row's planes from pixel row 0), or
+        None when the row does not make tile ``k`` here (past :attr:`HalfRows.across`)."""
+        import numpy as np
+
+        rows, level = self.rows, self.rows.level
+        if k >= rows.across:
+            return None
+        assert self.plane_y == 0  # the tile's planes are the ones transcode decodes into
+        made = self.strip[:, k * rows.half_w : (k + 1) * rows.half_w]
+        share = None
+        if k < self.whole:  # counted there
+            share = self.counts[k] = np.zeros((256, rows.samples), np.int64)
+        inside = min(level.width - k * level.tile_width, level.tile_width)
+        return (self.coding.sampling, self.quant, rows.ycc, made, share, (inside, self.height))
 
     def finish(self) -> None:
         """Every tile made: the row's counts completed (the tiles half did not count) and the
