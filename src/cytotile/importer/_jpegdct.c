@@ -1078,12 +1078,19 @@ static inline void STORE_BE64(uint8_t *p, uint64_t word)
  */
 
 /* A transcoded block: its DC value and its AC bit string: where it ends (in bits) and its
- * length (1654 bits at most: 63 symbols of 26 bits, an EOB of 16). */
+ * length (1654 bits at most: 63 symbols of 26 bits, an EOB of 16), TB_WHOLE set when the
+ * bits from the previous block's end are its own DC code then its AC bits, its DC difference
+ * from the component's previous block coded with the output's DC table (copied: the source's
+ * tables are the output's; not the component's first block of a restart interval): a run of
+ * such blocks after their components' previous ones is copied whole by assemble. */
 typedef struct {
     int16_t dc;
     uint16_t len;
     uint32_t end;
 } tblock_t;
+
+#define TB_WHOLE 0x8000u
+#define TB_LEN(r) ((r).len & 0x7FFFu)
 
 /* Worst case of a block's AC bit string in bytes: 63 symbols of 26 bits, an EOB, the 8-byte
  * flush. */
@@ -2549,7 +2556,7 @@ static int copy_block(breader_t *reader, const dhuff_t *dc, const dhuff_t *ac, i
 }
 
 /* Whether the decoding table d codes every symbol as e does, and e no other. */
-static int ac_same(const dhuff_t *d, const ehuff_t *e)
+static int codes_same(const dhuff_t *d, const ehuff_t *e)
 {
     int n = 0, coded = 0;
     for (int len = 1; len <= 16; len++) {
@@ -2606,11 +2613,13 @@ static Py_ssize_t unstuff_scan(const uint8_t *data, const uint8_t *end, uint8_t 
 /* decode_scan from the unstuffed data u (ulen bytes, intervals starting at rst[0..nrst)), each
  * block's AC bits recorded where they are (copy_block). */
 static int copy_scan(const jpeg_t *j, const uint8_t *u, Py_ssize_t ulen, const uint32_t *rst,
-                     Py_ssize_t nrst, const plane_t *planes, tblock_t *recs, errmsg_t *err)
+                     Py_ssize_t nrst, const plane_t *planes, tblock_t *recs,
+                     const int *dc_same, errmsg_t *err)
 {
     breader_t br = {u, u + (nrst > 0 ? rst[0] : ulen), 0, 0, 0, STOP_NONE};
     walk_t s;
     Py_ssize_t mcu = 0;
+    int seen[MAX_COMPONENTS] = {0}; /* a block of the component read in this interval */
     walk_begin(j, &s);
     for (Py_ssize_t my = 0; my < j->mcuy; my++) {
         for (Py_ssize_t mx = 0; mx < j->mcux; mx++, mcu++) {
@@ -2626,12 +2635,17 @@ static int copy_scan(const jpeg_t *j, const uint8_t *u, Py_ssize_t ulen, const u
                 br.acc = 0;
                 br.bits = br.pad = 0;
                 memset(s.pred, 0, sizeof s.pred);
+                memset(seen, 0, sizeof seen);
             }
             for (int b = 0; b < s.nslots; b++) {
                 const slot_t *o = &s.slots[b];
                 int16_t *blk = slot_block(planes, o, mx, my, s.scratch);
-                if (copy_block(&br, o->dc, o->ac, &s.pred[o->k], blk, u, recs++, err) < 0)
+                if (copy_block(&br, o->dc, o->ac, &s.pred[o->k], blk, u, recs, err) < 0)
                     return -1;
+                if (seen[o->k] && dc_same[o->k])
+                    recs->len |= TB_WHOLE;
+                seen[o->k] = 1;
+                recs++;
             }
         }
     }
@@ -2929,8 +2943,12 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
             goto out;
         recs = (tblock_t *)PyBytes_AS_STRING(recs_obj);
         int copy = p->nsets == 1 && !choice.grid; /* the source's AC codes are the output's */
-        for (int i = 0; i < j->nscan && copy; i++)
-            copy = ac_same(&j->ac[j->comp[j->scan[i]].ta], tab.oac[0][j->scan[i]]);
+        int dc_same[MAX_COMPONENTS] = {0};          /* and its DC codes, each component's */
+        for (int i = 0; i < j->nscan && copy; i++) {
+            int k = j->scan[i];
+            copy = codes_same(&j->ac[j->comp[k].ta], tab.oac[0][k]);
+            dc_same[k] = codes_same(&j->dc[j->comp[k].td], &p->t[0][k][0]);
+        }
         const uint8_t *end = (const uint8_t *)stream.buf + stream.len;
         if (copy) {
             Py_ssize_t mcus = j->mcux * j->mcuy, nrst = 0, found = 0, ulen = -1;
@@ -2947,7 +2965,7 @@ static PyObject *py_transcode(PyObject *self, PyObject *args)
             Py_BEGIN_ALLOW_THREADS
             ulen = unstuff_scan(j->data, end, u, rst, nrst, &found, &err);
             if (ulen >= 0)
-                copy_scan(j, u, ulen, rst, found, planes, recs, &err);
+                copy_scan(j, u, ulen, rst, found, planes, recs, dc_same, &err);
             if (halving && !err.failed)
                 half_failed = half_run(&hf);
             Py_END_ALLOW_THREADS
@@ -3028,6 +3046,40 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
     return result;
 }
 
+/* The bits [from, to) of an unstuffed bit string, coded (ENC_PUT: stuffed), 32 at a time. */
+#define COPY_BITS(base, from, to)                                                              \
+    do {                                                                                       \
+        uint64_t pos_ = (from), stop_ = (to);                                                  \
+        while (pos_ < stop_) {                                                                 \
+            int take_ = stop_ - pos_ < 32 ? (int)(stop_ - pos_) : 32;                          \
+            uint64_t word_ = load_be64((base) + (pos_ >> 3)) << (pos_ & 7);                    \
+            ENC_PUT(word_ >> (64 - take_), take_);                                             \
+            pos_ += (uint64_t)take_;                                                           \
+        }                                                                                      \
+    } while (0)
+
+/* The pending span of whole blocks, if any, copied (checked against its store's bits), room
+ * made for it and the rest of the MCU first (the writer's buffer may move: out follows). */
+#define SPAN_FLUSH()                                                                           \
+    do {                                                                                       \
+        if (span_src) {                                                                        \
+            const tstore_t *from_ = span_src;                                                  \
+            span_src = NULL;                                                                   \
+            if (span_from > span_to || span_to / 8 + 8 > (uint64_t)from_->bits.len) {          \
+                fail(&err, "assemble: a store's record out of range");                         \
+                break;                                                                         \
+            }                                                                                  \
+            w.len = (size_t)(out - w.buf);                                                     \
+            if (bw_reserve(&w, 2 * ((span_to - span_from) / 8 + 8) +                           \
+                                   (size_t)nslots * BLOCK_BYTES_MAX) < 0) {                    \
+                fail(&err, "out of memory");                                                   \
+                break;                                                                         \
+            }                                                                                  \
+            out = w.buf + w.len;                                                               \
+            COPY_BITS((const uint8_t *)from_->bits.buf, span_from, span_to);                   \
+        }                                                                                      \
+    } while (0)
+
 static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origin,
                                PyObject *source_mcus, PyObject *sampling, PyObject *mcus_obj,
                                PyObject *keep, PyObject *tables, int which, const Py_buffer *head)
@@ -3053,6 +3105,7 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
         return NULL;
     }
     int slot_k[MAX_BLOCKS_IN_MCU], nslots = 0;
+    int back[MAX_BLOCKS_IN_MCU]; /* records back to the slot's component's previous block */
     for (Py_ssize_t k = 0; k < n; k++) {
         long h, v;
         if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h, &v) < 0)
@@ -3061,9 +3114,14 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
             PyErr_SetString(PyExc_ValueError, "sampling: bad factors");
             return NULL;
         }
-        for (long i = 0; i < h * v; i++)
+        for (long i = 0; i < h * v; i++) {
+            back[nslots] = i ? 1 : -(int)(h * v); /* the first: the previous MCU's last one */
             slot_k[nslots++] = (int)k;
+        }
     }
+    for (int b = 0; b < nslots; b++)
+        if (back[b] < 0)
+            back[b] = nslots + back[b] + 1;
     const ehuff_t(*t)[2] = NULL;
     ehuff_t(*parsed)[2] = NULL; /* tables given as a tuple */
     tstore_t *src = calloc((size_t)(gx_n * gy_n), sizeof *src);
@@ -3122,6 +3180,11 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
     }
     Py_BEGIN_ALLOW_THREADS
     int pred[MAX_COMPONENTS] = {0};
+    /* a span of whole blocks (TB_WHOLE) read one after the other from one store, copied at
+     * once when it ends: its bits [span_from, span_to) of span_src, its next record span_next */
+    const tstore_t *span_src = NULL;
+    uint64_t span_from = 0, span_to = 0;
+    size_t span_next = 0;
     for (long my = 0; my < mcuy && !err.failed; my++) {
         long gy = oy + my, ty = gy / tmy, sy = gy % tmy;
         for (long mx = 0; mx < mcux; mx++) {
@@ -3142,6 +3205,23 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
                 int k = slot_k[b];
                 const ehuff_t *dc = &t[k][0], *ac = &t[k][1];
                 int value = zero ? 0 : recs[first + b].dc;
+                size_t i = first + b;
+                if (!zero && (recs[i].len & TB_WHOLE) && (size_t)back[b] <= i &&
+                    recs[i - (size_t)back[b]].dc == pred[k]) { /* its own DC code: whole */
+                    pred[k] = value;
+                    if (span_src == s && span_next == i) { /* the span goes on */
+                        span_to = recs[i].end;
+                        span_next = i + 1;
+                        continue;
+                    }
+                    SPAN_FLUSH();
+                    span_src = s;
+                    span_from = recs[i - 1].end;
+                    span_to = recs[i].end;
+                    span_next = i + 1;
+                    continue;
+                }
+                SPAN_FLUSH();
                 int diff = value - pred[k], c = category_dc(diff);
                 pred[k] = value;
                 if (c > 11 || !dc->size[c]) {
@@ -3153,19 +3233,15 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
                     ENC_PUT(ac->code[0x00], ac->size[0x00]);
                     continue;
                 }
-                size_t i = first + b;
-                uint64_t stop = recs[i].end, pos = stop - recs[i].len;
-                if (recs[i].len > stop || stop / 8 + 8 > (uint64_t)s->bits.len) { /* not ours */
+                uint64_t stop = recs[i].end, pos = stop - TB_LEN(recs[i]);
+                if (TB_LEN(recs[i]) > stop || stop / 8 + 8 > (uint64_t)s->bits.len) { /* not ours */
                     fail(&err, "assemble: a store's record out of range");
                     break;
                 }
-                while (pos < stop) {
-                    int take = stop - pos < 32 ? (int)(stop - pos) : 32;
-                    uint64_t word = load_be64(bitsbuf + (pos >> 3)) << (pos & 7);
-                    ENC_PUT(word >> (64 - take), take);
-                    pos += (uint64_t)take;
-                }
+                COPY_BITS(bitsbuf, pos, stop);
             }
+            if (my == mcuy - 1 && mx == mcux - 1) /* the tile's last MCU: its last span */
+                SPAN_FLUSH();
             w.len = (size_t)(out - w.buf);
             w.acc = acc;
             w.bits = bits;

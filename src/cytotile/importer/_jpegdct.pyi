@@ -60,12 +60,18 @@ def transcode(
     planes: tuple[np.ndarray, ...],
     sets: tuple[Tables, ...] | Prepared,
     choice: tuple[bytes, int, int, int, int, int, int] | None = None,
+    half: tuple[
+        tuple[tuple[int, int], ...], bytes, bool, np.ndarray, np.ndarray | None,
+        tuple[int, int] | None,
+    ] | None = None,
 ) -> tuple[bytes, bytes, bytes]:
     """``decode`` into the planes, each block's AC symbols coded at once with the AC table of one
     of ``sets`` (1 or 2, as ``encode`` takes tables) into a bit string. ``choice`` picks each
     MCU's set: ``(grid, cols, rows, x0, y0, tile_x, tile_y)``, ``grid[row * cols + col]`` the set
     of the output tile (``tile_x`` x ``tile_y`` MCUs) the MCU falls in, the stream's first MCU
-    being the level's (``x0``, ``y0``); None: set 0. Returns (quantization tables as ``decode``,
+    being the level's (``x0``, ``y0``); None: set 0. ``half``: ``half``'s arguments but the
+    planes, ``(sampling, quant, ycc, out, counts, edge)``: level 1 made from the planes in the
+    same call, once decoded. Returns (quantization tables as ``decode``,
     the bit strings, 8 bytes a block in scan order: its DC value (int32) and where its bit
     string ends (uint32, in bits)): a store for ``assemble``."""
 
