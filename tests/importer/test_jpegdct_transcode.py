@@ -149,11 +149,21 @@ class Mosaic:
     stream, transcoded; its planes whole, as the tiles decode into them."""
 
     def __init__(
-        self, subsampling: int, tile: int, cols: int, rows: int, sets: int = 1, own: bool = False
+        self,
+        subsampling: int,
+        tile: int,
+        cols: int,
+        rows: int,
+        sets: int = 1,
+        own: bool = False,
+        restart: int = 0,
     ) -> None:
         pixels = texture(tile * cols, tile * rows)
+        options = {"restart_marker_blocks": restart} if restart else {}
         self.streams = [
-            stream_of(pixels[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile], subsampling)
+            stream_of(
+                pixels[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile], subsampling, **options
+            )
             for y in range(rows)
             for x in range(cols)
         ]
@@ -243,11 +253,13 @@ class Mosaic:
 
 @pytest.mark.parametrize("own", [False, True], ids=["coded", "copied"])
 @pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
-def test_assemble_is_encode_anywhere(subsampling: int, own: bool) -> None:
+@pytest.mark.parametrize("restart", [0, 3])
+def test_assemble_is_encode_anywhere(subsampling: int, own: bool, restart: int) -> None:
     """Output tiles at every MCU offset within a source tile, spanning up to 3 x 3 of them,
     over the level's edge (past it: blank blocks), with blocks from ``keep`` on blank; from
-    stores of AC symbols coded again, or of the source's own (copied)."""
-    m = Mosaic(subsampling, 32, 3, 3, own=own)
+    stores of AC symbols coded again, or of the source's own (copied: runs of blocks whose DC
+    codes are the output's copied whole, broken at restart intervals)."""
+    m = Mosaic(subsampling, 32, 3, 3, own=own, restart=restart)
     stores = m.stores()
     tables = m.sets[0]
     mx, my = m.tile_mcus
@@ -316,6 +328,24 @@ def test_transcode_then_half_in_one_call(subsampling: int, own: bool) -> None:
         _jpegdct.transcode(stream, p.mcu_planes(), (tables,), None, bad)
 
 
+@pytest.mark.parametrize("restart", [0, 2])
+def test_copied_blocks_whose_dc_codes_are_the_outputs_are_whole(restart: int) -> None:
+    """Copied with the stream's own tables, each block but its component's first of a restart
+    interval is flagged whole (TB_WHOLE, bit 15 of its AC length); coded again, none is."""
+    options = {"restart_marker_blocks": restart} if restart else {}
+    stream = stream_of(texture(64, 48), 2, **options)  # 4:2:0: 6 blocks an MCU
+    p, planes = decoded(stream)
+    _, _, records = _jpegdct.transcode(stream, p.mcu_planes(), (own_tables(p),))
+    flags = np.frombuffer(records, np.dtype([("dc", "<i2"), ("len", "<u2"), ("end", "<u4")]))
+    whole = (flags["len"] & 0x8000).astype(bool).reshape(-1, 6)  # (MCU, slot)
+    starts = np.zeros(len(whole), bool)
+    starts[:: restart or len(whole)] = True  # each interval's first MCU
+    assert not whole[starts][:, [0, 4, 5]].any()  # Y's first block, Cb's, Cr's
+    assert whole[starts][:, 1:4].all() and whole[~starts].all()
+    _, _, coded = _jpegdct.transcode(stream, p.mcu_planes(), (tables_for(planes, p),))
+    assert not (np.frombuffer(coded, "<u2")[1::4] & 0x8000).any()
+
+
 def test_transcode_bad_input() -> None:
     stream = stream_of(texture(32, 32), 2)
     p, planes = decoded(stream)
@@ -358,6 +388,17 @@ def test_assemble_bad_input() -> None:
     beyond = struct.pack("<hHI", dc, 0, 8 * len(bits)) + records[8:]  # ending past it
     with pytest.raises(ValueError, match="out of range"):
         _jpegdct.assemble(((bits, beyond),), *args[1:])
+    rng = np.random.default_rng(7)  # records flagged whole (their spans) anywhere: never a crash
+    n = len(records) // 8
+    for _ in range(200):
+        forged = np.frombuffer(records, np.dtype([("dc", "<i2"), ("len", "<u2"), ("end", "<u4")]))
+        forged = forged.copy()
+        forged["len"] |= 0x8000
+        picked = rng.choice(n, 3)
+        forged["end"][picked] = rng.integers(0, 16 * len(bits), 3)
+        forged["dc"][rng.choice(n, 3)] = rng.integers(-2048, 2048, 3)
+        with contextlib.suppress(ValueError):
+            _jpegdct.assemble(((bits, forged.tobytes()),), *args[1:])
     with pytest.raises(ValueError, match="bad grid"):
         _jpegdct.assemble((store, store), *args[1:])
     with pytest.raises(ValueError, match="bad grid"):
