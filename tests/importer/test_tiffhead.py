@@ -32,7 +32,9 @@ def test_the_same_page_as_tifffile_reads(
     path = tmp_path / "tiled.tif"
     with tifffile.TiffWriter(path, bigtiff=bigtiff, byteorder=byteorder) as tif:
         tif.write(np.zeros((64, 64, 3), np.uint8))  # a page before: the IFD chain walked
-        tif.write(pixels, tile=(256, 256), compression="jpeg", photometric="minisblack" if grey else "rgb")
+        tif.write(
+            pixels, tile=(256, 256), compression="jpeg", photometric="minisblack" if grey else "rgb"
+        )
     assert tiffhead.page_tags(path, 1) is not None
     assert jpeglevel._page(path, 1) == by_tifffile(monkeypatch, path, 1)
     level = jpeglevel.probe(path, 1)
@@ -41,7 +43,16 @@ def test_the_same_page_as_tifffile_reads(
 
 
 @pytest.mark.parametrize(
-    "name", ["CMU-1-Small-Region.svs", "small.svs", "boxes.tiff", "libvips_sample.tif", "multipage_rgb.tif", "test3-DAPI.ndpi", "viv-multi-channel.ome.tif"]
+    "name",
+    [
+        "CMU-1-Small-Region.svs",
+        "small.svs",
+        "boxes.tiff",
+        "libvips_sample.tif",
+        "multipage_rgb.tif",
+        "test3-DAPI.ndpi",
+        "viv-multi-channel.ome.tif",
+    ],
 )
 def test_the_samples_read_alike(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     path = SAMPLES / name

@@ -61,9 +61,14 @@ def transcode(
     sets: tuple[Tables, ...] | Prepared,
     choice: tuple[bytes, int, int, int, int, int, int] | None = None,
     half: tuple[
-        tuple[tuple[int, int], ...], bytes, bool, np.ndarray, np.ndarray | None,
+        tuple[tuple[int, int], ...],
+        bytes,
+        bool,
+        np.ndarray,
+        np.ndarray | None,
         tuple[int, int] | None,
-    ] | None = None,
+    ]
+    | None = None,
 ) -> tuple[bytes, bytes, bytes]:
     """``decode`` into the planes, each block's AC symbols coded at once with the AC table of one
     of ``sets`` (1 or 2, as ``encode`` takes tables) into a bit string. ``choice`` picks each

@@ -28,7 +28,7 @@ from cytotile.pyramid import TILE_SIZE, ceil_div
 if TYPE_CHECKING:
     import numpy as np
 
-    from cytotile.importer.retile import RetiledTile
+    from cytotile.importer.retile import JpegLevel, RetiledTile
 
 __all__ = ["Coding", "band", "blank_padding", "codec", "kept", "spanned"]
 

@@ -109,8 +109,8 @@ def _page(path: Path, page_index: int) -> _Page:
             samples=one.get(277, 1),
             tables=jpegtables if isinstance(jpegtables, bytes) else None,
             header=None,
-            offsets=tuple(tags[324]),  # type: ignore[arg-type]
-            counts=tuple(tags[325]),  # type: ignore[arg-type]
+            offsets=tuple(tags[324]),
+            counts=tuple(tags[325]),
             size=(one[256], one[257]),
             tile=(one[322], one[323]),
             photometric=one[262],
