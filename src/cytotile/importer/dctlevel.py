@@ -72,7 +72,8 @@ class Coding:
         self.quant = jm.natural_quant(level.quant)
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
         self.halves: HalfRows | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the count's
+        self._early_lock = threading.Lock()  # the prepared planes'
         self._heads: list[bytes] | None = None
         self._early: tuple[list[tuple[int, ...]], Spawned, list[tuple[np.ndarray, ...]]] | None = (
             None
@@ -160,7 +161,7 @@ class Coding:
         huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`);
         :meth:`prepare_planes`'s, when it made these."""
         shapes: list[tuple[int, ...]] = [(height // bh, width // bw, 64) for bw, bh in self.block]
-        with self._lock:  # two bands may ask at once: the prepared planes go to one
+        with self._early_lock:  # two bands may ask at once: the prepared planes go to one
             early, self._early = self._early, None
         if early is not None and early[0] == shapes:
             early[1].join()
