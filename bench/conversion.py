@@ -120,8 +120,18 @@ def outputs(workdir: Path) -> dict[str, Path]:
     return {"cytotile": workdir / PYRAMID_KEY, "libvips": workdir / "libvips-pyramid.tif"}
 
 
+def settle() -> None:
+    """What earlier steps wrote (the slide generated, other conversions' pyramids: hundreds of
+    MB) flushed to disk before a timing: the kernel writes dirty pages back up to 30 s later, in
+    whichever peer's clock is running then."""
+    import os
+
+    os.sync()
+
+
 def bench_conversion(src: Path, workdir: Path, repeats: int) -> Section:
     section = Section("Conversion (whole slide, child process each)", "vs libvips")
+    settle()
     paths = outputs(workdir)
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)

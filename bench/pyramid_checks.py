@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import ROOT
 from bench.common import Row, Section
-from bench.conversion import MEMORY_TARGET_MB, run_child
+from bench.conversion import MEMORY_TARGET_MB, run_child, settle
 
 BYTES_TARGET = 1.3
 TILE_TARGET = 1.2
@@ -100,6 +100,7 @@ def bench_source(
     out = {"cytotile": workdir / f"{src.stem}.cytotile.tif", "libvips": workdir / "lv.tif"}
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in out}
     pairs = repeats
+    settle()
     while len(runs["libvips"]) < pairs:
         for kind, path in out.items():
             runs[kind].append(run_child(kind, src, path))
