@@ -19,7 +19,7 @@ from tests.helpers.samples import SAMPLES
 def by_tifffile(monkeypatch: pytest.MonkeyPatch, path: Path, page: int = 0) -> object:
     with monkeypatch.context() as m:
         m.setattr(tiffhead, "page_tags", lambda *_: None)
-        return jpeglevel._page(path, page)
+        return tiffhead.page(path, page)
 
 
 @pytest.mark.parametrize("bigtiff", [False, True])
@@ -36,7 +36,7 @@ def test_the_same_page_as_tifffile_reads(
             pixels, tile=(256, 256), compression="jpeg", photometric="minisblack" if grey else "rgb"
         )
     assert tiffhead.page_tags(path, 1) is not None
-    assert jpeglevel._page(path, 1) == by_tifffile(monkeypatch, path, 1)
+    assert tiffhead.page(path, 1) == by_tifffile(monkeypatch, path, 1)
     level = jpeglevel.probe(path, 1)
     assert (level.width, level.height, level.tile_width) == (600, 500, 256)
     assert len(level.offsets) == 6
@@ -58,7 +58,7 @@ def test_the_samples_read_alike(monkeypatch: pytest.MonkeyPatch, name: str) -> N
     path = SAMPLES / name
     if not path.is_file():
         pytest.skip(f"no sample {name}")
-    assert jpeglevel._page(path, 0) == by_tifffile(monkeypatch, path, 0)
+    assert tiffhead.page(path, 0) == by_tifffile(monkeypatch, path, 0)
     if name.endswith(".ndpi"):
         assert tiffhead.page_tags(path, 0) is None  # its intervals: tifffile's
     if name.endswith(".svs"):  # JPEG tiles: read here
