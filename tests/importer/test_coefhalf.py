@@ -45,7 +45,7 @@ def test_rows_in_order_whatever_the_bands_order(tmp_path: Path) -> None:
 
     def band(rows: list[int]) -> None:
         for sy in rows:
-            halves.put(sy, flat_row(coding, values[sy]), 0, coding)
+            halves.put(sy, flat_row(coding, values[sy]), coding)
 
     threads = [threading.Thread(target=band, args=(order[k::2],)) for k in range(2)]
     for thread in threads:
@@ -71,8 +71,8 @@ def test_the_bands_lead_is_bounded_and_stop_releases(
     coding = Coding(level, lib)
     halves = coefhalf.HalfRows(level, lib)
     assert halves.ahead == 2
-    halves.put(1, flat_row(coding, 50), 0, coding)  # within the lead: returns
-    late = threading.Thread(target=halves.put, args=(2, flat_row(coding, 50), 0, coding))
+    halves.put(1, flat_row(coding, 50), coding)  # within the lead: returns
+    late = threading.Thread(target=halves.put, args=(2, flat_row(coding, 50), coding))
     late.start()
     late.join(0.3)
     assert late.is_alive()  # row 2 waits until row 0 is taken

@@ -135,14 +135,13 @@ class HalfRows:
         self,
         sy: int,
         planes: tuple[np.ndarray, ...],
-        plane_y: int,
         coding: Coding,
         crew: Crew | None = None,
     ) -> None:
-        """Source row ``sy``, whose coefficients are the planes' rows from pixel row
-        ``plane_y`` (a re-tiling band's thread, its ``crew`` sharing the tiles): its level-1
+        """Source row ``sy``, whose coefficients are the ``planes`` (one source row deep: a
+        re-tiling band's thread, its ``crew`` sharing the tiles): its level-1
         pixels and their counts (:meth:`start`, each tile made, :meth:`HalfRow.finish`)."""
-        row = self.start(sy, planes, plane_y, coding)
+        row = self.start(sy, planes, coding)
         if row is None:
             return
         if crew is None:
@@ -151,11 +150,9 @@ class HalfRows:
             crew.run(row.make, self.across)
         row.finish()
 
-    def start(
-        self, sy: int, planes: tuple[np.ndarray, ...], plane_y: int, coding: Coding
-    ) -> HalfRow | None:
-        """Source row ``sy``'s level-1 pixels to make from the planes' rows from pixel row
-        ``plane_y``, once the row's tiles are decoded there (:meth:`HalfRow.make`, a tile at a
+    def start(self, sy: int, planes: tuple[np.ndarray, ...], coding: Coding) -> HalfRow | None:
+        """Source row ``sy``'s level-1 pixels to make from the ``planes`` (one source row
+        deep), once the row's tiles are decoded there (:meth:`HalfRow.make`, a tile at a
         time: right after its decoding, while its coefficients are in the caches), then handed
         on (:meth:`HalfRow.finish`); None when the row is not made here or the lower tiers
         stopped. Waits while the bands are :data:`AHEAD_BYTES` ahead of the lower tiers."""
@@ -173,7 +170,7 @@ class HalfRows:
         if strip is None:
             columns = max(self.width, self.across * self.half_w)  # half's: whole tiles' halves
             strip = np.empty((level.tile_height // 2, columns, self.samples), np.uint8)
-        return HalfRow(self, sy, planes, plane_y, coding, strip)
+        return HalfRow(self, sy, planes, coding, strip)
 
     def hand_on(self, sy: int, strip: np.ndarray, done: np.ndarray, counts: np.ndarray) -> None:
         """Row ``sy`` made (:meth:`HalfRow.finish`): its ``strip``, level 1's rows ``done`` of

@@ -103,7 +103,7 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
         while upto is not None and todo < upto:  # a step a source row: the planes hold one
             half = None  # level 1's pixels, each tile's right after its transcoding
             if coding.halves is not None and todo * level.tile_height >= rows.start * TILE_SIZE:
-                half = coding.halves.start(todo, planes, 0, coding)  # the band's own rows
+                half = coding.halves.start(todo, planes, coding)  # the band's own rows
             work, stores[todo] = coding.row_work(todo, views, half.job if half else None)
             _run_both(crew, work, len(views), assemble, len(tiles) if assemble else 0)
             assemble = None  # done with the first source row's step

@@ -25,12 +25,11 @@ class HalfRow:
         rows: HalfRows,
         sy: int,
         planes: tuple[np.ndarray, ...],
-        plane_y: int,
         coding: Coding,
         strip: np.ndarray,
     ) -> None:
         level = rows.level
-        self.rows, self.sy, self.planes, self.plane_y = rows, sy, planes, plane_y
+        self.rows, self.sy, self.planes = rows, sy, planes
         self.coding, self.strip = coding, strip
         self.quant = b"".join(
             coding.quant[128 * c[3] : 128 * c[3] + 128] for c in level.frame.components
@@ -41,41 +40,29 @@ class HalfRow:
         self.counts: dict[int, np.ndarray] = {}  # each tile's, by its index
 
     def make(self, part: range) -> None:
-        """The level-1 pixels of tiles ``part`` of the row (any thread; a tile the row does not
-        make here, past :attr:`HalfRows.across`, is left)."""
-        import numpy as np
-
-        rows, level, coding = self.rows, self.rows.level, self.coding
-        part = range(part.start, min(part.stop, rows.across))
-        if not part:
-            return
-        top = self.plane_y
-        views = tuple(
-            p[
-                top // bh : (top + level.tile_height) // bh,
-                part.start * level.tile_width // bw : part.stop * level.tile_width // bw,
-            ]
-            for p, (bw, bh) in zip(self.planes, coding.block, strict=True)
-        )
-        made = self.strip[:, part.start * rows.half_w : part.stop * rows.half_w]
-        counted = part.stop <= self.whole
-        share = np.zeros((256, rows.samples), np.int64) if counted else None
-        inside = min(level.width - part.start * level.tile_width, len(part) * level.tile_width)
-        edge = (inside, self.height)  # an odd one: its last column or row paired with itself
-        rows.lib.half(views, coding.sampling, self.quant, rows.ycc, made, share, edge)
-        if share is not None:
-            self.counts[part.start] = share
+        """The level-1 pixels of tiles ``part`` of the row from its decoded planes, a ``half``
+        call each, with :meth:`job`'s arguments (any thread; a tile the row does not make here,
+        past :attr:`HalfRows.across`, is left)."""
+        level, block = self.rows.level, self.coding.block
+        for k in part:
+            args = self.job(k)
+            if args is None:
+                continue
+            views = tuple(
+                p[:, k * level.tile_width // bw : (k + 1) * level.tile_width // bw]
+                for p, (bw, _) in zip(self.planes, block, strict=True)
+            )
+            self.rows.lib.half(views, *args)
 
     def job(self, k: int) -> tuple[Any, ...] | None:
         """Tile ``k``'s level 1 as the codec's ``transcode`` makes it right after decoding the
-        tile into its own planes (its ``half`` argument; the row's planes from pixel row 0), or
+        tile into its own planes (its ``half`` argument: the row's planes but the tile's), or
         None when the row does not make tile ``k`` here (past :attr:`HalfRows.across`)."""
         import numpy as np
 
         rows, level = self.rows, self.rows.level
         if k >= rows.across:
             return None
-        assert self.plane_y == 0  # the tile's planes are the ones transcode decodes into
         made = self.strip[:, k * rows.half_w : (k + 1) * rows.half_w]
         share = None
         if k < self.whole:  # counted there
