@@ -19,7 +19,7 @@ from cytotile.api.iiif.request import (
 )
 from cytotile.errors import BadParameter, TooLarge
 from cytotile.pipeline.encode import Format
-from cytotile.pyramid import Pyramid, Region
+from cytotile.pyramid import Pyramid, Region, Tier
 
 LIMITS = Limits(16383, 16383, 100_000_000)
 sides = st.integers(1, 5000)
@@ -175,11 +175,52 @@ def test_every_stored_tile_is_found_and_only_it(
     span = tier.tile_width << tier.level
     left, top = tx * span, ty * span
     l0 = Region(left, top, min(span, width - left), min(span, height - top))
-    assert stored_tile(pyramid, l0, tile.width, tile.height) == (tier, tx, ty)
-    assert stored_tile(pyramid, l0, tile.width + 1, tile.height) is None
+    found = stored_tile(pyramid, l0, tile.width, tile.height)
+    assert found == (tier, tx, ty) or is_finer_twin(found, l0, (tile.width, tile.height), tier)
+    assert_not_this_tile(pyramid, l0, (tile.width + 1, tile.height), tier)
     if l0.width > 1:
         shorter = Region(l0.left, l0.top, l0.width - 1, l0.height)
         assert stored_tile(pyramid, shorter, tile.width, tile.height) is None
+
+
+def is_finer_twin(
+    found: tuple[Tier, int, int] | None, l0: Region, size: tuple[int, int], tier: Tier
+) -> bool:
+    """Whether ``found`` is a tier finer than ``tier`` whose tile has the footprint ``l0`` and
+    the size ``size``: the same request, stored twice (a 1- or 2-pixel image edge: level 0's
+    last tile 1 x 1 over (1024, 0) of a 1025 x 1 image is level 1's last one's too)."""
+    if found is None:
+        return False
+    finer, fx, fy = found
+    region = finer.tile_region(fx, fy)
+    span = finer.tile_width << finer.level
+    return (
+        finer.level < tier.level
+        and (region.width, region.height) == size
+        and (fx * span, fy * span) == (l0.left, l0.top)
+    )
+
+
+def assert_not_this_tile(pyramid: Pyramid, l0: Region, size: tuple[int, int], tier: Tier) -> None:
+    """A request of ``l0`` at ``size`` (not ``tier``'s tile's size) is no stored tile, or
+    exactly a finer tier's over the same footprint, at that tier's own size (a 1-pixel-high
+    image: level 0's last tile 2 x 1 is level 1's last 1 x 1 one's footprint)."""
+    found = stored_tile(pyramid, l0, *size)
+    assert found is None or is_finer_twin(found, l0, size, tier)
+
+
+def test_a_request_of_a_finer_tiers_own_tile_over_the_same_footprint() -> None:
+    """514 x 1: level 1's tile (1, 0) is 1 x 1 over level 0's (512, 0, 2, 1), which is level 0's
+    tile (2, 0) at its own 2 x 1: a 2 x 1 request of it is that stored tile."""
+    pyramid = Pyramid(514, 1)
+    region = Region(512, 0, 2, 1)
+    assert stored_tile(pyramid, region, 1, 1) == (pyramid.at_level(1), 1, 0)
+    assert stored_tile(pyramid, region, 2, 1) == (pyramid.at_level(0), 2, 0)
+    assert_not_this_tile(pyramid, region, (2, 1), pyramid.at_level(1))
+    edge = Region(1024, 0, 1, 1)  # 1025 x 1: level 0's tile (4, 0) and level 1's (2, 0)
+    found = stored_tile(Pyramid(1025, 1), edge, 1, 1)
+    assert found == (Pyramid(1025, 1).at_level(0), 4, 0)
+    assert is_finer_twin(found, edge, (1, 1), Pyramid(1025, 1).at_level(1))
 
 
 def test_a_width_only_request_of_an_edge_tile_is_stored() -> None:
