@@ -63,3 +63,35 @@ def test_natural_quant_is_the_codecs() -> None:
         stream = libjpeg(quality, subsample=True)(texture(48, 32), 0)
         planes = parse(stream).mcu_planes()
         assert jm.natural_quant(jm.quant_tables(stream)) == _jpegdct.decode(stream, planes)
+
+
+def nearest_quality(luma: tuple[int, ...]) -> int:
+    """estimate_quality's definition, every quality's distance counted."""
+    q = np.arange(1, 101)
+    scale = np.where(q < 50, 5000 // q, 200 - 2 * q)
+    tables = np.clip((np.outer(scale, jm._STD_LUMA_ZIGZAG) + 50) // 100, 1, 255)
+    distance = np.abs(tables - np.asarray(luma, np.int64)).sum(axis=1)
+    return int(q[np.argmin(distance)])  # the first of equally near ones
+
+
+def test_quality_of_every_ijg_table() -> None:
+    for quality in range(1, 101):
+        scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+        luma = tuple(min(max((v * scale + 50) // 100, 1), 255) for v in jm._STD_LUMA_ZIGZAG)
+        assert jm.estimate_quality(luma) == nearest_quality(luma) == quality
+
+
+def test_quality_of_other_tables_is_the_nearest() -> None:
+    rng = np.random.default_rng(8)
+    for top in (1, 2, 8, 60, 255, 1000, 65535):  # 16-bit tables too
+        for _ in range(150):
+            luma = tuple(int(v) for v in rng.integers(1, top + 1, 64))
+            assert jm.estimate_quality(luma) == nearest_quality(luma)
+    for _ in range(300):  # near an IJG table: ties and near misses
+        scale = int(rng.integers(0, 300))
+        noise = rng.integers(-3, 4, 64)
+        luma = tuple(
+            max(1, min(max((v * scale + 50) // 100, 1), 255) + int(n))
+            for v, n in zip(jm._STD_LUMA_ZIGZAG, noise, strict=True)
+        )
+        assert jm.estimate_quality(luma) == nearest_quality(luma)
