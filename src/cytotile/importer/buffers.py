@@ -40,11 +40,3 @@ def zeroed(shapes: list[tuple[int, ...]], dtype: str) -> tuple[np.ndarray, ...]:
         out.append(raw[at : at + count * item].view(dtype).reshape(shape))
         at += size
     return tuple(out)
-
-
-def touched(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    """``arrays``, zeroed again: their memory first touched (mapped) here, by numpy's fill,
-    which releases the GIL while it writes."""
-    for array in arrays:
-        array.fill(0)
-    return arrays

@@ -11,7 +11,6 @@ tables. :mod:`cytotile.importer.dctretile` assembles the pyramid's tiles from th
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -21,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cytotile.importer import dctcoding as dc
 from cytotile.importer import dctsource
 from cytotile.importer import jpegmarkers as jm
-from cytotile.importer.buffers import touched, zeroed
-from cytotile.importer.crew import Spawned
+from cytotile.importer.buffers import zeroed
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
@@ -73,11 +71,7 @@ class Coding:
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
         self.halves: HalfRows | None = None
         self._lock = threading.Lock()  # the count's
-        self._early_lock = threading.Lock()  # the prepared planes'
         self._heads: list[bytes] | None = None
-        self._early: tuple[list[tuple[int, ...]], Spawned, list[tuple[np.ndarray, ...]]] | None = (
-            None
-        )
         first = os.pread(self.fd, level.byte_counts[0], level.offsets[0])
         kept = dctsource.kept_tables(level, first)  # the source's own, when they serve
         self._counted: tuple[dc.Tables, bytes] | BaseException | None = (
@@ -158,29 +152,12 @@ class Coding:
 
     def planes(self, width: int, height: int) -> tuple[np.ndarray, ...]:
         """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples), in
-        huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`);
-        :meth:`prepare_planes`'s, when it made these."""
+        huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`). Their
+        memory is first touched by the first row's decoding, in every thread of its crew (made
+        and touched early in a thread of their own, the first row waited for that thread: it
+        needs the GIL to start, which the set-up holds)."""
         shapes: list[tuple[int, ...]] = [(height // bh, width // bw, 64) for bw, bh in self.block]
-        with self._early_lock:  # two bands may ask at once: the prepared planes go to one
-            early, self._early = self._early, None
-        if early is not None and early[0] == shapes:
-            early[1].join()
-            if early[2]:
-                return early[2][0]
         return zeroed(shapes, "int16")
-
-    def prepare_planes(self, width: int, height: int) -> None:
-        """The first :meth:`planes` of that size made now in a thread of its own, their memory
-        first touched there, while the caller sets up the rest: a huge page's first fault takes
-        0.5-1 ms, the first tile's decoding waited for it."""
-        shapes: list[tuple[int, ...]] = [(height // bh, width // bw, 64) for bw, bh in self.block]
-        made: list[tuple[np.ndarray, ...]] = []
-
-        def make() -> None:
-            with contextlib.suppress(Exception):  # planes() then makes them itself
-                made.append(touched(zeroed(shapes, "int16")))
-
-        self._early = (shapes, Spawned(make), made)
 
     def transcode(
         self,

@@ -116,8 +116,6 @@ def write_jpeg_pyramid(
     spool, no copy), the index last. Raises :class:`~cytotile.importer.retile.NotRetilable`
     (nothing left written) when a tile turns out not to qualify."""
     ahead = CodingAhead.start(level)  # the tables (kept, or counted beside the set-up below)
-    if ahead is not None:  # the first band's planes, first touched beside the set-up below
-        ahead.coding.prepare_planes(level.n_tx * level.tile_width, level.tile_height)
     with ahead or contextlib.nullcontext():
         n_samples = len(level.frame.components)
         lower_q = lower_quality(level, quality)
