@@ -180,14 +180,14 @@ def test_codec_round_trip(tmp_path: Path) -> None:
 
 
 def test_a_wide_level_gets_fewer_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each thread holds a source row's coefficients and the transcoded rows an output row
+    """Each thread holds a source tile's coefficients and the transcoded rows an output row
     spans: over the memory budget, the re-tiling runs in one thread (the same tiles)."""
     src = write_jpeg_tiff(tmp_path / "src.tif", texture(WIDTH, HEIGHT), SOURCE_TILE, libjpeg(75))
     level = probe(src)
-    # a row of 5 tiles of 240x240 4:2:0 (900 + 2 x 225 blocks of 64 coefficients, int16), and
-    # 2 rows transcoded (a quarter of that each): an output row starts at most 224 pixels into
-    # a source row (256 k mod 240), never spans 3
-    assert retile_module.row_bytes(level) == 5 * 1350 * 128 * 3 // 2
+    # a tile of 240x240 4:2:0 (900 + 2 x 225 blocks of 64 coefficients, int16), and 2 rows of
+    # 5 tiles transcoded (a quarter of that each): an output row starts at most 224 pixels
+    # into a source row (256 k mod 240), never spans 3
+    assert retile_module.row_bytes(level) == 1350 * 128 + 2 * 5 * 1350 * 128 // 4
     expected = [t.padded for t in retile(level, tmp_path, threads=1)]
 
     def no_pool(*args: object, **kwargs: object) -> None:

@@ -150,11 +150,14 @@ class HalfRows:
             crew.run(row.make, self.across)
         row.finish()
 
-    def start(self, sy: int, planes: tuple[np.ndarray, ...], coding: Coding) -> HalfRow | None:
-        """Source row ``sy``'s level-1 pixels to make from the ``planes`` (one source row
-        deep), once the row's tiles are decoded there (:meth:`HalfRow.make`, a tile at a
-        time: right after its decoding, while its coefficients are in the caches), then handed
-        on (:meth:`HalfRow.finish`); None when the row is not made here or the lower tiers
+    def start(
+        self, sy: int, planes: tuple[np.ndarray, ...] | None, coding: Coding
+    ) -> HalfRow | None:
+        """Source row ``sy``'s level-1 pixels to make, a tile at a time, right after its
+        decoding, while its coefficients are in the caches: by the transcoding itself
+        (:meth:`HalfRow.job`'s arguments), or from the ``planes`` (one source row deep) once the
+        row's tiles are decoded there (:meth:`HalfRow.make`); then handed on
+        (:meth:`HalfRow.finish`). None when the row is not made here or the lower tiers
         stopped. Waits while the bands are :data:`AHEAD_BYTES` ahead of the lower tiers."""
         import numpy as np
 

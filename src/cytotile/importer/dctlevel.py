@@ -71,6 +71,7 @@ class Coding:
         #: level 1 made from the decoded source rows (:mod:`cytotile.importer.coefhalf`), if set
         self.halves: HalfRows | None = None
         self._lock = threading.Lock()  # the count's
+        self._local = threading.local()  # each thread's tile_planes
         self._heads: list[bytes] | None = None
         first = os.pread(self.fd, level.byte_counts[0], level.offsets[0])
         kept = dctsource.kept_tables(level, first)  # the source's own, when they serve
@@ -152,12 +153,20 @@ class Coding:
 
     def planes(self, width: int, height: int) -> tuple[np.ndarray, ...]:
         """Zeroed coefficient planes covering ``width`` x ``height`` pixels (MCU multiples), in
-        huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`). Their
-        memory is first touched by the first row's decoding, in every thread of its crew (made
-        and touched early in a thread of their own, the first row waited for that thread: it
-        needs the GIL to start, which the set-up holds)."""
+        huge pages when the kernel gives them (:func:`~cytotile.importer.buffers.zeroed`)."""
         shapes: list[tuple[int, ...]] = [(height // bh, width // bw, 64) for bw, bh in self.block]
         return zeroed(shapes, "int16")
+
+    def tile_planes(self) -> tuple[np.ndarray, ...]:
+        """The calling thread's planes of one source tile, made at its first call and reused:
+        :meth:`row_work` decodes each tile into them and makes its level 1 in the same call,
+        so they are free again when it returns (in the core's caches, and a few pages to map
+        in a fresh process, not a source row's planes a band: 425 first faults on CMU-1)."""
+        planes: tuple[np.ndarray, ...] | None = getattr(self._local, "planes", None)
+        if planes is None:
+            level = self.level
+            planes = self._local.planes = self.planes(level.tile_width, level.tile_height)
+        return planes
 
     def transcode(
         self,
@@ -194,21 +203,18 @@ class Coding:
         return bits, records
 
     def row_work(
-        self,
-        sy: int,
-        views: list[tuple[np.ndarray, ...]],
-        half: Callable[[int], tuple[Any, ...] | None] | None = None,
+        self, sy: int, half: Callable[[int], tuple[Any, ...] | None] | None = None
     ) -> tuple[Callable[[range], None], list[Store]]:
-        """The transcoding of source row ``sy``'s tiles (:meth:`transcode`) into ``views`` (one
-        per tile), as a crew's work over their indices, and the list of their stores it fills;
-        read at once when they are stored together (as scanners and libvips write them, in any
-        order); ``half(k)``: tile ``k``'s level-1 arguments, made in the same call (its
-        coefficients still in the caches: :meth:`HalfRow.job`)."""
+        """The transcoding of source row ``sy``'s tiles (:meth:`transcode`), each into the
+        thread's :meth:`tile_planes`, as a crew's work over their indices, and the list of
+        their stores it fills; read at once when they are stored together (as scanners and
+        libvips write them, in any order); ``half(k)``: tile ``k``'s level-1 arguments, made in
+        the same call (its coefficients still in the caches: :meth:`HalfRow.job`)."""
         level = self.level
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
         counts = level.byte_counts[first : first + level.n_tx]
-        stores: list[Store] = [(b"", b"")] * len(views)
+        stores: list[Store] = [(b"", b"")] * level.n_tx
         start = min(offsets)
         end = max(o + n for o, n in zip(offsets, counts, strict=True))
         row = None  # scattered: each read alone
@@ -216,11 +222,12 @@ class Coding:
             row = memoryview(os.pread(self.fd, end - start, start))
 
         def work(part: range) -> None:
+            planes = self.tile_planes()
             for k in part:
                 at = offsets[k] - start
                 data = None if row is None else row[at : at + counts[k]]
                 args = None if half is None else half(k)
-                stores[k] = self.transcode(first + k, views[k], data, args)  # type: ignore[arg-type]
+                stores[k] = self.transcode(first + k, planes, data, args)  # type: ignore[arg-type]
 
         return work, stores
 

@@ -79,15 +79,6 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
     """The band's rows, each output row's tiles assembled in one crew step with the transcoding
     of the next source row it needs: the crew meets once an output row, not twice."""
     level = coding.level
-    tile_w = level.tile_width
-    planes = coding.planes(level.n_tx * tile_w, level.tile_height)  # a source row's, for level 1
-    views = [
-        tuple(
-            p[:, x * tile_w // bw : (x + 1) * tile_w // bw]
-            for p, (bw, _) in zip(planes, coding.block, strict=True)
-        )
-        for x in range(level.n_tx)
-    ]
     stores: dict[int, list[Store]] = {}  # by source row
     todo = needed(level, rows.start)[0]  # the next source row to transcode
     for ty in [None, *rows]:  # None: the first row's source rows, before any output row
@@ -100,12 +91,12 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
             assemble, tiles = _encode_row(coding, ty, stores)
         ahead = needed(level, ty + 1)[1] if ty is not None and ty + 1 < rows.stop else None
         upto = needed(level, rows.start)[1] if ty is None else ahead
-        while upto is not None and todo < upto:  # a step a source row: the planes hold one
+        while upto is not None and todo < upto:  # a step a source row
             half = None  # level 1's pixels, each tile's right after its transcoding
             if coding.halves is not None and todo * level.tile_height >= rows.start * TILE_SIZE:
-                half = coding.halves.start(todo, planes, coding)  # the band's own rows
-            work, stores[todo] = coding.row_work(todo, views, half.job if half else None)
-            _run_both(crew, work, len(views), assemble, len(tiles) if assemble else 0)
+                half = coding.halves.start(todo, None, coding)  # the band's own rows
+            work, stores[todo] = coding.row_work(todo, half.job if half else None)
+            _run_both(crew, work, level.n_tx, assemble, len(tiles) if assemble else 0)
             assemble = None  # done with the first source row's step
             if half is not None:
                 half.finish()

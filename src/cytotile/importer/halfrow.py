@@ -24,7 +24,7 @@ class HalfRow:
         self,
         rows: HalfRows,
         sy: int,
-        planes: tuple[np.ndarray, ...],
+        planes: tuple[np.ndarray, ...] | None,
         coding: Coding,
         strip: np.ndarray,
     ) -> None:
@@ -44,6 +44,7 @@ class HalfRow:
         call each, with :meth:`job`'s arguments (any thread; a tile the row does not make here,
         past :attr:`HalfRows.across`, is left)."""
         level, block = self.rows.level, self.coding.block
+        assert self.planes is not None, "a row made by the transcoding has no planes"
         for k in part:
             args = self.job(k)
             if args is None:

@@ -76,15 +76,15 @@ MEMORY_BUDGET = 192 * 1024 * 1024
 
 
 def row_bytes(level: JpegLevel) -> int:
-    """Bytes a re-tiling thread holds: a row of source tiles' coefficient planes (level 1 is
-    made from them), and the transcoded blocks of the rows one output row spans (2 rows of
-    240-pixel tiles, 32 of NDPI's 8-pixel intervals), about their coded bytes each (taken as
-    a quarter of their coefficients: 16 bits a coefficient, fewer than 4 a coded one)."""
+    """Bytes a re-tiling thread holds: a source tile's coefficient planes (each tile decoded
+    into them and level 1 made from them at once), and the transcoded blocks of the rows one
+    output row spans (2 rows of 240-pixel tiles, 32 of NDPI's 8-pixel intervals), about their
+    coded bytes each (taken as a quarter of their coefficients: 16 bits a coefficient, fewer
+    than 4 a coded one)."""
     frame = level.frame
     across, down = level.tile_width // frame.mcu_width, level.tile_height // frame.mcu_height
-    blocks = sum(across * c[1] * down * c[2] for c in frame.components)
-    planes = level.n_tx * blocks * 64 * 2
-    return planes + dctretile.spanned(level.tile_height) * planes // 4
+    tile = sum(across * c[1] * down * c[2] for c in frame.components) * 64 * 2
+    return tile + dctretile.spanned(level.tile_height) * level.n_tx * tile // 4
 
 
 def worth(n_ty: int) -> int:
