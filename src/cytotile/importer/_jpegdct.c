@@ -2863,158 +2863,212 @@ static const uint64_t *prepared_tt(prepared_t *p, int s, int k, const dhuff_t *a
     return spare;
 }
 
-static PyObject *py_transcode(PyObject *self, PyObject *args)
-{
-    Py_buffer stream, views[MAX_COMPONENTS], grid = {0}, hq = {0};
-    plane_t planes[MAX_COMPONENTS];
-    PyObject *seq, *sets, *choice_obj = Py_None, *half_obj = Py_None;
-    PyObject *h_sampling, *h_out, *h_counts, *h_edge;
-    Py_ssize_t n;
+/* One transcode call's work in three parts: tjob_open parses and checks its arguments and holds
+ * what it reads (with the GIL), tjob_run decodes and transcodes the tile into the planes it is
+ * given, and makes its level 1 (without the GIL: any thread), tjob_finish builds its result
+ * (with the GIL) and releases everything (tjob_close). A step (step_*) opens a row's worth of
+ * them, the crew's threads run them, the caller finishes them. */
+typedef struct {
+    Py_buffer stream, grid, hq; /* held until tjob_close (grid, hq: when given) */
+    PyObject *sets;             /* a reference: the prepared tables live as long */
     choice_t choice;
     half_t hf;
-    int h_ycc, halving = 0, half_failed = 0;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*OO|OO:transcode", &stream, &seq, &sets, &choice_obj,
-                          &half_obj))
-        return NULL;
-    if (planes_open(seq, 1, views, planes, &n) < 0) {
-        PyBuffer_Release(&stream);
-        return NULL;
-    }
+    int halving, copy, half_failed;
+    int dc_same[MAX_COMPONENTS];
+    jpeg_t *j;
+    uint64_t (*spare)[1 << LOOKAHEAD]; /* tts no slot holds */
+    prepared_t *own;
+    ttables_t tab;
+    Py_ssize_t nrst, found, ulen;
+    uint32_t *rst;   /* copy mode: where each restart interval starts */
+    bwriter_t w;     /* transcode mode: the AC bit strings */
+    tblock_t *recs;  /* in recs_obj */
+    PyObject *bits_obj, *recs_obj; /* the store: (bits, records) */
+    errmsg_t err;
+} tjob_t;
+
+static void tjob_close(tjob_t *t)
+{
+    if (t->halving)
+        half_close(&t->hf);
+    if (t->hq.buf)
+        PyBuffer_Release(&t->hq);
+    if (t->stream.buf)
+        PyBuffer_Release(&t->stream);
+    if (t->grid.buf)
+        PyBuffer_Release(&t->grid);
+    Py_CLEAR(t->sets);
+    free(t->j);
+    free(t->own);
+    free(t->spare);
+    free(t->w.buf);
+    free(t->rst);
+    Py_CLEAR(t->bits_obj);
+    Py_CLEAR(t->recs_obj);
+    memset(t, 0, sizeof *t);
+}
+
+/* The arguments of a transcode call (stream_obj: a bytes-like tile stream); planes: n planes
+ * whose sizes are checked (the ones tjob_run gets have the same). 0, or -1 with an exception
+ * set and nothing held. */
+static int tjob_open(tjob_t *t, PyObject *stream_obj, const plane_t *planes, Py_ssize_t n,
+                     PyObject *sets, PyObject *choice_obj, PyObject *half_obj)
+{
+    PyObject *h_sampling, *h_out, *h_counts, *h_edge;
+    int h_ycc;
+    memset(t, 0, sizeof *t);
+    if (PyObject_GetBuffer(stream_obj, &t->stream, PyBUF_SIMPLE) < 0)
+        return -1;
     if (half_obj != Py_None) { /* then half's work on the planes decoded, in the same call */
         if (!PyTuple_Check(half_obj) || PyTuple_GET_SIZE(half_obj) != 6) {
             PyErr_SetString(PyExc_ValueError,
                             "half: (sampling, quant, ycc, out, counts, edge) expected");
-            planes_close(views, n);
-            PyBuffer_Release(&stream);
-            return NULL;
+            goto fail;
         }
-        if (!PyArg_ParseTuple(half_obj, "Oy*pOOO:half", &h_sampling, &hq, &h_ycc, &h_out,
+        if (!PyArg_ParseTuple(half_obj, "Oy*pOOO:half", &h_sampling, &t->hq, &h_ycc, &h_out,
                               &h_counts, &h_edge) ||
-            half_open(&hf, planes, n, h_sampling, &hq, h_ycc, h_out, h_counts, h_edge) < 0) {
-            if (hq.buf)
-                PyBuffer_Release(&hq);
-            planes_close(views, n);
-            PyBuffer_Release(&stream);
-            return NULL;
-        }
-        halving = 1;
+            half_open(&t->hf, planes, n, h_sampling, &t->hq, h_ycc, h_out, h_counts, h_edge) < 0)
+            goto fail;
+        t->halving = 1;
     }
-    jpeg_t *j = calloc(1, sizeof *j);
-    uint64_t(*spare)[1 << LOOKAHEAD] = NULL; /* tts no slot holds */
-    bwriter_t w = {NULL, 0, 0, 0, 0};
-    tblock_t *recs = NULL;
-    uint32_t *rst = NULL; /* copy mode: where each restart interval starts */
-    PyObject *bits_obj = NULL, *recs_obj = NULL; /* the store: (bits, records) */
-    errmsg_t err = {{0}, 0};
+    if (!(t->j = calloc(1, sizeof *t->j))) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (choice_read(choice_obj, &t->grid, &t->choice) < 0)
+        goto fail;
+    prepared_t *p = prepared_get(sets, n, &t->own);
+    if (!p)
+        goto fail;
+    t->sets = Py_NewRef(sets);
+    jpeg_t *j = t->j;
+    if (decode_headers(j, t->stream.buf, (size_t)t->stream.len, planes, n, &t->err) < 0) {
+        PyErr_SetString(PyExc_ValueError, t->err.msg);
+        goto fail;
+    }
+    int nslots = 0, spares = 0;
+    for (int i = 0; i < j->nscan; i++)
+        nslots += j->comp[j->scan[i]].h * j->comp[j->scan[i]].v;
+    t->tab.nsets = p->nsets;
+    for (int s = 0; s < p->nsets; s++)
+        for (int i = 0; i < j->nscan; i++) {
+            int k = j->scan[i];
+            t->tab.oac[s][k] = &p->t[s][k][1];
+            t->tab.tt[s][k] = prepared_tt(p, s, k, &j->ac[j->comp[k].ta], NULL);
+            if (!t->tab.tt[s][k]) { /* the slots are full: one of this call's own */
+                if (!t->spare &&
+                    !(t->spare = malloc(MAX_SETS * MAX_COMPONENTS * sizeof *t->spare))) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                t->tab.tt[s][k] = prepared_tt(p, s, k, &j->ac[j->comp[k].ta], t->spare[spares++]);
+            }
+        }
+    size_t nblocks = (size_t)(j->mcux * j->mcuy) * (size_t)nslots;
+    /* the records and (copying) the unstuffed scan written into their bytes objects */
+    t->recs_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(nblocks * sizeof *t->recs));
+    if (!t->recs_obj)
+        goto fail;
+    t->recs = (tblock_t *)PyBytes_AS_STRING(t->recs_obj);
+    t->copy = p->nsets == 1 && !t->choice.grid; /* the source's AC codes are the output's */
+    for (int i = 0; i < j->nscan && t->copy; i++) { /* and its DC codes, each component's */
+        int k = j->scan[i];
+        t->copy = codes_same(&j->ac[j->comp[k].ta], t->tab.oac[0][k]);
+        t->dc_same[k] = codes_same(&j->dc[j->comp[k].td], &p->t[0][k][0]);
+    }
+    if (t->copy) {
+        const uint8_t *end = (const uint8_t *)t->stream.buf + t->stream.len;
+        Py_ssize_t mcus = j->mcux * j->mcuy;
+        if (j->restart)
+            t->nrst = (mcus + j->restart - 1) / j->restart - 1; /* markers between intervals */
+        t->bits_obj = PyBytes_FromStringAndSize(NULL, (end - j->data) + 16);
+        if (!t->bits_obj)
+            goto fail;
+        if (!(t->rst = malloc((size_t)t->nrst * sizeof *t->rst + 1))) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    tjob_close(t);
+    return -1;
+}
+
+/* The tile decoded into planes (the sizes tjob_open checked), its blocks transcoded or their
+ * bits found, and its level 1 made (without the GIL). */
+static void tjob_run(tjob_t *t, const plane_t *planes)
+{
+    const jpeg_t *j = t->j;
+    const uint8_t *end = (const uint8_t *)t->stream.buf + t->stream.len;
+    if (t->copy) {
+        uint8_t *u = (uint8_t *)PyBytes_AS_STRING(t->bits_obj);
+        t->ulen = unstuff_scan(j->data, end, u, t->rst, t->nrst, &t->found, &t->err);
+        if (t->ulen >= 0)
+            copy_scan(j, u, t->ulen, t->rst, t->found, planes, t->recs, t->dc_same, &t->err);
+    } else {
+        transcode_scan(j, end, planes, &t->tab, &t->choice, &t->w, t->recs, &t->err);
+    }
+    if (t->halving && !t->err.failed) {
+        t->hf.planes = planes;
+        t->half_failed = half_run(&t->hf);
+    }
+}
+
+/* (quant, bits, records), or NULL with an exception set; the job closed either way. */
+static PyObject *tjob_finish(tjob_t *t)
+{
     PyObject *result = NULL;
-    prepared_t *own = NULL, *p = NULL;
-    ttables_t tab;
-    if (!j) {
+    if (t->err.failed) {
+        PyErr_SetString(PyExc_ValueError, t->err.msg);
+        goto out;
+    }
+    if (t->half_failed) {
         PyErr_NoMemory();
         goto out;
     }
-    if (choice_read(choice_obj, &grid, &choice) < 0)
+    if (t->copy) {
+        if (_PyBytes_Resize(&t->bits_obj, t->ulen + 8) < 0)
+            goto out; /* bits_obj NULL then */
+    } else if (!(t->bits_obj = PyBytes_FromStringAndSize((const char *)t->w.buf,
+                                                         (Py_ssize_t)t->w.len))) {
         goto out;
-    if (!(p = prepared_get(sets, n, &own)))
-        goto out;
-    if (decode_headers(j, stream.buf, (size_t)stream.len, planes, n, &err) == 0) {
-        int nslots = 0, spares = 0;
-        for (int i = 0; i < j->nscan; i++)
-            nslots += j->comp[j->scan[i]].h * j->comp[j->scan[i]].v;
-        tab.nsets = p->nsets;
-        for (int s = 0; s < p->nsets; s++)
-            for (int i = 0; i < j->nscan; i++) {
-                int k = j->scan[i];
-                tab.oac[s][k] = &p->t[s][k][1];
-                tab.tt[s][k] = prepared_tt(p, s, k, &j->ac[j->comp[k].ta], NULL);
-                if (!tab.tt[s][k]) { /* the slots are full: one of this call's own */
-                    if (!spare && !(spare = malloc(MAX_SETS * MAX_COMPONENTS * sizeof *spare))) {
-                        PyErr_NoMemory();
-                        goto out;
-                    }
-                    tab.tt[s][k] = prepared_tt(p, s, k, &j->ac[j->comp[k].ta], spare[spares++]);
-                }
-            }
-        size_t nblocks = (size_t)(j->mcux * j->mcuy) * (size_t)nslots;
-        /* the records and (copying) the unstuffed scan written into their bytes objects */
-        recs_obj = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(nblocks * sizeof *recs));
-        if (!recs_obj)
-            goto out;
-        recs = (tblock_t *)PyBytes_AS_STRING(recs_obj);
-        int copy = p->nsets == 1 && !choice.grid; /* the source's AC codes are the output's */
-        int dc_same[MAX_COMPONENTS] = {0};          /* and its DC codes, each component's */
-        for (int i = 0; i < j->nscan && copy; i++) {
-            int k = j->scan[i];
-            copy = codes_same(&j->ac[j->comp[k].ta], tab.oac[0][k]);
-            dc_same[k] = codes_same(&j->dc[j->comp[k].td], &p->t[0][k][0]);
-        }
-        const uint8_t *end = (const uint8_t *)stream.buf + stream.len;
-        if (copy) {
-            Py_ssize_t mcus = j->mcux * j->mcuy, nrst = 0, found = 0, ulen = -1;
-            if (j->restart)
-                nrst = (mcus + j->restart - 1) / j->restart - 1; /* markers between intervals */
-            bits_obj = PyBytes_FromStringAndSize(NULL, (end - j->data) + 16);
-            rst = malloc((size_t)nrst * sizeof *rst + 1);
-            if (!bits_obj || !rst) {
-                if (bits_obj)
-                    PyErr_NoMemory();
-                goto out;
-            }
-            uint8_t *u = (uint8_t *)PyBytes_AS_STRING(bits_obj);
-            Py_BEGIN_ALLOW_THREADS
-            ulen = unstuff_scan(j->data, end, u, rst, nrst, &found, &err);
-            if (ulen >= 0)
-                copy_scan(j, u, ulen, rst, found, planes, recs, dc_same, &err);
-            if (halving && !err.failed)
-                half_failed = half_run(&hf);
-            Py_END_ALLOW_THREADS
-            if (!err.failed && _PyBytes_Resize(&bits_obj, ulen + 8) < 0)
-                goto out; /* bits_obj NULL then */
-        } else {
-            Py_BEGIN_ALLOW_THREADS
-            transcode_scan(j, end, planes, &tab, &choice, &w, recs, &err);
-            if (halving && !err.failed)
-                half_failed = half_run(&hf);
-            Py_END_ALLOW_THREADS
-            if (!err.failed &&
-                !(bits_obj = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len)))
-                goto out;
-        }
-        if (half_failed) {
-            PyErr_NoMemory();
-            goto out;
-        }
-        if (!err.failed) {
-            uint8_t qt[4 * 64 * 2];
-            for (int q = 0; q < 4; q++)
-                for (int i = 0; i < 64; i++) {
-                    qt[2 * (64 * q + i)] = (uint8_t)(j->qt[q][i] & 0xFF);
-                    qt[2 * (64 * q + i) + 1] = (uint8_t)(j->qt[q][i] >> 8);
-                }
-            result = Py_BuildValue("y#OO", (const char *)qt, (Py_ssize_t)sizeof qt, bits_obj,
-                                   recs_obj);
-        }
     }
-    if (err.failed)
-        PyErr_SetString(PyExc_ValueError, err.msg);
+    uint8_t qt[4 * 64 * 2];
+    for (int q = 0; q < 4; q++)
+        for (int i = 0; i < 64; i++) {
+            qt[2 * (64 * q + i)] = (uint8_t)(t->j->qt[q][i] & 0xFF);
+            qt[2 * (64 * q + i) + 1] = (uint8_t)(t->j->qt[q][i] >> 8);
+        }
+    result = Py_BuildValue("y#OO", (const char *)qt, (Py_ssize_t)sizeof qt, t->bits_obj,
+                           t->recs_obj);
 out:
-    if (halving) {
-        half_close(&hf);
-        PyBuffer_Release(&hq);
-    }
-    planes_close(views, n);
-    PyBuffer_Release(&stream);
-    if (grid.buf)
-        PyBuffer_Release(&grid);
-    free(j);
-    free(own);
-    free(spare);
-    free(w.buf);
-    free(rst);
-    Py_XDECREF(bits_obj);
-    Py_XDECREF(recs_obj);
+    tjob_close(t);
     return result;
+}
+
+static PyObject *py_transcode(PyObject *self, PyObject *args)
+{
+    Py_buffer views[MAX_COMPONENTS];
+    plane_t planes[MAX_COMPONENTS];
+    PyObject *stream, *seq, *sets, *choice_obj = Py_None, *half_obj = Py_None;
+    Py_ssize_t n;
+    tjob_t t;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOO|OO:transcode", &stream, &seq, &sets, &choice_obj,
+                          &half_obj))
+        return NULL;
+    if (planes_open(seq, 1, views, planes, &n) < 0)
+        return NULL;
+    if (tjob_open(&t, stream, planes, n, sets, choice_obj, half_obj) < 0) {
+        planes_close(views, n);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    tjob_run(&t, planes);
+    Py_END_ALLOW_THREADS
+    planes_close(views, n);
+    return tjob_finish(&t);
 }
 
 /* One source tile's transcoded blocks, for assemble. */
@@ -3080,105 +3134,155 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         }                                                                                      \
     } while (0)
 
-static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origin,
-                               PyObject *source_mcus, PyObject *sampling, PyObject *mcus_obj,
-                               PyObject *keep, PyObject *tables, int which, const Py_buffer *head)
-{
+/* One assemble call's work in three parts, as a transcode's (tjob_t): ajob_open parses its
+ * arguments and holds the stores' buffers (with the GIL), ajob_run codes the tile (without
+ * it), ajob_finish makes its bytes and releases everything (ajob_close). */
+typedef struct {
     long gx_n, gy_n, ox, oy, tmx, tmy, mcux, mcuy, kx, ky;
-    if (int_pair(grid, "grid", &gx_n, &gy_n) < 0 || int_pair(origin, "origin", &ox, &oy) < 0 ||
-        int_pair(source_mcus, "source_mcus", &tmx, &tmy) < 0 ||
-        int_pair(mcus_obj, "mcus", &mcux, &mcuy) < 0 || int_pair(keep, "keep", &kx, &ky) < 0)
-        return NULL;
-    if (!PyTuple_Check(stores) || gx_n < 1 || gy_n < 1 || gx_n * gy_n > ASM_MAX_SOURCES ||
-        PyTuple_GET_SIZE(stores) != gx_n * gy_n || tmx < 1 || tmy < 1 || ox < 0 || oy < 0 ||
-        mcux < 1 || mcuy < 1 || ox + mcux > gx_n * tmx || oy + mcuy > gy_n * tmy) {
+    int slot_k[MAX_BLOCKS_IN_MCU], back[MAX_BLOCKS_IN_MCU], nslots;
+    const ehuff_t (*t)[2];
+    ehuff_t (*parsed)[2]; /* tables given as a tuple */
+    PyObject *tables;     /* a reference: the prepared tables live as long */
+    tstore_t *src;
+    int head;             /* the tile is head, the scan, EOI */
+    bwriter_t w;
+    errmsg_t err;
+} ajob_t;
+
+static void ajob_close(ajob_t *a)
+{
+    if (a->src)
+        for (Py_ssize_t i = 0; i < a->gx_n * a->gy_n; i++)
+            if (a->src[i].open) {
+                PyBuffer_Release(&a->src[i].bits);
+                PyBuffer_Release(&a->src[i].recs);
+            }
+    free(a->src);
+    free(a->parsed);
+    free(a->w.buf);
+    Py_CLEAR(a->tables);
+    memset(a, 0, sizeof *a);
+}
+
+/* assemble's arguments (head: a buffer, or one whose buf is NULL); 0, or -1 with an exception
+ * set and nothing held. */
+static int ajob_open(ajob_t *a, PyObject *stores, PyObject *grid, PyObject *origin,
+                     PyObject *source_mcus, PyObject *sampling, PyObject *mcus_obj,
+                     PyObject *keep, PyObject *tables, int which, const Py_buffer *head)
+{
+    memset(a, 0, sizeof *a);
+    if (int_pair(grid, "grid", &a->gx_n, &a->gy_n) < 0 ||
+        int_pair(origin, "origin", &a->ox, &a->oy) < 0 ||
+        int_pair(source_mcus, "source_mcus", &a->tmx, &a->tmy) < 0 ||
+        int_pair(mcus_obj, "mcus", &a->mcux, &a->mcuy) < 0 ||
+        int_pair(keep, "keep", &a->kx, &a->ky) < 0)
+        goto fail;
+    if (!PyTuple_Check(stores) || a->gx_n < 1 || a->gy_n < 1 ||
+        a->gx_n * a->gy_n > ASM_MAX_SOURCES || PyTuple_GET_SIZE(stores) != a->gx_n * a->gy_n ||
+        a->tmx < 1 || a->tmy < 1 || a->ox < 0 || a->oy < 0 || a->mcux < 1 || a->mcuy < 1 ||
+        a->ox + a->mcux > a->gx_n * a->tmx || a->oy + a->mcuy > a->gy_n * a->tmy) {
         PyErr_SetString(PyExc_ValueError, "assemble: bad grid, origin or stores");
-        return NULL;
+        goto fail;
     }
     if (!PyTuple_Check(sampling)) {
         PyErr_SetString(PyExc_ValueError, "sampling: a tuple of (h, v) pairs is expected");
-        return NULL;
+        goto fail;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(sampling);
     if (n < 1 || n > MAX_COMPONENTS) {
         PyErr_SetString(PyExc_ValueError, "sampling: 1 to 4 components");
-        return NULL;
+        goto fail;
     }
-    int slot_k[MAX_BLOCKS_IN_MCU], nslots = 0;
-    int back[MAX_BLOCKS_IN_MCU]; /* records back to the slot's component's previous block */
     for (Py_ssize_t k = 0; k < n; k++) {
         long h, v;
         if (int_pair(PyTuple_GET_ITEM(sampling, k), "sampling", &h, &v) < 0)
-            return NULL;
-        if (h < 1 || h > 4 || v < 1 || v > 4 || nslots + h * v > MAX_BLOCKS_IN_MCU) {
+            goto fail;
+        if (h < 1 || h > 4 || v < 1 || v > 4 || a->nslots + h * v > MAX_BLOCKS_IN_MCU) {
             PyErr_SetString(PyExc_ValueError, "sampling: bad factors");
-            return NULL;
+            goto fail;
         }
         for (long i = 0; i < h * v; i++) {
-            back[nslots] = i ? 1 : -(int)(h * v); /* the first: the previous MCU's last one */
-            slot_k[nslots++] = (int)k;
+            /* records back to the slot's component's previous block (the first: the previous
+             * MCU's last one) */
+            a->back[a->nslots] = i ? 1 : -(int)(h * v);
+            a->slot_k[a->nslots++] = (int)k;
         }
     }
-    for (int b = 0; b < nslots; b++)
-        if (back[b] < 0)
-            back[b] = nslots + back[b] + 1;
-    const ehuff_t(*t)[2] = NULL;
-    ehuff_t(*parsed)[2] = NULL; /* tables given as a tuple */
-    tstore_t *src = calloc((size_t)(gx_n * gy_n), sizeof *src);
-    PyObject *result = NULL;
-    bwriter_t w = {NULL, 0, 0, 0, 0};
-    errmsg_t err = {{0}, 0};
-    if (!src) {
+    for (int b = 0; b < a->nslots; b++)
+        if (a->back[b] < 0)
+            a->back[b] = a->nslots + a->back[b] + 1;
+    if (!(a->src = calloc((size_t)(a->gx_n * a->gy_n), sizeof *a->src))) {
         PyErr_NoMemory();
-        goto out;
+        goto fail;
     }
     if (PyCapsule_CheckExact(tables)) {
         prepared_t *own, *p = prepared_get(tables, n, &own);
         if (!p)
-            goto out;
+            goto fail;
         if (which < 0 || which >= p->nsets) {
             PyErr_Format(PyExc_ValueError, "which: set %d of %d", which, p->nsets);
-            goto out;
+            goto fail;
         }
-        t = (const ehuff_t(*)[2])p->t[which];
+        a->t = (const ehuff_t(*)[2])p->t[which];
+        a->tables = Py_NewRef(tables);
     } else {
-        if (!(parsed = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2])))) {
+        if (!(a->parsed = malloc(sizeof(ehuff_t[MAX_COMPONENTS][2])))) {
             PyErr_NoMemory();
-            goto out;
+            goto fail;
         }
-        if (tables_read(tables, n, parsed) < 0)
-            goto out;
-        t = (const ehuff_t(*)[2])parsed;
+        if (tables_read(tables, n, a->parsed) < 0)
+            goto fail;
+        a->t = (const ehuff_t(*)[2])a->parsed;
     }
-    size_t per_tile = (size_t)(tmx * tmy) * (size_t)nslots;
-    for (Py_ssize_t i = 0; i < gx_n * gy_n; i++) {
+    size_t per_tile = (size_t)(a->tmx * a->tmy) * (size_t)a->nslots;
+    for (Py_ssize_t i = 0; i < a->gx_n * a->gy_n; i++) {
         PyObject *pair = PyTuple_GET_ITEM(stores, i);
+        tstore_t *s = &a->src[i];
         if (pair == Py_None)
             continue;
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
-            PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 0), &src[i].bits, PyBUF_SIMPLE) < 0)
+            PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 0), &s->bits, PyBUF_SIMPLE) < 0)
             goto bad_store;
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 1), &src[i].recs, PyBUF_SIMPLE) < 0) {
-            PyBuffer_Release(&src[i].bits);
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 1), &s->recs, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&s->bits);
             goto bad_store;
         }
-        src[i].open = 1;
-        const tblock_t *r = src[i].recs.buf;
-        if ((size_t)src[i].recs.len != per_tile * sizeof *r ||
-            (per_tile && (size_t)r[per_tile - 1].end / 8 + 8 > (size_t)src[i].bits.len)) {
+        s->open = 1;
+        const tblock_t *r = s->recs.buf;
+        if ((size_t)s->recs.len != per_tile * sizeof *r ||
+            (per_tile && (size_t)r[per_tile - 1].end / 8 + 8 > (size_t)s->bits.len)) {
             PyErr_SetString(PyExc_ValueError, "assemble: a store does not match its tile");
-            goto out;
+            goto fail;
         }
     }
     if (head->buf) {
-        if (bw_reserve(&w, (size_t)head->len + 16) < 0) {
+        if (bw_reserve(&a->w, (size_t)head->len + 16) < 0) {
             PyErr_NoMemory();
-            goto out;
+            goto fail;
         }
-        memcpy(w.buf, head->buf, (size_t)head->len);
-        w.len = (size_t)head->len;
+        memcpy(a->w.buf, head->buf, (size_t)head->len);
+        a->w.len = (size_t)head->len;
+        a->head = 1;
     }
-    Py_BEGIN_ALLOW_THREADS
+    return 0;
+bad_store:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "assemble: stores are (bits, records) pairs or None");
+fail:
+    ajob_close(a);
+    return -1;
+}
+
+/* The tile coded (without the GIL). */
+static void ajob_run(ajob_t *a)
+{
+    const long gx_n = a->gx_n, ox = a->ox, oy = a->oy, tmx = a->tmx, tmy = a->tmy;
+    const long mcux = a->mcux, mcuy = a->mcuy, kx = a->kx, ky = a->ky;
+    const int nslots = a->nslots, *slot_k = a->slot_k, *back = a->back;
+    const ehuff_t(*t)[2] = a->t;
+    const tstore_t *src = a->src;
+    bwriter_t w = a->w;
+    errmsg_t err = {{0}, 0};
     int pred[MAX_COMPONENTS] = {0};
     /* a span of whole blocks (TB_WHOLE) read one after the other from one store, copied at
      * once when it ends: its bits [span_from, span_to) of span_src, its next record span_next */
@@ -3249,7 +3353,7 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
                 break;
         }
     }
-    if (!err.failed && bw_finish(&w, &err) == 0 && head->buf) {
+    if (!err.failed && bw_finish(&w, &err) == 0 && a->head) {
         if (bw_reserve(&w, 2) < 0) {
             fail(&err, "out of memory");
         } else {
@@ -3257,26 +3361,34 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
             w.buf[w.len++] = 0xD9;
         }
     }
-    Py_END_ALLOW_THREADS
-    if (err.failed)
-        PyErr_SetString(PyExc_ValueError, err.msg);
+    a->w = w;
+    a->err = err;
+}
+
+/* The tile's bytes, or NULL with an exception set; the job closed either way. */
+static PyObject *ajob_finish(ajob_t *a)
+{
+    PyObject *result = NULL;
+    if (a->err.failed)
+        PyErr_SetString(PyExc_ValueError, a->err.msg);
     else
-        result = PyBytes_FromStringAndSize((const char *)w.buf, (Py_ssize_t)w.len);
-    goto out;
-bad_store:
-    PyErr_Clear();
-    PyErr_SetString(PyExc_ValueError, "assemble: stores are (bits, records) pairs or None");
-out:
-    if (src)
-        for (Py_ssize_t i = 0; i < gx_n * gy_n; i++)
-            if (src[i].open) {
-                PyBuffer_Release(&src[i].bits);
-                PyBuffer_Release(&src[i].recs);
-            }
-    free(src);
-    free(parsed);
-    free(w.buf);
+        result = PyBytes_FromStringAndSize((const char *)a->w.buf, (Py_ssize_t)a->w.len);
+    ajob_close(a);
     return result;
+}
+
+static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origin,
+                               PyObject *source_mcus, PyObject *sampling, PyObject *mcus_obj,
+                               PyObject *keep, PyObject *tables, int which, const Py_buffer *head)
+{
+    ajob_t a;
+    if (ajob_open(&a, stores, grid, origin, source_mcus, sampling, mcus_obj, keep, tables, which,
+                  head) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    ajob_run(&a);
+    Py_END_ALLOW_THREADS
+    return ajob_finish(&a);
 }
 
 #undef ENC_PUT
