@@ -3391,6 +3391,247 @@ static PyObject *assemble_scan(PyObject *stores, PyObject *grid, PyObject *origi
     return ajob_finish(&a);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Steps: a crew step's transcodes and assemblies opened one by one by the caller (with the GIL:
+ * tjob_open, ajob_open), run by each thread of the crew in one call (step_run: without the GIL,
+ * the jobs taken from a shared counter), finished by the caller (step_finish). The GIL is
+ * released and taken back once a step and thread, not once a tile.
+ */
+#define STEP "cytotile._jpegdct.step"
+
+enum { JOB_DONE, JOB_TRANSCODE, JOB_ASSEMBLE };
+
+typedef struct {
+    int kind, ran;
+    union {
+        tjob_t t;
+        ajob_t a;
+    } u;
+} job_t;
+
+typedef struct {
+    job_t **jobs; /* each its own allocation: opening more never moves one */
+    Py_ssize_t n, cap;
+    Py_ssize_t next; /* the next job to run (atomic) */
+    int running;     /* threads in step_run (atomic) */
+    int started;     /* a thread ran it: no more jobs */
+    Py_ssize_t nplanes;
+    plane_t shape[MAX_COMPONENTS]; /* the transcodes' planes: their sizes (base NULL) */
+} step_t;
+
+static void job_close(job_t *job)
+{
+    if (job->kind == JOB_TRANSCODE)
+        tjob_close(&job->u.t);
+    else if (job->kind == JOB_ASSEMBLE)
+        ajob_close(&job->u.a);
+    job->kind = JOB_DONE;
+}
+
+static void step_free(PyObject *capsule)
+{
+    step_t *st = PyCapsule_GetPointer(capsule, STEP);
+    if (!st)
+        return;
+    for (Py_ssize_t i = 0; i < st->n; i++) {
+        job_close(st->jobs[i]);
+        free(st->jobs[i]);
+    }
+    free(st->jobs);
+    free(st);
+}
+
+static step_t *step_get(PyObject *obj)
+{
+    step_t *st = PyCapsule_CheckExact(obj) ? PyCapsule_GetPointer(obj, STEP) : NULL;
+    if (!st && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "step: step_new's capsule expected");
+    return st;
+}
+
+/* A new job slot of st (NULL with an exception set): a step still open, not yet run. */
+static job_t *step_slot(step_t *st)
+{
+    if (st->started || __atomic_load_n(&st->running, __ATOMIC_ACQUIRE)) {
+        PyErr_SetString(PyExc_RuntimeError, "step: already run");
+        return NULL;
+    }
+    if (st->n == st->cap) {
+        Py_ssize_t cap = st->cap ? 2 * st->cap : 16;
+        job_t **jobs = realloc(st->jobs, (size_t)cap * sizeof *jobs);
+        if (!jobs) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        st->jobs = jobs;
+        st->cap = cap;
+    }
+    job_t *job = calloc(1, sizeof *job);
+    if (!job)
+        PyErr_NoMemory();
+    return job;
+}
+
+static PyObject *step_added(step_t *st, job_t *job, int kind)
+{
+    job->kind = kind;
+    st->jobs[st->n] = job;
+    return PyLong_FromSsize_t(st->n++);
+}
+
+static PyObject *py_step_new(PyObject *self, PyObject *args)
+{
+    PyObject *seq;
+    Py_buffer views[MAX_COMPONENTS];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O:step_new", &seq))
+        return NULL;
+    step_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return PyErr_NoMemory();
+    if (planes_open(seq, 0, views, st->shape, &st->nplanes) < 0) {
+        free(st);
+        return NULL;
+    }
+    planes_close(views, st->nplanes);
+    for (Py_ssize_t k = 0; k < st->nplanes; k++)
+        st->shape[k].base = NULL;
+    PyObject *capsule = PyCapsule_New(st, STEP, step_free);
+    if (!capsule)
+        free(st);
+    return capsule;
+}
+
+static PyObject *py_step_transcode(PyObject *self, PyObject *args)
+{
+    PyObject *step, *stream, *sets, *choice_obj = Py_None, *half_obj = Py_None;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOO|OO:step_transcode", &step, &stream, &sets, &choice_obj,
+                          &half_obj))
+        return NULL;
+    step_t *st = step_get(step);
+    job_t *job = st ? step_slot(st) : NULL;
+    if (!job)
+        return NULL;
+    if (tjob_open(&job->u.t, stream, st->shape, st->nplanes, sets, choice_obj, half_obj) < 0) {
+        free(job);
+        return NULL;
+    }
+    return step_added(st, job, JOB_TRANSCODE);
+}
+
+static PyObject *py_step_assemble(PyObject *self, PyObject *args)
+{
+    PyObject *step, *stores, *grid, *origin, *source_mcus, *sampling, *mcus_obj, *keep, *tables;
+    int which = 0;
+    Py_buffer head = {0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO|iy*:step_assemble", &step, &stores, &grid, &origin,
+                          &source_mcus, &sampling, &mcus_obj, &keep, &tables, &which, &head))
+        return NULL;
+    step_t *st = step_get(step);
+    job_t *job = st ? step_slot(st) : NULL;
+    int failed = !job || ajob_open(&job->u.a, stores, grid, origin, source_mcus, sampling,
+                                   mcus_obj, keep, tables, which, &head) < 0;
+    if (head.obj)
+        PyBuffer_Release(&head);
+    if (failed) {
+        free(job);
+        return NULL;
+    }
+    return step_added(st, job, JOB_ASSEMBLE);
+}
+
+static PyObject *py_step_run(PyObject *self, PyObject *args)
+{
+    PyObject *step, *seq;
+    Py_buffer views[MAX_COMPONENTS];
+    plane_t planes[MAX_COMPONENTS];
+    Py_ssize_t n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:step_run", &step, &seq))
+        return NULL;
+    step_t *st = step_get(step);
+    if (!st || planes_open(seq, 1, views, planes, &n) < 0)
+        return NULL;
+    int same = n == st->nplanes;
+    for (Py_ssize_t k = 0; same && k < n; k++)
+        same = planes[k].rows == st->shape[k].rows && planes[k].cols == st->shape[k].cols;
+    if (!same) {
+        planes_close(views, n);
+        PyErr_SetString(PyExc_ValueError, "step_run: planes of other sizes than step_new's");
+        return NULL;
+    }
+    st->started = 1;
+    __atomic_add_fetch(&st->running, 1, __ATOMIC_ACQ_REL);
+    Py_BEGIN_ALLOW_THREADS
+    for (;;) {
+        Py_ssize_t i = __atomic_fetch_add(&st->next, 1, __ATOMIC_ACQ_REL);
+        if (i >= st->n)
+            break;
+        job_t *job = st->jobs[i];
+        if (job->kind == JOB_TRANSCODE)
+            tjob_run(&job->u.t, planes);
+        else if (job->kind == JOB_ASSEMBLE)
+            ajob_run(&job->u.a);
+        __atomic_store_n(&job->ran, 1, __ATOMIC_RELEASE);
+    }
+    Py_END_ALLOW_THREADS
+    __atomic_sub_fetch(&st->running, 1, __ATOMIC_ACQ_REL);
+    planes_close(views, n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_step_finish(PyObject *self, PyObject *args)
+{
+    PyObject *step;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O:step_finish", &step))
+        return NULL;
+    step_t *st = step_get(step);
+    if (!st)
+        return NULL;
+    if (__atomic_load_n(&st->running, __ATOMIC_ACQUIRE)) {
+        PyErr_SetString(PyExc_RuntimeError, "step_finish: a thread still runs the step");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < st->n; i++)
+        if (st->jobs[i]->kind != JOB_DONE && !__atomic_load_n(&st->jobs[i]->ran, __ATOMIC_ACQUIRE)) {
+            PyErr_Format(PyExc_RuntimeError, "step_finish: job %zd was not run", i);
+            return NULL;
+        }
+    PyObject *results = PyList_New(st->n);
+    if (!results)
+        return NULL;
+    for (Py_ssize_t i = 0; i < st->n; i++) {
+        job_t *job = st->jobs[i];
+        PyObject *r;
+        if (job->kind == JOB_TRANSCODE)
+            r = tjob_finish(&job->u.t);
+        else if (job->kind == JOB_ASSEMBLE)
+            r = ajob_finish(&job->u.a);
+        else
+            r = Py_NewRef(Py_None); /* finished before */
+        job->kind = JOB_DONE;
+        if (!r) { /* the job's own error, as its result */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (tb)
+                PyException_SetTraceback(value, tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+            if (!value) {
+                Py_DECREF(results);
+                return NULL;
+            }
+            r = value;
+        }
+        PyList_SET_ITEM(results, i, r);
+    }
+    return results;
+}
+
 #undef ENC_PUT
 #undef TW_PUT
 #undef PUT_BITS
@@ -3400,6 +3641,22 @@ static PyMethodDef methods[] = {
     {"prepare", py_prepare, METH_VARARGS, "prepare(sets) -> tables (a capsule)"},
     {"transcode", py_transcode, METH_VARARGS, "transcode(stream, planes, tables) -> (quant, bits, records)"},
     {"assemble", py_assemble, METH_VARARGS, "assemble(stores, grid, origin, source_mcus, sampling, mcus, keep, tables) -> bytes"},
+    {"step_new", py_step_new, METH_VARARGS,
+     "step_new(planes) -> step\n\nA crew step (a capsule): transcodes and assemblies opened "
+     "by step_transcode and step_assemble, run by step_run in every thread of the crew, their "
+     "results given by step_finish. planes: the sizes every transcode's planes have."},
+    {"step_transcode", py_step_transcode, METH_VARARGS,
+     "step_transcode(step, stream, tables, choice=None, half=None) -> int\n\nA transcode "
+     "call's work (transcode's arguments but the planes: step_run's), opened now; its index."},
+    {"step_assemble", py_step_assemble, METH_VARARGS,
+     "step_assemble(step, stores, grid, origin, source_mcus, sampling, mcus, keep, tables, "
+     "which=0, head=None) -> int\n\nAn assemble call's work, opened now; its index."},
+    {"step_run", py_step_run, METH_VARARGS,
+     "step_run(step, planes) -> None\n\nRuns the step's jobs no other thread has taken, "
+     "without the GIL, decoding into planes (this thread's: step_new's sizes)."},
+    {"step_finish", py_step_finish, METH_VARARGS,
+     "step_finish(step) -> list\n\nEach job's result (transcode's or assemble's), or the "
+     "exception it raised, in the order they were opened; once every step_run has returned."},
     {"decode", py_decode, METH_VARARGS,
      "decode(stream, planes) -> bytes\n\nEntropy-decodes a baseline JPEG stream into the "
      "coefficient planes (one per component); returns its quantization tables (4 x 64 "

@@ -159,7 +159,7 @@ class Coding:
 
     def tile_planes(self) -> tuple[np.ndarray, ...]:
         """The calling thread's planes of one source tile, made at its first call and reused:
-        :meth:`row_work` decodes each tile into them and makes its level 1 in the same call,
+        :meth:`row_jobs` decodes each tile into them and makes its level 1 in the same call,
         so they are free again when it returns (in the core's caches, and a few pages to map
         in a fresh process, not a source row's planes a band: 425 first faults on CMU-1)."""
         planes: tuple[np.ndarray, ...] | None = getattr(self._local, "planes", None)
@@ -168,68 +168,70 @@ class Coding:
             planes = self._local.planes = self.planes(level.tile_width, level.tile_height)
         return planes
 
-    def transcode(
-        self,
-        index: int,
-        planes: tuple[np.ndarray, ...],
-        data: bytes | None = None,
-        half: tuple[Any, ...] | None = None,
-    ) -> Store:
-        """Source tile ``index``'s coefficients into ``planes`` (entropy-decoded) and its blocks'
-        AC symbols coded with the level's tables (each with the set of the output tile it falls
-        in; copied as they are when the tile's tables are the level's), for the codec's
-        ``assemble``; then, in the same call, its level 1 from the planes when ``half`` gives
-        the codec's ``half`` arguments but the planes (:meth:`HalfRow.job`)."""
+    def _choice(self, index: int) -> tuple[Any, ...] | None:
+        """The codec's ``choice`` for source tile ``index``: which table set codes each of its
+        MCUs (the set of the output tile it falls in); None with one set."""
+        level, grid = self.level, self.huffman.grid
+        if grid is None:
+            return None
+        sy, sx = divmod(index, level.n_tx)
+        n_x, n_y = ceil_div(level.width, TILE_SIZE), ceil_div(level.height, TILE_SIZE)
+        mcu_w, mcu_h = self.mcu
+        first = (sx * level.tile_width // mcu_w, sy * level.tile_height // mcu_h)
+        return (grid, n_x, n_y, *first, TILE_SIZE // mcu_w, TILE_SIZE // mcu_h)
+
+    def row_jobs(
+        self, step: Any, sy: int, half: Callable[[int], tuple[Any, ...] | None] | None = None
+    ) -> Callable[[list[Any]], list[Store]]:
+        """The transcoding of source row ``sy``'s tiles opened in the codec's ``step``
+        (``step_transcode``): each tile entropy-decoded into the planes of the thread that runs
+        it (:meth:`tile_planes`) and its blocks' AC symbols coded with the level's tables (each
+        with the set of the output tile it falls in; copied as they are when the tile's tables
+        are the level's), for the codec's ``assemble``; ``half(k)``: tile ``k``'s level-1
+        arguments, made in the same call (its coefficients still in the caches:
+        :meth:`HalfRow.job`). The row is read at once when its tiles are stored together (as
+        scanners and libvips write them, in any order). Returns what makes the row's stores of
+        the step's results (:class:`~cytotile.importer.retile.NotRetilable` for a tile that
+        failed, or has other quantization tables)."""
         from cytotile.importer.retile import NotRetilable
 
-        level, huffman = self.level, self.huffman
-        if data is None:
-            data = os.pread(self.fd, level.byte_counts[index], level.offsets[index])
-        choice = None
-        if huffman.grid is not None:
-            sy, sx = divmod(index, level.n_tx)
-            n_x, n_y = ceil_div(level.width, TILE_SIZE), ceil_div(level.height, TILE_SIZE)
-            mcu_w, mcu_h = self.mcu
-            first = (sx * level.tile_width // mcu_w, sy * level.tile_height // mcu_h)
-            choice = (huffman.grid, n_x, n_y, *first, TILE_SIZE // mcu_w, TILE_SIZE // mcu_h)
-        try:
-            quant, bits, records = self.lib.transcode(
-                level.complete(data), planes, huffman.prepared, choice, half
-            )
-        except ValueError as exc:
-            raise NotRetilable(f"tile {index}: {exc}") from exc
-        if quant != self.quant:
-            raise NotRetilable(f"tile {index} has other quantization tables")
-        return bits, records
-
-    def row_work(
-        self, sy: int, half: Callable[[int], tuple[Any, ...] | None] | None = None
-    ) -> tuple[Callable[[range], None], list[Store]]:
-        """The transcoding of source row ``sy``'s tiles (:meth:`transcode`), each into the
-        thread's :meth:`tile_planes`, as a crew's work over their indices, and the list of
-        their stores it fills; read at once when they are stored together (as scanners and
-        libvips write them, in any order); ``half(k)``: tile ``k``'s level-1 arguments, made in
-        the same call (its coefficients still in the caches: :meth:`HalfRow.job`)."""
-        level = self.level
+        level, tables = self.level, self.huffman.prepared
         first = sy * level.n_tx
         offsets = level.offsets[first : first + level.n_tx]
         counts = level.byte_counts[first : first + level.n_tx]
-        stores: list[Store] = [(b"", b"")] * level.n_tx
         start = min(offsets)
         end = max(o + n for o, n in zip(offsets, counts, strict=True))
         row = None  # scattered: each read alone
         if end - start <= 1.25 * sum(counts):
             row = memoryview(os.pread(self.fd, end - start, start))
+        jobs = []
+        for k, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
+            at = offset - start
+            data = os.pread(self.fd, count, offset) if row is None else row[at : at + count]
+            args = None if half is None else half(k)
+            try:
+                stream = level.complete(data)  # type: ignore[arg-type]
+                jobs.append(
+                    self.lib.step_transcode(step, stream, tables, self._choice(first + k), args)
+                )
+            except ValueError as exc:
+                raise NotRetilable(f"tile {first + k}: {exc}") from exc
 
-        def work(part: range) -> None:
-            planes = self.tile_planes()
-            for k in part:
-                at = offsets[k] - start
-                data = None if row is None else row[at : at + counts[k]]
-                args = None if half is None else half(k)
-                stores[k] = self.transcode(first + k, planes, data, args)  # type: ignore[arg-type]
+        def stores(results: list[Any]) -> list[Store]:
+            made: list[Store] = []
+            for k, job in enumerate(jobs):
+                result = results[job]
+                if isinstance(result, ValueError):
+                    raise NotRetilable(f"tile {first + k}: {result}") from result
+                if isinstance(result, BaseException):
+                    raise result
+                quant, bits, records = result
+                if quant != self.quant:
+                    raise NotRetilable(f"tile {first + k} has other quantization tables")
+                made.append((bits, records))
+            return made
 
-        return work, stores
+        return stores
 
     def close(self) -> None:
         os.close(self.fd)

@@ -19,10 +19,10 @@ made whole by ``assemble``; an exact-size edge tile is a complete stream, tables
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from cytotile.importer.crew import Crew, Work
+from cytotile.importer.crew import Crew
 from cytotile.importer.dctlevel import Coding, Store, codec
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
@@ -78,34 +78,53 @@ def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]
 
 def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
     """The band's rows, each output row's tiles assembled in one crew step with the transcoding
-    of the next source row it needs: the crew meets once an output row, not twice."""
-    level = coding.level
+    of the next source row it needs: the crew meets once an output row, not twice. A step's
+    work is opened in the codec (``step_transcode``, ``step_assemble``) and run by each thread
+    of the crew in one call (``step_run``): the GIL released and taken back once a step and
+    thread, not once a tile."""
+    level, lib = coding.level, coding.lib
     stores: dict[int, list[Store]] = {}  # by source row
     todo = needed(level, rows.start)[0]  # the next source row to transcode
     for ty in [None, *rows]:  # None: the first row's source rows, before any output row
-        assemble: Work | None = None
+        assemble: Callable[[Any], Callable[[list[Any]], list[RetiledTile]]] | None = None
+        tiles: list[RetiledTile] = []
         if ty is not None:
             first, last = needed(level, ty)
             for sy in [sy for sy in stores if sy < first]:
                 del stores[sy]
             assert todo >= last  # transcoded by the steps before
-            assemble, tiles = _encode_row(coding, ty, stores)
+            assemble = _encode_row(coding, ty, stores)
         ahead = needed(level, ty + 1)[1] if ty is not None and ty + 1 < rows.stop else None
         upto = needed(level, rows.start)[1] if ty is None else ahead
-        while upto is not None and todo < upto:  # a step a source row
-            half = None  # level 1's pixels, each tile's right after its transcoding
-            if coding.halves is not None and todo * level.tile_height >= rows.start * TILE_SIZE:
-                half = coding.halves.start(todo, None, coding)  # the band's own rows
-            work, stores[todo] = coding.row_work(todo, half.job if half else None)
-            _run_both(crew, work, level.n_tx, assemble, len(tiles) if assemble else 0)
+        while assemble is not None or (upto is not None and todo < upto):
+            step = lib.step_new(coding.tile_planes())
+            half, made = None, None
+            if upto is not None and todo < upto:  # a source row a step (the first with the row)
+                if coding.halves is not None and todo * level.tile_height >= rows.start * TILE_SIZE:
+                    half = coding.halves.start(todo, None, coding)  # the band's own rows
+                made = coding.row_jobs(step, todo, half.job if half else None)
+            assembled = assemble(step) if assemble is not None else None
+            crew.run(_runner(coding, step), len(crew))
+            results = lib.step_finish(step)
+            if made is not None:
+                stores[todo] = made(results)
+                todo += 1
+            if assembled is not None:
+                tiles = assembled(results)
             assemble = None  # done with the first source row's step
             if half is not None:
                 half.finish()
-            todo += 1
-        if assemble is not None:
-            crew.run(assemble, len(tiles))
-        if ty is not None:
-            yield from [tile for tile in tiles if tile is not None]
+        yield from tiles
+
+
+def _runner(coding: Coding, step: Any) -> Callable[[range], None]:
+    """A crew's work over its threads: each runs the step's jobs it takes first (``step_run``),
+    decoding into its own planes."""
+
+    def run(part: range) -> None:
+        coding.lib.step_run(step, coding.tile_planes())
+
+    return run
 
 
 def needed(level: JpegLevel, ty: int) -> tuple[int, int]:
@@ -115,28 +134,12 @@ def needed(level: JpegLevel, ty: int) -> tuple[int, int]:
     return l0_y // level.tile_height, last
 
 
-def _run_both(crew: Crew, first: Work, n_first: int, then: Work | None, n_then: int) -> None:
-    """``first`` over ``range(n_first)`` and ``then`` over ``range(n_then)`` in one crew step,
-    ``first``'s indices taken first."""
-    if then is None:
-        crew.run(first, n_first)
-        return
-
-    def both(part: range) -> None:
-        for i in part:
-            if i < n_first:
-                first(range(i, i + 1))
-            else:
-                then(range(i - n_first, i - n_first + 1))
-
-    crew.run(both, n_first + n_then)
-
-
 def _encode_row(
     coding: Coding, ty: int, stores: dict[int, list[Store]]
-) -> tuple[Work, list[RetiledTile | None]]:
-    """The assembly of output row ``ty``'s tiles from the source rows' ``stores`` (read when
-    the work runs), as a crew's work over their columns, and the list of tiles it fills."""
+) -> Callable[[Any], Callable[[list[Any]], list[RetiledTile]]]:
+    """What opens the assembly of output row ``ty``'s tiles from the source rows' ``stores``
+    in a codec step (``step_assemble``: an edge tile's exact-size one beside it) and returns
+    what makes the row's tiles of the step's results."""
     from cytotile.importer.retile import NotRetilable, RetiledTile
 
     level, lib, prefix = coding.level, coding.lib, coding.prefix
@@ -151,12 +154,12 @@ def _encode_row(
     l0_y = ty * TILE_SIZE
     height = min(TILE_SIZE, level.height - l0_y)
     sy0, sy1 = l0_y // tile_h, (l0_y + TILE_SIZE - 1) // tile_h
-    rows = [stores.get(sy) for sy in range(sy0, sy1 + 1)]  # None: past the source's grid
     n_x = ceil_div(level.width, TILE_SIZE)
-    out: list[RetiledTile | None] = [None] * n_x
 
-    def code(part: range) -> None:
-        for tx in part:
+    def open_row(step: Any) -> Callable[[list[Any]], list[RetiledTile]]:
+        rows = [stores.get(sy) for sy in range(sy0, sy1 + 1)]  # None: past the source's grid
+        jobs: list[tuple[int, int | None]] = []  # each tile's: (padded, exact-size)
+        for tx in range(n_x):
             which, l0_x = choice[tx], tx * TILE_SIZE
             sx0, sx1 = l0_x // tile_w, (l0_x + TILE_SIZE - 1) // tile_w
             sources = tuple(
@@ -167,20 +170,34 @@ def _encode_row(
             grid = (sx1 - sx0 + 1, len(rows))
             origin = ((l0_x - sx0 * tile_w) // mcu_w, (l0_y - sy0 * tile_h) // mcu_h)
             width = min(TILE_SIZE, level.width - l0_x)
-
-            at = (sources, grid, origin, source_mcus, coding.sampling)
-            exact = None
+            at = (step, sources, grid, origin, source_mcus, coding.sampling)
             try:  # each a whole stream (SOI, its headers, the scan, EOI), coded at once
                 if (width, height) == (TILE_SIZE, TILE_SIZE):
-                    data = lib.assemble(*at, full, full, tables, which, heads[which])
-                else:  # blank beyond the MCU the edge cuts and the next (kept); exact-size too
-                    keep = kept(coding.mcu, width, height)
-                    data = lib.assemble(*at, full, keep, tables, which, heads[which])
-                    mcus = (ceil_div(width, mcu_w), ceil_div(height, mcu_h))
-                    head = b"\xff\xd8" + prefix + shared[2:-2] + coding.header(which, width, height)
-                    exact = lib.assemble(*at, mcus, keep, tables, which, head)
+                    jobs.append(
+                        (lib.step_assemble(*at, full, full, tables, which, heads[which]), None)
+                    )
+                    continue
+                # blank beyond the MCU the edge cuts and the next (kept); exact-size too
+                keep = kept(coding.mcu, width, height)
+                padded = lib.step_assemble(*at, full, keep, tables, which, heads[which])
+                mcus = (ceil_div(width, mcu_w), ceil_div(height, mcu_h))
+                head = b"\xff\xd8" + prefix + shared[2:-2] + coding.header(which, width, height)
+                jobs.append((padded, lib.step_assemble(*at, mcus, keep, tables, which, head)))
             except ValueError as exc:
                 raise NotRetilable(f"re-tiled coefficients: {exc}") from exc
-            out[tx] = RetiledTile(tx, ty, shared, data, exact)
 
-    return code, out
+        def tiles(results: list[Any]) -> list[RetiledTile]:
+            made = []
+            for tx, (padded, exact) in enumerate(jobs):
+                data, edge = results[padded], None if exact is None else results[exact]
+                for result in (data, edge):
+                    if isinstance(result, ValueError):
+                        raise NotRetilable(f"re-tiled coefficients: {result}") from result
+                    if isinstance(result, BaseException):
+                        raise result
+                made.append(RetiledTile(tx, ty, shared, data, edge))
+            return made
+
+        return tiles
+
+    return open_row
