@@ -51,6 +51,7 @@ class _Step:
         self.failed: list[BaseException] = []
         self.busy = 0  # helpers at it
         self.closed = False  # the caller is done: a helper coming now has nothing to do
+        self.inline = False  # no helper: the caller does it all in one call
         self.cond = threading.Condition()
 
     def share(self) -> None:
@@ -73,6 +74,10 @@ class _Step:
             with self.cond:
                 self.busy -= 1
                 self.cond.notify_all()
+
+
+#: a crew's step begun (:meth:`Crew.start`), to finish (:meth:`Crew.finish`)
+Started = _Step
 
 
 class Crew:
@@ -107,13 +112,24 @@ class Crew:
         free; returns when every index is done, or raises the first error, once no helper is at
         it any more (nothing still writes into the caller's buffers). A helper the system has
         not run yet is not waited for: the caller takes its share."""
+        self.finish(self.start(work, n))
+
+    def start(self, work: Work, n: int) -> Started:
+        """:meth:`run` begun by the helpers, the caller free meanwhile: :meth:`finish` (which
+        the caller must call) takes its share and waits for them."""
         helpers = min(self._helpers, n - 1)
-        if helpers <= 0:
-            work(range(n))
-            return
         step = _Step(work, n)
-        for _ in range(helpers):
+        step.inline = helpers <= 0  # no helper: the caller's, in one call
+        for _ in range(max(0, helpers)):
             self._steps.put(step)
+        return step
+
+    def finish(self, step: Started) -> None:
+        """The caller's share of a :meth:`start`, then the helpers waited for; raises the first
+        error."""
+        if step.inline:
+            step.work(range(step.n))
+            return
         step.share()
         with step.cond:
             step.closed = True

@@ -19,16 +19,18 @@ made whole by ``assemble``; an exact-size edge tile is a complete stream, tables
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cytotile.importer.crew import Crew
+from cytotile.importer.crew import Crew, Started
 from cytotile.importer.dctlevel import Coding, Store, codec
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from cytotile.importer.halfrow import HalfRow
     from cytotile.importer.retile import JpegLevel, RetiledTile
 
 __all__ = ["Coding", "band", "blank_padding", "codec", "kept", "spanned"]
@@ -77,44 +79,96 @@ def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]
 
 
 def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
-    """The band's rows, each output row's tiles assembled in one crew step with the transcoding
-    of the next source row it needs: the crew meets once an output row, not twice. A step's
-    work is opened in the codec (``step_transcode``, ``step_assemble``) and run by each thread
-    of the crew in one call (``step_run``): the GIL released and taken back once a step and
-    thread, not once a tile."""
-    level, lib = coding.level, coding.lib
-    stores: dict[int, list[Store]] = {}  # by source row
-    todo = needed(level, rows.start)[0]  # the next source row to transcode
-    for ty in [None, *rows]:  # None: the first row's source rows, before any output row
-        assemble: Callable[[Any], Callable[[list[Any]], list[RetiledTile]]] | None = None
-        tiles: list[RetiledTile] = []
-        if ty is not None:
-            first, last = needed(level, ty)
-            for sy in [sy for sy in stores if sy < first]:
-                del stores[sy]
-            assert todo >= last  # transcoded by the steps before
-            assemble = _encode_row(coding, ty, stores)
-        ahead = needed(level, ty + 1)[1] if ty is not None and ty + 1 < rows.stop else None
-        upto = needed(level, rows.start)[1] if ty is None else ahead
-        while assemble is not None or (upto is not None and todo < upto):
-            step = lib.step_new(coding.tile_planes())
-            half, made = None, None
-            if upto is not None and todo < upto:  # a source row a step (the first with the row)
-                if coding.halves is not None and todo * level.tile_height >= rows.start * TILE_SIZE:
-                    half = coding.halves.start(todo, None, coding)  # the band's own rows
-                made = coding.row_jobs(step, todo, half.job if half else None)
-            assembled = assemble(step) if assemble is not None else None
-            crew.run(_runner(coding, step), len(crew))
-            results = lib.step_finish(step)
-            if made is not None:
-                stores[todo] = made(results)
-                todo += 1
-            if assembled is not None:
-                tiles = assembled(results)
-            assemble = None  # done with the first source row's step
-            if half is not None:
-                half.finish()
-        yield from tiles
+    """The band's rows in crew steps, each the transcoding of a source row and the assembly of
+    an output row whose source rows an earlier step transcoded. A step's work is opened in the
+    codec (``step_transcode``, ``step_assemble``) and run by each thread of the crew in one
+    call (``step_run``): the GIL released and taken back once a step and thread, not once a
+    tile. The caller opens the next step while the helpers run this one (so an assembly waits
+    for a step finished before its own is opened) and starts it, then joins this one and hands
+    its results on (the stores, level 1's row, the tiles): a helper done with this step goes on
+    with the next, not waiting for the caller."""
+    plan = _Plan(coding, rows)
+    running: _Opened | None = None
+    try:
+        while True:
+            opened = plan.open()
+            if opened is not None:  # begun by the helpers, before they are done with this one
+                opened.started = crew.start(_runner(coding, opened.step), len(crew))
+            elif running is None:
+                break
+            if running is not None:
+                assert running.started is not None
+                crew.finish(running.started)
+                results = coding.lib.step_finish(running.step)
+                done, running = running, None
+                yield from plan.taken(done, results)
+            running, opened = opened, None
+    finally:  # a failure, or the caller gone: no helper is left writing into a step
+        for left in (running, opened):
+            if left is not None and left.started is not None:
+                with contextlib.suppress(BaseException):
+                    crew.finish(left.started)
+    assert plan.next_ty == rows.stop, "the band's rows all made"
+
+
+class _Opened:
+    """A step opened: what makes its results into the row's stores, level 1's row, tiles."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+        self.started: Started | None = None
+        self.sy: int | None = None  # the source row it transcodes
+        self.half: HalfRow | None = None
+        self.stores: Callable[[list[Any]], list[Store]] | None = None
+        self.tiles: Callable[[list[Any]], list[RetiledTile]] | None = None
+
+
+class _Plan:
+    """What a band's next step holds: the next source row (while the next two output rows need
+    it), and the next output row once the steps that transcoded its source rows are done."""
+
+    def __init__(self, coding: Coding, rows: range) -> None:
+        self.coding, self.rows = coding, rows
+        level = coding.level
+        self.next_sy = needed(level, rows.start)[0]
+        self.last_sy = needed(level, rows.stop - 1)[1]
+        self.next_ty = rows.start
+        self.stores: dict[int, list[Store]] = {}  # by source row, the steps done
+
+    def open(self) -> _Opened | None:
+        """The next step, opened (None: nothing to open until a running step is done)."""
+        coding, level, rows = self.coding, self.coding.level, self.rows
+        opened: _Opened | None = None
+        upto = needed(level, min(self.next_ty + 2, rows.stop - 1))[1]
+        if self.next_sy < min(upto, self.last_sy):
+            opened = _Opened(coding.lib.step_new(coding.tile_planes()))
+            sy = opened.sy = self.next_sy
+            if coding.halves is not None and sy * level.tile_height >= rows.start * TILE_SIZE:
+                opened.half = coding.halves.start(sy, None, coding)  # the band's own rows
+            half = opened.half.job if opened.half is not None else None
+            opened.stores = coding.row_jobs(opened.step, sy, half)
+            self.next_sy += 1
+        ty = self.next_ty
+        if ty < rows.stop and all(sy in self.stores for sy in range(*needed(level, ty))):
+            if opened is None:
+                opened = _Opened(coding.lib.step_new(coding.tile_planes()))
+            opened.tiles = _encode_row(coding, ty, self.stores)(opened.step)
+            self.next_ty += 1
+        return opened
+
+    def taken(self, done: _Opened, results: list[Any]) -> list[RetiledTile]:
+        """A step's results handed on: its stores kept (those no row to come needs dropped),
+        its level-1 row to the lower tiers; its tiles."""
+        if done.stores is not None:
+            assert done.sy is not None
+            self.stores[done.sy] = done.stores(results)
+        tiles = done.tiles(results) if done.tiles is not None else []
+        first = needed(self.coding.level, min(self.next_ty, self.rows.stop - 1))[0]
+        for sy in [sy for sy in self.stores if sy < first]:
+            del self.stores[sy]
+        if done.half is not None:
+            done.half.finish()
+        return tiles
 
 
 def _runner(coding: Coding, step: Any) -> Callable[[range], None]:
