@@ -135,6 +135,26 @@ def test_other_tables_in_a_later_tile(tmp_path: Path) -> None:
         list(retile(probe(src), tmp_path))
 
 
+@pytest.mark.parametrize("broken", [1, 7], ids=["first-row", "later-row"])
+@pytest.mark.parametrize("how", ["no-frame", "cut"])
+def test_a_broken_tile_is_not_retilable(tmp_path: Path, broken: int, how: str) -> None:
+    """A tile without a frame (refused when its step is opened) or cut short (failing when the
+    step runs), in the first source row or a later one: NotRetilable naming it, every helper
+    done (no step left running)."""
+
+    def encode(tile: np.ndarray, index: int) -> bytes:
+        data = libjpeg(75)(tile, index)
+        if index != broken:
+            return data
+        return b"\xff\xd8\xff\xd9" if how == "no-frame" else data[: len(data) // 2] + b"\xff\xd9"
+
+    src = write_jpeg_tiff(
+        tmp_path / "src.tif", texture(1000, 500), SOURCE_TILE, encode, shared_tables=False
+    )
+    with pytest.raises(NotRetilable, match=f"tile {broken}"):
+        list(retile(probe(src), tmp_path))
+
+
 def test_quality_estimate() -> None:
     for quality in (30, 50, 75, 85, 95):
         stream = libjpeg(quality)(texture(64, 64), 0)

@@ -89,6 +89,7 @@ def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
     with the next, not waiting for the caller."""
     plan = _Plan(coding, rows)
     running: _Opened | None = None
+    opened: _Opened | None = None
     try:
         while True:
             opened = plan.open()

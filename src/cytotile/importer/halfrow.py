@@ -28,6 +28,8 @@ class HalfRow:
         coding: Coding,
         strip: np.ndarray,
     ) -> None:
+        import numpy as np
+
         level = rows.level
         self.rows, self.sy, self.planes = rows, sy, planes
         self.coding, self.strip = coding, strip
@@ -37,7 +39,8 @@ class HalfRow:
         self.height = level.tile_height if sy < level.n_ty - 1 else rows.last_h
         #: tiles counted by half: the whole ones of a row of full height
         self.whole = rows.whole if self.height == level.tile_height else 0
-        self.counts: dict[int, np.ndarray] = {}  # each tile's, by its index
+        #: each whole tile's counts (``half`` adds to them)
+        self.counts = np.zeros((self.whole, 256, rows.samples), np.int64)
 
     def make(self, part: range) -> None:
         """The level-1 pixels of tiles ``part`` of the row from its decoded planes, a ``half``
@@ -59,27 +62,21 @@ class HalfRow:
         """Tile ``k``'s level 1 as the codec's ``transcode`` makes it right after decoding the
         tile into its own planes (its ``half`` argument: the row's planes but the tile's), or
         None when the row does not make tile ``k`` here (past :attr:`HalfRows.across`)."""
-        import numpy as np
 
         rows, level = self.rows, self.rows.level
         if k >= rows.across:
             return None
         made = self.strip[:, k * rows.half_w : (k + 1) * rows.half_w]
-        share = None
-        if k < self.whole:  # counted there
-            share = self.counts[k] = np.zeros((256, rows.samples), np.int64)
+        share = self.counts[k] if k < self.whole else None  # counted there
         inside = min(level.width - k * level.tile_width, level.tile_width)
         return (self.coding.sampling, self.quant, rows.ycc, made, share, (inside, self.height))
 
     def finish(self) -> None:
         """Every tile made: the row's counts completed (the tiles half did not count) and the
         row handed to the lower tiers."""
-        import numpy as np
 
         rows, level = self.rows, self.rows.level
-        total = np.zeros((256, rows.samples), np.int64)
-        for share in self.counts.values():
-            total += 4 * share  # each level-1 pixel stands for 2x2 of level 0
+        total = 4 * self.counts.sum(axis=0)  # each level-1 pixel stands for 2x2 of level 0
         done = self.strip[: ceil_div(self.height, 2), : rows.width]
         uncounted = self.whole * rows.half_w
         covered = min(level.width, rows.across * level.tile_width) - self.whole * level.tile_width
