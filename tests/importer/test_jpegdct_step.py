@@ -3,6 +3,7 @@ every thread in one call each, finished by the caller: the results are the singl
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -136,3 +137,62 @@ def test_a_step_dropped_unfinished_releases_its_jobs() -> None:
         del step
         data.append(0)
         data.pop()
+
+
+def opened_step(m: Mosaic) -> object:
+    """A step of the mosaic's tiles, each transcoded."""
+    step = _jpegdct.step_new(tile_planes(m))
+    for stream in m.streams:
+        _jpegdct.step_transcode(step, stream, m.sets)
+    return step
+
+
+def test_the_codecs_workers_run_a_started_step() -> None:
+    """step_start hands the step to the codec's own threads (no GIL); step_join runs what is
+    left and waits for them: the results are step_run's, for any number of workers."""
+    m = Mosaic(2, 32, 4, 3)
+    expected = [_jpegdct.transcode(s, tile_planes(m), m.sets) for s in m.streams]
+    for workers in (0, 1, 3):
+        steps = [opened_step(m) for _ in range(3)]
+        for step in steps:  # several started at once, joined in turn
+            _jpegdct.step_start(step, workers)
+        for step in steps:
+            _jpegdct.step_join(step, tile_planes(m))
+            assert _jpegdct.step_finish(step) == expected
+    with pytest.raises(RuntimeError, match="already started"):
+        step = opened_step(m)
+        _jpegdct.step_start(step, 1)
+        _jpegdct.step_start(step, 1)
+
+
+def test_a_started_step_dropped_unjoined_waits_for_its_workers() -> None:
+    """A started step dropped without a join (its caller failed): the workers at it are
+    waited for before its buffers go."""
+    m = Mosaic(0, 32, 4, 4)
+    for _ in range(20):
+        step = opened_step(m)
+        _jpegdct.step_start(step, 2)
+        del step
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_makes_workers_of_its_own() -> None:
+    """The parent's workers are not the child's (a fork copies one thread): a step started in
+    a forked child still runs, by workers made there."""
+    m = Mosaic(2, 32, 2, 2)
+    expected = [_jpegdct.transcode(s, tile_planes(m), m.sets) for s in m.streams]
+    parent = opened_step(m)
+    _jpegdct.step_start(parent, 2)  # the parent's workers exist
+    _jpegdct.step_join(parent, tile_planes(m))
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only when its step gave the same results
+        code = 1
+        try:
+            child = opened_step(m)
+            _jpegdct.step_start(child, 2)
+            _jpegdct.step_join(child, tile_planes(m))
+            code = 0 if _jpegdct.step_finish(child) == expected else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

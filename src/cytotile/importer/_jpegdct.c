@@ -26,6 +26,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -3409,7 +3410,7 @@ typedef struct {
     } u;
 } job_t;
 
-typedef struct {
+typedef struct step_s {
     job_t **jobs; /* each its own allocation: opening more never moves one */
     Py_ssize_t n, cap;
     Py_ssize_t next; /* the next job to run (atomic) */
@@ -3417,7 +3418,13 @@ typedef struct {
     int started;     /* a thread ran it: no more jobs */
     Py_ssize_t nplanes;
     plane_t shape[MAX_COMPONENTS]; /* the transcodes' planes: their sizes (base NULL) */
+    /* the pool's (under its lock): workers that may still join it, workers at it, and its
+     * place in the pool's queue of started steps */
+    int want, active, queued;
+    struct step_s *qnext;
 } step_t;
+
+static void pool_leave(step_t *st);
 
 static void job_close(job_t *job)
 {
@@ -3433,6 +3440,11 @@ static void step_free(PyObject *capsule)
     step_t *st = PyCapsule_GetPointer(capsule, STEP);
     if (!st)
         return;
+    if (st->started) { /* perhaps never joined: no worker may be left at it */
+        Py_BEGIN_ALLOW_THREADS
+        pool_leave(st);
+        Py_END_ALLOW_THREADS
+    }
     for (Py_ssize_t i = 0; i < st->n; i++) {
         job_close(st->jobs[i]);
         free(st->jobs[i]);
@@ -3477,6 +3489,137 @@ static PyObject *step_added(step_t *st, job_t *job, int kind)
     job->kind = kind;
     st->jobs[st->n] = job;
     return PyLong_FromSsize_t(st->n++);
+}
+
+/* The step's jobs no other thread has taken, decoding into planes (without the GIL). */
+static void step_jobs(step_t *st, const plane_t *planes)
+{
+    for (;;) {
+        Py_ssize_t i = __atomic_fetch_add(&st->next, 1, __ATOMIC_ACQ_REL);
+        if (i >= st->n)
+            break;
+        job_t *job = st->jobs[i];
+        if (job->kind == JOB_TRANSCODE)
+            tjob_run(&job->u.t, planes);
+        else if (job->kind == JOB_ASSEMBLE)
+            ajob_run(&job->u.a);
+        __atomic_store_n(&job->ran, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* The codec's own worker threads (pthreads: no Python, never the GIL) that run started steps
+ * (step_start) beside the caller, who joins them (step_join). A Python helper thread has to
+ * take the GIL to begin a step and again to return, from a caller and lower tiers that hold
+ * it between their C calls: it waited there for up to a millisecond a step. The workers are
+ * made as needed and live as long as the process (idle, they wait on a condition); a forked
+ * child starts with none. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a step started */
+    pthread_cond_t done; /* a worker left a step */
+    step_t *head, *tail; /* the started steps workers may still join */
+    int threads;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+          NULL, 0};
+
+/* Takes st out of the pool's queue (the lock held). */
+static void pool_unqueue(step_t *st)
+{
+    step_t **at = &pool.head, *prev = NULL;
+    while (*at && *at != st) {
+        prev = *at;
+        at = &(*at)->qnext;
+    }
+    if (*at) {
+        *at = st->qnext;
+        if (pool.tail == st)
+            pool.tail = prev;
+    }
+    st->qnext = NULL;
+    st->queued = 0;
+}
+
+/* A worker's planes of the step's sizes (malloc'd, kept between steps of the same sizes). */
+typedef struct {
+    int16_t *mem;
+    size_t size;
+    plane_t planes[MAX_COMPONENTS];
+} wplanes_t;
+
+static int wplanes_fit(wplanes_t *w, const step_t *st)
+{
+    size_t need = 0;
+    for (Py_ssize_t k = 0; k < st->nplanes; k++)
+        need += (size_t)(st->shape[k].rows * st->shape[k].cols) * 64;
+    if (need > w->size) {
+        free(w->mem);
+        w->size = 0;
+        if (!(w->mem = malloc(need * sizeof *w->mem)))
+            return -1;
+        w->size = need;
+    }
+    int16_t *at = w->mem;
+    for (Py_ssize_t k = 0; k < st->nplanes; k++) {
+        plane_t *p = &w->planes[k];
+        p->base = (char *)at;
+        p->rows = st->shape[k].rows;
+        p->cols = st->shape[k].cols;
+        p->s1 = 64 * sizeof *at;
+        p->s0 = p->cols * p->s1;
+        at += p->rows * p->cols * 64;
+    }
+    return 0;
+}
+
+static void *pool_worker(void *arg)
+{
+    wplanes_t w = {NULL, 0, {{0}}};
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        step_t *st = pool.head;
+        while (st && (st->want <= 0 || __atomic_load_n(&st->next, __ATOMIC_ACQUIRE) >= st->n)) {
+            step_t *next = st->qnext;
+            pool_unqueue(st); /* nothing left to join it for */
+            st = next;
+        }
+        if (!st) {
+            pthread_cond_wait(&pool.work, &pool.mu);
+            continue;
+        }
+        st->want--;
+        st->active++;
+        pthread_mutex_unlock(&pool.mu);
+        if (wplanes_fit(&w, st) == 0)
+            step_jobs(st, w.planes);
+        /* else (out of memory): the caller's join runs the jobs */
+        pthread_mutex_lock(&pool.mu);
+        st->active--;
+        pthread_cond_broadcast(&pool.done);
+    }
+    return NULL;
+}
+
+/* A forked child has the parent's pool state but none of its threads. */
+static void pool_forked(void)
+{
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.work, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.head = pool.tail = NULL;
+    pool.threads = 0;
+}
+
+/* Waits until no worker is at st and none will join it (the GIL released by the caller). */
+static void pool_leave(step_t *st)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (st->queued)
+        pool_unqueue(st);
+    st->want = 0;
+    while (st->active)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
 }
 
 static PyObject *py_step_new(PyObject *self, PyObject *args)
@@ -3542,14 +3685,15 @@ static PyObject *py_step_assemble(PyObject *self, PyObject *args)
     return step_added(st, job, JOB_ASSEMBLE);
 }
 
-static PyObject *py_step_run(PyObject *self, PyObject *args)
+/* step_run and step_join: the step's jobs left run in this thread; join: then the pool's
+ * workers at it waited for. */
+static PyObject *step_run_here(PyObject *args, int join)
 {
     PyObject *step, *seq;
     Py_buffer views[MAX_COMPONENTS];
     plane_t planes[MAX_COMPONENTS];
     Py_ssize_t n;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OO:step_run", &step, &seq))
+    if (!PyArg_ParseTuple(args, join ? "OO:step_join" : "OO:step_run", &step, &seq))
         return NULL;
     step_t *st = step_get(step);
     if (!st || planes_open(seq, 1, views, planes, &n) < 0)
@@ -3565,20 +3709,70 @@ static PyObject *py_step_run(PyObject *self, PyObject *args)
     st->started = 1;
     __atomic_add_fetch(&st->running, 1, __ATOMIC_ACQ_REL);
     Py_BEGIN_ALLOW_THREADS
-    for (;;) {
-        Py_ssize_t i = __atomic_fetch_add(&st->next, 1, __ATOMIC_ACQ_REL);
-        if (i >= st->n)
-            break;
-        job_t *job = st->jobs[i];
-        if (job->kind == JOB_TRANSCODE)
-            tjob_run(&job->u.t, planes);
-        else if (job->kind == JOB_ASSEMBLE)
-            ajob_run(&job->u.a);
-        __atomic_store_n(&job->ran, 1, __ATOMIC_RELEASE);
-    }
+    step_jobs(st, planes);
+    if (join)
+        pool_leave(st);
     Py_END_ALLOW_THREADS
     __atomic_sub_fetch(&st->running, 1, __ATOMIC_ACQ_REL);
     planes_close(views, n);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_step_run(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return step_run_here(args, 0);
+}
+
+static PyObject *py_step_join(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return step_run_here(args, 1);
+}
+
+static PyObject *py_step_start(PyObject *self, PyObject *args)
+{
+    PyObject *step;
+    int workers;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oi:step_start", &step, &workers))
+        return NULL;
+    step_t *st = step_get(step);
+    if (!st)
+        return NULL;
+    if (workers < 0 || workers > 64) {
+        PyErr_SetString(PyExc_ValueError, "step_start: 0 to 64 workers");
+        return NULL;
+    }
+    if (st->started || st->queued) {
+        PyErr_SetString(PyExc_RuntimeError, "step_start: already started");
+        return NULL;
+    }
+    st->started = 1;
+    if (!workers || !st->n)
+        Py_RETURN_NONE;
+    pthread_mutex_lock(&pool.mu);
+    while (pool.threads < workers) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&thread, &attr, pool_worker, NULL);
+        pthread_attr_destroy(&attr);
+        if (failed)
+            break; /* fewer workers: the caller's join runs the rest */
+        pool.threads++;
+    }
+    st->want = workers;
+    st->queued = 1;
+    st->qnext = NULL;
+    if (pool.tail)
+        pool.tail->qnext = st;
+    else
+        pool.head = st;
+    pool.tail = st;
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.mu);
     Py_RETURN_NONE;
 }
 
@@ -3591,7 +3785,10 @@ static PyObject *py_step_finish(PyObject *self, PyObject *args)
     step_t *st = step_get(step);
     if (!st)
         return NULL;
-    if (__atomic_load_n(&st->running, __ATOMIC_ACQUIRE)) {
+    pthread_mutex_lock(&pool.mu);
+    int busy = st->active || st->queued;
+    pthread_mutex_unlock(&pool.mu);
+    if (busy || __atomic_load_n(&st->running, __ATOMIC_ACQUIRE)) {
         PyErr_SetString(PyExc_RuntimeError, "step_finish: a thread still runs the step");
         return NULL;
     }
@@ -3654,6 +3851,13 @@ static PyMethodDef methods[] = {
     {"step_run", py_step_run, METH_VARARGS,
      "step_run(step, planes) -> None\n\nRuns the step's jobs no other thread has taken, "
      "without the GIL, decoding into planes (this thread's: step_new's sizes)."},
+    {"step_start", py_step_start, METH_VARARGS,
+     "step_start(step, workers) -> None\n\nThe step begun by up to `workers` of the codec's "
+     "own worker threads (no Python, never the GIL), made as needed; the caller joins it "
+     "(step_join) before finishing it."},
+    {"step_join", py_step_join, METH_VARARGS,
+     "step_join(step, planes) -> None\n\nstep_run in this thread, then the workers at the "
+     "step waited for (none joins it after)."},
     {"step_finish", py_step_finish, METH_VARARGS,
      "step_finish(step) -> list\n\nEach job's result (transcode's or assemble's), or the "
      "exception it raised, in the order they were opened; once every step_run has returned."},
@@ -3700,5 +3904,6 @@ PyMODINIT_FUNC PyInit__jpegdct(void)
     idct_init();
     zigzag_init();
     ycc_init();
+    pthread_atfork(NULL, NULL, pool_forked);
     return PyModule_Create(&module);
 }

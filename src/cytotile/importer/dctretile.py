@@ -23,7 +23,6 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cytotile.importer.crew import Crew, Started
 from cytotile.importer.dctlevel import Coding, Store, codec
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
@@ -72,43 +71,37 @@ def kept(mcu: tuple[int, int], width: int, height: int) -> tuple[int, int]:
 
 def band(coding: Coding, rows: range, helpers: int = 0) -> Iterator[RetiledTile]:
     """The tiles of output rows ``rows``, a row at a time, transcoding the source rows they span
-    once each; each row's steps shared with ``helpers`` threads
-    (:class:`~cytotile.importer.crew.Crew`)."""
-    with Crew(helpers) as crew:
-        yield from _band(coding, rows, crew)
+    once each; each step of the band shared with ``helpers`` of the codec's worker threads.
 
-
-def _band(coding: Coding, rows: range, crew: Crew) -> Iterator[RetiledTile]:
-    """The band's rows in crew steps, each the transcoding of a source row and the assembly of
-    an output row whose source rows an earlier step transcoded. A step's work is opened in the
-    codec (``step_transcode``, ``step_assemble``) and run by each thread of the crew in one
-    call (``step_run``): the GIL released and taken back once a step and thread, not once a
-    tile. The caller opens the next step while the helpers run this one (so an assembly waits
-    for a step finished before its own is opened) and starts it, then joins this one and hands
-    its results on (the stores, level 1's row, the tiles): a helper done with this step goes on
-    with the next, not waiting for the caller."""
+    A step is the transcoding of a source row and the assembly of an output row whose source
+    rows an earlier step transcoded, opened in the codec (``step_transcode``,
+    ``step_assemble``), begun by the codec's own worker threads (``step_start``: pthreads that
+    never take the GIL) and joined by the caller (``step_join``). The caller opens the next
+    step while the workers run this one (so an assembly waits for a step finished before its
+    own is opened) and starts it, then joins this one and hands its results on (the stores,
+    level 1's row, the tiles): a worker done with this step goes on with the next."""
+    lib = coding.lib
     plan = _Plan(coding, rows)
     running: _Opened | None = None
     opened: _Opened | None = None
     try:
         while True:
             opened = plan.open()
-            if opened is not None:  # begun by the helpers, before they are done with this one
-                opened.started = crew.start(_runner(coding, opened.step), len(crew))
+            if opened is not None:  # begun by the workers, before they are done with this one
+                lib.step_start(opened.step, helpers)
             elif running is None:
                 break
             if running is not None:
-                assert running.started is not None
-                crew.finish(running.started)
-                results = coding.lib.step_finish(running.step)
+                lib.step_join(running.step, coding.tile_planes())
+                results = lib.step_finish(running.step)
                 done, running = running, None
                 yield from plan.taken(done, results)
             running, opened = opened, None
-    finally:  # a failure, or the caller gone: no helper is left writing into a step
+    finally:  # a failure, or the caller gone: no worker is left at a step (its buffers)
         for left in (running, opened):
-            if left is not None and left.started is not None:
-                with contextlib.suppress(BaseException):
-                    crew.finish(left.started)
+            if left is not None:
+                with contextlib.suppress(Exception):
+                    lib.step_join(left.step, coding.tile_planes())
     assert plan.next_ty == rows.stop, "the band's rows all made"
 
 
@@ -117,7 +110,6 @@ class _Opened:
 
     def __init__(self, step: Any) -> None:
         self.step = step
-        self.started: Started | None = None
         self.sy: int | None = None  # the source row it transcodes
         self.half: HalfRow | None = None
         self.stores: Callable[[list[Any]], list[Store]] | None = None
@@ -170,16 +162,6 @@ class _Plan:
         if done.half is not None:
             done.half.finish()
         return tiles
-
-
-def _runner(coding: Coding, step: Any) -> Callable[[range], None]:
-    """A crew's work over its threads: each runs the step's jobs it takes first (``step_run``),
-    decoding into its own planes."""
-
-    def run(part: range) -> None:
-        coding.lib.step_run(step, coding.tile_planes())
-
-    return run
 
 
 def needed(level: JpegLevel, ty: int) -> tuple[int, int]:
