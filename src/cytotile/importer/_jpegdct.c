@@ -27,6 +27,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+/* pthread_create as old glibc defines it (2.34 moved it into libc, under a new version): the
+ * module must load on the Lambda's glibc (tests/importer/test_jpegdct.py). */
+#if defined(__GLIBC__) && defined(__x86_64__)
+__asm__(".symver pthread_create, pthread_create@GLIBC_2.2.5");
+#elif defined(__GLIBC__) && defined(__aarch64__)
+__asm__(".symver pthread_create, pthread_create@GLIBC_2.17");
+#endif
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 """Level 1 from the coefficients the re-tiling already decodes: no second decode of the source.
 
 Each re-tiling band (:func:`cytotile.importer.dctretile.band`) starts every source row whose top
-is in its band (:meth:`HalfRows.start`), and each thread of its crew makes a tile's level 1
-(:meth:`HalfRow.make`) right after transcoding it, its coefficients still in the caches: the
+is in its band (:meth:`HalfRows.start`), and the transcoding of each tile makes its level 1 in
+the same call (:meth:`HalfRow.job`'s arguments), its coefficients still in the caches: the
 C codec (``_jpegdct.half``) makes its pixels at half scale from the coefficient planes
 (dequantized with the level's tables; a block's 2x2 box means, 4x4 from each 8x8 block; a
 2x2-subsampled chroma

@@ -1,10 +1,9 @@
 """A crew: one step of a thread's work shared with helper threads, then met again.
 
-A small slide's level is a few bands, fewer than the CPUs: its one re-tiling thread would leave a
-CPU idle, and more bands would decode the source rows at their seams twice and hand level 1's
-rows out of order. Instead the band's thread takes a crew, and each step of a row (decoding its
-source tiles, making its level-1 pixels, coding its output tiles) is shared among them tile by
-tile: the same work, the same planes, done sooner. The C codec and libjpeg release the GIL.
+The lower tiers' thread takes a crew: the rows of tiles a strip completes, in every tier it
+reaches, are encoded by libjpeg tile by tile by whichever thread is free (libjpeg releases the
+GIL). (The re-tiling's bands share their steps with the C codec's own worker threads instead,
+which never take the GIL: :func:`cytotile.importer.dctretile.band`.)
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ class _Step:
         self.failed: list[BaseException] = []
         self.busy = 0  # helpers at it
         self.closed = False  # the caller is done: a helper coming now has nothing to do
-        self.inline = False  # no helper: the caller does it all in one call
         self.cond = threading.Condition()
 
     def share(self) -> None:
@@ -74,10 +72,6 @@ class _Step:
             with self.cond:
                 self.busy -= 1
                 self.cond.notify_all()
-
-
-#: a crew's step begun (:meth:`Crew.start`), to finish (:meth:`Crew.finish`)
-Started = _Step
 
 
 class Crew:
@@ -112,24 +106,13 @@ class Crew:
         free; returns when every index is done, or raises the first error, once no helper is at
         it any more (nothing still writes into the caller's buffers). A helper the system has
         not run yet is not waited for: the caller takes its share."""
-        self.finish(self.start(work, n))
-
-    def start(self, work: Work, n: int) -> Started:
-        """:meth:`run` begun by the helpers, the caller free meanwhile: :meth:`finish` (which
-        the caller must call) takes its share and waits for them."""
         helpers = min(self._helpers, n - 1)
-        step = _Step(work, n)
-        step.inline = helpers <= 0  # no helper: the caller's, in one call
-        for _ in range(max(0, helpers)):
-            self._steps.put(step)
-        return step
-
-    def finish(self, step: Started) -> None:
-        """The caller's share of a :meth:`start`, then the helpers waited for; raises the first
-        error."""
-        if step.inline:
-            step.work(range(step.n))
+        if helpers <= 0:
+            work(range(n))
             return
+        step = _Step(work, n)
+        for _ in range(helpers):
+            self._steps.put(step)
         step.share()
         with step.cond:
             step.closed = True

@@ -90,9 +90,9 @@ def row_bytes(level: JpegLevel) -> int:
 def worth(n_ty: int) -> int:
     """Band threads a level of ``n_ty`` output rows is worth: one a :data:`BAND_ROWS` rows. A
     band costs its own coefficient planes (memory first touched) and decodes the source row at
-    its seam again; a level of fewer bands than CPUs shares each band's rows with a crew
-    instead (:func:`retile`). 24 rows (the quick bench's 8000x6000) were 12% sooner in two
-    bands than in one (2 CPUs, measured before the crews)."""
+    its seam again; a level of fewer bands than CPUs shares each band's steps with the codec's
+    worker threads instead (:func:`retile`). 24 rows (the quick bench's 8000x6000) were 12%
+    sooner in two bands than in one (2 CPUs, measured before the workers)."""
     return ceil_div(n_ty, BAND_ROWS)
 
 
@@ -157,7 +157,7 @@ def retile(
         with own or contextlib.nullcontext():
             coding = started.coding
             coding.halves = halves
-            helpers = max(0, workers() // threads - 1)  # fewer bands than CPUs: crews
+            helpers = max(0, workers() // threads - 1)  # fewer bands than CPUs: workers
             yield from _run(
                 threads, bands, functools.partial(dctretile.band, helpers=helpers), coding
             )
