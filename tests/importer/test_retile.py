@@ -213,7 +213,9 @@ def test_a_wide_level_gets_fewer_threads(tmp_path: Path, monkeypatch: pytest.Mon
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("no thread pool over the memory budget")
 
-    monkeypatch.setattr(retile_module, "workers", lambda: 4)
+    monkeypatch.setattr(
+        retile_module, "workers", lambda: 16
+    )  # 4 bands of 4 CPUs, but for the budget
     monkeypatch.setattr(retile_module, "MEMORY_BUDGET", retile_module.row_bytes(level) - 1)
     monkeypatch.setattr(retile_module, "ThreadPoolExecutor", no_pool)
     assert [t.padded for t in retile(level, tmp_path)] == expected

@@ -36,12 +36,13 @@ def test_a_small_level_in_one_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, band_rows: int, pools: list[int]
 ) -> None:
     """A level of 3 output rows: no thread pool while BAND_ROWS is 16; a pool of 3 threads (of
-    the 4 CPUs) when it is 1 row. The same tiles, in the same order, as one thread gives."""
+    the 12 CPUs, 4 a band: CPUS_A_BAND) when it is 1 row. The same tiles, in the same order, as
+    one thread gives."""
     src = write_jpeg_tiff(tmp_path / "src.tif", texture(520, 700), 240, libjpeg(75))
     level = probe(src)
     expected = [(t.tx, t.ty, t.padded, t.exact) for t in retile(level, tmp_path, threads=1)]
     spy = Pools()
-    monkeypatch.setattr(retile_module, "workers", lambda: 4)
+    monkeypatch.setattr(retile_module, "workers", lambda: 12)
     monkeypatch.setattr(retile_module, "BAND_ROWS", band_rows)
     monkeypatch.setattr(retile_module, "ThreadPoolExecutor", spy)
     assert [(t.tx, t.ty, t.padded, t.exact) for t in retile(level, tmp_path)] == expected
