@@ -126,3 +126,45 @@ def halve(src: np.ndarray, dst: np.ndarray) -> None:
 def histogram(pixels: np.ndarray, counts: np.ndarray, weight: int) -> None:
     """Adds ``weight`` to ``counts[value, band]`` (int64 ``(256, bands)``) for every sample of
     ``pixels`` (uint8 ``(rows, cols, bands)``)."""
+
+class Step:
+    """A crew step (``step_new``'s capsule): transcodes and assemblies opened, run, finished."""
+
+def step_new(planes: tuple[np.ndarray, ...]) -> Step:
+    """A step whose transcodes decode into planes of these sizes (each thread's own)."""
+
+def step_transcode(
+    step: Step,
+    stream: bytes | memoryview,
+    sets: tuple[Tables, ...] | Prepared,
+    choice: tuple[bytes, int, int, int, int, int, int] | None = None,
+    half: tuple[object, ...] | None = None,
+) -> int:
+    """``transcode``'s work (its arguments but the planes) opened in the step: its index."""
+
+def step_assemble(
+    step: Step,
+    stores: tuple[tuple[bytes, bytes] | None, ...],
+    grid: tuple[int, int],
+    origin: tuple[int, int],
+    source_mcus: tuple[int, int],
+    sampling: tuple[tuple[int, int], ...],
+    mcus: tuple[int, int],
+    keep: tuple[int, int],
+    tables: Tables | Prepared,
+    which: int = 0,
+    head: bytes | None = None,
+) -> int:
+    """``assemble``'s work opened in the step: its index."""
+
+def step_run(step: Step, planes: tuple[np.ndarray, ...]) -> None:
+    """The step's jobs no thread has taken, run here without the GIL, decoding into planes."""
+
+def step_start(step: Step, workers: int) -> None:
+    """The step begun by up to ``workers`` of the codec's own threads (pthreads, no GIL)."""
+
+def step_join(step: Step, planes: tuple[np.ndarray, ...]) -> None:
+    """``step_run`` here, then the codec's workers at the step waited for."""
+
+def step_finish(step: Step) -> list[object]:
+    """Each job's result (``transcode``'s or ``assemble``'s) or its exception, in order."""

@@ -1,6 +1,6 @@
 """Level 1 from the coefficients the re-tiling already decodes: no second decode of the source.
 
-Each re-tiling band (:func:`cytotile.importer.dctretile.band`) starts every source row whose top
+Each re-tiling band (:func:`cytotile.importer.dctsteps.band`) starts every source row whose top
 is in its band (:meth:`HalfRows.start`), and the transcoding of each tile makes its level 1 in
 the same call (:meth:`HalfRow.job`'s arguments), its coefficients still in the caches: the
 C codec (``_jpegdct.half``) makes its pixels at half scale from the coefficient planes

@@ -3,7 +3,7 @@
 The lower tiers' thread takes a crew: the rows of tiles a strip completes, in every tier it
 reaches, are encoded by libjpeg tile by tile by whichever thread is free (libjpeg releases the
 GIL). (The re-tiling's bands share their steps with the C codec's own worker threads instead,
-which never take the GIL: :func:`cytotile.importer.dctretile.band`.)
+which never take the GIL: :func:`cytotile.importer.dctsteps.band`.)
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cytotile.importer import dctretile
+from cytotile.importer import dctretile, dctsteps
 from cytotile.importer.dctcodec import JPEGLIB_VERSION
 from cytotile.importer.jpeglevel import JpegLevel, NotRetilable, check_frame, probe
 from cytotile.pyramid import TILE_SIZE, ceil_div
@@ -71,7 +71,7 @@ def band_rows(level: JpegLevel, n_ty: int, threads: int) -> int:
 
 
 #: CPUs a band is given through the C codec: its thread and the codec's worker threads it
-#: shares its steps with (:func:`cytotile.importer.dctretile.band`); a wider machine gets more
+#: shares its steps with (:func:`cytotile.importer.dctsteps.band`); a wider machine gets more
 #: bands. On 2 CPUs, one band and one worker re-tiled the 40000x30000 slide 8-17% sooner than
 #: two bands alone (7 pairs), at a peak of 166 MB against 295 (the bands' tiles held in turn).
 CPUS_A_BAND = 4
@@ -168,7 +168,7 @@ def retile(
             coding.halves = halves
             helpers = max(0, workers() // threads - 1)  # fewer bands than CPUs: workers
             yield from _run(
-                threads, bands, functools.partial(dctretile.band, helpers=helpers), coding
+                threads, bands, functools.partial(dctsteps.band, helpers=helpers), coding
             )
         return
     from cytotile.importer import jpeglibretile as lj
