@@ -196,3 +196,14 @@ def test_a_forked_child_makes_workers_of_its_own() -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_tile_smaller_than_the_planes_is_refused() -> None:
+    """The planes are each thread's, reused tile after tile and never cleared: a tile whose
+    MCUs do not fill them (a frame smaller than the level's tiles) is refused when opened."""
+    big, small = stream_of(texture(64, 48), 2), stream_of(texture(48, 48), 2)
+    p, _ = decoded(big)
+    step = _jpegdct.step_new(p.mcu_planes())
+    with pytest.raises(ValueError, match="planes' size"):
+        _jpegdct.step_transcode(step, small, (own_tables(decoded(small)[0]),))
+    assert _jpegdct.step_transcode(step, big, (own_tables(p),)) == 0

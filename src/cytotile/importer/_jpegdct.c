@@ -3667,6 +3667,17 @@ static PyObject *py_step_transcode(PyObject *self, PyObject *args)
         free(job);
         return NULL;
     }
+    /* its MCUs fill the planes (each thread's, reused tile after tile: no block left over from
+     * the one before, which the planes are not cleared of) */
+    const jpeg_t *j = job->u.t.j;
+    for (int k = 0; k < j->ncomp; k++)
+        if (j->mcux * j->comp[k].h != st->shape[k].cols ||
+            j->mcuy * j->comp[k].v != st->shape[k].rows) {
+            tjob_close(&job->u.t);
+            free(job);
+            PyErr_SetString(PyExc_ValueError, "the tile's frame is not the planes' size");
+            return NULL;
+        }
     return step_added(st, job, JOB_TRANSCODE);
 }
 

@@ -163,9 +163,14 @@ class Coding:
         so they are free again when it returns (in the core's caches, and a few pages to map
         in a fresh process, not a source row's planes a band: 425 first faults on CMU-1)."""
         planes: tuple[np.ndarray, ...] | None = getattr(self._local, "planes", None)
-        if planes is None:
-            level = self.level
-            planes = self._local.planes = self.planes(level.tile_width, level.tile_height)
+        if planes is None:  # not zeroed: a tile's decoding writes every block of its planes
+            import numpy as np
+
+            width, height = self.level.tile_width, self.level.tile_height
+            planes = tuple(
+                np.empty((height // bh, width // bw, 64), np.int16) for bw, bh in self.block
+            )
+            self._local.planes = planes
         return planes
 
     def _choice(self, index: int) -> tuple[Any, ...] | None:
