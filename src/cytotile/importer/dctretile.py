@@ -1,16 +1,16 @@
 """Level 0 re-tiled through the C coefficient codec (``_jpegdct``): tables per level, not per tile.
 
 Each band of output rows (:mod:`cytotile.importer.dctsteps`: its steps, run by the codec's
-worker threads) transcodes the source tiles an output row spans a row at a time, each tile entropy-decoded into its thread's coefficient planes of
-one source tile (numpy ``int16``, blocks in natural order), which the tile's level 1 is made
-from in the same call (:mod:`cytotile.importer.coefhalf`), and each block's AC symbols coded at
-once with the level's Huffman tables, kept as its bit string beside its DC value (a store a
-source tile); when the level keeps the source's own tables
-(:mod:`cytotile.importer.dctsource`), the store is the tile's scan itself, unstuffed, each
-block's AC bits found in it, not coded again. Each 256x256 output tile is then assembled from
-the stores of the source tiles it covers (``assemble``): their blocks' bit strings copied, only
-the DC differences coded again. A block is coded once however many output tiles the source
-tile feeds, and no plane is kept for the output rows.
+worker threads) transcodes the source tiles an output row spans a row at a time, each tile
+entropy-decoded into its thread's coefficient planes of one source tile (numpy ``int16``,
+blocks in natural order), which the tile's level 1 is made from in the same call
+(:mod:`cytotile.importer.coefhalf`), and each block's AC symbols coded at once with the level's
+Huffman tables, kept as its bit string beside its DC value (a store a source tile); when the
+level keeps the source's own tables (:mod:`cytotile.importer.dctsource`), the store is the
+tile's scan itself, unstuffed, each block's AC bits found in it, not coded again. Each 256x256
+output tile is then assembled from the stores of the source tiles it covers (``assemble``):
+their blocks' bit strings copied, only the DC differences coded again. A block is coded once
+however many output tiles the source tile feeds, and no plane is kept for the output rows.
 
 The level's tables and its decoding are :class:`~cytotile.importer.dctlevel.Coding`'s. A tile
 is SOI, SOF, SOS, the scan and EOI (an Adobe marker after SOI when the components are R, G, B),
