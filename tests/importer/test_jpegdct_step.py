@@ -207,3 +207,21 @@ def test_a_tile_smaller_than_the_planes_is_refused() -> None:
     with pytest.raises(ValueError, match="planes' size"):
         _jpegdct.step_transcode(step, small, (own_tables(decoded(small)[0]),))
     assert _jpegdct.step_transcode(step, big, (own_tables(p),)) == 0
+
+
+def test_a_jobs_error_run_by_a_worker_is_its_result() -> None:
+    """A tile cut short, run by the codec's workers among good ones: its ValueError is its
+    result, the others' results are theirs, whichever thread ran which."""
+    m = Mosaic(2, 32, 4, 3)
+    cut = m.streams[5][:-40] + b"\xff\xd9"  # its scan cut, its headers whole
+    streams = [*m.streams[:5], cut, *m.streams[6:]]
+    expected = [_jpegdct.transcode(s, tile_planes(m), m.sets) for s in m.streams]
+    for workers in (1, 2):
+        step = _jpegdct.step_new(tile_planes(m))
+        for stream in streams:
+            _jpegdct.step_transcode(step, stream, m.sets)
+        _jpegdct.step_start(step, workers)
+        _jpegdct.step_join(step, tile_planes(m))
+        results = _jpegdct.step_finish(step)
+        assert isinstance(results[5], ValueError) and "truncated" in str(results[5])
+        assert results[:5] + results[6:] == expected[:5] + expected[6:]
