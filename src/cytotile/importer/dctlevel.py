@@ -42,6 +42,18 @@ def codec() -> ModuleType | None:
     return _jpegdct
 
 
+def job_result(result: Any, what: str) -> Any:
+    """A codec step's job's result (``step_finish``'s), or its error raised: a ValueError (the
+    data's) as :class:`~cytotile.importer.retile.NotRetilable` saying ``what`` failed."""
+    from cytotile.importer.retile import NotRetilable
+
+    if isinstance(result, ValueError):
+        raise NotRetilable(f"{what}: {result}") from result
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 class Coding:
     """How the level's tiles are written: its frame, quantization and Huffman tables.
 
@@ -225,12 +237,7 @@ class Coding:
         def stores(results: list[Any]) -> list[Store]:
             made: list[Store] = []
             for k, job in enumerate(jobs):
-                result = results[job]
-                if isinstance(result, ValueError):
-                    raise NotRetilable(f"tile {first + k}: {result}") from result
-                if isinstance(result, BaseException):
-                    raise result
-                quant, bits, records = result
+                quant, bits, records = job_result(results[job], f"tile {first + k}")
                 if quant != self.quant:
                     raise NotRetilable(f"tile {first + k} has other quantization tables")
                 made.append((bits, records))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cytotile.importer.dctlevel import Coding, Store, codec
+from cytotile.importer.dctlevel import Coding, Store, codec, job_result
 from cytotile.pyramid import TILE_SIZE, ceil_div
 
 if TYPE_CHECKING:
@@ -129,12 +129,10 @@ def assembly(
         def tiles(results: list[Any]) -> list[RetiledTile]:
             made = []
             for tx, (padded, exact) in enumerate(jobs):
-                data, edge = results[padded], None if exact is None else results[exact]
-                for result in (data, edge):
-                    if isinstance(result, ValueError):
-                        raise NotRetilable(f"re-tiled coefficients: {result}") from result
-                    if isinstance(result, BaseException):
-                        raise result
+                data = job_result(results[padded], "re-tiled coefficients")
+                edge = (
+                    None if exact is None else job_result(results[exact], "re-tiled coefficients")
+                )
                 made.append(RetiledTile(tx, ty, shared, data, edge))
             return made
 
